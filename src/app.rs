@@ -1,0 +1,247 @@
+//! Orchestration, and nothing else: config → scan → fingerprint (with the
+//! database) → plan → stop for `--dry-run`, else remove → execute → record
+//! → report. `clean` undoes what builds recorded.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::config::{self, Config};
+use crate::db::Db;
+use crate::error::{describe_io, Error, Exit, Result};
+use crate::execute::{Executor, Outcome};
+use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
+use crate::fsutil;
+use crate::plan::{self, Settings};
+use crate::report::{Reporter, Summary};
+use crate::scan;
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub config: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub dry_run: bool,
+    pub explain: bool,
+    pub force: bool,
+    pub quiet: bool,
+}
+
+/// Find and load the config for a run started in `cwd`.
+pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::Fatal(format!(
+            "cannot read the current folder: {}",
+            describe_io(&e)
+        ))
+    })?;
+    let file = config::locate(explicit, &cwd)?;
+    config::load(&file)
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("thumbgen-{i}"))
+        .build()
+        .map_err(|e| Error::Fatal(format!("cannot start worker threads: {e}")))
+}
+
+/// `thumbgen build`. `stop` is set by Ctrl-C.
+pub fn build(options: &BuildOptions, stop: &AtomicBool) -> Result<Exit> {
+    let config = load_config(options.config.as_deref())?;
+    let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
+    let reporter = Reporter::new(options.quiet);
+    pool(threads)?.install(|| build_once(&config, options, stop, &reporter))
+}
+
+/// One build with a loaded config, on the current rayon pool.
+pub fn build_once(
+    config: &Config,
+    options: &BuildOptions,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<Exit> {
+    let mut warnings = Vec::new();
+    let dry_run = options.dry_run;
+    // A dry run never creates the cache.
+    let db = if dry_run && !config.cache.exists() {
+        Db::empty()
+    } else {
+        Db::open(&config.cache, &mut warnings)?
+    };
+    let state = db.load(&mut warnings);
+    let now = if dry_run {
+        None
+    } else {
+        fs_now(&config.cache).ok()
+    };
+
+    let found = scan::scan(config, rayon::current_num_threads()).map_err(|e| {
+        Error::Fatal(format!(
+            "source folder {}: {}",
+            config.source.display(),
+            describe_io(&e)
+        ))
+    })?;
+    warnings.extend(found.warnings);
+    for w in &warnings {
+        reporter.warn(w);
+    }
+    let observed = observe_sources(&found.found, &state, &config.source, now);
+    let outputs = observe_outputs(&state, &config.root);
+    let output_rel = config.relative(&config.output);
+    let settings = Settings {
+        variants: &config.variants,
+        output: &output_rel,
+        force: options.force,
+    };
+    let plan = plan::plan(&observed, &state, &outputs, &settings);
+    let source_prefix = config.relative(&config.source);
+
+    if options.explain || dry_run {
+        reporter.plan(&plan, &source_prefix);
+    }
+    for path in &plan.disowned {
+        reporter.warn(&format!(
+            "{} was changed by hand and is no longer needed; left in place and no longer tracked",
+            path.display()
+        ));
+    }
+    if dry_run {
+        let summary = Summary {
+            built: plan.build_count(),
+            up_to_date: plan.up_to_date,
+            removed: plan.removals.len(),
+            failed: plan.failures.len(),
+        };
+        reporter.summary(&summary, true);
+        return Ok(Exit::Ok);
+    }
+
+    let staging = config.output.join(fsutil::STAGING_DIR);
+    fsutil::sweep_staging(&staging);
+    let executor = Executor { config, stop };
+    let mut summary = Summary {
+        up_to_date: plan.up_to_date,
+        failed: plan.failures.len(),
+        ..Summary::default()
+    };
+    for (removal, result) in plan.removals.iter().zip(executor.remove(&plan.removals)) {
+        match result {
+            Ok(true) => summary.removed += 1,
+            Ok(false) => {}
+            Err(e) => reporter.warn(&format!(
+                "cannot remove {e} ({} of {})",
+                crate::report::removal_text(removal.reason),
+                source_prefix.join(&removal.source).display()
+            )),
+        }
+    }
+    for rel in &plan.forget {
+        db.forget(rel)?;
+    }
+    for (rel, record) in &plan.updates {
+        db.put(rel, record)?;
+    }
+    for failure in &plan.failures {
+        reporter.error(&format!(
+            "{}: {}",
+            source_prefix.join(&failure.source).display(),
+            failure.error
+        ));
+    }
+
+    let built = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    reporter.start(plan.jobs.len());
+    executor.run(&plan.jobs, &|job, outcome| {
+        let committed = match outcome {
+            Outcome::Built {
+                record,
+                built: outputs,
+            } => {
+                built.fetch_add(outputs.len(), Ordering::Relaxed);
+                db.put(&job.source, &record)
+            }
+            Outcome::Failed { record, error } => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                reporter.error(&format!(
+                    "{}: {error}",
+                    source_prefix.join(&job.source).display()
+                ));
+                match record {
+                    Some(record) => db.put(&job.source, &record),
+                    None => db.forget(&job.source),
+                }
+            }
+            Outcome::Fatal { error } => Err(Error::Fatal(error)),
+            Outcome::Skipped => Ok(()),
+        };
+        if let Err(e) = committed {
+            first_error.lock().unwrap().get_or_insert(e);
+        }
+        reporter.advance();
+    });
+    reporter.finish();
+    fsutil::finish_staging(&staging);
+    db.flush()?;
+    if let Some(e) = first_error.into_inner().unwrap() {
+        return Err(e);
+    }
+
+    summary.built = built.into_inner();
+    summary.failed += failed.into_inner();
+    reporter.summary(&summary, false);
+    Ok(if stop.load(Ordering::Relaxed) {
+        Exit::Interrupted
+    } else if summary.failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// `thumbgen clean`: remove every output thumbgen recorded (if it is still
+/// what thumbgen wrote), the folders that emptied, and the cache.
+pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
+    let config = load_config(explicit)?;
+    let reporter = Reporter::new(quiet);
+    if !config.cache.exists() {
+        reporter.info("nothing to clean (no cache)");
+        return Ok(Exit::Ok);
+    }
+    let mut warnings = Vec::new();
+    let db = Db::open(&config.cache, &mut warnings)?;
+    let state = db.load(&mut warnings);
+    for w in &warnings {
+        reporter.warn(w);
+    }
+    let mut removed = 0;
+    let mut outputs: Vec<_> = state.values().flat_map(|r| &r.outputs).collect();
+    outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    for output in outputs {
+        let path = config.resolve(&output.path);
+        match fsutil::remove_if_ours(&path, &output.stat, &output.hash) {
+            Ok(true) => {
+                removed += 1;
+                if let Some(parent) = path.parent() {
+                    fsutil::prune_empty_dirs(parent, &config.output);
+                }
+            }
+            Ok(false) if path.exists() => reporter.warn(&format!(
+                "{} was changed by hand; left in place",
+                path.display()
+            )),
+            Ok(false) => {}
+            Err(e) => reporter.warn(&format!("cannot remove {e}")),
+        }
+    }
+    fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
+    // The output root goes too if thumbgen's files were all it held.
+    let _ = std::fs::remove_dir(&config.output);
+    drop(db);
+    std::fs::remove_dir_all(&config.cache).map_err(|e| Error::io(&config.cache, &e))?;
+    reporter.info(&format!("removed {removed} outputs and the cache"));
+    Ok(Exit::Ok)
+}

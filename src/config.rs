@@ -1,0 +1,508 @@
+//! `.thumbgen.toml`: finding it (this directory or the nearest ancestor),
+//! parsing it strictly, and validating it into a resolved [`Config`] before
+//! any work is done. Every error names the file, the line and the key.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::variant::{Fit, Format, Variant};
+
+pub const FILE_NAME: &str = ".thumbgen.toml";
+const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+const DEFAULT_QUALITY: u8 = 80;
+/// libwebp cannot encode larger images.
+const WEBP_MAX_SIDE: u32 = 16_383;
+const MAX_SIDE: u32 = 65_535;
+
+/// A validated configuration with absolute, lexically normalised paths.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file itself.
+    pub file: PathBuf,
+    /// The folder holding the config file; relative paths start here.
+    pub root: PathBuf,
+    pub source: PathBuf,
+    pub output: PathBuf,
+    pub cache: PathBuf,
+    pub manifest: Option<PathBuf>,
+    pub include: Option<GlobSet>,
+    pub exclude: GlobSet,
+    /// 0 = all cores.
+    pub jobs: usize,
+    pub max_pixels: u64,
+    pub follow_links: bool,
+    pub variants: Vec<Variant>,
+}
+
+impl Config {
+    /// `path` (absolute) relative to the config folder; starts with `..`
+    /// when it lies outside. Records store paths this way so that a project
+    /// can move (a CI checkout in another folder) without losing its cache.
+    pub fn relative(&self, path: &Path) -> PathBuf {
+        relative_to(path, &self.root)
+    }
+
+    /// The absolute form of a path relative to the config folder.
+    pub fn resolve(&self, rel: &Path) -> PathBuf {
+        absolute(&self.root, rel)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    source: Spanned<String>,
+    output: Spanned<String>,
+    #[serde(default)]
+    include: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    cache: Option<Spanned<String>>,
+    jobs: Option<Spanned<i64>>,
+    max_pixels: Option<Spanned<i64>>,
+    manifest: Option<Spanned<String>>,
+    #[serde(default)]
+    follow_links: bool,
+    background: Option<Spanned<String>>,
+    variants: Option<Spanned<Vec<Spanned<RawVariant>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariant {
+    name: Spanned<String>,
+    width: Spanned<i64>,
+    height: Spanned<i64>,
+    fit: Option<Fit>,
+    format: Option<Format>,
+    quality: Option<Spanned<i64>>,
+    background: Option<Spanned<String>>,
+}
+
+/// The config file to use: `explicit` if given, else `.thumbgen.toml` in
+/// `start` or its nearest ancestor.
+pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        let path = absolute(start, path);
+        if !path.is_file() {
+            return Err(Error::Config(format!(
+                "config file {} not found",
+                path.display()
+            )));
+        }
+        return Ok(path);
+    }
+    for dir in start.ancestors() {
+        let candidate = dir.join(FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Config(format!(
+        "no {FILE_NAME} in {} or any parent folder; create one (see README) or pass --config PATH",
+        start.display()
+    )))
+}
+
+/// Read and validate the config file at `file` (absolute).
+pub fn load(file: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::Config(format!(
+            "cannot read {}: {}",
+            file.display(),
+            crate::error::describe_io(&e)
+        ))
+    })?;
+    parse(&text, file)
+}
+
+/// Validate `text` as the content of `file`.
+pub fn parse(text: &str, file: &Path) -> Result<Config> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+        Error::Config(format!(
+            "{}:{}: {}",
+            file.display(),
+            line,
+            e.message().trim_end()
+        ))
+    })?;
+    let ctx = Ctx { text, file };
+    let root = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+
+    let source = ctx.path(&root, &raw.source, "source")?;
+    let output = ctx.path(&root, &raw.output, "output")?;
+    if output.starts_with(&source) {
+        return Err(ctx.err(
+            &raw.output,
+            "output",
+            "must not be inside `source` (thumbnails would become sources)",
+        ));
+    }
+    if source.starts_with(&output) {
+        return Err(ctx.err(&raw.source, "source", "must not be inside `output`"));
+    }
+    let cache = match &raw.cache {
+        Some(c) => ctx.path(&root, c, "cache")?,
+        None => root.join(".thumbgen"),
+    };
+    let manifest = match &raw.manifest {
+        Some(m) => Some(ctx.path(&root, m, "manifest")?),
+        None => None,
+    };
+    let include = match &raw.include {
+        Some(list) => Some(ctx.globs(list.get_ref(), "include")?),
+        None => None,
+    };
+    let exclude = ctx.globs(&raw.exclude, "exclude")?;
+    let jobs = match &raw.jobs {
+        Some(j) => usize::try_from(*j.get_ref())
+            .map_err(|_| ctx.err(j, "jobs", "must be 0 (all cores) or a positive number"))?,
+        None => 0,
+    };
+    let max_pixels = match &raw.max_pixels {
+        Some(m) if *m.get_ref() >= 1 => *m.get_ref() as u64,
+        Some(m) => return Err(ctx.err(m, "max_pixels", "must be at least 1")),
+        None => DEFAULT_MAX_PIXELS,
+    };
+    let background = match &raw.background {
+        Some(b) => ctx.color(b, "background")?,
+        None => [255, 255, 255],
+    };
+
+    let Some(raw_variants) = &raw.variants else {
+        return Err(Error::Config(format!(
+            "{}: no [[variants]]; add at least one (name, width, height)",
+            file.display()
+        )));
+    };
+    if raw_variants.get_ref().is_empty() {
+        return Err(ctx.err(raw_variants, "variants", "needs at least one variant"));
+    }
+    let mut names = HashSet::new();
+    let mut variants = Vec::new();
+    for (i, rv) in raw_variants.get_ref().iter().enumerate() {
+        let v = ctx.variant(i, rv.get_ref(), background)?;
+        if !names.insert(v.name.clone()) {
+            return Err(ctx.err(
+                &rv.get_ref().name,
+                &format!("variants[{i}].name"),
+                "is used by two variants; names must be unique",
+            ));
+        }
+        variants.push(v);
+    }
+
+    Ok(Config {
+        file: file.to_path_buf(),
+        root,
+        source,
+        output,
+        cache,
+        manifest,
+        include,
+        exclude,
+        jobs,
+        max_pixels,
+        follow_links: raw.follow_links,
+        variants,
+    })
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, at: &Spanned<T>, key: &str, message: &str) -> Error {
+        Error::Config(format!(
+            "{}:{}: `{key}` {message}",
+            self.file.display(),
+            line_of(self.text, at.span().start)
+        ))
+    }
+
+    fn path(&self, root: &Path, value: &Spanned<String>, key: &str) -> Result<PathBuf> {
+        if value.get_ref().trim().is_empty() {
+            return Err(self.err(value, key, "must not be empty"));
+        }
+        Ok(absolute(root, Path::new(value.get_ref())))
+    }
+
+    fn globs(&self, list: &[Spanned<String>], key: &str) -> Result<GlobSet> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in list {
+            let glob = Glob::new(pattern.get_ref()).map_err(|e| {
+                self.err(pattern, key, &format!("has an invalid glob: {}", e.kind()))
+            })?;
+            builder.add(glob);
+        }
+        builder
+            .build()
+            .map_err(|e| Error::Config(format!("{}: `{key}`: {e}", self.file.display())))
+    }
+
+    fn color(&self, value: &Spanned<String>, key: &str) -> Result<[u8; 3]> {
+        parse_color(value.get_ref())
+            .ok_or_else(|| self.err(value, key, "must be a colour like \"#ffffff\" or \"#fff\""))
+    }
+
+    fn variant(&self, i: usize, raw: &RawVariant, background: [u8; 3]) -> Result<Variant> {
+        let key = |k: &str| format!("variants[{i}].{k}");
+        let name = raw.name.get_ref();
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && !name.contains(['/', '\\', '\0'])
+            && Path::new(name).components().count() == 1;
+        if !plain {
+            return Err(self.err(
+                &raw.name,
+                &key("name"),
+                "must be a plain folder name (no slashes, not empty, not starting with '.')",
+            ));
+        }
+        let format = raw.format.unwrap_or(Format::Jpeg);
+        let max_side = if format == Format::Webp {
+            WEBP_MAX_SIDE
+        } else {
+            MAX_SIDE
+        };
+        let side = |v: &Spanned<i64>, k: &str| -> Result<u32> {
+            match u32::try_from(*v.get_ref()) {
+                Ok(n) if (1..=max_side).contains(&n) => Ok(n),
+                _ => Err(self.err(
+                    v,
+                    &key(k),
+                    &format!(
+                        "must be between 1 and {max_side} for {} (got {})",
+                        format.name(),
+                        v.get_ref()
+                    ),
+                )),
+            }
+        };
+        let width = side(&raw.width, "width")?;
+        let height = side(&raw.height, "height")?;
+        let quality = match &raw.quality {
+            Some(q) => match u8::try_from(*q.get_ref()) {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(self.err(
+                        q,
+                        &key("quality"),
+                        &format!("must be between 1 and 100 (got {})", q.get_ref()),
+                    ))
+                }
+            },
+            None => DEFAULT_QUALITY,
+        };
+        let background = match &raw.background {
+            Some(b) => self.color(b, &key("background"))?,
+            None => background,
+        };
+        Ok(Variant {
+            name: name.clone(),
+            width,
+            height,
+            fit: raw.fit.unwrap_or(Fit::Contain),
+            format,
+            quality,
+            background,
+        })
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse_color(text: &str) -> Option<[u8; 3]> {
+    let hex = text.strip_prefix('#')?;
+    let digits: Vec<u8> = hex
+        .chars()
+        .map(|c| c.to_digit(16).map(|d| d as u8))
+        .collect::<Option<_>>()?;
+    match digits.as_slice() {
+        [r, g, b] => Some([r * 17, g * 17, b * 17]),
+        [r1, r2, g1, g2, b1, b2] => Some([r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2]),
+        _ => None,
+    }
+}
+
+/// `path` made absolute against `base`, with `.` and `..` resolved lexically
+/// (the folders need not exist yet).
+pub fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = base.join(path);
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Lexical relative path from `base` to `path` (both absolute, normalised).
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for part in &path[common..] {
+        out.push(part);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+source = "images"
+output = "public/thumbs"
+exclude = ["drafts/**"]
+
+[[variants]]
+name = "thumb"
+width = 256
+height = 256
+fit = "cover"
+format = "jpeg"
+quality = 80
+
+[[variants]]
+name = "large"
+width = 1200
+height = 1200
+format = "webp"
+"#;
+
+    fn parse_at(text: &str) -> Result<Config> {
+        parse(text, Path::new("/proj/.thumbgen.toml"))
+    }
+
+    fn error_of(text: &str) -> String {
+        match parse_at(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn good_config_resolves_paths_and_defaults() {
+        let c = parse_at(GOOD).unwrap();
+        assert_eq!(c.source, PathBuf::from("/proj/images"));
+        assert_eq!(c.output, PathBuf::from("/proj/public/thumbs"));
+        assert_eq!(c.cache, PathBuf::from("/proj/.thumbgen"));
+        assert_eq!(c.max_pixels, DEFAULT_MAX_PIXELS);
+        assert_eq!(c.jobs, 0);
+        assert_eq!(c.variants.len(), 2);
+        assert_eq!(c.variants[0].fit, Fit::Cover);
+        assert_eq!(c.variants[1].fit, Fit::Contain);
+        assert_eq!(c.variants[1].quality, DEFAULT_QUALITY);
+        assert_eq!(c.variants[1].background, [255, 255, 255]);
+        assert!(c.exclude.is_match("drafts/a/b.jpg"));
+        assert!(c.include.is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = error_of(&GOOD.replace("quality = 80", "qualty = 80"));
+        assert!(e.contains("/proj/.thumbgen.toml:12"), "{e}");
+        assert!(e.contains("qualty"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_are_rejected_with_line() {
+        let e = error_of(&GOOD.replace("quality = 80", "quality = 101"));
+        assert!(
+            e.contains(":12:") && e.contains("variants[0].quality"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("width = 256", "width = 0"));
+        assert!(e.contains(":8:") && e.contains("variants[0].width"), "{e}");
+        let e = error_of(&GOOD.replace("width = 1200", "width = 20000"));
+        assert!(
+            e.contains("variants[1].width") && e.contains("16383"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("fit = \"cover\"", "fit = \"stretch\""));
+        assert!(e.contains(":10:") && e.contains("stretch"), "{e}");
+        let e = error_of(&GOOD.replace("format = \"webp\"", "format = \"gif\""));
+        assert!(e.contains(":18:") && e.contains("gif"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_are_rejected() {
+        let e = error_of(&GOOD.replace("width = 256", "width = \"256\""));
+        assert!(e.contains(":8:"), "{e}");
+        let e = error_of(&GOOD.replace("exclude = [\"drafts/**\"]", "exclude = \"drafts\""));
+        assert!(e.contains(":4:"), "{e}");
+    }
+
+    #[test]
+    fn variant_names_must_be_plain_and_unique() {
+        for bad in ["a/b", "..", ".", "", ".hidden", "a\\\\b"] {
+            let e = error_of(&GOOD.replace("name = \"thumb\"", &format!("name = \"{bad}\"")));
+            assert!(e.contains("variants[0].name"), "{bad}: {e}");
+        }
+        let e = error_of(&GOOD.replace("name = \"large\"", "name = \"thumb\""));
+        assert!(e.contains("unique") && e.contains(":15:"), "{e}");
+    }
+
+    #[test]
+    fn output_and_source_must_not_nest() {
+        let e = error_of(&GOOD.replace("public/thumbs", "images/thumbs"));
+        assert!(e.contains("`output`") && e.contains(":3:"), "{e}");
+        let e = error_of(&GOOD.replace("\"images\"", "\"public/thumbs/src\""));
+        assert!(e.contains("`source`"), "{e}");
+        let e = error_of(&GOOD.replace("public/thumbs", "images/../images/x"));
+        assert!(e.contains("`output`"), "{e}");
+    }
+
+    #[test]
+    fn missing_variants_and_required_keys() {
+        let no_variants = GOOD.split("[[variants]]").next().unwrap();
+        assert!(error_of(no_variants).contains("variants"));
+        let e = error_of(&GOOD.replace("source = \"images\"", ""));
+        assert!(e.contains("source"), "{e}");
+    }
+
+    #[test]
+    fn invalid_glob_and_background() {
+        let e = error_of(&GOOD.replace("drafts/**", "drafts/[a"));
+        assert!(e.contains("exclude") && e.contains(":4:"), "{e}");
+        let e = error_of(&format!("background = \"white\"\n{GOOD}"));
+        assert!(e.contains("background") && e.contains(":1:"), "{e}");
+        let c = parse_at(&format!("background = \"#102030\"\n{GOOD}")).unwrap();
+        assert_eq!(c.variants[0].background, [0x10, 0x20, 0x30]);
+        assert_eq!(parse_color("#fff"), Some([255, 255, 255]));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let c = parse_at(&GOOD.replace("public/thumbs", "../site/thumbs")).unwrap();
+        assert_eq!(c.output, PathBuf::from("/site/thumbs"));
+        assert_eq!(c.relative(&c.output), PathBuf::from("../site/thumbs"));
+        assert_eq!(c.resolve(&c.relative(&c.output)), c.output);
+        assert_eq!(c.relative(&c.source), PathBuf::from("images"));
+    }
+}

@@ -1,0 +1,388 @@
+//! The record store: the only module that knows about sled. It holds, per
+//! source, what the source was and which outputs were made from it, plus a
+//! schema version and the run lock. The rest of the program sees plain
+//! structs ([`SourceRecord`], [`OutputRecord`]).
+//!
+//! The cache is derived data. When it is missing, corrupt or from another
+//! schema, we warn and start over: every record can be recomputed from the
+//! sources, the config and the output tree. An output is only trusted if its
+//! record was committed after the file was in place.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{describe_io, Error, Result};
+use crate::fingerprint::{Hash, Stat};
+use crate::variant::{Format, Recipe};
+
+/// Bump when the record layout changes; older caches are discarded.
+const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema";
+
+/// What we knew about one source after the last build that touched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub stat: Stat,
+    pub hash: Hash,
+    /// Modified in the same clock tick as the record was taken: the stat
+    /// cannot vouch for the content next time (see `fingerprint::is_racy`).
+    pub racy: bool,
+    /// The last attempt failed; it has no outputs and is retried every build.
+    pub failed: bool,
+    pub outputs: Vec<OutputRecord>,
+}
+
+/// One output thumbgen wrote and owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub variant: String,
+    /// Relative to the config file's folder.
+    #[serde(with = "path_bytes")]
+    pub path: PathBuf,
+    pub settings: Recipe,
+    pub pipeline: u32,
+    pub stat: Stat,
+    pub hash: Hash,
+    pub width: u32,
+    pub height: u32,
+    pub format: Format,
+}
+
+/// Every record, keyed by source path relative to the source root.
+pub type State = HashMap<PathBuf, SourceRecord>;
+
+pub struct Db {
+    tree: Option<sled::Db>,
+    _lock: Option<File>,
+}
+
+impl Db {
+    /// Take the run lock and open the store in `cache`, creating it. A store
+    /// that cannot be opened or read is started over, with a warning pushed
+    /// onto `warnings`.
+    pub fn open(cache: &Path, warnings: &mut Vec<String>) -> Result<Db> {
+        if let Err(e) = std::fs::create_dir_all(cache) {
+            warnings.push(format!(
+                "cannot create the cache folder {} ({}); records are kept in memory only and the next build starts over",
+                cache.display(),
+                describe_io(&e)
+            ));
+            return Ok(Db {
+                tree: Some(temporary()?),
+                _lock: None,
+            });
+        }
+        let lock = match lock(cache) {
+            Ok(lock) => Some(lock),
+            Err(LockError::Held(message)) => return Err(Error::Fatal(message)),
+            Err(LockError::Unwritable(e)) => {
+                warnings.push(format!(
+                    "cannot write in the cache folder {} ({}); records are kept in memory only",
+                    cache.display(),
+                    describe_io(&e)
+                ));
+                return Ok(Db {
+                    tree: Some(temporary()?),
+                    _lock: None,
+                });
+            }
+        };
+        let path = cache.join("db");
+        let tree = match open_checked(&path) {
+            Ok(tree) => tree,
+            Err(why) => {
+                warnings.push(format!(
+                    "the cache at {} is {why}; starting over (outputs will be checked and rebuilt as needed)",
+                    path.display()
+                ));
+                let _ = std::fs::remove_dir_all(&path);
+                let _ = std::fs::remove_file(&path);
+                match open_checked(&path) {
+                    Ok(tree) => tree,
+                    Err(why) => {
+                        warnings.push(format!(
+                            "the cache at {} is still {why}; records are kept in memory only",
+                            path.display()
+                        ));
+                        temporary()?
+                    }
+                }
+            }
+        };
+        Ok(Db {
+            tree: Some(tree),
+            _lock: lock,
+        })
+    }
+
+    /// A store with no records that writes nothing: for `--dry-run` when
+    /// there is no cache yet.
+    pub fn empty() -> Db {
+        Db {
+            tree: None,
+            _lock: None,
+        }
+    }
+
+    /// Every record. Undecodable records are dropped with a warning: the
+    /// sources they describe are then treated as new.
+    pub fn load(&self, warnings: &mut Vec<String>) -> State {
+        let mut state = State::new();
+        let Some(tree) = &self.tree else {
+            return state;
+        };
+        let mut bad = 0usize;
+        for item in tree.iter() {
+            let Ok((key, value)) = item else {
+                bad += 1;
+                continue;
+            };
+            if &*key == SCHEMA_KEY {
+                continue;
+            }
+            match postcard::from_bytes::<SourceRecord>(&value) {
+                Ok(record) => {
+                    state.insert(path_bytes::from_bytes(&key[1..]), record);
+                }
+                Err(_) => bad += 1,
+            }
+        }
+        if bad > 0 {
+            warnings.push(format!(
+                "{bad} unreadable record(s) in the cache were ignored; their sources are rebuilt"
+            ));
+        }
+        state
+    }
+
+    pub fn put(&self, source: &Path, record: &SourceRecord) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let value = postcard::to_allocvec(record).expect("records always encode");
+        tree.insert(key(source), value).map_err(db_error)?;
+        Ok(())
+    }
+
+    pub fn forget(&self, source: &Path) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        tree.remove(key(source)).map_err(db_error)?;
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        if let Some(tree) = &self.tree {
+            tree.flush().map_err(db_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// Source keys are prefixed so they can never equal the schema key.
+fn key(source: &Path) -> Vec<u8> {
+    let mut k = vec![b's'];
+    k.extend_from_slice(&path_bytes::to_bytes(source));
+    k
+}
+
+fn db_error(e: sled::Error) -> Error {
+    Error::Fatal(format!("cache database error: {e}"))
+}
+
+fn temporary() -> Result<sled::Db> {
+    sled::Config::new().temporary(true).open().map_err(db_error)
+}
+
+/// Open the store and check its schema; `Err` says what is wrong with it.
+fn open_checked(path: &Path) -> std::result::Result<sled::Db, String> {
+    let tree = sled::Config::new()
+        .path(path)
+        .open()
+        .map_err(|e| format!("unreadable ({e})"))?;
+    let schema = tree
+        .get(SCHEMA_KEY)
+        .map_err(|e| format!("unreadable ({e})"))?;
+    let expected = SCHEMA_VERSION.to_le_bytes();
+    match schema {
+        Some(v) if *v == expected => Ok(tree),
+        None if tree.is_empty() => {
+            tree.insert(SCHEMA_KEY, &expected)
+                .map_err(|e| format!("unwritable ({e})"))?;
+            Ok(tree)
+        }
+        _ => {
+            drop(tree);
+            Err("from another version of thumbgen".into())
+        }
+    }
+}
+
+enum LockError {
+    Held(String),
+    Unwritable(std::io::Error),
+}
+
+/// An advisory lock on `<cache>/lock`, holding our pid so that a second run
+/// can say who has it. Released by the OS when the process ends, however it
+/// ends.
+fn lock(cache: &Path) -> std::result::Result<File, LockError> {
+    let path = cache.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(LockError::Unwritable)?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = file.write_all(std::process::id().to_string().as_bytes());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let who = match pid.trim() {
+                "" => "another thumbgen run".to_string(),
+                pid => format!("another thumbgen run (pid {pid})"),
+            };
+            Err(LockError::Held(format!(
+                "{who} is using the cache {}; wait for it to finish, then run again",
+                cache.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unwritable(e)),
+    }
+}
+
+/// Paths as raw bytes, so that file names that are not UTF-8 survive.
+pub(crate) mod path_bytes {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[cfg(unix)]
+    pub fn to_bytes(path: &Path) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    }
+
+    #[cfg(unix)]
+    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+
+    #[cfg(not(unix))]
+    pub fn to_bytes(path: &Path) -> Vec<u8> {
+        path.to_string_lossy().as_bytes().to_vec()
+    }
+
+    #[cfg(not(unix))]
+    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&to_bytes(path))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        let bytes: Vec<u8> = serde::de::Deserialize::deserialize(d)?;
+        Ok(from_bytes(&bytes))
+    }
+
+    // Keeps `Deserialize` in use for the `with` attribute on all targets.
+    #[allow(dead_code)]
+    fn _assert<'de, T: Deserialize<'de>>() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> SourceRecord {
+        SourceRecord {
+            stat: Stat {
+                len: 3,
+                mtime_ns: 5,
+                ctime_ns: 6,
+                ino: 7,
+            },
+            hash: [1; 32],
+            racy: false,
+            failed: false,
+            outputs: vec![OutputRecord {
+                variant: "thumb".into(),
+                path: PathBuf::from("out/thumb/a.jpg"),
+                settings: [2; 32],
+                pipeline: 1,
+                stat: Stat::default(),
+                hash: [3; 32],
+                width: 10,
+                height: 20,
+                format: Format::Jpeg,
+            }],
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut warnings = vec![];
+        {
+            let db = Db::open(dir.path(), &mut warnings).unwrap();
+            db.put(Path::new("a/b.jpg"), &record()).unwrap();
+            db.put(Path::new("gone.jpg"), &record()).unwrap();
+            db.forget(Path::new("gone.jpg")).unwrap();
+            db.flush().unwrap();
+        }
+        let db = Db::open(dir.path(), &mut warnings).unwrap();
+        let state = db.load(&mut warnings);
+        assert_eq!(state.len(), 1);
+        assert_eq!(state[Path::new("a/b.jpg")], record());
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut warnings = vec![];
+        let _first = Db::open(dir.path(), &mut warnings).unwrap();
+        let second = Db::open(dir.path(), &mut warnings);
+        let message = second.err().expect("locked").to_string();
+        assert!(
+            message.contains(&std::process::id().to_string()),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn garbage_cache_is_started_over_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("db"), b"not a database at all").unwrap();
+        let mut warnings = vec![];
+        let db = Db::open(dir.path(), &mut warnings).unwrap();
+        assert!(db.load(&mut warnings).is_empty());
+        assert!(!warnings.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_paths_survive() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = PathBuf::from(std::ffi::OsStr::from_bytes(b"caf\xe9.jpg"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut warnings = vec![];
+        let db = Db::open(dir.path(), &mut warnings).unwrap();
+        db.put(&name, &record()).unwrap();
+        assert!(db.load(&mut warnings).contains_key(&name));
+    }
+}

@@ -1,0 +1,188 @@
+//! Carrying out a plan: removals first, then every job on the rayon pool —
+//! read the source once, render every needed variant from one decode, write
+//! each output atomically, and hand back an [`Outcome`] for the caller to
+//! record. A panic in a decoder is contained to its source. Nothing here
+//! prints or touches the database.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::db::{OutputRecord, SourceRecord};
+use crate::error::describe_io;
+use crate::fingerprint::{hash_bytes, Stat};
+use crate::fsutil::{self, PathError};
+use crate::plan::{Build, Job, Removal};
+use crate::render::{render, Limits};
+use crate::variant::{Variant, PIPELINE_VERSION};
+
+pub struct Built {
+    pub build: Build,
+    pub output: OutputRecord,
+}
+
+pub enum Outcome {
+    Built {
+        record: SourceRecord,
+        built: Vec<Built>,
+    },
+    /// The source could not be turned into thumbnails; its outputs are gone.
+    Failed {
+        /// What to record (a failed source is retried next build), or
+        /// `None` to forget the source.
+        record: Option<SourceRecord>,
+        error: String,
+    },
+    /// Writing an output failed: the run cannot go on.
+    Fatal { error: String },
+    /// Not started because the run was cancelled.
+    Skipped,
+}
+
+pub struct Executor<'a> {
+    pub config: &'a Config,
+    /// Set on Ctrl-C, or by a fatal error: no new job starts.
+    pub stop: &'a AtomicBool,
+}
+
+impl Executor<'_> {
+    fn staging(&self) -> PathBuf {
+        self.config.output.join(fsutil::STAGING_DIR)
+    }
+
+    /// Delete recorded outputs that are still ours; emptied folders go too.
+    pub fn remove(&self, removals: &[Removal]) -> Vec<Result<bool, PathError>> {
+        removals
+            .par_iter()
+            .map(|r| self.remove_output(&r.output))
+            .collect()
+    }
+
+    fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
+        let path = self.config.resolve(&output.path);
+        let removed = fsutil::remove_if_ours(&path, &output.stat, &output.hash)?;
+        if removed {
+            if let Some(parent) = path.parent() {
+                fsutil::prune_empty_dirs(parent, &self.config.output);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Run `jobs` on the current rayon pool, calling `done` with each
+    /// outcome as soon as it is known (from a worker thread).
+    pub fn run(&self, jobs: &[Job], done: &(dyn Fn(&Job, Outcome) + Sync)) {
+        jobs.par_iter().for_each(|job| {
+            if self.stop.load(Ordering::Relaxed) {
+                return done(job, Outcome::Skipped);
+            }
+            let outcome = self.run_one(job);
+            if matches!(outcome, Outcome::Fatal { .. }) {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+            done(job, outcome);
+        });
+    }
+
+    fn run_one(&self, job: &Job) -> Outcome {
+        let path = self.config.source.join(&job.source);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => return self.fail(job, None, describe_io(&e)),
+        };
+        // The file may have changed since it was fingerprinted: record what
+        // was actually rendered, so that the record never lies.
+        let hash = hash_bytes(&bytes);
+        let mut record = SourceRecord {
+            stat: job.fingerprint.stat,
+            hash,
+            racy: job.fingerprint.racy || hash != job.fingerprint.hash,
+            failed: false,
+            outputs: Vec::new(),
+        };
+        if hash != job.fingerprint.hash {
+            // Its stat is stale too; make sure the next run re-hashes it.
+            record.stat = Stat::default();
+        }
+
+        let variants: Vec<&Variant> = job
+            .builds
+            .iter()
+            .map(|b| &self.config.variants[b.variant])
+            .collect();
+        let limits = Limits {
+            max_pixels: self.config.max_pixels,
+        };
+        let rendered = match catch_unwind(AssertUnwindSafe(|| render(&bytes, &variants, &limits))) {
+            Ok(Ok(rendered)) => rendered,
+            Ok(Err(e)) => return self.fail(job, Some(record), e.to_string()),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return self.fail(
+                    job,
+                    Some(record),
+                    format!("the decoder crashed on this file ({message})"),
+                );
+            }
+        };
+
+        let staging = self.staging();
+        let mut built = Vec::with_capacity(rendered.len());
+        for (build, image) in job.builds.iter().zip(rendered) {
+            let target = self.config.resolve(&build.path);
+            let stat = match fsutil::atomic_write(&staging, &target, &image.bytes) {
+                Ok(stat) => stat,
+                Err(e) => {
+                    return Outcome::Fatal {
+                        error: format!("cannot write {e}"),
+                    }
+                }
+            };
+            let variant = &self.config.variants[build.variant];
+            built.push(Built {
+                build: build.clone(),
+                output: OutputRecord {
+                    variant: variant.name.clone(),
+                    path: build.path.clone(),
+                    settings: variant.settings_hash(),
+                    pipeline: PIPELINE_VERSION,
+                    stat,
+                    hash: hash_bytes(&image.bytes),
+                    width: image.width,
+                    height: image.height,
+                    format: variant.format,
+                },
+            });
+        }
+        record.outputs = job.keep.clone();
+        record
+            .outputs
+            .extend(built.iter().map(|b| b.output.clone()));
+        record.outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        Outcome::Built { record, built }
+    }
+
+    /// A failed source has no outputs, as after a clean build.
+    fn fail(&self, job: &Job, record: Option<SourceRecord>, error: String) -> Outcome {
+        for output in job.previous.iter().chain(&job.keep) {
+            if let Err(e) = self.remove_output(output) {
+                return Outcome::Fatal {
+                    error: format!("cannot remove {e}"),
+                };
+            }
+        }
+        let record = record.map(|r| SourceRecord {
+            failed: true,
+            outputs: Vec::new(),
+            ..r
+        });
+        Outcome::Failed { record, error }
+    }
+}

@@ -1,0 +1,181 @@
+//! What a file is: its stat data (the fast path) and its blake3 content hash
+//! (the truth), the file system's own clock, and the racy-timestamp rule.
+//!
+//! Freshness is decided by content. Stat data only lets us skip hashing: when
+//! a file's stat equals the recorded one, and the record was not taken in the
+//! same clock tick as the file's last modification, the recorded hash is
+//! trusted. Stat is compared by equality, never "newer than", so a fresh
+//! checkout that changes every mtime costs one hash per file and no rebuild.
+
+use std::fs::Metadata;
+use std::io;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{OutputRecord, State};
+use crate::error::describe_io;
+use crate::plan::{Fingerprint, ObservedSource, OutputState, OutputStates};
+use crate::scan::Found;
+
+pub type Hash = [u8; 32];
+
+/// The stat data that changes whenever a file's content could have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Stat {
+    pub len: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+}
+
+impl Stat {
+    pub fn of(meta: &Metadata) -> Stat {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Stat {
+                len: meta.len(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                ino: meta.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: io::Result<std::time::SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i64)
+            };
+            Stat {
+                len: meta.len(),
+                mtime_ns: ns(meta.modified()),
+                ctime_ns: 0,
+                ino: 0,
+            }
+        }
+    }
+}
+
+/// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
+/// the moment its record was taken may change again within the same clock
+/// tick without its stat changing, so its stat cannot vouch for its content.
+pub fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
+    stat.mtime_ns >= recorded_at_ns
+}
+
+/// blake3 of a file's bytes; large files are memory-mapped.
+pub fn hash_file(path: &Path) -> io::Result<Hash> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap(path)?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+pub fn hash_bytes(bytes: &[u8]) -> Hash {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// "Now" by the clock of the file system holding `dir`, which is what
+/// mtimes are stamped with (it may differ from the system clock on network
+/// or virtual file systems): touch a marker file and read its mtime.
+pub fn fs_now(dir: &Path) -> io::Result<i64> {
+    std::fs::create_dir_all(dir)?;
+    let marker = dir.join("clock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&marker)?;
+    file.set_modified(std::time::SystemTime::now())?;
+    Ok(Stat::of(&file.metadata()?).mtime_ns)
+}
+
+/// Fingerprint every found source, hashing only those whose stat cannot
+/// vouch for the recorded hash. `now_ns` is the file-system clock at the
+/// start of the run (for the racy rule); `None` when nothing is recorded.
+pub fn observe_sources(
+    found: &[Found],
+    state: &State,
+    source_root: &Path,
+    now_ns: Option<i64>,
+) -> Vec<ObservedSource> {
+    found
+        .par_iter()
+        .map(|f| {
+            let fingerprint = f.stat.clone().and_then(|stat| {
+                let trusted = state.get(&f.rel).filter(|r| r.stat == stat && !r.racy);
+                let hash = match trusted {
+                    Some(record) => record.hash,
+                    None => hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?,
+                };
+                Ok(Fingerprint {
+                    stat,
+                    hash,
+                    racy: now_ns.is_none_or(|now| is_racy(&stat, now)),
+                })
+            });
+            ObservedSource {
+                rel: f.rel.clone(),
+                fingerprint,
+            }
+        })
+        .collect()
+}
+
+/// The state of every recorded output: stat first, content only when the
+/// stat changed.
+pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
+    let outputs: Vec<&OutputRecord> = state.values().flat_map(|r| &r.outputs).collect();
+    outputs
+        .par_iter()
+        .map(|o| {
+            let path = crate::config::absolute(root, &o.path);
+            let observed = match std::fs::symlink_metadata(&path) {
+                Err(_) => OutputState::Missing,
+                Ok(meta) if !meta.is_file() => OutputState::Modified,
+                Ok(meta) if Stat::of(&meta) == o.stat => OutputState::Intact,
+                Ok(meta) => match hash_file(&path) {
+                    Ok(hash) if hash == o.hash => OutputState::Restat(Stat::of(&meta)),
+                    _ => OutputState::Modified,
+                },
+            };
+            (o.path.clone(), observed)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racy_when_modified_in_or_after_the_record_tick() {
+        let stat = Stat {
+            mtime_ns: 1_000,
+            ..Stat::default()
+        };
+        assert!(is_racy(&stat, 1_000));
+        assert!(is_racy(&stat, 999));
+        assert!(!is_racy(&stat, 1_001));
+    }
+
+    #[test]
+    fn hash_file_matches_hash_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        assert_eq!(hash_file(&path).unwrap(), hash_bytes(b"hello"));
+        assert_ne!(hash_bytes(b"hello"), hash_bytes(b"hellp"));
+    }
+
+    #[test]
+    fn fs_now_is_not_before_an_earlier_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").unwrap();
+        let written = Stat::of(&std::fs::metadata(&path).unwrap()).mtime_ns;
+        assert!(fs_now(dir.path()).unwrap() >= written);
+    }
+}

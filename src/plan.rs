@@ -1,0 +1,776 @@
+//! The planner: a pure function from what is on disk (observed sources and
+//! the state of recorded outputs), what was recorded, and the configuration
+//! to the least work that makes the output tree equal to a clean build.
+//!
+//! Every build carries a [`Reason`], computed here and rendered elsewhere
+//! (like cargo's `DirtyReason`). No I/O, no clock, no randomness: the same
+//! inputs always give the same plan, in a deterministic order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::db::{OutputRecord, SourceRecord, State};
+use crate::fingerprint::{Hash, Stat};
+use crate::variant::{Variant, PIPELINE_VERSION};
+
+/// A source as found on disk in this run.
+#[derive(Debug, Clone)]
+pub struct ObservedSource {
+    /// Relative to the source root.
+    pub rel: PathBuf,
+    /// What the file is, or why it cannot be read.
+    pub fingerprint: Result<Fingerprint, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub stat: Stat,
+    pub hash: Hash,
+    /// Modified in the same clock tick as this observation.
+    pub racy: bool,
+}
+
+/// What became of a recorded output on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputState {
+    /// Stat equal to the record.
+    Intact,
+    /// Stat changed but the content is what we wrote (e.g. copied back).
+    Restat(Stat),
+    Missing,
+    /// Someone changed it: it is rebuilt if still wanted, but never deleted.
+    Modified,
+}
+
+/// Recorded output path (relative to the config folder) -> its state.
+pub type OutputStates = HashMap<PathBuf, OutputState>;
+
+/// Why an output is (re)built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    NewSource,
+    SourceChanged,
+    PreviouslyFailed,
+    NewVariant,
+    VariantChanged,
+    PipelineChanged,
+    OutputMissing,
+    OutputModified,
+    Forced,
+}
+
+/// Why a recorded output is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RemovalReason {
+    SourceRemoved,
+    VariantRemoved,
+    /// The variant now writes elsewhere (format or output folder changed).
+    Moved,
+    SourceFailed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// Index into the configured variants.
+    pub variant: usize,
+    /// Relative to the config folder.
+    pub path: PathBuf,
+    pub reason: Reason,
+}
+
+/// One source to decode, and the variants to render from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub source: PathBuf,
+    pub fingerprint: Fingerprint,
+    pub builds: Vec<Build>,
+    /// Outputs that stay as they are; part of the source's next record.
+    pub keep: Vec<OutputRecord>,
+    /// Outputs recorded before that this job's outputs do not overwrite but
+    /// that must go if the job fails (a failed source has no outputs).
+    pub previous: Vec<OutputRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub source: PathBuf,
+    pub output: OutputRecord,
+    pub reason: RemovalReason,
+}
+
+/// A source known to fail before any decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub source: PathBuf,
+    pub error: String,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub jobs: Vec<Job>,
+    pub failures: Vec<Failure>,
+    /// Done before any job, so that a path freed here can be written again.
+    pub removals: Vec<Removal>,
+    /// Recorded outputs that were modified by hand and are no longer
+    /// wanted: thumbgen cannot prove they are its own, so it leaves them
+    /// and forgets them.
+    pub disowned: Vec<PathBuf>,
+    /// Records to write without any work (touched-but-identical sources,
+    /// outputs whose stat changed, variants removed).
+    pub updates: Vec<(PathBuf, SourceRecord)>,
+    /// Records to drop (source gone or failing before decode).
+    pub forget: Vec<PathBuf>,
+    /// Outputs that are already right.
+    pub up_to_date: usize,
+}
+
+impl Plan {
+    pub fn build_count(&self) -> usize {
+        self.jobs.iter().map(|j| j.builds.len()).sum()
+    }
+
+    /// Whether the output tree is not what a clean build would leave.
+    pub fn has_work(&self) -> bool {
+        !self.jobs.is_empty() || !self.failures.is_empty() || !self.removals.is_empty()
+    }
+}
+
+pub struct Settings<'a> {
+    pub variants: &'a [Variant],
+    /// The output root relative to the config folder (e.g. `public/thumbs`).
+    pub output: &'a Path,
+    pub force: bool,
+}
+
+/// Where `source`'s output for `variant` goes, relative to the config folder.
+pub fn output_path(settings: &Settings, variant: &Variant, source: &Path) -> PathBuf {
+    settings.output.join(variant.output_rel(source))
+}
+
+pub fn plan(
+    observed: &[ObservedSource],
+    state: &State,
+    outputs: &OutputStates,
+    settings: &Settings,
+) -> Plan {
+    let mut plan = Plan::default();
+    let collisions = collisions(observed);
+    let recipes: Vec<Hash> = settings
+        .variants
+        .iter()
+        .map(|v| v.settings_hash())
+        .collect();
+    let state_of = |o: &OutputRecord| {
+        outputs
+            .get(&o.path)
+            .copied()
+            .unwrap_or(OutputState::Missing)
+    };
+
+    for source in observed {
+        let record = state.get(&source.rel);
+        let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
+            (Err(error), _) => {
+                fail(&mut plan, source, record, error.clone(), &state_of);
+                continue;
+            }
+            (Ok(_), Some(other)) => {
+                let error = format!(
+                    "{} and {} would write the same thumbnails; rename one of them",
+                    source.rel.display(),
+                    other.display()
+                );
+                fail(&mut plan, source, record, error, &state_of);
+                continue;
+            }
+            (Ok(fingerprint), None) => *fingerprint,
+        };
+
+        let whole_source_reason = match record {
+            None => Some(Reason::NewSource),
+            Some(r) if r.hash != fingerprint.hash => Some(Reason::SourceChanged),
+            Some(r) if r.failed => Some(Reason::PreviouslyFailed),
+            Some(_) => None,
+        };
+        let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
+
+        let mut builds = Vec::new();
+        let mut keep = Vec::new();
+        let mut restatted = false;
+        let mut wanted = HashSet::new();
+        for (index, variant) in settings.variants.iter().enumerate() {
+            let path = output_path(settings, variant, &source.rel);
+            wanted.insert(path.clone());
+            let existing = recorded.iter().find(|o| o.variant == variant.name);
+            let reason = match (whole_source_reason, existing) {
+                (Some(reason), _) => Some(reason),
+                (None, None) => Some(Reason::NewVariant),
+                (None, Some(o)) if o.path != path || o.settings != recipes[index] => {
+                    Some(Reason::VariantChanged)
+                }
+                (None, Some(o)) if o.pipeline != PIPELINE_VERSION => Some(Reason::PipelineChanged),
+                (None, Some(o)) => match state_of(o) {
+                    OutputState::Missing => Some(Reason::OutputMissing),
+                    OutputState::Modified => Some(Reason::OutputModified),
+                    _ if settings.force => Some(Reason::Forced),
+                    OutputState::Intact => None,
+                    OutputState::Restat(stat) => {
+                        restatted = true;
+                        keep.push(OutputRecord { stat, ..o.clone() });
+                        continue;
+                    }
+                },
+            };
+            match reason {
+                Some(reason) => builds.push(Build {
+                    variant: index,
+                    path,
+                    reason,
+                }),
+                None => keep.push(existing.expect("kept outputs exist").clone()),
+            }
+        }
+
+        // Recorded outputs no variant writes any more.
+        let mut previous = Vec::new();
+        for o in recorded {
+            if wanted.contains(&o.path) {
+                continue;
+            }
+            let reason = if settings.variants.iter().any(|v| v.name == o.variant) {
+                RemovalReason::Moved
+            } else {
+                RemovalReason::VariantRemoved
+            };
+            remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
+        }
+        for o in recorded {
+            if builds.iter().any(|b| b.path == o.path) {
+                previous.push(o.clone());
+            }
+        }
+
+        plan.up_to_date += keep.len();
+        keep.sort_by(|a, b| a.path.cmp(&b.path));
+        if !builds.is_empty() {
+            plan.jobs.push(Job {
+                source: source.rel.clone(),
+                fingerprint,
+                builds,
+                keep,
+                previous,
+            });
+            continue;
+        }
+        let record = record.expect("a source with no builds has a record");
+        let next = SourceRecord {
+            stat: fingerprint.stat,
+            hash: fingerprint.hash,
+            racy: fingerprint.racy,
+            failed: false,
+            outputs: keep,
+        };
+        if restatted || next != *record {
+            plan.updates.push((source.rel.clone(), next));
+        }
+    }
+
+    let observed_paths: HashSet<&Path> = observed.iter().map(|s| s.rel.as_path()).collect();
+    let mut gone: Vec<(&PathBuf, &SourceRecord)> = state
+        .iter()
+        .filter(|(rel, _)| !observed_paths.contains(rel.as_path()))
+        .collect();
+    gone.sort_by(|a, b| a.0.cmp(b.0));
+    for (rel, record) in gone {
+        for o in &record.outputs {
+            remove_if_owned(&mut plan, rel, o, RemovalReason::SourceRemoved, state_of(o));
+        }
+        plan.forget.push(rel.clone());
+    }
+
+    plan.removals
+        .sort_by(|a, b| a.output.path.cmp(&b.output.path));
+    plan.disowned.sort();
+    plan
+}
+
+/// A source that fails before decoding: its outputs go, its record goes.
+fn fail(
+    plan: &mut Plan,
+    source: &ObservedSource,
+    record: Option<&SourceRecord>,
+    error: String,
+    state_of: &impl Fn(&OutputRecord) -> OutputState,
+) {
+    if let Some(record) = record {
+        for o in &record.outputs {
+            remove_if_owned(
+                plan,
+                &source.rel,
+                o,
+                RemovalReason::SourceFailed,
+                state_of(o),
+            );
+        }
+        plan.forget.push(source.rel.clone());
+    }
+    plan.failures.push(Failure {
+        source: source.rel.clone(),
+        error,
+    });
+}
+
+fn remove_if_owned(
+    plan: &mut Plan,
+    source: &Path,
+    output: &OutputRecord,
+    reason: RemovalReason,
+    state: OutputState,
+) {
+    match state {
+        OutputState::Intact | OutputState::Restat(_) => plan.removals.push(Removal {
+            source: source.to_path_buf(),
+            output: output.clone(),
+            reason,
+        }),
+        OutputState::Modified => plan.disowned.push(output.path.clone()),
+        OutputState::Missing => {}
+    }
+}
+
+/// Sources whose outputs would land on the same paths (`a.png` and `a.jpg`),
+/// each mapped to one of the others.
+fn collisions(observed: &[ObservedSource]) -> HashMap<PathBuf, PathBuf> {
+    let mut by_stem: BTreeMap<PathBuf, Vec<&PathBuf>> = BTreeMap::new();
+    for source in observed {
+        by_stem
+            .entry(source.rel.with_extension(""))
+            .or_default()
+            .push(&source.rel);
+    }
+    let mut out = HashMap::new();
+    for group in by_stem.values().filter(|g| g.len() > 1) {
+        for (i, rel) in group.iter().enumerate() {
+            let other = group[if i == 0 { 1 } else { 0 }];
+            out.insert((*rel).clone(), other.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::{Fit, Format};
+
+    fn variant(name: &str, width: u32, format: Format) -> Variant {
+        Variant {
+            name: name.into(),
+            width,
+            height: width,
+            fit: Fit::Contain,
+            format,
+            quality: 80,
+            background: [255; 3],
+        }
+    }
+
+    fn variants() -> Vec<Variant> {
+        vec![
+            variant("thumb", 256, Format::Jpeg),
+            variant("large", 1200, Format::Webp),
+        ]
+    }
+
+    fn stat(n: i64) -> Stat {
+        Stat {
+            len: 100,
+            mtime_ns: n,
+            ctime_ns: n,
+            ino: 1,
+        }
+    }
+
+    fn fp(content: u8, mtime: i64) -> Fingerprint {
+        Fingerprint {
+            stat: stat(mtime),
+            hash: [content; 32],
+            racy: false,
+        }
+    }
+
+    fn seen(rel: &str, fingerprint: Fingerprint) -> ObservedSource {
+        ObservedSource {
+            rel: rel.into(),
+            fingerprint: Ok(fingerprint),
+        }
+    }
+
+    /// The record a successful build of `rel` with `variants` leaves.
+    fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRecord {
+        let settings = Settings {
+            variants,
+            output: Path::new("out"),
+            force: false,
+        };
+        let mut record = SourceRecord {
+            stat: fingerprint.stat,
+            hash: fingerprint.hash,
+            racy: false,
+            failed: false,
+            outputs: variants
+                .iter()
+                .map(|v| OutputRecord {
+                    variant: v.name.clone(),
+                    path: output_path(&settings, v, Path::new(rel)),
+                    settings: v.settings_hash(),
+                    pipeline: PIPELINE_VERSION,
+                    stat: stat(7),
+                    hash: [9; 32],
+                    width: 1,
+                    height: 1,
+                    format: v.format,
+                })
+                .collect(),
+        };
+        record.outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        record
+    }
+
+    fn run(
+        observed: &[ObservedSource],
+        state: &State,
+        outputs: &OutputStates,
+        variants: &[Variant],
+        force: bool,
+    ) -> Plan {
+        let settings = Settings {
+            variants,
+            output: Path::new("out"),
+            force,
+        };
+        plan(observed, state, outputs, &settings)
+    }
+
+    /// State after building `sources` with `variants`, all outputs intact.
+    fn state_of(sources: &[(&str, Fingerprint)], variants: &[Variant]) -> (State, OutputStates) {
+        let mut state = State::new();
+        let mut outputs = OutputStates::new();
+        for (rel, f) in sources {
+            let record = built(rel, *f, variants);
+            for o in &record.outputs {
+                outputs.insert(o.path.clone(), OutputState::Intact);
+            }
+            state.insert(PathBuf::from(rel), record);
+        }
+        (state, outputs)
+    }
+
+    fn reasons(plan: &Plan) -> Vec<(String, Reason)> {
+        plan.jobs
+            .iter()
+            .flat_map(|j| {
+                j.builds
+                    .iter()
+                    .map(|b| (b.path.to_string_lossy().into_owned(), b.reason))
+            })
+            .collect()
+    }
+
+    fn removed(plan: &Plan) -> Vec<(String, RemovalReason)> {
+        plan.removals
+            .iter()
+            .map(|r| (r.output.path.to_string_lossy().into_owned(), r.reason))
+            .collect()
+    }
+
+    #[test]
+    fn new_sources_build_every_variant() {
+        let v = variants();
+        let p = run(
+            &[seen("b/x.png", fp(1, 1))],
+            &State::new(),
+            &OutputStates::new(),
+            &v,
+            false,
+        );
+        assert_eq!(
+            reasons(&p),
+            [
+                ("out/thumb/b/x.jpg".into(), Reason::NewSource),
+                ("out/large/b/x.webp".into(), Reason::NewSource)
+            ]
+        );
+        assert_eq!(p.up_to_date, 0);
+        assert!(p.removals.is_empty() && p.updates.is_empty());
+    }
+
+    #[test]
+    fn unchanged_source_is_up_to_date() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert!(!p.has_work());
+        assert_eq!(p.up_to_date, 2);
+        assert!(p.updates.is_empty());
+    }
+
+    #[test]
+    fn touched_but_identical_updates_the_record_only() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(&[seen("a.jpg", fp(1, 2))], &state, &outputs, &v, false);
+        assert!(!p.has_work());
+        assert_eq!(p.up_to_date, 2);
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.updates[0].1.stat, stat(2));
+    }
+
+    #[test]
+    fn content_change_rebuilds_every_variant() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(&[seen("a.jpg", fp(2, 2))], &state, &outputs, &v, false);
+        assert!(reasons(&p).iter().all(|(_, r)| *r == Reason::SourceChanged));
+        assert_eq!(p.build_count(), 2);
+        assert!(p.removals.is_empty());
+    }
+
+    #[test]
+    fn one_variant_changed_rebuilds_only_that_variant() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let mut changed = v.clone();
+        changed[1].quality = 90;
+        let p = run(
+            &[seen("a.jpg", fp(1, 1))],
+            &state,
+            &outputs,
+            &changed,
+            false,
+        );
+        assert_eq!(
+            reasons(&p),
+            [("out/large/a.webp".into(), Reason::VariantChanged)]
+        );
+        assert_eq!(p.jobs[0].keep.len(), 1);
+        assert_eq!(p.up_to_date, 1);
+    }
+
+    #[test]
+    fn format_change_moves_the_output() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let mut changed = v.clone();
+        changed[0].format = Format::Png;
+        let p = run(
+            &[seen("a.jpg", fp(1, 1))],
+            &state,
+            &outputs,
+            &changed,
+            false,
+        );
+        assert_eq!(
+            reasons(&p),
+            [("out/thumb/a.png".into(), Reason::VariantChanged)]
+        );
+        assert_eq!(
+            removed(&p),
+            [("out/thumb/a.jpg".into(), RemovalReason::Moved)]
+        );
+    }
+
+    #[test]
+    fn pipeline_change_rebuilds() {
+        let v = variants();
+        let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        for o in &mut state.get_mut(Path::new("a.jpg")).unwrap().outputs {
+            o.pipeline = PIPELINE_VERSION - 1;
+        }
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert!(reasons(&p)
+            .iter()
+            .all(|(_, r)| *r == Reason::PipelineChanged));
+    }
+
+    #[test]
+    fn variant_added_and_removed() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let fewer = vec![v[0].clone(), variant("mid", 640, Format::Jpeg)];
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &fewer, false);
+        assert_eq!(reasons(&p), [("out/mid/a.jpg".into(), Reason::NewVariant)]);
+        assert_eq!(
+            removed(&p),
+            [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
+        );
+    }
+
+    #[test]
+    fn only_removal_updates_the_record() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v[..1], false);
+        assert!(p.jobs.is_empty());
+        assert_eq!(p.removals.len(), 1);
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.updates[0].1.outputs.len(), 1);
+    }
+
+    #[test]
+    fn output_deleted_or_modified_is_rebuilt() {
+        let v = variants();
+        let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        outputs.insert("out/thumb/a.jpg".into(), OutputState::Missing);
+        outputs.insert("out/large/a.webp".into(), OutputState::Modified);
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert_eq!(
+            reasons(&p),
+            [
+                ("out/thumb/a.jpg".into(), Reason::OutputMissing),
+                ("out/large/a.webp".into(), Reason::OutputModified)
+            ]
+        );
+    }
+
+    #[test]
+    fn output_restat_updates_record_without_building() {
+        let v = variants();
+        let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        outputs.insert("out/thumb/a.jpg".into(), OutputState::Restat(stat(42)));
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert!(!p.has_work());
+        assert_eq!(p.updates.len(), 1);
+        assert!(p.updates[0].1.outputs.iter().any(|o| o.stat == stat(42)));
+    }
+
+    #[test]
+    fn removed_source_removes_its_owned_outputs_only() {
+        let v = variants();
+        let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1)), ("gone.jpg", fp(2, 1))], &v);
+        outputs.insert("out/large/gone.webp".into(), OutputState::Modified);
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert_eq!(
+            removed(&p),
+            [("out/thumb/gone.jpg".into(), RemovalReason::SourceRemoved)]
+        );
+        assert_eq!(p.disowned, [PathBuf::from("out/large/gone.webp")]);
+        assert_eq!(p.forget, [PathBuf::from("gone.jpg")]);
+        assert_eq!(p.up_to_date, 2);
+    }
+
+    #[test]
+    fn racy_flag_is_recorded_and_cleared() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let racy = Fingerprint {
+            racy: true,
+            ..fp(1, 1)
+        };
+        let p = run(&[seen("a.jpg", racy)], &state, &outputs, &v, false);
+        assert!(!p.has_work());
+        assert!(p.updates[0].1.racy);
+        let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        state.get_mut(Path::new("a.jpg")).unwrap().racy = true;
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert!(!p.updates[0].1.racy);
+    }
+
+    #[test]
+    fn collision_fails_both_and_removes_their_outputs() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(
+            &[
+                seen("a.jpg", fp(1, 1)),
+                seen("a.png", fp(2, 1)),
+                seen("b.jpg", fp(3, 1)),
+            ],
+            &state,
+            &outputs,
+            &v,
+            false,
+        );
+        let failed: Vec<_> = p.failures.iter().map(|f| f.source.clone()).collect();
+        assert_eq!(failed, [PathBuf::from("a.jpg"), PathBuf::from("a.png")]);
+        assert!(p.failures[0].error.contains("a.png"));
+        assert_eq!(p.removals.len(), 2);
+        assert!(p
+            .removals
+            .iter()
+            .all(|r| r.reason == RemovalReason::SourceFailed));
+        assert_eq!(p.forget, [PathBuf::from("a.jpg")]);
+        assert_eq!(reasons(&p).len(), 2, "b.jpg still builds");
+    }
+
+    #[test]
+    fn unreadable_source_fails_and_loses_its_outputs() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let broken = ObservedSource {
+            rel: "a.jpg".into(),
+            fingerprint: Err("permission denied".into()),
+        };
+        let p = run(&[broken], &state, &outputs, &v, false);
+        assert_eq!(p.failures.len(), 1);
+        assert_eq!(p.removals.len(), 2);
+        assert_eq!(p.forget, [PathBuf::from("a.jpg")]);
+    }
+
+    #[test]
+    fn previously_failed_source_is_retried() {
+        let v = variants();
+        let mut state = State::new();
+        state.insert(
+            "a.jpg".into(),
+            SourceRecord {
+                stat: stat(1),
+                hash: [1; 32],
+                racy: false,
+                failed: true,
+                outputs: vec![],
+            },
+        );
+        let p = run(
+            &[seen("a.jpg", fp(1, 1))],
+            &state,
+            &OutputStates::new(),
+            &v,
+            false,
+        );
+        assert!(reasons(&p)
+            .iter()
+            .all(|(_, r)| *r == Reason::PreviouslyFailed));
+    }
+
+    #[test]
+    fn force_rebuilds_everything_fresh() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, true);
+        assert!(reasons(&p).iter().all(|(_, r)| *r == Reason::Forced));
+        assert_eq!(p.build_count(), 2);
+        assert_eq!(p.jobs[0].previous.len(), 2);
+    }
+
+    #[test]
+    fn plans_are_deterministic_and_sorted() {
+        let v = variants();
+        let (state, outputs) = state_of(
+            &[
+                ("z.jpg", fp(1, 1)),
+                ("m.jpg", fp(2, 1)),
+                ("c.jpg", fp(3, 1)),
+            ],
+            &v,
+        );
+        let a = run(&[], &state, &outputs, &v, false);
+        let b = run(&[], &state, &outputs, &v, false);
+        assert_eq!(a, b);
+        let paths: Vec<_> = a.removals.iter().map(|r| r.output.path.clone()).collect();
+        let mut sorted = paths.clone();
+        sorted.sort();
+        assert_eq!(paths, sorted);
+        assert_eq!(a.forget.len(), 3);
+    }
+}

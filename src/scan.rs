@@ -1,0 +1,278 @@
+//! Which files are sources: every regular file under `source` with an image
+//! extension, narrowed by include/exclude, skipping hidden entries and the
+//! output and cache folders. `.gitignore` is deliberately not honoured (image
+//! folders are often git-ignored). Walks in parallel; returns entries sorted
+//! by relative path, each with its stat data.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
+
+use crate::config::Config;
+use crate::fingerprint::Stat;
+
+/// Extensions (compared case-insensitively) of the formats thumbgen reads.
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib",
+];
+
+/// One candidate source found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Relative to the source root; the source's identity.
+    pub rel: PathBuf,
+    /// The file's stat (of the target, for a followed symlink), or why the
+    /// file cannot be used (a dangling symlink, an unreadable entry).
+    pub stat: Result<Stat, String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub found: Vec<Found>,
+    /// Things skipped that a person may want to know about (symlinks
+    /// leading out of the source tree).
+    pub warnings: Vec<String>,
+}
+
+pub fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Walk the source tree of `config` with `threads` walker threads.
+pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
+    let root = &config.source;
+    let meta = std::fs::metadata(root)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a folder",
+        ));
+    }
+    // Symlinks are judged against the real location of the source root.
+    let real_root = root.canonicalize()?;
+    let skip_dirs = [config.output.clone(), config.cache.clone()];
+
+    let out = Mutex::new(Scan::default());
+    let walker = WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(config.follow_links)
+        .threads(threads)
+        .filter_entry(move |entry| !skip_dirs.iter().any(|d| entry.path() == d))
+        .build_parallel();
+
+    walker.run(|| {
+        let out = &out;
+        let real_root = &real_root;
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    record_walk_error(out, root, err);
+                    return WalkState::Continue;
+                }
+            };
+            let Some(file_type) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            if file_type.is_dir() || !is_image_name(entry.path()) {
+                return WalkState::Continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(root) else {
+                return WalkState::Continue;
+            };
+            if !selected(config, rel) {
+                return WalkState::Continue;
+            }
+            let found = if file_type.is_symlink() {
+                match follow_symlink(entry.path(), real_root, config.follow_links) {
+                    Link::Source(stat) => Found {
+                        rel: rel.to_path_buf(),
+                        stat,
+                    },
+                    Link::Outside => {
+                        out.lock().unwrap().warnings.push(format!(
+                            "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
+                            entry.path().display()
+                        ));
+                        return WalkState::Continue;
+                    }
+                    Link::NotAFile => return WalkState::Continue,
+                }
+            } else if file_type.is_file() {
+                Found {
+                    rel: rel.to_path_buf(),
+                    stat: entry
+                        .metadata()
+                        .map(|m| Stat::of(&m))
+                        .map_err(|e| e.to_string()),
+                }
+            } else {
+                return WalkState::Continue;
+            };
+            out.lock().unwrap().found.push(found);
+            WalkState::Continue
+        })
+    });
+
+    let mut scan = out.into_inner().unwrap();
+    scan.found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    scan.warnings.sort();
+    Ok(scan)
+}
+
+fn selected(config: &Config, rel: &Path) -> bool {
+    if config.exclude.is_match(rel) {
+        return false;
+    }
+    match &config.include {
+        Some(include) => include.is_match(rel),
+        None => true,
+    }
+}
+
+enum Link {
+    Source(Result<Stat, String>),
+    Outside,
+    NotAFile,
+}
+
+fn follow_symlink(path: &Path, real_root: &Path, follow_any: bool) -> Link {
+    let target = match path.canonicalize() {
+        Ok(target) => target,
+        Err(_) => return Link::Source(Err("dangling symlink (its target does not exist)".into())),
+    };
+    if !follow_any && !target.starts_with(real_root) {
+        return Link::Outside;
+    }
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_file() => Link::Source(Ok(Stat::of(&meta))),
+        Ok(_) => Link::NotAFile,
+        Err(e) => Link::Source(Err(crate::error::describe_io(&e))),
+    }
+}
+
+/// Walk errors concern one entry (an unreadable folder, a loop); the file
+/// they name, if it looks like a source, is reported as failed.
+fn record_walk_error(out: &Mutex<Scan>, root: &Path, err: ignore::Error) {
+    let (path, message) = error_path(&err);
+    let mut out = out.lock().unwrap();
+    match path {
+        Some(path) if is_image_name(&path) => {
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.found.push(Found {
+                    rel: rel.to_path_buf(),
+                    stat: Err(message),
+                });
+                return;
+            }
+            out.warnings.push(format!("{}: {message}", path.display()));
+        }
+        Some(path) => out
+            .warnings
+            .push(format!("{}: {message}; skipped", path.display())),
+        None => out.warnings.push(format!("{message}; skipped")),
+    }
+}
+
+fn error_path(err: &ignore::Error) -> (Option<PathBuf>, String) {
+    match err {
+        ignore::Error::WithPath { path, err } => (Some(path.clone()), error_path(err).1),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => (Some(child.clone()), "symlink loop".into()),
+        ignore::Error::Io(e) => (None, crate::error::describe_io(e)),
+        other => (None, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, extra: &str) -> Config {
+        let text = format!(
+            "source = \"src\"\noutput = \"out\"\n{extra}\n[[variants]]\nname = \"t\"\nwidth = 8\nheight = 8\n"
+        );
+        crate::config::parse(&text, &dir.join(".thumbgen.toml")).unwrap()
+    }
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    fn rels(scan: &Scan) -> Vec<String> {
+        scan.found
+            .iter()
+            .map(|f| f.rel.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn finds_images_by_extension_sorted_skipping_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        for name in [
+            "b.JPG",
+            "a/c.png",
+            "a/notes.txt",
+            ".hidden.jpg",
+            ".git/x.jpg",
+            "d.webp",
+            "e.TIFF",
+        ] {
+            touch(&src.join(name));
+        }
+        std::fs::write(src.join(".gitignore"), "*.jpg\n").unwrap();
+        let scan = scan(&config(dir.path(), ""), 2).unwrap();
+        assert_eq!(rels(&scan), ["a/c.png", "b.JPG", "d.webp", "e.TIFF"]);
+        assert!(scan.found.iter().all(|f| f.stat.is_ok()));
+    }
+
+    #[test]
+    fn include_and_exclude_narrow_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        for name in ["drafts/a.jpg", "shoes/b.jpg", "shoes/c.png"] {
+            touch(&src.join(name));
+        }
+        let c = config(dir.path(), "exclude = [\"drafts/**\"]");
+        assert_eq!(rels(&scan(&c, 1).unwrap()), ["shoes/b.jpg", "shoes/c.png"]);
+        let c = config(dir.path(), "include = [\"**/*.png\"]");
+        assert_eq!(rels(&scan(&c, 1).unwrap()), ["shoes/c.png"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_followed_outside_skipped_dangling_failed() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        touch(&src.join("real.jpg"));
+        touch(&dir.path().join("elsewhere.jpg"));
+        symlink(src.join("real.jpg"), src.join("inside.jpg")).unwrap();
+        symlink(dir.path().join("elsewhere.jpg"), src.join("outside.jpg")).unwrap();
+        symlink(src.join("missing.jpg"), src.join("dangling.jpg")).unwrap();
+        let scan = scan(&config(dir.path(), ""), 1).unwrap();
+        assert_eq!(rels(&scan), ["dangling.jpg", "inside.jpg", "real.jpg"]);
+        assert!(scan.found[0].stat.is_err());
+        assert!(scan.found[1].stat.is_ok());
+        assert_eq!(scan.warnings.len(), 1);
+        assert!(scan.warnings[0].contains("outside.jpg"));
+    }
+
+    #[test]
+    fn cache_inside_source_is_not_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        touch(&src.join("a.jpg"));
+        touch(&src.join("cache/b.jpg"));
+        let c = config(dir.path(), "cache = \"src/cache\"");
+        assert_eq!(rels(&scan(&c, 1).unwrap()), ["a.jpg"]);
+    }
+}

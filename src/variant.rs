@@ -1,0 +1,236 @@
+//! What one output looks like: a named variant's settings, the recipe hash
+//! that decides when its outputs are stale, where an output goes, and the
+//! `contain` / `cover` geometry. Pure: nothing here touches the disk.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever the render pipeline changes what bytes it produces for the
+/// same settings (decoder, resampler, encoder settings). Part of every recipe.
+pub const PIPELINE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Fit inside the box, aspect kept.
+    Contain,
+    /// Fill the box, cropping the centre.
+    Cover,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+        }
+    }
+
+    pub fn supports_alpha(self) -> bool {
+        !matches!(self, Format::Jpeg)
+    }
+}
+
+/// One resolved, validated `[[variants]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub fit: Fit,
+    pub format: Format,
+    /// 1..=100; ignored by PNG.
+    pub quality: u8,
+    /// RGB that transparent pixels are flattened onto when the format has no alpha.
+    pub background: [u8; 3],
+}
+
+/// Hash of everything that decides an output's bytes apart from the source:
+/// the variant's settings (not its name, which only decides the path) and
+/// the pipeline version.
+pub type Recipe = [u8; 32];
+
+impl Variant {
+    pub fn settings_hash(&self) -> Recipe {
+        let mut h = blake3::Hasher::new();
+        h.update(b"thumbgen-variant-v1\0");
+        h.update(&self.width.to_le_bytes());
+        h.update(&self.height.to_le_bytes());
+        h.update(&[self.fit as u8, self.format as u8, self.quality]);
+        h.update(&self.background);
+        *h.finalize().as_bytes()
+    }
+
+    /// Where the output of `source_rel` (relative to the source root) goes,
+    /// relative to the output root: `<name>/<source_rel with new extension>`.
+    pub fn output_rel(&self, source_rel: &Path) -> PathBuf {
+        let mut file: OsString = source_rel.file_stem().unwrap_or_default().to_owned();
+        file.push(".");
+        file.push(self.format.extension());
+        let mut out = PathBuf::from(&self.name);
+        if let Some(parent) = source_rel.parent() {
+            out.push(parent);
+        }
+        out.push(file);
+        out
+    }
+}
+
+/// Where a resized image comes from and what size it is written at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// Region of the (upright) source that is used, in source pixels:
+    /// left, top, width, height. Fractional so that scaled decodes stay exact.
+    pub crop: (f64, f64, f64, f64),
+    pub out_width: u32,
+    pub out_height: u32,
+}
+
+/// `contain`: the largest size that fits the box with the source's aspect
+/// ratio, never larger than the source. `cover`: the box exactly, cropping the
+/// centre; a source smaller than the box in one dimension is not upscaled, so
+/// that dimension keeps the source's size.
+pub fn geometry(src_w: u32, src_h: u32, box_w: u32, box_h: u32, fit: Fit) -> Geometry {
+    let (sw, sh) = (f64::from(src_w.max(1)), f64::from(src_h.max(1)));
+    let (bw, bh) = (f64::from(box_w), f64::from(box_h));
+    match fit {
+        Fit::Contain => {
+            let scale = (bw / sw).min(bh / sh).min(1.0);
+            let out_width = ((sw * scale).round() as u32).clamp(1, box_w.min(src_w.max(1)));
+            let out_height = ((sh * scale).round() as u32).clamp(1, box_h.min(src_h.max(1)));
+            Geometry {
+                crop: (0.0, 0.0, sw, sh),
+                out_width,
+                out_height,
+            }
+        }
+        Fit::Cover => {
+            let scale = (bw / sw).max(bh / sh).min(1.0);
+            let out_width = box_w.min(src_w.max(1));
+            let out_height = box_h.min(src_h.max(1));
+            let crop_w = (f64::from(out_width) / scale).min(sw);
+            let crop_h = (f64::from(out_height) / scale).min(sh);
+            Geometry {
+                crop: ((sw - crop_w) / 2.0, (sh - crop_h) / 2.0, crop_w, crop_h),
+                out_width,
+                out_height,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(name: &str, format: Format) -> Variant {
+        Variant {
+            name: name.into(),
+            width: 256,
+            height: 256,
+            fit: Fit::Contain,
+            format,
+            quality: 80,
+            background: [255, 255, 255],
+        }
+    }
+
+    #[test]
+    fn output_path_replaces_extension_under_variant_name() {
+        let v = variant("thumb", Format::Jpeg);
+        assert_eq!(
+            v.output_rel(Path::new("shoes/red.png")),
+            PathBuf::from("thumb/shoes/red.jpg")
+        );
+        assert_eq!(
+            v.output_rel(Path::new("a.JPEG")),
+            PathBuf::from("thumb/a.jpg")
+        );
+        let w = variant("large", Format::Webp);
+        assert_eq!(
+            w.output_rel(Path::new("x/y/photo.tar.jpg")),
+            PathBuf::from("large/x/y/photo.tar.webp")
+        );
+    }
+
+    #[test]
+    fn settings_hash_ignores_name_but_not_settings() {
+        let a = variant("a", Format::Jpeg);
+        let b = variant("b", Format::Jpeg);
+        assert_eq!(a.settings_hash(), b.settings_hash());
+        let mut c = a.clone();
+        c.quality = 81;
+        assert_ne!(a.settings_hash(), c.settings_hash());
+        let mut d = a.clone();
+        d.fit = Fit::Cover;
+        assert_ne!(a.settings_hash(), d.settings_hash());
+        assert_ne!(a.settings_hash(), variant("a", Format::Png).settings_hash());
+    }
+
+    #[test]
+    fn contain_keeps_aspect_and_never_upscales() {
+        let g = geometry(4000, 3000, 256, 256, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (256, 192));
+        let g = geometry(3000, 4000, 256, 256, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (192, 256));
+        let g = geometry(100, 50, 256, 256, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (100, 50));
+        assert_eq!(g.crop, (0.0, 0.0, 100.0, 50.0));
+        // extreme aspect ratios never collapse to zero
+        let g = geometry(100_000, 1, 256, 256, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (256, 1));
+    }
+
+    #[test]
+    fn cover_fills_the_box_cropping_the_centre() {
+        let g = geometry(4000, 3000, 256, 256, Fit::Cover);
+        assert_eq!((g.out_width, g.out_height), (256, 256));
+        let (x, y, w, h) = g.crop;
+        assert!((w - 3000.0).abs() < 1e-6 && (h - 3000.0).abs() < 1e-6);
+        assert!((x - 500.0).abs() < 1e-6 && y.abs() < 1e-6);
+    }
+
+    #[test]
+    fn cover_does_not_upscale_a_small_source() {
+        let g = geometry(200, 100, 256, 256, Fit::Cover);
+        assert_eq!((g.out_width, g.out_height), (200, 100));
+        let g = geometry(1000, 100, 256, 256, Fit::Cover);
+        assert_eq!((g.out_width, g.out_height), (256, 100));
+        let (x, _, w, h) = g.crop;
+        assert!((w - 256.0).abs() < 1e-6 && (h - 100.0).abs() < 1e-6);
+        assert!((x - 372.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn geometry_is_within_bounds_for_many_sizes() {
+        for sw in [1u32, 2, 3, 7, 255, 256, 257, 1000, 4001] {
+            for sh in [1u32, 2, 5, 256, 999, 3000] {
+                for fit in [Fit::Contain, Fit::Cover] {
+                    let g = geometry(sw, sh, 256, 128, fit);
+                    assert!(g.out_width >= 1 && g.out_width <= 256.min(sw));
+                    assert!(g.out_height >= 1 && g.out_height <= 128.min(sh));
+                    let (x, y, w, h) = g.crop;
+                    assert!(x >= 0.0 && y >= 0.0 && w > 0.0 && h > 0.0);
+                    assert!(x + w <= f64::from(sw) + 1e-9 && y + h <= f64::from(sh) + 1e-9);
+                }
+            }
+        }
+    }
+}
