@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::cli::JsonMode;
 use crate::config::{self, Config};
 use crate::db::Db;
 use crate::error::{describe_io, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
 use crate::fsutil;
+use crate::manifest;
 use crate::plan::{self, Settings};
-use crate::report::{Reporter, Summary};
+use crate::report::{Mode, Reporter, Summary};
 use crate::scan;
 
 #[derive(Debug, Clone, Default)]
@@ -21,9 +23,23 @@ pub struct BuildOptions {
     pub config: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub dry_run: bool,
+    pub check: bool,
     pub explain: bool,
     pub force: bool,
     pub quiet: bool,
+    pub json: Option<JsonMode>,
+}
+
+impl BuildOptions {
+    fn mode(&self) -> Mode {
+        if self.check {
+            Mode::Check
+        } else if self.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Build
+        }
+    }
 }
 
 /// Find and load the config for a run started in `cwd`.
@@ -38,7 +54,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
     config::load(&file)
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("thumbgen-{i}"))
@@ -50,7 +66,7 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 pub fn build(options: &BuildOptions, stop: &AtomicBool) -> Result<Exit> {
     let config = load_config(options.config.as_deref())?;
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
-    let reporter = Reporter::new(options.quiet);
+    let reporter = Reporter::with_options(options.quiet, options.explain, options.json);
     pool(threads)?.install(|| build_once(&config, options, stop, &reporter))
 }
 
@@ -62,21 +78,28 @@ pub fn build_once(
     reporter: &Reporter,
 ) -> Result<Exit> {
     let mut warnings = Vec::new();
-    let dry_run = options.dry_run;
-    // A dry run never creates the cache.
-    let db = if dry_run && !config.cache.exists() {
-        Db::empty()
+    let mode = options.mode();
+    // Neither a dry run nor a check writes anything, not even the cache.
+    let read_only = mode != Mode::Build;
+    let db = if read_only {
+        Db::snapshot(&config.cache, &mut warnings)?
     } else {
         Db::open(&config.cache, &mut warnings)?
     };
     let state = db.load(&mut warnings);
-    let now = if dry_run {
+    let now = if read_only {
         None
     } else {
         fs_now(&config.cache).ok()
     };
 
-    let found = scan::scan(config, rayon::current_num_threads()).map_err(|e| {
+    // Walking the sources and checking the recorded outputs are
+    // independent: overlap them.
+    let (found, outputs) = rayon::join(
+        || scan::scan(config, rayon::current_num_threads()),
+        || observe_outputs(&state, &config.root),
+    );
+    let found = found.map_err(|e| {
         Error::Fatal(format!(
             "source folder {}: {}",
             config.source.display(),
@@ -88,18 +111,24 @@ pub fn build_once(
         reporter.warn(w);
     }
     let observed = observe_sources(&found.found, &state, &config.source, now);
-    let outputs = observe_outputs(&state, &config.root);
     let output_rel = config.relative(&config.output);
     let settings = Settings {
         variants: &config.variants,
         output: &output_rel,
         force: options.force,
     };
-    let plan = plan::plan(&observed, &state, &outputs, &settings);
+    let mut plan = plan::plan(&observed, &state, &outputs, &settings);
     let source_prefix = config.relative(&config.source);
+    let executor = Executor { config, stop };
+    if mode == Mode::Check {
+        trust_verified_outputs(&mut plan, &executor);
+    }
 
-    if options.explain || dry_run {
-        reporter.plan(&plan, &source_prefix);
+    reporter.plan(&plan, &source_prefix, mode);
+    if options.json == Some(JsonMode::All) {
+        for (source, outputs) in plan::fresh_outputs(&plan, &state, &observed) {
+            reporter.up_to_date(&source_prefix.join(source), outputs);
+        }
     }
     for path in &plan.disowned {
         reporter.warn(&format!(
@@ -107,33 +136,41 @@ pub fn build_once(
             path.display()
         ));
     }
-    if dry_run {
+    if read_only {
         let summary = Summary {
             built: plan.build_count(),
             up_to_date: plan.up_to_date,
             removed: plan.removals.len(),
             failed: plan.failures.len(),
         };
-        reporter.summary(&summary, true);
-        return Ok(Exit::Ok);
+        let exit = if mode == Mode::Check && plan.has_work() {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        };
+        reporter.summary(&summary, mode, exit);
+        return Ok(exit);
     }
 
     let staging = config.output.join(fsutil::STAGING_DIR);
     fsutil::sweep_staging(&staging);
-    let executor = Executor { config, stop };
     let mut summary = Summary {
         up_to_date: plan.up_to_date,
         failed: plan.failures.len(),
         ..Summary::default()
     };
     for (removal, result) in plan.removals.iter().zip(executor.remove(&plan.removals)) {
+        let source = source_prefix.join(&removal.source);
         match result {
-            Ok(true) => summary.removed += 1,
+            Ok(true) => {
+                summary.removed += 1;
+                reporter.removed(&source, removal);
+            }
             Ok(false) => {}
             Err(e) => reporter.warn(&format!(
                 "cannot remove {e} ({} of {})",
                 crate::report::removal_text(removal.reason),
-                source_prefix.join(&removal.source).display()
+                source.display()
             )),
         }
     }
@@ -144,11 +181,7 @@ pub fn build_once(
         db.put(rel, record)?;
     }
     for failure in &plan.failures {
-        reporter.error(&format!(
-            "{}: {}",
-            source_prefix.join(&failure.source).display(),
-            failure.error
-        ));
+        reporter.failed(&source_prefix.join(&failure.source), &failure.error);
     }
 
     let built = AtomicUsize::new(0);
@@ -156,20 +189,19 @@ pub fn build_once(
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     reporter.start(plan.jobs.len());
     executor.run(&plan.jobs, &|job, outcome| {
+        let source = source_prefix.join(&job.source);
         let committed = match outcome {
             Outcome::Built {
                 record,
                 built: outputs,
             } => {
                 built.fetch_add(outputs.len(), Ordering::Relaxed);
+                reporter.built(&source, &outputs);
                 db.put(&job.source, &record)
             }
             Outcome::Failed { record, error } => {
                 failed.fetch_add(1, Ordering::Relaxed);
-                reporter.error(&format!(
-                    "{}: {error}",
-                    source_prefix.join(&job.source).display()
-                ));
+                reporter.failed(&source, &error);
                 match record {
                     Some(record) => db.put(&job.source, &record),
                     None => db.forget(&job.source),
@@ -189,17 +221,45 @@ pub fn build_once(
     if let Some(e) = first_error.into_inner().unwrap() {
         return Err(e);
     }
+    if let Some(path) = &config.manifest {
+        let state = db.load(&mut Vec::new());
+        manifest::write(&state, config, path)
+            .map_err(|e| Error::Fatal(format!("cannot write the manifest {e}")))?;
+    }
 
     summary.built = built.into_inner();
     summary.failed += failed.into_inner();
-    reporter.summary(&summary, false);
-    Ok(if stop.load(Ordering::Relaxed) {
+    let exit = if stop.load(Ordering::Relaxed) {
         Exit::Interrupted
     } else if summary.failed > 0 {
         Exit::Failed
     } else {
         Exit::Ok
-    })
+    };
+    reporter.summary(&summary, mode, exit);
+    Ok(exit)
+}
+
+/// Without records (no cache, as on a CI runner that did not restore it),
+/// every source looks new. Outputs already on disk that are byte for byte
+/// what a build would write are up to date all the same.
+fn trust_verified_outputs(plan: &mut plan::Plan, executor: &Executor) {
+    let (unknown, known): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut plan.jobs).into_iter().partition(|job| {
+            job.builds
+                .iter()
+                .all(|b| b.reason == plan::Reason::NewSource)
+        });
+    let verified = executor.verify(&unknown);
+    plan.jobs = known;
+    for (job, ok) in unknown.into_iter().zip(verified) {
+        if ok {
+            plan.up_to_date += job.builds.len();
+        } else {
+            plan.jobs.push(job);
+        }
+    }
+    plan.jobs.sort_by(|a, b| a.source.cmp(&b.source));
 }
 
 /// `thumbgen clean`: remove every output thumbgen recorded (if it is still
@@ -238,6 +298,9 @@ pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
         }
     }
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
+    if let Some(path) = &config.manifest {
+        let _ = std::fs::remove_file(path);
+    }
     // The output root goes too if thumbgen's files were all it held.
     let _ = std::fs::remove_dir(&config.output);
     drop(db);

@@ -18,6 +18,9 @@ pub enum Command {
     /// Bring every thumbnail up to date (build what is missing or stale,
     /// remove outputs whose source or variant is gone).
     Build(BuildArgs),
+    /// Build, then keep the thumbnails up to date as photos and the config
+    /// change, until Ctrl-C.
+    Watch(WatchArgs),
     /// Remove every output thumbgen recorded, the manifest and the cache.
     /// Files thumbgen did not write are left alone.
     Clean(CommonArgs),
@@ -52,8 +55,41 @@ pub struct BuildArgs {
     pub explain: bool,
 
     /// Rebuild every output, even those that are up to date.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check")]
     pub force: bool,
+
+    /// Change nothing; exit 1 (listing what and why) if any output is
+    /// missing or stale, 0 if everything is up to date. For CI.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Newline-delimited JSON on stdout, one object per action and a final
+    /// summary. `--json=all` also lists outputs that were up to date.
+    #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, require_equals = true, default_missing_value = "actions")]
+    pub json: Option<JsonMode>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Parallel jobs [default: `jobs` from the config, else all cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Poll the file system instead of using native events (for network
+    /// and virtual file systems where events do not arrive).
+    #[arg(long)]
+    pub poll: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonMode {
+    /// Builds, removals, failures and the summary.
+    Actions,
+    /// Also every output that was already up to date.
+    All,
 }
 
 #[cfg(test)]
@@ -83,5 +119,25 @@ mod tests {
         assert_eq!(args.jobs, Some(3));
         assert!(args.explain && !args.dry_run && !args.force);
         assert_eq!(args.common.config, Some(PathBuf::from("x.toml")));
+        assert_eq!(args.json, None);
+    }
+
+    #[test]
+    fn json_flag_takes_an_optional_mode() {
+        let parse = |args: &[&str]| {
+            let Command::Build(b) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("expected build")
+            };
+            b.json
+        };
+        assert_eq!(
+            parse(&["thumbgen", "build", "--json"]),
+            Some(JsonMode::Actions)
+        );
+        assert_eq!(
+            parse(&["thumbgen", "build", "--json=all"]),
+            Some(JsonMode::All)
+        );
+        assert!(Cli::try_parse_from(["thumbgen", "build", "--check", "--force"]).is_err());
     }
 }

@@ -357,7 +357,7 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
 }
 
 /// Lexical relative path from `base` to `path` (both absolute, normalised).
-fn relative_to(path: &Path, base: &Path) -> PathBuf {
+pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
     let path: Vec<_> = path.components().collect();
     let base: Vec<_> = base.components().collect();
     let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();

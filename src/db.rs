@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{describe_io, Error, Result};
@@ -58,6 +59,8 @@ pub type State = HashMap<PathBuf, SourceRecord>;
 pub struct Db {
     tree: Option<sled::Db>,
     _lock: Option<File>,
+    /// For a read-only run: the copy of the store that was opened.
+    _snapshot: Option<tempfile::TempDir>,
 }
 
 impl Db {
@@ -74,6 +77,7 @@ impl Db {
             return Ok(Db {
                 tree: Some(temporary()?),
                 _lock: None,
+                _snapshot: None,
             });
         }
         let lock = match lock(cache) {
@@ -88,6 +92,7 @@ impl Db {
                 return Ok(Db {
                     tree: Some(temporary()?),
                     _lock: None,
+                    _snapshot: None,
                 });
             }
         };
@@ -116,39 +121,85 @@ impl Db {
         Ok(Db {
             tree: Some(tree),
             _lock: lock,
+            _snapshot: None,
         })
     }
 
-    /// A store with no records that writes nothing: for `--dry-run` when
-    /// there is no cache yet.
+    /// Open a private copy of the store in `cache`, for runs that must not
+    /// write (`--dry-run`, `--check`): sled writes even when only read.
+    /// Waits for no lock; a run in progress may make the copy stale, which
+    /// only makes the answer conservative.
+    pub fn snapshot(cache: &Path, warnings: &mut Vec<String>) -> Result<Db> {
+        let source = cache.join("db");
+        if !source.is_dir() {
+            return Ok(Db::empty());
+        }
+        let copy = tempfile::tempdir().map_err(|e| {
+            Error::Fatal(format!(
+                "cannot create a temporary folder: {}",
+                describe_io(&e)
+            ))
+        })?;
+        let target = copy.path().join("db");
+        if let Err(e) = copy_dir(&source, &target) {
+            warnings.push(format!(
+                "cannot read the cache {} ({}); treating every source as new",
+                source.display(),
+                describe_io(&e)
+            ));
+            return Ok(Db::empty());
+        }
+        let tree = match open_checked(&target) {
+            Ok(tree) => Some(tree),
+            Err(why) => {
+                warnings.push(format!(
+                    "the cache at {} is {why}; treating every source as new",
+                    source.display()
+                ));
+                None
+            }
+        };
+        Ok(Db {
+            tree,
+            _lock: None,
+            _snapshot: Some(copy),
+        })
+    }
+
+    /// A store with no records that writes nothing.
     pub fn empty() -> Db {
         Db {
             tree: None,
             _lock: None,
+            _snapshot: None,
         }
     }
 
     /// Every record. Undecodable records are dropped with a warning: the
     /// sources they describe are then treated as new.
     pub fn load(&self, warnings: &mut Vec<String>) -> State {
-        let mut state = State::new();
         let Some(tree) = &self.tree else {
-            return state;
+            return State::new();
         };
+        // Decoding is most of the cost of loading; spread it over the pool.
+        let raw: Vec<_> = tree.iter().collect();
+        let mut state = State::with_capacity(raw.len());
+        let decoded: Vec<Option<(PathBuf, SourceRecord)>> = raw
+            .par_iter()
+            .map(|item| {
+                let (key, value) = item.as_ref().ok()?;
+                let record = postcard::from_bytes::<SourceRecord>(value).ok()?;
+                Some((path_bytes::from_bytes(&key[1..]), record))
+            })
+            .collect();
         let mut bad = 0usize;
-        for item in tree.iter() {
-            let Ok((key, value)) = item else {
-                bad += 1;
-                continue;
-            };
-            if &*key == SCHEMA_KEY {
-                continue;
-            }
-            match postcard::from_bytes::<SourceRecord>(&value) {
-                Ok(record) => {
-                    state.insert(path_bytes::from_bytes(&key[1..]), record);
+        for (item, decoded) in raw.iter().zip(decoded) {
+            match (item, decoded) {
+                (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
+                (_, Some((path, record))) => {
+                    state.insert(path, record);
                 }
-                Err(_) => bad += 1,
+                _ => bad += 1,
             }
         }
         if bad > 0 {
@@ -182,6 +233,20 @@ impl Db {
         }
         Ok(())
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Source keys are prefixed so they can never equal the schema key.

@@ -16,7 +16,7 @@ use crate::error::describe_io;
 use crate::fingerprint::{hash_bytes, Stat};
 use crate::fsutil::{self, PathError};
 use crate::plan::{Build, Job, Removal};
-use crate::render::{render, Limits};
+use crate::render::{render, Limits, Rendered};
 use crate::variant::{Variant, PIPELINE_VERSION};
 
 pub struct Built {
@@ -87,27 +87,29 @@ impl Executor<'_> {
         });
     }
 
-    fn run_one(&self, job: &Job) -> Outcome {
+    /// Read the source and render the job's variants, without writing.
+    /// On failure, the record to keep (if the source could be read).
+    fn render_job(
+        &self,
+        job: &Job,
+    ) -> Result<(SourceRecord, Vec<Rendered>), (Option<SourceRecord>, String)> {
         let path = self.config.source.join(&job.source);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) => return self.fail(job, None, describe_io(&e)),
-        };
+        let bytes = std::fs::read(&path).map_err(|e| (None, describe_io(&e)))?;
         // The file may have changed since it was fingerprinted: record what
         // was actually rendered, so that the record never lies.
         let hash = hash_bytes(&bytes);
         let mut record = SourceRecord {
             stat: job.fingerprint.stat,
             hash,
-            racy: job.fingerprint.racy || hash != job.fingerprint.hash,
+            racy: job.fingerprint.racy,
             failed: false,
             outputs: Vec::new(),
         };
         if hash != job.fingerprint.hash {
             // Its stat is stale too; make sure the next run re-hashes it.
             record.stat = Stat::default();
+            record.racy = true;
         }
-
         let variants: Vec<&Variant> = job
             .builds
             .iter()
@@ -116,28 +118,61 @@ impl Executor<'_> {
         let limits = Limits {
             max_pixels: self.config.max_pixels,
         };
-        let rendered = match catch_unwind(AssertUnwindSafe(|| render(&bytes, &variants, &limits))) {
-            Ok(Ok(rendered)) => rendered,
-            Ok(Err(e)) => return self.fail(job, Some(record), e.to_string()),
+        match catch_unwind(AssertUnwindSafe(|| render(&bytes, &variants, &limits))) {
+            Ok(Ok(rendered)) => Ok((record, rendered)),
+            Ok(Err(e)) => Err((Some(record), e.to_string())),
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                return self.fail(
-                    job,
+                Err((
                     Some(record),
                     format!("the decoder crashed on this file ({message})"),
-                );
+                ))
             }
+        }
+    }
+
+    /// For each job, whether the files already at its output paths are
+    /// byte for byte what a build would write (outputs are deterministic).
+    /// Lets `--check` trust committed outputs when there is no cache.
+    pub fn verify(&self, jobs: &[Job]) -> Vec<bool> {
+        jobs.par_iter()
+            .map(|job| {
+                let exists = job
+                    .builds
+                    .iter()
+                    .all(|b| self.config.resolve(&b.path).is_file());
+                exists
+                    && self.render_job(job).is_ok_and(|(_, rendered)| {
+                        job.builds.iter().zip(&rendered).all(|(b, image)| {
+                            fsutil::same_content(&self.config.resolve(&b.path), &image.bytes)
+                                .is_some()
+                        })
+                    })
+            })
+            .collect()
+    }
+
+    fn run_one(&self, job: &Job) -> Outcome {
+        let (mut record, rendered) = match self.render_job(job) {
+            Ok(done) => done,
+            Err((record, error)) => return self.fail(job, record, error),
         };
 
         let staging = self.staging();
         let mut built = Vec::with_capacity(rendered.len());
         for (build, image) in job.builds.iter().zip(rendered) {
             let target = self.config.resolve(&build.path);
-            let stat = match fsutil::atomic_write(&staging, &target, &image.bytes) {
+            // An identical file is left as it is (its mtime too), so a build
+            // after losing the cache does not rewrite the whole tree.
+            let written = match fsutil::same_content(&target, &image.bytes) {
+                Some(stat) => Ok(stat),
+                None => fsutil::atomic_write(&staging, &target, &image.bytes),
+            };
+            let stat = match written {
                 Ok(stat) => stat,
                 Err(e) => {
                     return Outcome::Fatal {

@@ -64,6 +64,15 @@ pub fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Result<Stat,
     Ok(Stat::of(&meta))
 }
 
+/// The stat of the file at `path` if it holds exactly `bytes`.
+pub fn same_content(path: &Path, bytes: &[u8]) -> Option<Stat> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return None;
+    }
+    (std::fs::read(path).ok()? == bytes).then(|| Stat::of(&meta))
+}
+
 /// Remove the debris of an interrupted run.
 pub fn sweep_staging(staging: &Path) {
     let _ = std::fs::remove_dir_all(staging);

@@ -3,7 +3,8 @@
 //! Data flow: [`config`] → [`scan`] → [`fingerprint`] (with [`db`]) →
 //! [`plan`] (pure) → [`execute`] ([`render`] on a rayon pool, atomic writes
 //! via [`fsutil`]) → [`db`] commit → [`report`]. [`app`] wires it together;
-//! the binary only parses the command line.
+//! [`watch`] reruns the same build on file-system events; the binary only
+//! parses the command line.
 
 pub mod app;
 pub mod cli;
@@ -13,11 +14,13 @@ pub mod error;
 pub mod execute;
 pub mod fingerprint;
 pub mod fsutil;
+pub mod manifest;
 pub mod plan;
 pub mod render;
 pub mod report;
 pub mod scan;
 pub mod variant;
+pub mod watch;
 
 use std::sync::atomic::AtomicBool;
 
@@ -32,12 +35,23 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 config: args.common.config,
                 jobs: args.jobs,
                 dry_run: args.dry_run,
+                check: args.check,
                 explain: args.explain,
                 force: args.force,
                 quiet: args.common.quiet,
+                json: args.json,
             };
             app::build(&options, stop)
         }
+        Command::Watch(args) => watch::watch(
+            &watch::WatchOptions {
+                config: args.common.config,
+                jobs: args.jobs,
+                quiet: args.common.quiet,
+                poll: args.poll,
+            },
+            stop,
+        ),
         Command::Clean(args) => app::clean(args.config.as_deref(), args.quiet),
     };
     result.unwrap_or_else(|e| {

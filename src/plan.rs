@@ -135,6 +135,35 @@ impl Plan {
     }
 }
 
+/// Every output that is right as it is, by source (for listings): the
+/// kept outputs of jobs, and all outputs of sources with nothing to do.
+pub fn fresh_outputs<'a>(
+    plan: &'a Plan,
+    state: &'a State,
+    observed: &'a [ObservedSource],
+) -> Vec<(&'a Path, &'a [OutputRecord])> {
+    let mut busy: HashSet<&Path> = plan.jobs.iter().map(|j| j.source.as_path()).collect();
+    busy.extend(plan.failures.iter().map(|f| f.source.as_path()));
+    let updated: HashMap<&Path, &SourceRecord> =
+        plan.updates.iter().map(|(p, r)| (p.as_path(), r)).collect();
+    let mut out: Vec<(&Path, &[OutputRecord])> = plan
+        .jobs
+        .iter()
+        .map(|j| (j.source.as_path(), j.keep.as_slice()))
+        .collect();
+    for source in observed.iter().filter(|s| !busy.contains(s.rel.as_path())) {
+        let record = updated
+            .get(source.rel.as_path())
+            .copied()
+            .or_else(|| state.get(&source.rel));
+        if let Some(record) = record {
+            out.push((source.rel.as_path(), &record.outputs));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
 pub struct Settings<'a> {
     pub variants: &'a [Variant],
     /// The output root relative to the config folder (e.g. `public/thumbs`).
@@ -195,12 +224,12 @@ pub fn plan(
         let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
 
         let mut builds = Vec::new();
-        let mut keep = Vec::new();
-        let mut restatted = false;
-        let mut wanted = HashSet::new();
+        // Outputs that stay, with a new stat if only their stat changed.
+        // Borrowed: the common no-op path allocates nothing.
+        let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
+        let mut wanted = Vec::with_capacity(settings.variants.len());
         for (index, variant) in settings.variants.iter().enumerate() {
             let path = output_path(settings, variant, &source.rel);
-            wanted.insert(path.clone());
             let existing = recorded.iter().find(|o| o.variant == variant.name);
             let reason = match (whole_source_reason, existing) {
                 (Some(reason), _) => Some(reason),
@@ -213,64 +242,79 @@ pub fn plan(
                     OutputState::Missing => Some(Reason::OutputMissing),
                     OutputState::Modified => Some(Reason::OutputModified),
                     _ if settings.force => Some(Reason::Forced),
-                    OutputState::Intact => None,
+                    OutputState::Intact => {
+                        kept.push((o, None));
+                        None
+                    }
                     OutputState::Restat(stat) => {
-                        restatted = true;
-                        keep.push(OutputRecord { stat, ..o.clone() });
-                        continue;
+                        kept.push((o, Some(stat)));
+                        None
                     }
                 },
             };
-            match reason {
-                Some(reason) => builds.push(Build {
+            if let Some(reason) = reason {
+                builds.push(Build {
                     variant: index,
-                    path,
+                    path: path.clone(),
                     reason,
-                }),
-                None => keep.push(existing.expect("kept outputs exist").clone()),
+                });
             }
+            wanted.push(path);
         }
 
         // Recorded outputs no variant writes any more.
-        let mut previous = Vec::new();
-        for o in recorded {
-            if wanted.contains(&o.path) {
-                continue;
-            }
+        let mut dropped = false;
+        for o in recorded.iter().filter(|o| !wanted.contains(&o.path)) {
             let reason = if settings.variants.iter().any(|v| v.name == o.variant) {
                 RemovalReason::Moved
             } else {
                 RemovalReason::VariantRemoved
             };
             remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
-        }
-        for o in recorded {
-            if builds.iter().any(|b| b.path == o.path) {
-                previous.push(o.clone());
-            }
+            dropped = true;
         }
 
-        plan.up_to_date += keep.len();
-        keep.sort_by(|a, b| a.path.cmp(&b.path));
+        plan.up_to_date += kept.len();
+        let restatted = kept.iter().any(|(_, stat)| stat.is_some());
+        let keep = || -> Vec<OutputRecord> {
+            let mut keep: Vec<OutputRecord> = kept
+                .iter()
+                .map(|(o, stat)| OutputRecord {
+                    stat: stat.unwrap_or(o.stat),
+                    ..(*o).clone()
+                })
+                .collect();
+            keep.sort_by(|a, b| a.path.cmp(&b.path));
+            keep
+        };
         if !builds.is_empty() {
+            let previous = recorded
+                .iter()
+                .filter(|o| builds.iter().any(|b| b.path == o.path))
+                .cloned()
+                .collect();
             plan.jobs.push(Job {
                 source: source.rel.clone(),
                 fingerprint,
                 builds,
-                keep,
+                keep: keep(),
                 previous,
             });
             continue;
         }
         let record = record.expect("a source with no builds has a record");
-        let next = SourceRecord {
-            stat: fingerprint.stat,
-            hash: fingerprint.hash,
-            racy: fingerprint.racy,
-            failed: false,
-            outputs: keep,
-        };
-        if restatted || next != *record {
+        let unchanged = !restatted
+            && !dropped
+            && record.stat == fingerprint.stat
+            && record.racy == fingerprint.racy;
+        if !unchanged {
+            let next = SourceRecord {
+                stat: fingerprint.stat,
+                hash: fingerprint.hash,
+                racy: fingerprint.racy,
+                failed: false,
+                outputs: keep(),
+            };
             plan.updates.push((source.rel.clone(), next));
         }
     }

@@ -1,16 +1,24 @@
 //! The only module that prints. Human output goes to stderr: a progress bar
 //! when stderr is a terminal, plain lines otherwise (CI logs), `--explain`
-//! lines, warnings, errors and the one-line summary. It decides nothing.
-#![allow(clippy::print_stderr)]
+//! lines, warnings, errors and the one-line summary. `--json` events go to
+//! stdout, one object per line. It decides nothing.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 
-use crate::plan::{Plan, Reason, RemovalReason};
+use crate::cli::JsonMode;
+use crate::db::OutputRecord;
+use crate::execute::Built;
+use crate::plan::{Plan, Reason, Removal, RemovalReason};
+
+/// Version of the `--json` event schema; bumped on incompatible change.
+pub const JSON_VERSION: u32 = 1;
 
 /// How often a plain-text progress line is printed when stderr is not a
 /// terminal, so that CI logs show a long build is alive.
@@ -39,6 +47,38 @@ pub fn removal_text(reason: RemovalReason) -> &'static str {
     }
 }
 
+/// Stable machine names of reasons, for `--json`.
+pub fn reason_code(reason: Reason) -> &'static str {
+    match reason {
+        Reason::NewSource => "new_source",
+        Reason::SourceChanged => "source_changed",
+        Reason::PreviouslyFailed => "previously_failed",
+        Reason::NewVariant => "new_variant",
+        Reason::VariantChanged => "variant_changed",
+        Reason::PipelineChanged => "pipeline_changed",
+        Reason::OutputMissing => "output_missing",
+        Reason::OutputModified => "output_modified",
+        Reason::Forced => "forced",
+    }
+}
+
+pub fn removal_code(reason: RemovalReason) -> &'static str {
+    match reason {
+        RemovalReason::SourceRemoved => "source_removed",
+        RemovalReason::VariantRemoved => "variant_removed",
+        RemovalReason::Moved => "moved",
+        RemovalReason::SourceFailed => "source_failed",
+    }
+}
+
+/// What kind of run is being reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Build,
+    DryRun,
+    Check,
+}
+
 /// Counts for the summary line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -50,6 +90,8 @@ pub struct Summary {
 
 pub struct Reporter {
     quiet: bool,
+    explain: bool,
+    json: Option<JsonMode>,
     tty: bool,
     started: Instant,
     progress: Mutex<Progress>,
@@ -64,9 +106,15 @@ struct Progress {
 
 impl Reporter {
     pub fn new(quiet: bool) -> Reporter {
+        Reporter::with_options(quiet, false, None)
+    }
+
+    pub fn with_options(quiet: bool, explain: bool, json: Option<JsonMode>) -> Reporter {
         let now = Instant::now();
         Reporter {
             quiet,
+            explain,
+            json,
             tty: std::io::stderr().is_terminal(),
             started: now,
             progress: Mutex::new(Progress {
@@ -103,34 +151,115 @@ impl Reporter {
         self.line(&format!("error: {text}"));
     }
 
-    /// One line per planned action with its reason (`--explain`, `--dry-run`).
-    pub fn plan(&self, plan: &Plan, source_prefix: &Path) {
-        if self.quiet {
+    /// One `--json` event; `make` only runs when JSON is on.
+    fn event(&self, make: impl FnOnce() -> serde_json::Value) {
+        if self.json.is_none() {
+            return;
+        }
+        let value = make();
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) must not kill the build half-way.
+        let _ = writeln!(out, "{value}");
+    }
+
+    /// The plan before any work: `--explain` lines, or for `--dry-run` and
+    /// `--check` every planned action (as text, and as JSON events).
+    pub fn plan(&self, plan: &Plan, source_prefix: &Path, mode: Mode) {
+        let listing = mode != Mode::Build;
+        if !self.quiet && (self.explain || listing) {
+            for r in &plan.removals {
+                self.line(&format!(
+                    "remove {}  ({})",
+                    r.output.path.display(),
+                    removal_text(r.reason)
+                ));
+            }
+            for f in &plan.failures {
+                self.line(&format!(
+                    "fail   {}  ({})",
+                    source_prefix.join(&f.source).display(),
+                    f.error
+                ));
+            }
+            for job in &plan.jobs {
+                for b in &job.builds {
+                    self.line(&format!(
+                        "build  {}  ({})",
+                        b.path.display(),
+                        reason_text(b.reason)
+                    ));
+                }
+            }
+        }
+        if !listing {
             return;
         }
         for r in &plan.removals {
-            self.line(&format!(
-                "remove {}  ({})",
-                r.output.path.display(),
-                removal_text(r.reason)
-            ));
+            self.event(|| {
+                json!({"version": JSON_VERSION, "type": "remove",
+                "source": text(&source_prefix.join(&r.source)), "variant": r.output.variant,
+                "path": text(&r.output.path), "reason": removal_code(r.reason)})
+            });
         }
         for f in &plan.failures {
-            self.line(&format!(
-                "fail   {}  ({})",
-                source_prefix.join(&f.source).display(),
-                f.error
-            ));
+            self.event(|| {
+                json!({"version": JSON_VERSION, "type": "fail",
+                "source": text(&source_prefix.join(&f.source)), "error": f.error})
+            });
         }
         for job in &plan.jobs {
             for b in &job.builds {
-                self.line(&format!(
-                    "build  {}  ({})",
-                    b.path.display(),
-                    reason_text(b.reason)
-                ));
+                self.event(|| {
+                    json!({"version": JSON_VERSION, "type": "build",
+                    "source": text(&source_prefix.join(&job.source)), "path": text(&b.path),
+                    "reason": reason_code(b.reason)})
+                });
             }
         }
+    }
+
+    /// Outputs that were already right (`--json=all` only).
+    pub fn up_to_date(&self, source: &Path, outputs: &[OutputRecord]) {
+        if self.json != Some(JsonMode::All) {
+            return;
+        }
+        for o in outputs {
+            self.event(|| {
+                json!({"version": JSON_VERSION, "type": "up_to_date",
+                "source": text(source), "variant": o.variant, "path": text(&o.path),
+                "bytes": o.stat.len, "width": o.width, "height": o.height,
+                "format": o.format.name()})
+            });
+        }
+    }
+
+    pub fn built(&self, source: &Path, built: &[Built]) {
+        for b in built {
+            let o = &b.output;
+            self.event(|| {
+                json!({"version": JSON_VERSION, "type": "built",
+                "source": text(source), "variant": o.variant, "path": text(&o.path),
+                "reason": reason_code(b.build.reason), "bytes": o.stat.len,
+                "width": o.width, "height": o.height, "format": o.format.name()})
+            });
+        }
+    }
+
+    pub fn removed(&self, source: &Path, removal: &Removal) {
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "removed",
+            "source": text(source), "variant": removal.output.variant,
+            "path": text(&removal.output.path), "reason": removal_code(removal.reason)})
+        });
+    }
+
+    /// A source that could not be built.
+    pub fn failed(&self, source: &Path, error: &str) {
+        self.error(&format!("{}: {error}", source.display()));
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "failed",
+            "source": text(source), "error": error})
+        });
     }
 
     /// Start counting `total` sources; a bar on a terminal.
@@ -171,25 +300,38 @@ impl Reporter {
         }
     }
 
-    pub fn summary(&self, summary: &Summary, dry_run: bool) {
+    pub fn summary(&self, summary: &Summary, mode: Mode, exit: crate::error::Exit) {
         self.finish();
+        let elapsed = self.started.elapsed();
+        self.event(|| json!({"version": JSON_VERSION, "type": "summary",
+            "mode": match mode { Mode::Build => "build", Mode::DryRun => "dry_run", Mode::Check => "check" },
+            "built": summary.built, "up_to_date": summary.up_to_date,
+            "removed": summary.removed, "failed": summary.failed,
+            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()}));
         if self.quiet {
             return;
         }
-        let secs = self.started.elapsed().as_secs_f64();
-        let text = if dry_run {
-            format!(
-                "would build {} · up to date {} · would remove {} · would fail {} · {secs:.2} s",
-                summary.built, summary.up_to_date, summary.removed, summary.failed
-            )
-        } else {
-            format!(
+        let secs = elapsed.as_secs_f64();
+        let text = match mode {
+            Mode::Build => format!(
                 "built {} · up to date {} · removed {} · failed {} · {secs:.2} s",
                 summary.built, summary.up_to_date, summary.removed, summary.failed
-            )
+            ),
+            Mode::DryRun | Mode::Check => format!(
+                "would build {} · up to date {} · would remove {} · would fail {} · {secs:.2} s",
+                summary.built, summary.up_to_date, summary.removed, summary.failed
+            ),
         };
         eprintln!("{text}");
+        if mode == Mode::Check && exit != crate::error::Exit::Ok {
+            eprintln!("not up to date: run `thumbgen build`");
+        }
     }
+}
+
+/// A path for JSON: lossy for names that are not UTF-8.
+fn text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
 }
 
 /// For errors that end the run before a reporter exists.

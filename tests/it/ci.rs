@@ -1,0 +1,183 @@
+//! CI mode (`--check`), `--json` events and the manifest.
+
+use crate::common::*;
+
+fn project() -> Env {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 200, 100, 1);
+    env.add_image("b/c.png", 100, 100, 2);
+    env
+}
+
+/// Every mtime changed, content the same: what a fresh clone looks like.
+fn reset_all_mtimes(dir: &std::path::Path) {
+    for (rel, _) in tree(dir).into_iter().filter(|(k, _)| !k.ends_with('/')) {
+        touch(&dir.join(rel), 3600);
+    }
+}
+
+#[test]
+fn check_passes_when_up_to_date_even_after_mtimes_change() {
+    let env = project();
+    env.build(&[], 0);
+    reset_all_mtimes(&env.root().join("images"));
+    reset_all_mtimes(&env.root().join("public"));
+    let db = env.root().join(".thumbgen/db");
+    let cache = tree(&db);
+    let outputs = env.outputs();
+    let run = env.build(&["--check"], 0);
+    assert!(run.stderr.contains("would build 0"), "{}", run.stderr);
+    // wrote nothing: the database and the outputs are byte-identical
+    assert!(tree(&db) == cache, "the database changed");
+    assert!(env.outputs() == outputs, "the outputs changed");
+}
+
+#[test]
+fn check_without_cache_trusts_identical_outputs() {
+    let env = project();
+    env.build(&[], 0);
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    reset_all_mtimes(&env.root().join("images"));
+    env.build(&["--check"], 0);
+    assert!(
+        !env.root().join(".thumbgen").exists(),
+        "check creates no cache"
+    );
+    std::fs::write(env.out("thumb/a.jpg"), b"stale").unwrap();
+    let run = env.build(&["--check"], 1);
+    assert!(
+        run.stderr.contains("public/thumbs/thumb/a.jpg"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_fails_naming_the_stale_file_and_writes_nothing() {
+    let env = project();
+    env.build(&[], 0);
+    env.add_image("a.jpg", 200, 100, 42);
+    let before = env.outputs();
+    let run = env.build(&["--check"], 1);
+    let stale: Vec<_> = run
+        .explained()
+        .into_iter()
+        .map(|(_, p, r)| (p, r))
+        .collect();
+    assert_eq!(stale.len(), 2, "{}", run.stderr);
+    assert!(stale
+        .iter()
+        .all(|(p, r)| p.contains("/a.") && r == "source content changed"));
+    assert_eq!(env.outputs(), before);
+    // and a removed source is stale too
+    env.build(&[], 0);
+    std::fs::remove_file(env.src("b/c.png")).unwrap();
+    let run = env.build(&["--check"], 1);
+    assert!(
+        run.stderr.contains("remove public/thumbs/thumb/b/c.jpg"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_on_a_fresh_project_fails() {
+    let env = project();
+    env.build(&["--check"], 1);
+    assert!(!env.root().join("public").exists());
+}
+
+fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn json_events_match_the_file_system() {
+    let env = project();
+    std::fs::write(env.src("broken.jpg"), b"nope").unwrap();
+    let run = env.build(&["--json"], 1);
+    let events = parse_events(&run.stdout);
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["version"], 1);
+    assert_eq!(
+        (last["built"].as_u64(), last["failed"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(last["exit_code"], 1);
+    let built: Vec<_> = events.iter().filter(|e| e["type"] == "built").collect();
+    assert_eq!(built.len(), 4);
+    for e in &built {
+        let path = env.root().join(e["path"].as_str().unwrap());
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(e["bytes"].as_u64(), Some(meta.len()));
+        let img = decode(&path);
+        assert_eq!(e["width"].as_u64(), Some(u64::from(img.width())));
+        assert_eq!(e["height"].as_u64(), Some(u64::from(img.height())));
+        assert_eq!(e["reason"], "new_source");
+    }
+    let failed: Vec<_> = events.iter().filter(|e| e["type"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["source"], "images/broken.jpg");
+    assert!(!failed[0]["error"].as_str().unwrap().is_empty());
+
+    std::fs::remove_file(env.src("a.jpg")).unwrap();
+    let run = env.build(&["--json=all"], 1);
+    let events = parse_events(&run.stdout);
+    assert_eq!(events.iter().filter(|e| e["type"] == "removed").count(), 2);
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "up_to_date").count(),
+        2
+    );
+    assert!(!run.stdout.contains('\u{1b}'), "no escapes on stdout");
+}
+
+#[test]
+fn manifest_lists_every_output_and_is_stable() {
+    let env = project();
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nmanifest = \"public/manifest.json\"\n{TWO_VARIANTS}"
+    ));
+    env.build(&[], 0);
+    let path = env.root().join("public/manifest.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let sources = json["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0]["source"], "a.jpg");
+    assert_eq!(sources[1]["source"], "b/c.png");
+    for source in sources {
+        for o in source["outputs"].as_array().unwrap() {
+            let file = env.root().join("public").join(o["path"].as_str().unwrap());
+            assert_eq!(
+                o["bytes"].as_u64(),
+                Some(std::fs::metadata(&file).unwrap().len())
+            );
+            let img = decode(&file);
+            assert_eq!(o["width"].as_u64(), Some(u64::from(img.width())));
+        }
+    }
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    env.build(&[], 0);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "byte-identical when nothing changed"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        mtime,
+        "not rewritten"
+    );
+
+    std::fs::remove_file(env.src("a.jpg")).unwrap();
+    env.build(&[], 0);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(json["sources"].as_array().unwrap().len(), 1);
+
+    assert_eq!(Run::from(env.cmd(&["clean"])).code, 0);
+    assert!(!path.exists());
+}

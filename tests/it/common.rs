@@ -1,0 +1,233 @@
+//! A test project in a temporary folder: a config writer, images made in
+//! code, and the real `thumbgen` binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+
+pub const TWO_VARIANTS: &str = r#"
+[[variants]]
+name = "thumb"
+width = 64
+height = 64
+format = "jpeg"
+
+[[variants]]
+name = "large"
+width = 160
+height = 160
+format = "webp"
+"#;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A project with `source = "images"`, `output = "public/thumbs"` and
+    /// the given `[[variants]]` text.
+    pub fn new(variants: &str) -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        env.set_variants(variants);
+        std::fs::create_dir_all(env.root().join("images")).unwrap();
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn set_variants(&self, variants: &str) {
+        self.write_config(&format!(
+            "source = \"images\"\noutput = \"public/thumbs\"\n{variants}"
+        ));
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.root().join(".thumbgen.toml"), text).unwrap();
+    }
+
+    pub fn src(&self, rel: &str) -> PathBuf {
+        self.root().join("images").join(rel)
+    }
+
+    pub fn out(&self, rel: &str) -> PathBuf {
+        self.root().join("public/thumbs").join(rel)
+    }
+
+    /// Write a source image whose pixels depend on `seed`; the format
+    /// follows the extension (jpg/jpeg, png; png gets an alpha channel).
+    pub fn add_image(&self, rel: &str, width: u32, height: u32, seed: u32) {
+        let path = self.src(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, image_bytes(rel, width, height, seed)).unwrap();
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("thumbgen")
+            .unwrap()
+            .current_dir(self.root())
+            .env_remove("NO_COLOR")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `thumbgen build ARGS`, asserting the exit code.
+    pub fn build(&self, args: &[&str], code: i32) -> Run {
+        let mut all = vec!["build"];
+        all.extend_from_slice(args);
+        let output = self.cmd(&all);
+        let run = Run::from(output);
+        assert_eq!(
+            run.code, code,
+            "exit code of build {args:?}\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Every file under the output root with its bytes.
+    pub fn outputs(&self) -> BTreeMap<String, Vec<u8>> {
+        tree(&self.root().join("public/thumbs"))
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// The `built N · up to date N · removed N · failed N` numbers.
+    pub fn summary(&self) -> [usize; 4] {
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("built "))
+            .unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
+        let numbers: Vec<usize> = line
+            .split(" · ")
+            .take(4)
+            .map(|part| part.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        [numbers[0], numbers[1], numbers[2], numbers[3]]
+    }
+
+    /// `--explain` lines, as (action, path, reason).
+    pub fn explained(&self) -> Vec<(String, String, String)> {
+        self.stderr
+            .lines()
+            .filter_map(|l| {
+                let (action, rest) = l.split_once(' ')?;
+                if !["build", "remove", "fail"].contains(&action) {
+                    return None;
+                }
+                let (path, reason) = rest.trim_start().split_once("  (")?;
+                Some((
+                    action.to_string(),
+                    path.to_string(),
+                    reason.trim_end_matches(')').to_string(),
+                ))
+            })
+            .collect()
+    }
+}
+
+pub fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let ext = Path::new(rel)
+        .extension()
+        .unwrap()
+        .to_string_lossy()
+        .to_ascii_lowercase();
+    let mut bytes = Vec::new();
+    let mut cursor = std::io::Cursor::new(&mut bytes);
+    let s = seed.wrapping_mul(2_654_435_761);
+    if ext == "png" {
+        let img = RgbaImage::from_fn(width, height, |x, y| {
+            let a = if (x + y + seed).is_multiple_of(5) {
+                0
+            } else {
+                255
+            };
+            Rgba([
+                (x * 7 + s) as u8,
+                (y * 5 + (s >> 8)) as u8,
+                (s >> 16) as u8,
+                a,
+            ])
+        });
+        img.write_to(&mut cursor, ImageFormat::Png).unwrap();
+    } else {
+        let img = RgbImage::from_fn(width, height, |x, y| {
+            Rgb([
+                (x * 3 + s) as u8,
+                (y * 2 + (s >> 8)) as u8,
+                ((x ^ y) + (s >> 16)) as u8,
+            ])
+        });
+        img.write_to(&mut cursor, ImageFormat::Jpeg).unwrap();
+    }
+    bytes
+}
+
+/// Every file under `dir` (relative path -> bytes); empty if it is missing.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                // Empty folders count: a clean build would not have them.
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(&path, base, out);
+            } else {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub fn decode(path: &Path) -> image::DynamicImage {
+    image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Set a file's mtime `secs` seconds into the future (a touch that no
+/// racy-timestamp rule can confuse with the build that recorded it).
+pub fn touch(path: &Path, secs: i64) {
+    let now = filetime::FileTime::now();
+    let t = filetime::FileTime::from_unix_time(now.unix_seconds() + secs, 0);
+    filetime::set_file_mtime(path, t).unwrap();
+}

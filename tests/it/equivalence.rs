@@ -1,0 +1,261 @@
+//! The defining property: after any sequence of edits to sources and
+//! configuration, an incremental build leaves exactly what a clean build of
+//! the same state leaves, and a build right after it has nothing to do.
+
+use std::path::Path;
+
+use crate::common::*;
+
+const NAMES: &[&str] = &["p", "q", "r", "s"];
+const DIRS: &[&str] = &["", "a/", "a/b/", "c/"];
+const EXTS: &[&str] = &["jpg", "png"];
+const VARIANT_NAMES: &[&str] = &["thumb", "large", "mid"];
+const FORMATS: &[&str] = &["jpeg", "png", "webp"];
+
+#[derive(Clone, Debug)]
+struct VariantSpec {
+    name: &'static str,
+    size: u32,
+    format: &'static str,
+    cover: bool,
+    quality: u32,
+}
+
+fn config_text(variants: &[VariantSpec]) -> String {
+    variants
+        .iter()
+        .map(|v| {
+            format!(
+                "[[variants]]\nname = \"{}\"\nwidth = {}\nheight = {}\nformat = \"{}\"\nfit = \"{}\"\nquality = {}\n",
+                v.name,
+                v.size,
+                v.size,
+                v.format,
+                if v.cover { "cover" } else { "contain" },
+                v.quality
+            )
+        })
+        .collect()
+}
+
+fn sources(env: &Env) -> Vec<String> {
+    tree(&env.root().join("images"))
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect()
+}
+
+fn output_files(env: &Env) -> Vec<String> {
+    env.outputs()
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn random_name(rng: &mut fastrand::Rng) -> String {
+    format!(
+        "{}{}.{}",
+        DIRS[rng.usize(..DIRS.len())],
+        NAMES[rng.usize(..NAMES.len())],
+        EXTS[rng.usize(..EXTS.len())]
+    )
+}
+
+/// Apply one random edit; returns a description for the failure log.
+fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpec>) -> String {
+    let present = sources(env);
+    let pick = |rng: &mut fastrand::Rng| present[rng.usize(..present.len())].clone();
+    let seed = rng.u32(..);
+    match rng.u32(..11) {
+        0 | 1 => {
+            let name = random_name(rng);
+            env.add_image(&name, rng.u32(8..120), rng.u32(8..120), seed);
+            format!("add {name}")
+        }
+        2 if !present.is_empty() => {
+            let name = pick(rng);
+            env.add_image(&name, rng.u32(8..120), rng.u32(8..120), seed);
+            format!("replace {name}")
+        }
+        3 if !present.is_empty() => {
+            let name = pick(rng);
+            touch(&env.src(&name), rng.i64(1..1000));
+            format!("touch {name}")
+        }
+        4 if !present.is_empty() => {
+            let name = pick(rng);
+            std::fs::remove_file(env.src(&name)).unwrap();
+            format!("delete {name}")
+        }
+        5 if !present.is_empty() => {
+            let from = pick(rng);
+            let to = random_name(rng);
+            if present.contains(&to) {
+                return format!("rename {from} -> {to} (skipped, exists)");
+            }
+            std::fs::create_dir_all(env.src(&to).parent().unwrap()).unwrap();
+            std::fs::rename(env.src(&from), env.src(&to)).unwrap();
+            format!("rename {from} -> {to}")
+        }
+        6 if !present.is_empty() => {
+            let name = pick(rng);
+            let bytes = std::fs::read(env.src(&name)).unwrap();
+            std::fs::write(env.src(&name), &bytes[..bytes.len() / 3]).unwrap();
+            format!("truncate {name}")
+        }
+        7 => {
+            let i = rng.usize(..variants.len());
+            let v = &mut variants[i];
+            match rng.u32(..4) {
+                0 => v.size = [24, 32, 48, 64][rng.usize(..4)],
+                1 => v.format = FORMATS[rng.usize(..FORMATS.len())],
+                2 => v.cover = !v.cover,
+                _ => v.quality = rng.u32(50..95),
+            }
+            let v = v.clone();
+            env.set_variants(&config_text(variants));
+            format!("change variant {v:?}")
+        }
+        8 => {
+            let unused: Vec<_> = VARIANT_NAMES
+                .iter()
+                .filter(|n| !variants.iter().any(|v| v.name == **n))
+                .collect();
+            if !unused.is_empty() && (variants.len() == 1 || rng.bool()) {
+                let name = *unused[rng.usize(..unused.len())];
+                variants.push(VariantSpec {
+                    name,
+                    size: 40,
+                    format: FORMATS[rng.usize(..FORMATS.len())],
+                    cover: rng.bool(),
+                    quality: 80,
+                });
+                env.set_variants(&config_text(variants));
+                format!("add variant {name}")
+            } else {
+                let removed = variants.remove(rng.usize(..variants.len()));
+                env.set_variants(&config_text(variants));
+                format!("remove variant {}", removed.name)
+            }
+        }
+        9 => {
+            let outputs = output_files(env);
+            if outputs.is_empty() {
+                return "edit output (none)".into();
+            }
+            let name = &outputs[rng.usize(..outputs.len())];
+            std::fs::write(env.out(name), b"edited by hand").unwrap();
+            format!("hand-edit output {name}")
+        }
+        _ => {
+            let outputs = output_files(env);
+            if outputs.is_empty() {
+                return "delete output (none)".into();
+            }
+            let name = &outputs[rng.usize(..outputs.len())];
+            std::fs::remove_file(env.out(name)).unwrap();
+            format!("delete output {name}")
+        }
+    }
+}
+
+fn check_sequence(seed: u64, steps: usize) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut variants = vec![
+        VariantSpec {
+            name: "thumb",
+            size: 32,
+            format: "jpeg",
+            cover: false,
+            quality: 80,
+        },
+        VariantSpec {
+            name: "large",
+            size: 64,
+            format: "webp",
+            cover: true,
+            quality: 75,
+        },
+    ];
+    let env = Env::new(&config_text(&variants));
+    for _ in 0..4 {
+        let name = random_name(&mut rng);
+        env.add_image(&name, rng.u32(8..120), rng.u32(8..120), rng.u32(..));
+    }
+    let mut log = Vec::new();
+    for step in 0..steps {
+        let edit = random_edit(&env, &mut rng, &mut variants);
+        log.push(edit);
+        let context = || format!("seed {seed}, step {step}, edits:\n  {}", log.join("\n  "));
+
+        let incremental = Run::from(env.cmd(&["build", "-j2"]));
+        let clean = Env::new("");
+        std::fs::copy(
+            env.root().join(".thumbgen.toml"),
+            clean.root().join(".thumbgen.toml"),
+        )
+        .unwrap();
+        copy_dir(&env.root().join("images"), &clean.root().join("images"));
+        let fresh = Run::from(clean.cmd(&["build", "-j1"]));
+
+        assert_eq!(
+            incremental.code,
+            fresh.code,
+            "exit codes differ; {}\nincremental:\n{}\nclean:\n{}",
+            context(),
+            incremental.stderr,
+            fresh.stderr
+        );
+        let (a, b) = (env.outputs(), clean.outputs());
+        if a != b {
+            let keys_a: Vec<_> = a.keys().collect();
+            let keys_b: Vec<_> = b.keys().collect();
+            let differ: Vec<_> = a
+                .iter()
+                .filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v))
+                .map(|(k, _)| k)
+                .collect();
+            panic!(
+                "incremental != clean; {}\nincremental: {keys_a:?}\nclean: {keys_b:?}\ncontent differs: {differ:?}\n{}",
+                context(),
+                incremental.stderr
+            );
+        }
+        let again = Run::from(env.cmd(&["build"]));
+        let s = again.summary();
+        assert!(
+            s[0] == 0 && s[2] == 0,
+            "a second build did work: {s:?}; {}\n{}",
+            context(),
+            again.stderr
+        );
+    }
+}
+
+#[test]
+fn random_edit_sequences_seed_1() {
+    check_sequence(1, 14);
+}
+
+#[test]
+fn random_edit_sequences_seed_2() {
+    check_sequence(2, 14);
+}
+
+#[test]
+fn random_edit_sequences_seed_3() {
+    check_sequence(3, 14);
+}

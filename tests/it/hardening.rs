@@ -1,0 +1,192 @@
+//! Promises that need a hostile environment: a held lock, a damaged cache,
+//! an unwritable output, a killed or interrupted build.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn project(n: u32) -> Env {
+    let env = Env::new(TWO_VARIANTS);
+    for i in 0..n {
+        env.add_image(&format!("d{}/p{i:03}.jpg", i % 4), 320, 240, i);
+    }
+    env
+}
+
+fn files(env: &Env) -> Vec<String> {
+    env.outputs()
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect()
+}
+
+#[test]
+fn second_run_exits_2_naming_the_holder_of_the_lock() {
+    let env = project(1);
+    env.build(&[], 0);
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.root().join(".thumbgen/lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let run = env.build(&[], 2);
+    assert!(
+        run.stderr.contains("another thumbgen run"),
+        "{}",
+        run.stderr
+    );
+    drop(lock);
+    env.build(&[], 0);
+}
+
+#[test]
+fn garbage_truncated_or_missing_cache_is_rebuilt_without_losing_outputs() {
+    let env = project(3);
+    env.build(&[], 0);
+    let outputs = env.outputs();
+    let db = env.root().join(".thumbgen/db");
+    let damage: [(&str, fn(&std::path::Path)); 3] = [
+        ("garbage", |db| {
+            for entry in std::fs::read_dir(db).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    std::fs::write(&path, vec![0xA5; 4096]).unwrap();
+                }
+            }
+        }),
+        ("truncated", |db| {
+            for entry in std::fs::read_dir(db).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    let len = std::fs::metadata(&path).unwrap().len();
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                    f.set_len(len / 2).unwrap();
+                }
+            }
+        }),
+        ("a file instead of the database", |db| {
+            std::fs::remove_dir_all(db).unwrap();
+            std::fs::write(db, b"not a database").unwrap();
+        }),
+    ];
+    for (what, damage) in damage {
+        damage(&db);
+        let run = env.build(&[], 0);
+        assert_eq!(run.summary()[3], 0, "{what}: {}", run.stderr);
+        assert!(env.outputs() == outputs, "{what}: outputs changed");
+        assert_eq!(
+            env.build(&[], 0).summary(),
+            [0, 6, 0, 0],
+            "{what}: records rebuilt"
+        );
+    }
+}
+
+#[test]
+fn unwritable_output_is_fatal_and_records_nothing() {
+    let env = project(2);
+    // A file where the variant's folder must go: no output can be written.
+    std::fs::create_dir_all(env.root().join("public/thumbs")).unwrap();
+    std::fs::write(env.root().join("public/thumbs/thumb"), b"in the way").unwrap();
+    let run = env.build(&[], 2);
+    assert!(run.stderr.contains("public/thumbs/thumb"), "{}", run.stderr);
+    std::fs::remove_file(env.root().join("public/thumbs/thumb")).unwrap();
+    let run = env.build(&[], 0);
+    assert_eq!(
+        run.summary()[0],
+        4,
+        "nothing was recorded as built: {}",
+        run.stderr
+    );
+}
+
+/// Start a build of `env` in the background.
+fn spawn_build(env: &Env) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
+        .args(["build", "-j2"])
+        .current_dir(env.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn killed_at_random_moments_the_next_build_finishes_the_job() {
+    let env = project(40);
+    let mut rng = fastrand::Rng::with_seed(7);
+    for round in 0..6 {
+        let mut child = spawn_build(&env);
+        std::thread::sleep(Duration::from_millis(rng.u64(0..400)));
+        let _ = child.kill();
+        let _ = child.wait();
+        // No partial file under an output name: every visible output decodes.
+        for name in files(&env) {
+            assert!(
+                name.starts_with(".thumbgen-tmp/") || image::open(env.out(&name)).is_ok(),
+                "round {round}: partial output {name}"
+            );
+        }
+    }
+    env.build(&[], 0);
+    assert!(files(&env).iter().all(|f| !f.contains(".thumbgen-tmp")));
+    let clean = project(40);
+    clean.build(&[], 0);
+    assert!(
+        env.outputs() == clean.outputs(),
+        "killed builds then one build != clean build"
+    );
+    assert_eq!(env.build(&[], 0).summary(), [0, 80, 0, 0]);
+}
+
+#[test]
+fn interrupted_build_exits_130_keeps_finished_work_and_leaves_no_temp_files() {
+    let env = project(60);
+    let mut child = spawn_build(&env);
+    // Interrupt once some outputs are in place.
+    let start = Instant::now();
+    while files(&env).len() < 6 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(5),
+            "did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stopped_in = interrupted.elapsed();
+    let done = files(&env);
+    if status.code() == Some(0) {
+        // The build won the race and finished; nothing more to check.
+        return;
+    }
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        stopped_in < Duration::from_secs(1),
+        "took {stopped_in:?} to stop"
+    );
+    assert!(
+        done.iter().all(|f| !f.contains(".thumbgen-tmp")),
+        "{done:?}"
+    );
+    let run = env.build(&[], 0);
+    let [built, up_to_date, _, _] = run.summary();
+    assert_eq!(built + up_to_date, 120);
+    assert!(
+        up_to_date >= done.len() - 2,
+        "finished work was kept: {up_to_date} of {}",
+        done.len()
+    );
+}

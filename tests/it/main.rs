@@ -1,0 +1,12 @@
+//! Integration tests: the real binary on real image files in temporary
+//! folders.
+
+mod build;
+mod ci;
+mod clean;
+mod common;
+mod equivalence;
+mod failures;
+mod hardening;
+mod incremental;
+mod watch;
