@@ -47,7 +47,8 @@ fn garbage_truncated_or_missing_cache_is_rebuilt_without_losing_outputs() {
     env.build(&[], 0);
     let outputs = env.outputs();
     let db = env.root().join(".thumbgen/db");
-    let damage: [(&str, fn(&std::path::Path)); 3] = [
+    type Damage = fn(&std::path::Path);
+    let damage: [(&str, Damage); 3] = [
         ("garbage", |db| {
             for entry in std::fs::read_dir(db).unwrap() {
                 let path = entry.unwrap().path();
