@@ -14,6 +14,7 @@ pub mod error;
 pub mod execute;
 pub mod fingerprint;
 pub mod fsutil;
+mod libjpeg;
 pub mod manifest;
 pub mod plan;
 pub mod render;

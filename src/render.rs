@@ -322,16 +322,18 @@ struct JpegHeader {
     width: u32,
     height: u32,
     orientation: Orientation,
+    icc: Option<Vec<u8>>,
 }
 
 impl JpegHeader {
     /// Smallest DCT scale, in eighths, that still leaves the variant's crop
-    /// at least twice its output size in both axes, so the Lanczos pass has
-    /// real detail to work on.
+    /// at least its output size in both axes (as libjpeg's own "draft" mode
+    /// and Pillow do). A DCT-scaled decode is a clean area average, so the
+    /// Lanczos pass after it has no aliasing to fight.
     fn eighths_for(&self, v: &Variant) -> u32 {
         let p = plan((self.width, self.height), self.orientation, v);
-        let needed = (2.0 * f64::from(p.out_stored.0) / p.crop.2)
-            .max(2.0 * f64::from(p.out_stored.1) / p.crop.3);
+        let needed =
+            (f64::from(p.out_stored.0) / p.crop.2).max(f64::from(p.out_stored.1) / p.crop.3);
         [1u32, 2, 4]
             .into_iter()
             .find(|&s| f64::from(s) / 8.0 >= needed)
@@ -366,11 +368,12 @@ fn jpeg_header(source: &[u8], limits: &Limits) -> Result<JpegHeader, RenderError
         width,
         height,
         orientation,
+        icc: dec.icc_profile(),
     })
 }
 
-/// JPEG goes through jpeg-decoder for its DCT scaling: decoding at 1/8 skips
-/// most of the IDCT, upsampling and colour work, which dominate for big photos.
+/// Pixels come from libjpeg-turbo's DCT-scaled decode: at 1/8 it skips most
+/// of the IDCT, upsampling and colour work, which dominate for big photos.
 fn decode_jpeg(
     source: &[u8],
     header: &JpegHeader,
@@ -378,38 +381,23 @@ fn decode_jpeg(
     limits: &Limits,
 ) -> Result<Source, RenderError> {
     let (w, h) = (header.width, header.height);
-    let mut dec = jpeg_decoder::Decoder::new(source);
-    if eighths < 8 {
-        // jpeg-decoder picks the smallest scale reaching the request in
-        // either axis; asking for exactly the scaled size selects `eighths`.
-        let req = |n: u32| (n * eighths).div_ceil(8).min(u32::from(u16::MAX)) as u16;
-        dec.scale(req(w), req(h)).map_err(jpeg_error)?;
-    }
-    dec.set_max_decoding_buffer_size(
-        usize::try_from(limits.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
-    );
-    let data = dec.decode().map_err(jpeg_error)?;
-    let info = dec.info().ok_or_else(no_frame)?;
-    let (dw, dh) = (u32::from(info.width), u32::from(info.height));
-    let n = dw as usize * dh as usize;
-    let (px, pixels) = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => (Px::Gray, data),
-        jpeg_decoder::PixelFormat::RGB24 => (Px::Rgb, data),
-        // Lossless 16-bit greyscale, native-endian; keep the high byte.
-        jpeg_decoder::PixelFormat::L16 => (
-            Px::Gray,
-            data.chunks_exact(2)
-                .map(|c| (u16::from_ne_bytes([c[0], c[1]]) >> 8) as u8)
-                .collect(),
-        ),
-        jpeg_decoder::PixelFormat::CMYK32 => (Px::Rgb, cmyk_to_rgb(&data)),
-    };
-    if pixels.len() < n * px.channels() {
-        return Err(RenderError::Decode {
+    let decoded = crate::libjpeg::decode(source, eighths, limits.max_pixels.saturating_mul(4))
+        .map_err(|reason| RenderError::Decode {
             format: "JPEG",
-            reason: "decoder returned too little data".into(),
-        });
-    }
+            reason,
+        })?;
+    let (dw, dh) = (decoded.width, decoded.height);
+    let (px, pixels) = match decoded.components {
+        1 => (Px::Gray, decoded.pixels),
+        3 => (Px::Rgb, decoded.pixels),
+        4 => (Px::Rgb, cmyk_to_rgb(&decoded.pixels)),
+        n => {
+            return Err(RenderError::Decode {
+                format: "JPEG",
+                reason: format!("{n} colour components"),
+            })
+        }
+    };
     // A DCT-scaled decode maps each 8-pixel block onto `eighths` pixels, so
     // that is the exact ratio; the size is only rounded up at the edge.
     let scale = if (w * eighths).div_ceil(8) == dw && (h * eighths).div_ceil(8) == dh {
@@ -425,12 +413,12 @@ fn decode_jpeg(
         px,
         pixels,
         orientation: header.orientation,
-        icc: dec.icc_profile(),
+        icc: header.icc.clone(),
     })
 }
 
-/// jpeg-decoder hands out ink values (it already undoes Adobe's inverted
-/// storage, and converts YCCK), so this is the naive ink -> light formula,
+/// libjpeg hands out ink values here (the shim undoes Adobe's inverted
+/// storage, and libjpeg converts YCCK), so this is the naive ink -> light formula,
 /// rounded the way Pillow does, as there is no colour management here.
 fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
     fn mul255(a: u32, b: u32) -> u32 {
