@@ -95,8 +95,10 @@ impl Executor<'_> {
     ) -> Result<(SourceRecord, Vec<Rendered>), (Option<SourceRecord>, String)> {
         let path = self.config.source.join(&job.source);
         let bytes = std::fs::read(&path).map_err(|e| (None, describe_io(&e)))?;
-        // The file may have changed since it was fingerprinted: record what
-        // was actually rendered, so that the record never lies.
+        // Record the hash of what was actually rendered. If the file changed
+        // since it was hashed for the plan, its stat is stale too: make the
+        // next run re-hash it. (A new source was not hashed for the plan; its
+        // stat from the walk is older than any change, so a change shows.)
         let hash = hash_bytes(&bytes);
         let mut record = SourceRecord {
             stat: job.fingerprint.stat,
@@ -105,7 +107,7 @@ impl Executor<'_> {
             failed: false,
             outputs: Vec::new(),
         };
-        if hash != job.fingerprint.hash {
+        if job.fingerprint.hash.is_some_and(|h| h != hash) {
             // Its stat is stale too; make sure the next run re-hashes it.
             record.stat = Stat::default();
             record.racy = true;

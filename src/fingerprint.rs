@@ -92,8 +92,8 @@ pub fn fs_now(dir: &Path) -> io::Result<i64> {
     Ok(Stat::of(&file.metadata()?).mtime_ns)
 }
 
-/// Fingerprint every found source, hashing only those whose stat cannot
-/// vouch for the recorded hash. `now_ns` is the file-system clock at the
+/// Fingerprint every found source, hashing only those with a record whose
+/// stat cannot vouch for the recorded hash. `now_ns` is the file-system clock at the
 /// start of the run (for the racy rule); `None` when nothing is recorded.
 pub fn observe_sources(
     found: &[Found],
@@ -105,10 +105,12 @@ pub fn observe_sources(
         .par_iter()
         .map(|f| {
             let fingerprint = f.stat.clone().and_then(|stat| {
-                let trusted = state.get(&f.rel).filter(|r| r.stat == stat && !r.racy);
-                let hash = match trusted {
-                    Some(record) => record.hash,
-                    None => hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?,
+                let hash = match state.get(&f.rel) {
+                    None => None,
+                    Some(record) if record.stat == stat && !record.racy => Some(record.hash),
+                    Some(_) => Some(
+                        hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?,
+                    ),
                 };
                 Ok(Fingerprint {
                     stat,

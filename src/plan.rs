@@ -25,7 +25,10 @@ pub struct ObservedSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     pub stat: Stat,
-    pub hash: Hash,
+    /// Content hash; `None` for a source with no record, which is built
+    /// anyway (the build hashes the bytes it reads, so hashing first would
+    /// read every new photo twice).
+    pub hash: Option<Hash>,
     /// Modified in the same clock tick as this observation.
     pub racy: bool,
 }
@@ -217,7 +220,7 @@ pub fn plan(
 
         let whole_source_reason = match record {
             None => Some(Reason::NewSource),
-            Some(r) if r.hash != fingerprint.hash => Some(Reason::SourceChanged),
+            Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
             Some(r) if r.failed => Some(Reason::PreviouslyFailed),
             Some(_) => None,
         };
@@ -310,7 +313,7 @@ pub fn plan(
         if !unchanged {
             let next = SourceRecord {
                 stat: fingerprint.stat,
-                hash: fingerprint.hash,
+                hash: record.hash,
                 racy: fingerprint.racy,
                 failed: false,
                 outputs: keep(),
@@ -438,7 +441,7 @@ mod tests {
     fn fp(content: u8, mtime: i64) -> Fingerprint {
         Fingerprint {
             stat: stat(mtime),
-            hash: [content; 32],
+            hash: Some([content; 32]),
             racy: false,
         }
     }
@@ -459,7 +462,7 @@ mod tests {
         };
         let mut record = SourceRecord {
             stat: fingerprint.stat,
-            hash: fingerprint.hash,
+            hash: fingerprint.hash.unwrap(),
             racy: false,
             failed: false,
             outputs: variants

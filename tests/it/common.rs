@@ -196,7 +196,8 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             return;
         };
         for entry in entries {
-            let path = entry.unwrap().path();
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
             if path.is_dir() {
                 let rel = path
                     .strip_prefix(base)
@@ -212,7 +213,15 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                     .unwrap()
                     .to_string_lossy()
                     .into_owned();
-                out.insert(rel, std::fs::read(&path).unwrap());
+                // A file may be renamed away while a running watcher is
+                // polled (temporary files); it is simply not there.
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        out.insert(rel, bytes);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => panic!("{}: {e}", path.display()),
+                }
             }
         }
     }
