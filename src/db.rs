@@ -21,7 +21,7 @@ use crate::fingerprint::{Hash, Stat};
 use crate::variant::{Format, Recipe};
 
 /// Bump when the record layout changes; older caches are discarded.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 /// What we knew about one source after the last build that touched it.
@@ -34,6 +34,9 @@ pub struct SourceRecord {
     pub racy: bool,
     /// The last attempt failed; it has no outputs and is retried every build.
     pub failed: bool,
+    /// Upright size of a JPEG source, which decides the DCT scale it is
+    /// decoded at (see `variant::decode_eighths`); `None` for other formats.
+    pub decoded: Option<(u32, u32)>,
     pub outputs: Vec<OutputRecord>,
 }
 
@@ -51,6 +54,8 @@ pub struct OutputRecord {
     pub width: u32,
     pub height: u32,
     pub format: Format,
+    /// The JPEG DCT scale (eighths) the source was decoded at; 8 otherwise.
+    pub eighths: u8,
 }
 
 /// Every record, keyed by source path relative to the source root.
@@ -384,6 +389,7 @@ mod tests {
             hash: [1; 32],
             racy: false,
             failed: false,
+            decoded: Some((4000, 3000)),
             outputs: vec![OutputRecord {
                 variant: "thumb".into(),
                 path: PathBuf::from("out/thumb/a.jpg"),
@@ -394,6 +400,7 @@ mod tests {
                 width: 10,
                 height: 20,
                 format: Format::Jpeg,
+                eighths: 2,
             }],
         }
     }

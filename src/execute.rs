@@ -16,7 +16,7 @@ use crate::error::describe_io;
 use crate::fingerprint::{hash_bytes, Stat};
 use crate::fsutil::{self, PathError};
 use crate::plan::{Build, Job, Removal};
-use crate::render::{render, Limits, Rendered};
+use crate::render::{render_shared, Limits, Rendered};
 use crate::variant::{Variant, PIPELINE_VERSION};
 
 pub struct Built {
@@ -92,7 +92,7 @@ impl Executor<'_> {
     fn render_job(
         &self,
         job: &Job,
-    ) -> Result<(SourceRecord, Vec<Rendered>), (Option<SourceRecord>, String)> {
+    ) -> Result<(SourceRecord, Vec<Rendered>, u8), (Option<SourceRecord>, String)> {
         let path = self.config.source.join(&job.source);
         let bytes = std::fs::read(&path).map_err(|e| (None, describe_io(&e)))?;
         // Record the hash of what was actually rendered. If the file changed
@@ -105,6 +105,7 @@ impl Executor<'_> {
             hash,
             racy: job.fingerprint.racy,
             failed: false,
+            decoded: None,
             outputs: Vec::new(),
         };
         if job.fingerprint.hash.is_some_and(|h| h != hash) {
@@ -120,8 +121,14 @@ impl Executor<'_> {
         let limits = Limits {
             max_pixels: self.config.max_pixels,
         };
-        match catch_unwind(AssertUnwindSafe(|| render(&bytes, &variants, &limits))) {
-            Ok(Ok(rendered)) => Ok((record, rendered)),
+        let rendered = catch_unwind(AssertUnwindSafe(|| {
+            render_shared(&bytes, &variants, &self.config.variants, &limits)
+        }));
+        match rendered {
+            Ok(Ok((rendered, info))) => {
+                record.decoded = info.jpeg.then_some((info.width, info.height));
+                Ok((record, rendered, info.eighths))
+            }
             Ok(Err(e)) => Err((Some(record), e.to_string())),
             Err(panic) => {
                 let message = panic
@@ -148,7 +155,7 @@ impl Executor<'_> {
                     .iter()
                     .all(|b| self.config.resolve(&b.path).is_file());
                 exists
-                    && self.render_job(job).is_ok_and(|(_, rendered)| {
+                    && self.render_job(job).is_ok_and(|(_, rendered, _)| {
                         job.builds.iter().zip(&rendered).all(|(b, image)| {
                             fsutil::same_content(&self.config.resolve(&b.path), &image.bytes)
                                 .is_some()
@@ -159,7 +166,7 @@ impl Executor<'_> {
     }
 
     fn run_one(&self, job: &Job) -> Outcome {
-        let (mut record, rendered) = match self.render_job(job) {
+        let (mut record, rendered, eighths) = match self.render_job(job) {
             Ok(done) => done,
             Err((record, error)) => return self.fail(job, record, error),
         };
@@ -195,6 +202,7 @@ impl Executor<'_> {
                     width: image.width,
                     height: image.height,
                     format: variant.format,
+                    eighths,
                 },
             });
         }

@@ -108,9 +108,9 @@ pub fn observe_sources(
                 let hash = match state.get(&f.rel) {
                     None => None,
                     Some(record) if record.stat == stat && !record.racy => Some(record.hash),
-                    Some(_) => Some(
-                        hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?,
-                    ),
+                    Some(_) => {
+                        Some(hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?)
+                    }
                 };
                 Ok(Fingerprint {
                     stat,

@@ -120,6 +120,7 @@ mod tests {
             hash: [0xab; 32],
             racy: false,
             failed,
+            decoded: None,
             outputs: vec![OutputRecord {
                 variant: "t".into(),
                 path: "site/thumbs/t/b/c.jpg".into(),
@@ -133,6 +134,7 @@ mod tests {
                 width: 8,
                 height: 6,
                 format: Format::Jpeg,
+                eighths: 8,
             }],
         };
         let mut state = State::new();

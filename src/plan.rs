@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::db::{OutputRecord, SourceRecord, State};
 use crate::fingerprint::{Hash, Stat};
-use crate::variant::{Variant, PIPELINE_VERSION};
+use crate::variant::{decode_eighths, Variant, PIPELINE_VERSION};
 
 /// A source as found on disk in this run.
 #[derive(Debug, Clone)]
@@ -57,6 +57,9 @@ pub enum Reason {
     NewVariant,
     VariantChanged,
     PipelineChanged,
+    /// The source is now decoded at another DCT scale (the largest variant
+    /// changed), which changes every output made from it.
+    DecodeChanged,
     OutputMissing,
     OutputModified,
     Forced,
@@ -225,6 +228,9 @@ pub fn plan(
             Some(_) => None,
         };
         let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
+        let eighths = record
+            .and_then(|r| r.decoded)
+            .map_or(8, |(w, h)| decode_eighths(w, h, settings.variants));
 
         let mut builds = Vec::new();
         // Outputs that stay, with a new stat if only their stat changed.
@@ -241,6 +247,7 @@ pub fn plan(
                     Some(Reason::VariantChanged)
                 }
                 (None, Some(o)) if o.pipeline != PIPELINE_VERSION => Some(Reason::PipelineChanged),
+                (None, Some(o)) if o.eighths != eighths => Some(Reason::DecodeChanged),
                 (None, Some(o)) => match state_of(o) {
                     OutputState::Missing => Some(Reason::OutputMissing),
                     OutputState::Modified => Some(Reason::OutputModified),
@@ -316,6 +323,7 @@ pub fn plan(
                 hash: record.hash,
                 racy: fingerprint.racy,
                 failed: false,
+                decoded: record.decoded,
                 outputs: keep(),
             };
             plan.updates.push((source.rel.clone(), next));
@@ -465,6 +473,7 @@ mod tests {
             hash: fingerprint.hash.unwrap(),
             racy: false,
             failed: false,
+            decoded: None,
             outputs: variants
                 .iter()
                 .map(|v| OutputRecord {
@@ -477,6 +486,7 @@ mod tests {
                     width: 1,
                     height: 1,
                     format: v.format,
+                    eighths: 8,
                 })
                 .collect(),
         };
@@ -641,6 +651,44 @@ mod tests {
     }
 
     #[test]
+    fn a_new_decode_scale_rebuilds_the_outputs_it_changes() {
+        let v = variants();
+        let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+        let record = state.get_mut(Path::new("a.jpg")).unwrap();
+        record.decoded = Some((4000, 3000));
+        let scale = decode_eighths(4000, 3000, &v);
+        for o in &mut record.outputs {
+            o.eighths = scale;
+        }
+        // a change to the small variant keeps the decode scale
+        let mut smaller = v.clone();
+        smaller[0].width = 200;
+        let p = run(
+            &[seen("a.jpg", fp(1, 1))],
+            &state,
+            &outputs,
+            &smaller,
+            false,
+        );
+        assert_eq!(
+            reasons(&p),
+            [("out/thumb/a.jpg".into(), Reason::VariantChanged)]
+        );
+        // growing the largest one changes it: every output is redone
+        let mut larger = v.clone();
+        larger[1].width = 3000;
+        larger[1].height = 3000;
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &larger, false);
+        assert_eq!(
+            reasons(&p),
+            [
+                ("out/thumb/a.jpg".into(), Reason::DecodeChanged),
+                ("out/large/a.webp".into(), Reason::VariantChanged)
+            ]
+        );
+    }
+
+    #[test]
     fn variant_added_and_removed() {
         let v = variants();
         let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
@@ -775,6 +823,7 @@ mod tests {
                 hash: [1; 32],
                 racy: false,
                 failed: true,
+                decoded: None,
                 outputs: vec![],
             },
         );

@@ -14,7 +14,7 @@ use image::codecs::{
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 
-use crate::variant::{geometry, Format, Variant};
+use crate::variant::{decode_eighths, geometry, Format, Variant};
 
 /// Resource limits for one render.
 pub struct Limits {
@@ -79,15 +79,37 @@ fn mpx(pixels: u64) -> String {
     }
 }
 
-/// Decode `source` once and produce one output per variant, in the same order.
-///
-/// JPEG sources are decoded once per distinct DCT scale the variants need
-/// (usually one), see `render_jpeg`.
+/// What the source was, for the record: its upright size and the JPEG DCT
+/// scale it was decoded at (8 = full size, always for other formats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub width: u32,
+    pub height: u32,
+    pub eighths: u8,
+    pub jpeg: bool,
+}
+
+/// Decode `source` once and produce one output per variant, in the same
+/// order, with the decode scale chosen for these variants alone.
 pub fn render(
     source: &[u8],
     variants: &[&Variant],
     limits: &Limits,
 ) -> Result<Vec<Rendered>, RenderError> {
+    render_shared(source, variants, variants.iter().copied(), limits).map(|(out, _)| out)
+}
+
+/// Decode `source` once and produce one output per variant of `variants`,
+/// in order. A JPEG is decoded at the scale `variant::decode_eighths` picks
+/// for `shared` (all configured variants) together with `variants`, so that
+/// an output's bytes depend on the source, its own settings and that scale
+/// only, never on which other variants happen to be rendered in this call.
+pub fn render_shared<'a>(
+    source: &[u8],
+    variants: &[&Variant],
+    shared: impl IntoIterator<Item = &'a Variant>,
+    limits: &Limits,
+) -> Result<(Vec<Rendered>, SourceInfo), RenderError> {
     for v in variants {
         // `geometry` cannot size an empty box; config validation should have
         // caught this, but a bad variant must not take the process down.
@@ -99,69 +121,40 @@ pub fn render(
         }
     }
     let mut resizer = fr::Resizer::new();
-    match sniff(source)? {
-        Kind::Jpeg => render_jpeg(source, variants, limits, &mut resizer),
-        Kind::Other(format) => {
-            let src = decode_other(source, format, limits)?;
-            variants
-                .iter()
-                .map(|v| render_variant(&src, v, &mut resizer))
-                .collect()
-        }
-    }
-}
-
-/// Each variant is rendered from a decode at the DCT scale that variant
-/// needs, so its bytes depend on the source and its own settings only, never
-/// on which other variants are rendered alongside (a build system re-renders
-/// just the stale ones and must get what a clean build gets). Variants that
-/// share a scale, the usual case, share one decode.
-fn render_jpeg(
-    source: &[u8],
-    variants: &[&Variant],
-    limits: &Limits,
-    resizer: &mut fr::Resizer,
-) -> Result<Vec<Rendered>, RenderError> {
-    let header = jpeg_header(source, limits)?;
-    let scales: Vec<u32> = variants.iter().map(|v| header.eighths_for(v)).collect();
-    let mut distinct = scales.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut out: Vec<Option<Rendered>> = variants.iter().map(|_| None).collect();
-    for eighths in distinct {
-        let src = decode_jpeg(source, &header, eighths, limits)?;
-        for (i, v) in variants.iter().enumerate() {
-            if scales[i] == eighths {
-                out[i] = Some(render_variant(&src, v, resizer)?);
-            }
-        }
-    }
-    Ok(out.into_iter().flatten().collect())
-}
-
-/// Only the decodes `render` would do for these variants; returns the
-/// decoded (possibly DCT-reduced) sizes. For benchmarks, not part of the API.
-#[doc(hidden)]
-pub fn decode_only(
-    source: &[u8],
-    variants: &[&Variant],
-    limits: &Limits,
-) -> Result<Vec<(u32, u32)>, RenderError> {
-    match sniff(source)? {
+    let src = match sniff(source)? {
         Kind::Jpeg => {
             let header = jpeg_header(source, limits)?;
-            let mut scales: Vec<u32> = variants.iter().map(|v| header.eighths_for(v)).collect();
-            scales.sort_unstable();
-            scales.dedup();
-            scales
-                .into_iter()
-                .map(|s| decode_jpeg(source, &header, s, limits).map(|d| (d.width, d.height)))
-                .collect()
+            let (uw, uh) = if swaps_axes(header.orientation) {
+                (header.height, header.width)
+            } else {
+                (header.width, header.height)
+            };
+            // The smallest scale serving both sets serves their union.
+            let eighths = decode_eighths(uw, uh, shared).max(decode_eighths(
+                uw,
+                uh,
+                variants.iter().copied(),
+            ));
+            decode_jpeg(source, &header, u32::from(eighths), limits)?
         }
-        Kind::Other(format) => {
-            decode_other(source, format, limits).map(|d| vec![(d.width, d.height)])
-        }
-    }
+        Kind::Other(format) => decode_other(source, format, limits)?,
+    };
+    let rendered = variants
+        .iter()
+        .map(|v| render_variant(&src, v, &mut resizer))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (uw, uh) = if swaps_axes(src.orientation) {
+        (src.full.1, src.full.0)
+    } else {
+        src.full
+    };
+    let info = SourceInfo {
+        width: uw,
+        height: uh,
+        eighths: src.eighths,
+        jpeg: src.jpeg,
+    };
+    Ok((rendered, info))
 }
 
 // ---------------------------------------------------------------------------
@@ -264,6 +257,9 @@ struct Source {
     pixels: Vec<u8>,
     orientation: Orientation,
     icc: Option<Vec<u8>>,
+    /// The DCT scale of a JPEG decode, in eighths; 8 for other formats.
+    eighths: u8,
+    jpeg: bool,
 }
 
 fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), RenderError> {
@@ -323,22 +319,6 @@ struct JpegHeader {
     height: u32,
     orientation: Orientation,
     icc: Option<Vec<u8>>,
-}
-
-impl JpegHeader {
-    /// Smallest DCT scale, in eighths, that still leaves the variant's crop
-    /// at least its output size in both axes (as libjpeg's own "draft" mode
-    /// and Pillow do). A DCT-scaled decode is a clean area average, so the
-    /// Lanczos pass after it has no aliasing to fight.
-    fn eighths_for(&self, v: &Variant) -> u32 {
-        let p = plan((self.width, self.height), self.orientation, v);
-        let needed =
-            (f64::from(p.out_stored.0) / p.crop.2).max(f64::from(p.out_stored.1) / p.crop.3);
-        [1u32, 2, 4]
-            .into_iter()
-            .find(|&s| f64::from(s) / 8.0 >= needed)
-            .unwrap_or(8)
-    }
 }
 
 fn no_frame() -> RenderError {
@@ -414,6 +394,8 @@ fn decode_jpeg(
         pixels,
         orientation: header.orientation,
         icc: header.icc.clone(),
+        eighths: eighths as u8,
+        jpeg: true,
     })
 }
 
@@ -528,6 +510,8 @@ fn decode_other(
         pixels,
         orientation,
         icc,
+        eighths: 8,
+        jpeg: false,
     })
 }
 
@@ -1265,18 +1249,27 @@ mod tests {
 
     #[test]
     fn a_variant_renders_the_same_whatever_its_companions() {
-        // 24x24 alone decodes the 96x64 JPEG at 1/2; next to a 96x96 variant
-        // the source is also decoded in full, which must not change it.
+        // With the same configured set, rendering one variant alone (a
+        // partial rebuild) gives the bytes a full render gives.
         let small = variant(24, 24, Fit::Contain, Format::Jpeg);
         let big = variant(96, 96, Fit::Cover, Format::Png);
         let src = fixture("exif-orientation-6.jpg");
-        let alone = render(&src, &[&small], &LIMITS).unwrap();
-        let both = render(&src, &[&big, &small], &LIMITS).unwrap();
+        let config = [big.clone(), small.clone()];
+        let (alone, info) = render_shared(&src, &[&small], &config, &LIMITS).unwrap();
+        let (both, info_both) = render_shared(&src, &[&big, &small], &config, &LIMITS).unwrap();
         assert_eq!(alone[0].bytes, both[1].bytes);
+        assert_eq!(info, info_both);
         assert_eq!(
-            render(&src, &[&big], &LIMITS).unwrap()[0].bytes,
+            render_shared(&src, &[&big], &config, &LIMITS).unwrap().0[0].bytes,
             both[0].bytes
         );
+        // The decode scale follows the configured set: 24x24 alone needs
+        // a quarter of the 96x64 source, next to the 96x96 cover all of it.
+        assert_eq!(info.eighths, 8);
+        assert!(info.jpeg);
+        assert_eq!((info.width, info.height), (96, 64), "upright size");
+        let (_, alone_info) = render_shared(&src, &[&small], [&small], &LIMITS).unwrap();
+        assert_eq!(alone_info.eighths, 2);
     }
 
     /// Whatever SIMD the machine has, the resize gives the same pixels, so

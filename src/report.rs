@@ -32,6 +32,9 @@ pub fn reason_text(reason: Reason) -> &'static str {
         Reason::NewVariant => "new variant",
         Reason::VariantChanged => "variant settings changed",
         Reason::PipelineChanged => "thumbgen version changed",
+        Reason::DecodeChanged => {
+            "source now decoded at another size, as the largest variant changed"
+        }
         Reason::OutputMissing => "output missing",
         Reason::OutputModified => "output modified",
         Reason::Forced => "forced",
@@ -56,6 +59,7 @@ pub fn reason_code(reason: Reason) -> &'static str {
         Reason::NewVariant => "new_variant",
         Reason::VariantChanged => "variant_changed",
         Reason::PipelineChanged => "pipeline_changed",
+        Reason::DecodeChanged => "decode_changed",
         Reason::OutputMissing => "output_missing",
         Reason::OutputModified => "output_modified",
         Reason::Forced => "forced",

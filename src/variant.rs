@@ -136,6 +136,32 @@ pub fn geometry(src_w: u32, src_h: u32, box_w: u32, box_h: u32, fit: Fit) -> Geo
     }
 }
 
+/// The JPEG DCT scale, in eighths (1, 2, 4 or 8), a source of upright size
+/// `width` x `height` is decoded at when rendering `variants`: the smallest
+/// that still gives every variant at least its output size over its crop.
+///
+/// It depends on *all* configured variants, so that one decode serves them
+/// all; the scale is recorded with each output, and the planner rebuilds an
+/// output whose source would now be decoded at another scale. That keeps an
+/// incremental build byte-identical to a clean one.
+pub fn decode_eighths<'a>(
+    width: u32,
+    height: u32,
+    variants: impl IntoIterator<Item = &'a Variant>,
+) -> u8 {
+    let needed = variants
+        .into_iter()
+        .map(|v| {
+            let g = geometry(width, height, v.width, v.height, v.fit);
+            (f64::from(g.out_width) / g.crop.2).max(f64::from(g.out_height) / g.crop.3)
+        })
+        .fold(0.0, f64::max);
+    [1u8, 2, 4]
+        .into_iter()
+        .find(|&s| f64::from(s) / 8.0 >= needed)
+        .unwrap_or(8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +242,25 @@ mod tests {
         let (x, _, w, h) = g.crop;
         assert!((w - 256.0).abs() < 1e-6 && (h - 100.0).abs() < 1e-6);
         assert!((x - 372.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn decode_scale_serves_the_largest_variant() {
+        let thumb = variant("t", Format::Jpeg);
+        let mut large = variant("l", Format::Jpeg);
+        (large.width, large.height) = (1280, 1280);
+        assert_eq!(decode_eighths(4000, 3000, [&thumb]), 1);
+        assert_eq!(decode_eighths(1600, 1200, [&thumb]), 2);
+        assert_eq!(decode_eighths(4000, 3000, [&thumb, &large]), 4);
+        assert_eq!(
+            decode_eighths(200, 100, [&thumb]),
+            8,
+            "small sources decode whole"
+        );
+        let mut cover = thumb.clone();
+        cover.fit = Fit::Cover;
+        // a 4:1 panorama covered into a square needs its full height
+        assert_eq!(decode_eighths(4096, 1024, [&cover]), 2);
     }
 
     #[test]
