@@ -42,6 +42,21 @@ pub enum Outcome {
     Skipped,
 }
 
+/// A job's outputs, rendered but not yet written.
+struct RenderedJob {
+    record: SourceRecord,
+    images: Vec<Rendered>,
+    /// The JPEG DCT scale the source was decoded at (8: full size).
+    eighths: u8,
+}
+
+/// Why a job could not be rendered, and what to record (if the source
+/// could be read at all).
+struct RenderFailure {
+    record: Option<Box<SourceRecord>>,
+    error: String,
+}
+
 pub struct Executor<'a> {
     pub config: &'a Config,
     /// Set on Ctrl-C, or by a fatal error: no new job starts.
@@ -88,13 +103,12 @@ impl Executor<'_> {
     }
 
     /// Read the source and render the job's variants, without writing.
-    /// On failure, the record to keep (if the source could be read).
-    fn render_job(
-        &self,
-        job: &Job,
-    ) -> Result<(SourceRecord, Vec<Rendered>, u8), (Option<SourceRecord>, String)> {
+    fn render_job(&self, job: &Job) -> Result<RenderedJob, RenderFailure> {
         let path = self.config.source.join(&job.source);
-        let bytes = std::fs::read(&path).map_err(|e| (None, describe_io(&e)))?;
+        let bytes = std::fs::read(&path).map_err(|e| RenderFailure {
+            record: None,
+            error: describe_io(&e),
+        })?;
         // Record the hash of what was actually rendered. If the file changed
         // since it was hashed for the plan, its stat is stale too: make the
         // next run re-hash it. (A new source was not hashed for the plan; its
@@ -109,7 +123,6 @@ impl Executor<'_> {
             outputs: Vec::new(),
         };
         if job.fingerprint.hash.is_some_and(|h| h != hash) {
-            // Its stat is stale too; make sure the next run re-hashes it.
             record.stat = Stat::default();
             record.racy = true;
         }
@@ -124,24 +137,29 @@ impl Executor<'_> {
         let rendered = catch_unwind(AssertUnwindSafe(|| {
             render_shared(&bytes, &variants, &self.config.variants, &limits)
         }));
-        match rendered {
-            Ok(Ok((rendered, info))) => {
+        let error = match rendered {
+            Ok(Ok((images, info))) => {
                 record.decoded = info.jpeg.then_some((info.width, info.height));
-                Ok((record, rendered, info.eighths))
+                return Ok(RenderedJob {
+                    record,
+                    images,
+                    eighths: info.eighths,
+                });
             }
-            Ok(Err(e)) => Err((Some(record), e.to_string())),
+            Ok(Err(e)) => e.to_string(),
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                Err((
-                    Some(record),
-                    format!("the decoder crashed on this file ({message})"),
-                ))
+                format!("the decoder crashed on this file ({message})")
             }
-        }
+        };
+        Err(RenderFailure {
+            record: Some(Box::new(record)),
+            error,
+        })
     }
 
     /// For each job, whether the files already at its output paths are
@@ -155,8 +173,8 @@ impl Executor<'_> {
                     .iter()
                     .all(|b| self.config.resolve(&b.path).is_file());
                 exists
-                    && self.render_job(job).is_ok_and(|(_, rendered, _)| {
-                        job.builds.iter().zip(&rendered).all(|(b, image)| {
+                    && self.render_job(job).is_ok_and(|done| {
+                        job.builds.iter().zip(&done.images).all(|(b, image)| {
                             fsutil::same_content(&self.config.resolve(&b.path), &image.bytes)
                                 .is_some()
                         })
@@ -166,9 +184,13 @@ impl Executor<'_> {
     }
 
     fn run_one(&self, job: &Job) -> Outcome {
-        let (mut record, rendered, eighths) = match self.render_job(job) {
+        let RenderedJob {
+            mut record,
+            images: rendered,
+            eighths,
+        } = match self.render_job(job) {
             Ok(done) => done,
-            Err((record, error)) => return self.fail(job, record, error),
+            Err(failure) => return self.fail(job, failure.record.map(|r| *r), failure.error),
         };
 
         let staging = self.staging();
