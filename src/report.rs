@@ -23,6 +23,9 @@ pub const JSON_VERSION: u32 = 1;
 /// How often a plain-text progress line is printed when stderr is not a
 /// terminal, so that CI logs show a long build is alive.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Fewer sources than this finish too fast for a bar to help (watch mode's
+/// small batches, a one-photo change).
+const BAR_MIN_SOURCES: usize = 16;
 
 pub fn reason_text(reason: Reason) -> &'static str {
     match reason {
@@ -272,7 +275,7 @@ impl Reporter {
         progress.total = total;
         progress.done = 0;
         progress.last_line = Instant::now();
-        if self.quiet || !self.tty || total == 0 {
+        if self.quiet || !self.tty || total < BAR_MIN_SOURCES {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());

@@ -86,6 +86,24 @@ fn garbage_truncated_or_missing_cache_is_rebuilt_without_losing_outputs() {
 }
 
 #[test]
+fn unusable_cache_folder_warns_and_builds_anyway() {
+    let env = project(2);
+    // A file where the cache folder must go: nothing can be recorded.
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\ncache = \"not-a-folder\"\n{TWO_VARIANTS}"
+    ));
+    std::fs::write(env.root().join("not-a-folder"), b"in the way").unwrap();
+    let run = env.build(&[], 0);
+    assert!(run.stderr.contains("not-a-folder"), "{}", run.stderr);
+    assert_eq!(run.summary(), [4, 0, 0, 0]);
+    // Nothing was recorded, but the outputs are verified, not duplicated.
+    let outputs = env.outputs();
+    let run = env.build(&[], 0);
+    assert_eq!(run.summary()[3], 0);
+    assert!(env.outputs() == outputs);
+}
+
+#[test]
 fn unwritable_output_is_fatal_and_records_nothing() {
     let env = project(2);
     // A file where the variant's folder must go: no output can be written.
