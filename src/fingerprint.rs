@@ -7,6 +7,8 @@
 //! trusted. Stat is compared by equality, never "newer than", so a fresh
 //! checkout that changes every mtime costs one hash per file and no rebuild.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::io;
 use std::path::Path;
@@ -129,21 +131,42 @@ pub fn observe_sources(
 /// The state of every recorded output: stat first, content only when the
 /// stat changed.
 pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
-    let outputs: Vec<&OutputRecord> = state.values().flat_map(|r| &r.outputs).collect();
-    outputs
-        .par_iter()
-        .map(|o| {
-            let path = crate::config::absolute(root, &o.path);
-            let observed = match std::fs::symlink_metadata(&path) {
-                Err(_) => OutputState::Missing,
-                Ok(meta) if !meta.is_file() => OutputState::Modified,
-                Ok(meta) if Stat::of(&meta) == o.stat => OutputState::Intact,
-                Ok(meta) => match hash_file(&path) {
-                    Ok(hash) if hash == o.hash => OutputState::Restat(Stat::of(&meta)),
-                    _ => OutputState::Modified,
-                },
-            };
-            (o.path.clone(), observed)
+    // One listing per folder and stats relative to it: a stat by full path
+    // walks every component again, which dominates a no-op build.
+    let mut by_dir: HashMap<&OsStr, Vec<&OutputRecord>> = HashMap::new();
+    for o in state.values().flat_map(|r| &r.outputs) {
+        let dir = o.path.parent().map_or(OsStr::new(""), Path::as_os_str);
+        by_dir.entry(dir).or_default().push(o);
+    }
+    let dirs: Vec<(&OsStr, Vec<&OutputRecord>)> = by_dir.into_iter().collect();
+    dirs.par_iter()
+        .flat_map_iter(|(dir, outputs)| {
+            let folder = crate::config::absolute(root, Path::new(dir));
+            let wanted: HashSet<&OsStr> =
+                outputs.iter().filter_map(|o| o.path.file_name()).collect();
+            let mut found: HashMap<OsString, Metadata> = HashMap::with_capacity(outputs.len());
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                if wanted.contains(name.as_os_str()) {
+                    // DirEntry::metadata does not follow symlinks.
+                    if let Ok(meta) = entry.metadata() {
+                        found.insert(name, meta);
+                    }
+                }
+            }
+            outputs.iter().map(move |o| {
+                let meta = o.path.file_name().and_then(|n| found.get(n));
+                let observed = match meta {
+                    None => OutputState::Missing,
+                    Some(meta) if !meta.is_file() => OutputState::Modified,
+                    Some(meta) if Stat::of(meta) == o.stat => OutputState::Intact,
+                    Some(meta) => match hash_file(&crate::config::absolute(root, &o.path)) {
+                        Ok(hash) if hash == o.hash => OutputState::Restat(Stat::of(meta)),
+                        _ => OutputState::Modified,
+                    },
+                };
+                (o.path.clone().into_os_string(), observed)
+            })
         })
         .collect()
 }

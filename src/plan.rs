@@ -7,6 +7,7 @@
 //! inputs always give the same plan, in a deterministic order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::db::{OutputRecord, SourceRecord, State};
@@ -46,7 +47,9 @@ pub enum OutputState {
 }
 
 /// Recorded output path (relative to the config folder) -> its state.
-pub type OutputStates = HashMap<PathBuf, OutputState>;
+/// Keyed by the raw path string: hashing a `Path` walks its components,
+/// which is measurable over tens of thousands of outputs.
+pub type OutputStates = HashMap<OsString, OutputState>;
 
 /// Why an output is (re)built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,7 +200,7 @@ pub fn plan(
         .collect();
     let state_of = |o: &OutputRecord| {
         outputs
-            .get(&o.path)
+            .get(o.path.as_os_str())
             .copied()
             .unwrap_or(OutputState::Missing)
     };
@@ -516,7 +519,7 @@ mod tests {
         for (rel, f) in sources {
             let record = built(rel, *f, variants);
             for o in &record.outputs {
-                outputs.insert(o.path.clone(), OutputState::Intact);
+                outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
             }
             state.insert(PathBuf::from(rel), record);
         }
