@@ -35,7 +35,9 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SHARED = os.environ.get("THUMBGEN_BENCH_SHARED", "/work/shared/bench")
+# The corpus generator and peer scripts live beside the checkout.
+DEFAULT_SHARED = os.environ.get(
+    "THUMBGEN_BENCH_SHARED", os.path.join(os.path.dirname(REPO), "shared", "bench"))
 TIME_BIN = "/usr/bin/time"
 TIME_FMT = "%e %U %S %M"
 JOBS = 2  # the peers use 2 workers; thumbgen gets -j2 to match

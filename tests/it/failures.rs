@@ -195,6 +195,21 @@ fn odd_file_names() {
     assert!(env.out("large/dots.in.name.webp").exists());
 }
 
+#[test]
+fn deep_and_long_paths() {
+    let env = Env::new(TWO_VARIANTS);
+    let folder = "a-rather-long-folder-name-for-a-product-category-0123456789";
+    let deep = format!("{folder}/{folder}/{folder}/{folder}/{folder}");
+    let name = format!("{deep}/{}.jpg", "n".repeat(200));
+    env.add_image(&name, 40, 40, 1);
+    let run = env.build(&[], 0);
+    assert_eq!(run.summary(), [2, 0, 0, 0], "{}", run.stderr);
+    assert!(env
+        .out(&format!("thumb/{deep}/{}.jpg", "n".repeat(200)))
+        .exists());
+    assert_eq!(env.build(&[], 0).summary(), [0, 2, 0, 0]);
+}
+
 #[cfg(unix)]
 #[test]
 fn non_utf8_file_names() {
