@@ -194,7 +194,7 @@ impl Executor<'_> {
         };
 
         let staging = self.staging();
-        let mut built = Vec::with_capacity(rendered.len());
+        let mut built: Vec<Built> = Vec::with_capacity(rendered.len());
         for (build, image) in job.builds.iter().zip(rendered) {
             let target = self.config.resolve(&build.path);
             // An identical file is left as it is (its mtime too), so a build
@@ -205,6 +205,15 @@ impl Executor<'_> {
             };
             let stat = match written {
                 Ok(stat) => stat,
+                // A name the file system refuses concerns this source only.
+                Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
+                    for done in &built {
+                        let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
+                    }
+                    let error = format!("cannot write {e} (rename the source)");
+                    return self.fail(job, Some(record), error);
+                }
+                // Anything else (no space, no permission) stops the run.
                 Err(e) => {
                     return Outcome::Fatal {
                         error: format!("cannot write {e}"),

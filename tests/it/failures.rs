@@ -210,6 +210,27 @@ fn deep_and_long_paths() {
     assert_eq!(env.build(&[], 0).summary(), [0, 2, 0, 0]);
 }
 
+#[test]
+fn output_name_too_long_fails_that_source_only() {
+    let env = Env::new(TWO_VARIANTS);
+    // 251 + ".jpg" fits a file system's 255 bytes; the ".webp" output does not.
+    let name = format!("{}.jpg", "x".repeat(251));
+    env.add_image(&name, 40, 40, 1);
+    env.add_image("fine.jpg", 40, 40, 2);
+    let run = env.build(&[], 1);
+    assert_eq!(run.summary(), [2, 0, 0, 1], "{}", run.stderr);
+    let files: Vec<String> = env
+        .outputs()
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    assert_eq!(
+        files,
+        ["large/fine.webp", "thumb/fine.jpg"],
+        "no output of the failed source"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn non_utf8_file_names() {
