@@ -9,7 +9,8 @@ use std::io::Cursor;
 
 use fast_image_resize as fr;
 use image::codecs::{
-    bmp::BmpDecoder, gif::GifDecoder, png::PngDecoder, tiff::TiffDecoder, webp::WebPDecoder,
+    bmp::BmpDecoder, gif::GifDecoder, ico::IcoDecoder, png::PngDecoder, tiff::TiffDecoder,
+    webp::WebPDecoder,
 };
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat};
@@ -192,6 +193,10 @@ fn sniff(b: &[u8]) -> Result<Kind, RenderError> {
         if matches!(dib, 12 | 16 | 40 | 52 | 56 | 64 | 108 | 124) {
             return Ok(Kind::Other(ImageFormat::Bmp));
         }
+    }
+    // Icons: reserved 0, type 1, then a non-zero image count.
+    if b.len() >= 22 && b.starts_with(&[0, 0, 1, 0]) && (b[4] != 0 || b[5] != 0) {
+        return Ok(Kind::Other(ImageFormat::Ico));
     }
     // Formats people do drop into photo folders but that are not read here:
     // say so instead of claiming the file is no image at all.
@@ -435,6 +440,7 @@ fn format_name(f: ImageFormat) -> &'static str {
         ImageFormat::WebP => "WebP",
         ImageFormat::Tiff => "TIFF",
         ImageFormat::Bmp => "BMP",
+        ImageFormat::Ico => "ICO",
         ImageFormat::Jpeg => "JPEG",
         _ => "image",
     }
@@ -466,6 +472,7 @@ fn decode_other(
         ImageFormat::Gif => GifDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
         ImageFormat::WebP => WebPDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
         ImageFormat::Tiff => TiffDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        ImageFormat::Ico => IcoDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
         _ => BmpDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
     };
     let mut dec = built.map_err(err)?;
@@ -1159,6 +1166,15 @@ mod tests {
         );
         assert_eq!((r.width, r.height), (40, 30));
         assert!(r.bytes.starts_with(&[0xFF, 0xD8, 0xFF]));
+        // an icon saved under a .png name, as favicons often are
+        let r = render_one(
+            "icon-named.png",
+            &variant(64, 64, Fit::Contain, Format::Png),
+        );
+        assert_eq!((r.width, r.height), (32, 32));
+        let img = decode(&r);
+        assert_eq!(rgba_at(&img, 2, 2)[3], 0, "transparent quarter kept");
+        assert_eq!(rgba_at(&img, 30, 30), [200, 30, 30, 255]);
     }
 
     #[test]
