@@ -446,6 +446,29 @@ mod tests {
         assert!(!warnings.is_empty());
     }
 
+    #[test]
+    fn a_cache_from_another_schema_is_started_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut warnings = vec![];
+        {
+            let db = Db::open(dir.path(), &mut warnings).unwrap();
+            db.put(Path::new("a.jpg"), &record()).unwrap();
+            let tree = db.tree.as_ref().unwrap();
+            tree.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_le_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let db = Db::open(dir.path(), &mut warnings).unwrap();
+        assert!(
+            db.load(&mut warnings).is_empty(),
+            "old records are not trusted"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("another version")),
+            "{warnings:?}"
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn non_utf8_paths_survive() {

@@ -121,6 +121,27 @@ fn unwritable_output_is_fatal_and_records_nothing() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn outputs_are_never_written_through_a_symlink() {
+    let env = project(1);
+    env.build(&[], 0);
+    // Someone replaces an output with a link to a file outside the tree.
+    let outside = env.root().join("precious.txt");
+    std::fs::write(&outside, b"do not overwrite").unwrap();
+    let output = env.out("thumb/d0/p000.jpg");
+    std::fs::remove_file(&output).unwrap();
+    std::os::unix::fs::symlink(&outside, &output).unwrap();
+    let run = env.build(&["--explain"], 0);
+    assert!(run.stderr.contains("output modified"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"do not overwrite");
+    assert!(!std::fs::symlink_metadata(&output)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(image::open(&output).is_ok());
+}
+
 /// Start a build of `env` in the background.
 fn spawn_build(env: &Env) -> std::process::Child {
     Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))

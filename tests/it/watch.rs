@@ -19,9 +19,14 @@ struct Watching<'a> {
 
 impl<'a> Watching<'a> {
     fn start(env: &'a Env) -> Watching<'a> {
+        Watching::start_with(env, &[])
+    }
+
+    fn start_with(env: &'a Env, args: &[&str]) -> Watching<'a> {
         let log = env.root().join("watch.log");
         let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
             .arg("watch")
+            .args(args)
             .current_dir(env.root())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -172,6 +177,18 @@ fn add_modify_delete_and_ctrl_c() {
 }
 
 #[test]
+fn polling_watcher_sees_changes_too() {
+    let env = Env::new(TWO_VARIANTS);
+    let w = Watching::start_with(&env, &["--poll"]);
+    env.add_image("p.jpg", 50, 50, 1);
+    w.wait_for_outputs(&["large/p.webp", "thumb/p.jpg"]);
+    std::fs::remove_file(env.src("p.jpg")).unwrap();
+    w.wait_for_outputs(&[]);
+    let (code, _) = w.stop();
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn slow_copy_is_built_once_from_the_whole_file() {
     let env = Env::new(TWO_VARIANTS);
     let w = Watching::start(&env);
@@ -238,7 +255,7 @@ fn burst_of_files_is_batched() {
     let env = Env::new(TWO_VARIANTS);
     let w = Watching::start(&env);
     let mut expected = Vec::new();
-    for i in 0..100 {
+    for i in 0..200 {
         env.add_image(&format!("burst/{i:03}.jpg"), 40, 30, i);
         expected.push(format!("large/burst/{i:03}.webp"));
         expected.push(format!("thumb/burst/{i:03}.jpg"));
