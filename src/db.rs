@@ -79,11 +79,7 @@ impl Db {
                 cache.display(),
                 describe_io(&e)
             ));
-            return Ok(Db {
-                tree: Some(temporary()?),
-                _lock: None,
-                _snapshot: None,
-            });
+            return Db::in_memory();
         }
         let lock = match lock(cache) {
             Ok(lock) => Some(lock),
@@ -94,11 +90,7 @@ impl Db {
                     cache.display(),
                     describe_io(&e)
                 ));
-                return Ok(Db {
-                    tree: Some(temporary()?),
-                    _lock: None,
-                    _snapshot: None,
-                });
+                return Db::in_memory();
             }
         };
         let path = cache.join("db");
@@ -168,6 +160,16 @@ impl Db {
             tree,
             _lock: None,
             _snapshot: Some(copy),
+        })
+    }
+
+    /// A store that lives in memory for this run only (the cache folder is
+    /// unusable): builds still work, the next run starts over.
+    fn in_memory() -> Result<Db> {
+        Ok(Db {
+            tree: Some(temporary()?),
+            _lock: None,
+            _snapshot: None,
         })
     }
 
