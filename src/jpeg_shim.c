@@ -148,3 +148,68 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
     jpeg_destroy_decompress(&cinfo);
     return 0;
 }
+
+/*
+ * Encode `pixels` (rows of `width` x `components` bytes; 1 = gray, 3 = RGB)
+ * as a baseline JPEG at `quality`, 4:2:0 for colour, with `icc` embedded
+ * when given. Returns 0 and a malloc'd buffer in `*out`/`*out_len` (free
+ * with tg_jpeg_free), or -1 with `error` set.
+ */
+int tg_jpeg_encode(const unsigned char *pixels, int width, int height, int components,
+                   int quality, const unsigned char *icc, unsigned int icc_len,
+                   unsigned char **out, unsigned long *out_len, char *error) {
+    struct jpeg_compress_struct cinfo;
+    tg_error err;
+    unsigned char *volatile buffer = NULL;
+    unsigned long size = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    memset(&err, 0, sizeof(err));
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = tg_error_exit;
+    err.mgr.emit_message = tg_emit_message;
+    err.mgr.output_message = tg_output_message;
+    if (setjmp(err.jump)) {
+        err.mgr.format_message((j_common_ptr)&cinfo, error);
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return -1;
+    }
+
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, (unsigned char **)&buffer, &size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = components;
+    cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    /* Fixed 4:2:0 whatever the quality: small files, and chroma detail
+     * hardly shows at thumbnail size. (jpeg_set_defaults already picks it;
+     * said here so that a library default change cannot alter outputs.) */
+    if (components == 3) {
+        cinfo.comp_info[0].h_samp_factor = 2;
+        cinfo.comp_info[0].v_samp_factor = 2;
+        cinfo.comp_info[1].h_samp_factor = 1;
+        cinfo.comp_info[1].v_samp_factor = 1;
+        cinfo.comp_info[2].h_samp_factor = 1;
+        cinfo.comp_info[2].v_samp_factor = 1;
+    }
+    cinfo.dct_method = JDCT_ISLOW;
+    jpeg_start_compress(&cinfo, TRUE);
+    if (icc && icc_len > 0) {
+        jpeg_write_icc_profile(&cinfo, icc, icc_len);
+    }
+    size_t row = (size_t)width * (size_t)components;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW rows[1];
+        rows[0] = (JSAMPROW)(pixels + row * cinfo.next_scanline);
+        jpeg_write_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = buffer;
+    *out_len = size;
+    return 0;
+}

@@ -2,7 +2,7 @@
 //! libjpeg-turbo. The shim owns every libjpeg struct; only plain integers,
 //! a byte buffer and an error string cross the boundary.
 
-use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_ulonglong, CStr};
+use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, CStr};
 
 #[repr(C)]
 struct TgJpegImage {
@@ -22,6 +22,19 @@ extern "C" {
         out: *mut TgJpegImage,
     ) -> c_int;
     fn tg_jpeg_free(pixels: *mut c_uchar);
+    #[allow(clippy::too_many_arguments)]
+    fn tg_jpeg_encode(
+        pixels: *const c_uchar,
+        width: c_int,
+        height: c_int,
+        components: c_int,
+        quality: c_int,
+        icc: *const c_uchar,
+        icc_len: c_uint,
+        out: *mut *mut c_uchar,
+        out_len: *mut c_ulong,
+        error: *mut c_char,
+    ) -> c_int;
 }
 
 /// Decoded pixels: 1 (gray), 3 (RGB) or 4 (CMYK ink) bytes per pixel.
@@ -77,6 +90,62 @@ pub fn decode(data: &[u8], eighths: u32, max_bytes: u64) -> Result<Decoded, Stri
     })
 }
 
+/// Encode `pixels` (`components` = 1 for gray, 3 for RGB) as a baseline
+/// 4:2:0 JPEG at `quality`, embedding `icc` if given.
+pub fn encode(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    components: usize,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<Vec<u8>, String> {
+    if !matches!(components, 1 | 3) {
+        return Err(format!("cannot encode {components} components"));
+    }
+    if pixels.len() != width as usize * height as usize * components {
+        return Err("pixel buffer does not match the size".into());
+    }
+    if width == 0 || height == 0 || width > 65_500 || height > 65_500 {
+        return Err(format!("{width}×{height} is outside what JPEG allows"));
+    }
+    let (icc_ptr, icc_len) = icc.map_or((std::ptr::null(), 0), |p| (p.as_ptr(), p.len()));
+    let icc_len = c_uint::try_from(icc_len).map_err(|_| "ICC profile too large".to_string())?;
+    let mut out: *mut c_uchar = std::ptr::null_mut();
+    let mut out_len: c_ulong = 0;
+    let mut error: [c_char; 200] = [0; 200];
+    // SAFETY: `pixels` holds width * height * components bytes (checked
+    // above) and outlives the call, as does `icc`; the out-pointers are
+    // valid, and `error` has the 200 bytes the shim may write.
+    let status = unsafe {
+        tg_jpeg_encode(
+            pixels.as_ptr(),
+            width as c_int,
+            height as c_int,
+            components as c_int,
+            c_int::from(quality.clamp(1, 100)),
+            icc_ptr,
+            icc_len,
+            &mut out,
+            &mut out_len,
+            error.as_mut_ptr(),
+        )
+    };
+    if status != 0 {
+        // SAFETY: the shim NUL-terminates `error` on failure.
+        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+        return Err(message.to_string_lossy().into_owned());
+    }
+    // SAFETY: on success `out` is a malloc'd buffer of `out_len` bytes that
+    // we own; it is freed right after the copy.
+    let bytes = unsafe {
+        let copy = std::slice::from_raw_parts(out, out_len as usize).to_vec();
+        tg_jpeg_free(out);
+        copy
+    };
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +175,24 @@ mod tests {
         assert!(decode(&data[..data.len() / 2], 8, u64::MAX).is_err());
         assert!(decode(b"not a jpeg", 8, u64::MAX).is_err());
         assert!(decode(&[], 8, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn encodes_what_decodes_back() {
+        let gray: Vec<u8> = (0..64 * 48).map(|i| (i % 251) as u8).collect();
+        let jpeg = encode(&gray, 64, 48, 1, 90, None).unwrap();
+        let back = decode(&jpeg, 8, u64::MAX).unwrap();
+        assert_eq!((back.width, back.height, back.components), (64, 48, 1));
+        let rgb = vec![200u8; 30 * 20 * 3];
+        let icc = vec![7u8; 300];
+        let jpeg = encode(&rgb, 30, 20, 3, 80, Some(&icc)).unwrap();
+        assert_eq!(
+            encode(&rgb, 30, 20, 3, 80, Some(&icc)).unwrap(),
+            jpeg,
+            "deterministic"
+        );
+        assert!(jpeg.windows(12).any(|w| w == b"ICC_PROFILE\0"));
+        assert!(encode(&rgb, 31, 20, 3, 80, None).is_err(), "size mismatch");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Bumped whenever the render pipeline changes what bytes it produces for the
 /// same settings (decoder, resampler, encoder settings). Part of every recipe.
-pub const PIPELINE_VERSION: u32 = 1;
+pub const PIPELINE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
