@@ -246,7 +246,9 @@ pub fn plan(
             let reason = match (whole_source_reason, existing) {
                 (Some(reason), _) => Some(reason),
                 (None, None) => Some(Reason::NewVariant),
-                (None, Some(o)) if o.path != path || o.settings != recipes[index] => {
+                (None, Some(o))
+                    if o.path.as_os_str() != path.as_os_str() || o.settings != recipes[index] =>
+                {
                     Some(Reason::VariantChanged)
                 }
                 (None, Some(o)) if o.pipeline != PIPELINE_VERSION => Some(Reason::PipelineChanged),
@@ -277,7 +279,10 @@ pub fn plan(
 
         // Recorded outputs no variant writes any more.
         let mut dropped = false;
-        for o in recorded.iter().filter(|o| !wanted.contains(&o.path)) {
+        for o in recorded
+            .iter()
+            .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
+        {
             let reason = if settings.variants.iter().any(|v| v.name == o.variant) {
                 RemovalReason::Moved
             } else {
