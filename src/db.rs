@@ -367,13 +367,9 @@ pub(crate) mod path_bytes {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-        let bytes: Vec<u8> = serde::de::Deserialize::deserialize(d)?;
+        let bytes: Vec<u8> = Deserialize::deserialize(d)?;
         Ok(from_bytes(&bytes))
     }
-
-    // Keeps `Deserialize` in use for the `with` attribute on all targets.
-    #[allow(dead_code)]
-    fn _assert<'de, T: Deserialize<'de>>() {}
 }
 
 #[cfg(test)]
