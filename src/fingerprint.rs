@@ -79,24 +79,28 @@ pub fn hash_bytes(bytes: &[u8]) -> Hash {
     *blake3::hash(bytes).as_bytes()
 }
 
-/// "Now" by the clock of the file system holding `dir`, which is what
-/// mtimes are stamped with (it may differ from the system clock on network
-/// or virtual file systems): touch a marker file and read its mtime.
+/// "Now" by the clock that stamps mtimes: write a marker file and read its
+/// mtime. Not the system clock: file systems stamp writes with a coarser
+/// clock (a kernel tick on Linux, or the server's clock on network file
+/// systems), and a file written just after this moment may carry an mtime
+/// that is earlier than the system time; compared with this marker it is
+/// still seen as racy.
 pub fn fs_now(dir: &Path) -> io::Result<i64> {
+    use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let marker = dir.join("clock");
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(true)
         .write(true)
-        .open(&marker)?;
-    file.set_modified(std::time::SystemTime::now())?;
+        .open(dir.join("clock"))?;
+    file.write_all(b"mtime of this file = start of the last build\n")?;
     Ok(Stat::of(&file.metadata()?).mtime_ns)
 }
 
 /// Fingerprint every found source, hashing only those with a record whose
-/// stat cannot vouch for the recorded hash. `now_ns` is the file-system clock at the
-/// start of the run (for the racy rule); `None` when nothing is recorded.
+/// stat cannot vouch for the recorded hash. `now_ns` is the file-system
+/// clock at the start of the run (for the racy rule); `None` when nothing
+/// is recorded.
 pub fn observe_sources(
     found: &[Found],
     state: &State,
