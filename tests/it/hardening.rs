@@ -142,6 +142,73 @@ fn outputs_are_never_written_through_a_symlink() {
     assert!(image::open(&output).is_ok());
 }
 
+/// A small tmpfs mounted over the output folder, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` where mounting is not allowed (not root, no mount namespace).
+    fn mount(at: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+
+    fn grow(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_full_is_fatal_and_records_only_what_was_written() {
+    let env = project(24);
+    let Some(disk) = SmallDisk::mount(&env.root().join("public"), "40k") else {
+        eprintln!("skipped: this environment cannot mount a tmpfs (needs root)");
+        return;
+    };
+    let run = env.build(&[], 2);
+    assert!(
+        run.stderr.contains("no space left on device"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("public/thumbs/"),
+        "names the path: {}",
+        run.stderr
+    );
+    let written = files(&env);
+    assert!(!written.is_empty() && written.len() < 48, "{written:?}");
+    // Room again: the next build makes exactly what is missing.
+    disk.grow("16m");
+    let run = env.build(&[], 0);
+    let [built, up_to_date, _, _] = run.summary();
+    assert_eq!(built + up_to_date, 48, "{}", run.stderr);
+    assert!(
+        up_to_date <= written.len(),
+        "only files that exist were recorded"
+    );
+    assert_eq!(env.build(&[], 0).summary(), [0, 48, 0, 0]);
+    let clean = project(24);
+    clean.build(&[], 0);
+    assert!(env.outputs() == clean.outputs());
+}
+
 /// Start a build of `env` in the background.
 fn spawn_build(env: &Env) -> std::process::Child {
     Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
