@@ -175,6 +175,7 @@ impl Drop for SmallDisk {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // says why it did not run, in the test log
 fn disk_full_is_fatal_and_records_only_what_was_written() {
     let env = project(24);
     let Some(disk) = SmallDisk::mount(&env.root().join("public"), "40k") else {
