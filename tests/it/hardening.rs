@@ -250,6 +250,47 @@ fn killed_at_random_moments_the_next_build_finishes_the_job() {
 }
 
 #[test]
+fn sources_changing_or_vanishing_during_a_build() {
+    let env = project(60);
+    let mut child = spawn_build(&env);
+    let start = Instant::now();
+    while files(&env).len() < 4 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Edits while the build runs: some photos vanish, some are replaced.
+    for i in 0..60u32 {
+        let name = format!("d{}/p{i:03}.jpg", i % 4);
+        match i % 6 {
+            0 => std::fs::remove_file(env.src(&name)).unwrap(),
+            1 => env.add_image(&name, 200, 150, 1000 + i),
+            _ => {}
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "the build must neither crash nor stop on vanishing files: {status:?}"
+    );
+    // The next build repairs everything, as a clean build would have it.
+    env.build(&[], 0);
+    let clean = Env::new(TWO_VARIANTS);
+    for i in 0..60u32 {
+        let name = format!("d{}/p{i:03}.jpg", i % 4);
+        match i % 6 {
+            0 => {}
+            1 => clean.add_image(&name, 200, 150, 1000 + i),
+            _ => clean.add_image(&name, 320, 240, i),
+        }
+    }
+    clean.build(&[], 0);
+    assert!(
+        env.outputs() == clean.outputs(),
+        "tree differs from a clean build"
+    );
+    assert_eq!(env.build(&[], 0).summary(), [0, 100, 0, 0]);
+}
+
+#[test]
 fn interrupted_build_exits_130_keeps_finished_work_and_leaves_no_temp_files() {
     let env = project(60);
     let mut child = spawn_build(&env);
