@@ -428,6 +428,15 @@ fn image_error(format: &'static str, e: image::ImageError) -> RenderError {
             "unexpected end of file".to_string()
         }
         image::ImageError::Limits(_) => "image needs more memory than allowed".to_string(),
+        // The decoder's own wording repeats what our message already says
+        // ("Format error decoding Gif: ..."); keep the part after it.
+        image::ImageError::Decoding(d) => {
+            let text = d.to_string();
+            match text.split_once(": ") {
+                Some((head, rest)) if head.starts_with("Format error") => rest.to_string(),
+                _ => text,
+            }
+        }
         other => other.to_string(),
     };
     RenderError::Decode { format, reason }
