@@ -194,12 +194,13 @@ fn slow_copy_is_built_once_from_the_whole_file() {
     let w = Watching::start(&env);
     let bytes = image_bytes("big.jpg", 300, 200, 5);
     let mut file = File::create(env.src("big.jpg")).unwrap();
-    // 8 chunks, 150 ms apart: about 1.2 s of writing.
-    for chunk in bytes.chunks(bytes.len() / 8 + 1) {
+    // 12 chunks, 100 ms apart: over a second of writing, with gaps well
+    // inside the 200 ms quiet period even on a loaded machine.
+    for chunk in bytes.chunks(bytes.len() / 12 + 1) {
         use std::io::Write;
         file.write_all(chunk).unwrap();
         file.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(100));
     }
     drop(file);
     w.wait_for_outputs(&["large/big.webp", "thumb/big.jpg"]);
