@@ -266,7 +266,8 @@ fn burst_of_files_is_batched() {
     w.wait_for_outputs(&expected);
     let (code, log) = w.stop();
     assert_eq!(code, 0);
-    // the initial build plus a few batches, not one build per file
+    // the initial build plus a few batches, not one build per file (the
+    // bound leaves room for a slow machine pausing mid-burst)
     assert!(
         summaries(&log) <= 6,
         "too many builds for one burst:\n{log}"
