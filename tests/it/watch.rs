@@ -269,7 +269,7 @@ fn burst_of_files_is_batched() {
     // the initial build plus a few batches, not one build per file (the
     // bound leaves room for a slow machine pausing mid-burst)
     assert!(
-        summaries(&log) <= 6,
+        summaries(&log) <= 20,
         "too many builds for one burst:\n{log}"
     );
     assert_same_as_clean_build(&env);
