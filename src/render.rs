@@ -2,8 +2,11 @@
 //! crop, resize, orient and encode once per variant. Nothing here touches the
 //! disk, so the caller decides about paths, hashing and atomic writes.
 //!
-//! An output depends only on the source bytes and its own variant's
-//! settings, never on the other variants rendered in the same call.
+//! A source is decoded once for all its variants; JPEGs at the DCT scale
+//! `variant::decode_eighths` picks for the whole configured set. An output
+//! depends only on the source bytes, its own variant's settings and that
+//! scale (which the caller records), never on which other variants happen
+//! to be rendered in the same call.
 
 use std::io::Cursor;
 
