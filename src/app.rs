@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::cli::JsonMode;
 use crate::config::{self, Config};
-use crate::db::Db;
+use crate::db::{Db, SourceRecord};
 use crate::error::{describe_io, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
@@ -86,7 +86,7 @@ pub fn build_once(
     } else {
         Db::open(&config.cache, &mut warnings)?
     };
-    let state = db.load(&mut warnings);
+    let mut state = db.load(&mut warnings);
     let now = if read_only {
         None
     } else {
@@ -174,11 +174,18 @@ pub fn build_once(
             )),
         }
     }
+    // The records change through the database; `state` follows along
+    // when the manifest needs the final picture, so it need not be re-read.
+    let track = config.manifest.is_some();
     for rel in &plan.forget {
         db.forget(rel)?;
+        state.remove(rel);
     }
     for (rel, record) in &plan.updates {
         db.put(rel, record)?;
+        if track {
+            state.insert(rel.clone(), record.clone());
+        }
     }
     for failure in &plan.failures {
         reporter.failed(&source_prefix.join(&failure.source), &failure.error);
@@ -187,6 +194,13 @@ pub fn build_once(
     let built = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let committed: Mutex<Vec<(PathBuf, Option<SourceRecord>)>> = Mutex::new(Vec::new());
+    let remember = |rel: &Path, record: Option<&SourceRecord>| {
+        if track {
+            let entry = (rel.to_path_buf(), record.cloned());
+            committed.lock().unwrap().push(entry);
+        }
+    };
     reporter.start(plan.jobs.len());
     executor.run(&plan.jobs, &|job, outcome| {
         let source = source_prefix.join(&job.source);
@@ -197,11 +211,13 @@ pub fn build_once(
             } => {
                 built.fetch_add(outputs.len(), Ordering::Relaxed);
                 reporter.built(&source, &outputs);
+                remember(&job.source, Some(&record));
                 db.put(&job.source, &record)
             }
             Outcome::Failed { record, error } => {
                 failed.fetch_add(1, Ordering::Relaxed);
                 reporter.failed(&source, &error);
+                remember(&job.source, record.as_ref());
                 match record {
                     Some(record) => db.put(&job.source, &record),
                     None => db.forget(&job.source),
@@ -222,7 +238,12 @@ pub fn build_once(
         return Err(e);
     }
     if let Some(path) = &config.manifest {
-        let state = db.load(&mut Vec::new());
+        for (rel, record) in committed.into_inner().unwrap() {
+            match record {
+                Some(record) => state.insert(rel, record),
+                None => state.remove(&rel),
+            };
+        }
         manifest::write(&state, config, path)
             .map_err(|e| Error::Fatal(format!("cannot write the manifest {e}")))?;
     }
@@ -285,13 +306,8 @@ pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     for output in outputs {
         let path = config.resolve(&output.path);
-        match fsutil::remove_if_ours(&path, &output.stat, &output.hash) {
-            Ok(true) => {
-                removed += 1;
-                if let Some(parent) = path.parent() {
-                    fsutil::prune_empty_dirs(parent, &config.output);
-                }
-            }
+        match fsutil::remove_if_ours(&path, &output.stat, &output.hash, &config.output) {
+            Ok(true) => removed += 1,
             Ok(false) if path.exists() => reporter.warn(&format!(
                 "{} was changed by hand; left in place",
                 path.display()

@@ -78,13 +78,7 @@ impl Executor<'_> {
 
     fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
         let path = self.config.resolve(&output.path);
-        let removed = fsutil::remove_if_ours(&path, &output.stat, &output.hash)?;
-        if removed {
-            if let Some(parent) = path.parent() {
-                fsutil::prune_empty_dirs(parent, &self.config.output);
-            }
-        }
-        Ok(removed)
+        fsutil::remove_if_ours(&path, &output.stat, &output.hash, &self.config.output)
     }
 
     /// Run `jobs` on the current rayon pool, calling `done` with each

@@ -94,22 +94,32 @@ pub fn is_ours(path: &Path, stat: &Stat, hash: &[u8; 32]) -> bool {
     }
 }
 
-/// Delete `path` if it is still the file we recorded. `Ok(false)` when it is
+/// Delete `path` if it is still the file we recorded, then the folders
+/// that emptied, up to (not including) `root`. `Ok(false)` when it is
 /// missing or no longer ours (then it is left alone).
-pub fn remove_if_ours(path: &Path, stat: &Stat, hash: &[u8; 32]) -> Result<bool, PathError> {
+pub fn remove_if_ours(
+    path: &Path,
+    stat: &Stat,
+    hash: &[u8; 32],
+    root: &Path,
+) -> Result<bool, PathError> {
     if !is_ours(path, stat, hash) {
         return Ok(false);
     }
     match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(at(path)(e)),
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(at(path)(e)),
     }
+    if let Some(parent) = path.parent() {
+        prune_empty_dirs(parent, root);
+    }
+    Ok(true)
 }
 
 /// Remove `dir` and its parents while they are empty, stopping at `stop`
 /// (which is kept).
-pub fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
+fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
     while dir.starts_with(stop) && dir != stop {
         if std::fs::remove_dir(dir).is_err() {
             break;
@@ -147,15 +157,14 @@ mod tests {
         let stat = atomic_write(&staging, &target, b"ours").unwrap();
         let hash = crate::fingerprint::hash_bytes(b"ours");
         std::fs::write(&target, b"edited by hand").unwrap();
-        assert!(!remove_if_ours(&target, &stat, &hash).unwrap());
+        assert!(!remove_if_ours(&target, &stat, &hash, dir.path()).unwrap());
         assert!(target.exists());
         std::fs::write(&target, b"ours").unwrap();
         assert!(
-            remove_if_ours(&target, &stat, &hash).unwrap(),
+            remove_if_ours(&target, &stat, &hash, dir.path()).unwrap(),
             "same content is ours"
         );
         assert!(!target.exists());
-        prune_empty_dirs(target.parent().unwrap(), dir.path());
         assert!(!dir.path().join("x").exists());
         assert!(dir.path().exists());
     }

@@ -49,6 +49,16 @@ static void tg_emit_message(j_common_ptr cinfo, int level) {
 
 static void tg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/* An error manager that longjmps back instead of exiting the process. */
+static struct jpeg_error_mgr *tg_error_init(tg_error *err) {
+    memset(err, 0, sizeof(*err));
+    jpeg_std_error(&err->mgr);
+    err->mgr.error_exit = tg_error_exit;
+    err->mgr.emit_message = tg_emit_message;
+    err->mgr.output_message = tg_output_message;
+    return &err->mgr;
+}
+
 void tg_jpeg_free(unsigned char *pixels) { free(pixels); }
 
 /*
@@ -65,11 +75,7 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
     unsigned char *volatile pixels = NULL;
 
     memset(out, 0, sizeof(*out));
-    memset(&err, 0, sizeof(err));
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = tg_error_exit;
-    err.mgr.emit_message = tg_emit_message;
-    err.mgr.output_message = tg_output_message;
+    cinfo.err = tg_error_init(&err);
 
     if (setjmp(err.jump)) {
         err.mgr.format_message((j_common_ptr)&cinfo, out->error);
@@ -165,11 +171,7 @@ int tg_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
 
     *out = NULL;
     *out_len = 0;
-    memset(&err, 0, sizeof(err));
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = tg_error_exit;
-    err.mgr.emit_message = tg_emit_message;
-    err.mgr.output_message = tg_output_message;
+    cinfo.err = tg_error_init(&err);
     if (setjmp(err.jump)) {
         err.mgr.format_message((j_common_ptr)&cinfo, error);
         jpeg_destroy_compress(&cinfo);

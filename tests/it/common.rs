@@ -96,6 +96,40 @@ impl Env {
     pub fn outputs(&self) -> BTreeMap<String, Vec<u8>> {
         tree(&self.root().join("public/thumbs"))
     }
+
+    /// The files under the output root, without folders.
+    pub fn output_files(&self) -> Vec<String> {
+        self.outputs()
+            .into_keys()
+            .filter(|k| !k.ends_with('/'))
+            .collect()
+    }
+
+    /// A fresh project with the same config and sources, not built yet:
+    /// what a clean build is compared against.
+    pub fn fresh_copy(&self) -> Env {
+        let copy = Env::new("");
+        std::fs::copy(
+            self.root().join(".thumbgen.toml"),
+            copy.root().join(".thumbgen.toml"),
+        )
+        .unwrap();
+        copy_dir(&self.root().join("images"), &copy.root().join("images"));
+        copy
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 pub struct Run {

@@ -2,8 +2,6 @@
 //! configuration, an incremental build leaves exactly what a clean build of
 //! the same state leaves, and a build right after it has nothing to do.
 
-use std::path::Path;
-
 use crate::common::*;
 
 const NAMES: &[&str] = &["p", "q", "r", "s"];
@@ -43,26 +41,6 @@ fn sources(env: &Env) -> Vec<String> {
         .into_keys()
         .filter(|k| !k.ends_with('/'))
         .collect()
-}
-
-fn output_files(env: &Env) -> Vec<String> {
-    env.outputs()
-        .into_keys()
-        .filter(|k| !k.ends_with('/'))
-        .collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn random_name(rng: &mut fastrand::Rng) -> String {
@@ -152,7 +130,7 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
             }
         }
         9 => {
-            let outputs = output_files(env);
+            let outputs = env.output_files();
             if outputs.is_empty() {
                 return "edit output (none)".into();
             }
@@ -161,7 +139,7 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
             format!("hand-edit output {name}")
         }
         _ => {
-            let outputs = output_files(env);
+            let outputs = env.output_files();
             if outputs.is_empty() {
                 return "delete output (none)".into();
             }
@@ -202,13 +180,7 @@ fn check_sequence(seed: u64, steps: usize) {
         let context = || format!("seed {seed}, step {step}, edits:\n  {}", log.join("\n  "));
 
         let incremental = Run::from(env.cmd(&["build", "-j2"]));
-        let clean = Env::new("");
-        std::fs::copy(
-            env.root().join(".thumbgen.toml"),
-            clean.root().join(".thumbgen.toml"),
-        )
-        .unwrap();
-        copy_dir(&env.root().join("images"), &clean.root().join("images"));
+        let clean = env.fresh_copy();
         let fresh = Run::from(clean.cmd(&["build", "-j1"]));
 
         assert_eq!(

@@ -75,11 +75,7 @@ fn bad_sources_fail_alone_with_reasons() {
         assert!(line.len() > name.len() + 20, "the reason is given: {line}");
     }
     assert!(run.stderr.contains("max_pixels"), "{}", run.stderr);
-    let files: Vec<String> = env
-        .outputs()
-        .into_keys()
-        .filter(|k| !k.ends_with('/'))
-        .collect();
+    let files = env.output_files();
     assert_eq!(
         files,
         [
@@ -219,11 +215,7 @@ fn output_name_too_long_fails_that_source_only() {
     env.add_image("fine.jpg", 40, 40, 2);
     let run = env.build(&[], 1);
     assert_eq!(run.summary(), [2, 0, 0, 1], "{}", run.stderr);
-    let files: Vec<String> = env
-        .outputs()
-        .into_keys()
-        .filter(|k| !k.ends_with('/'))
-        .collect();
+    let files = env.output_files();
     assert_eq!(
         files,
         ["large/fine.webp", "thumb/fine.jpg"],

@@ -14,13 +14,6 @@ fn project(n: u32) -> Env {
     env
 }
 
-fn files(env: &Env) -> Vec<String> {
-    env.outputs()
-        .into_keys()
-        .filter(|k| !k.ends_with('/'))
-        .collect()
-}
-
 #[test]
 fn second_run_exits_2_naming_the_holder_of_the_lock() {
     let env = project(1);
@@ -193,7 +186,7 @@ fn disk_full_is_fatal_and_records_only_what_was_written() {
         "names the path: {}",
         run.stderr
     );
-    let written = files(&env);
+    let written = env.output_files();
     assert!(!written.is_empty() && written.len() < 48, "{written:?}");
     // Room again: the next build makes exactly what is missing.
     disk.grow("16m");
@@ -231,7 +224,7 @@ fn killed_at_random_moments_the_next_build_finishes_the_job() {
         let _ = child.kill();
         let _ = child.wait();
         // No partial file under an output name: every visible output decodes.
-        for name in files(&env) {
+        for name in env.output_files() {
             assert!(
                 name.starts_with(".thumbgen-tmp/") || image::open(env.out(&name)).is_ok(),
                 "round {round}: partial output {name}"
@@ -239,7 +232,10 @@ fn killed_at_random_moments_the_next_build_finishes_the_job() {
         }
     }
     env.build(&[], 0);
-    assert!(files(&env).iter().all(|f| !f.contains(".thumbgen-tmp")));
+    assert!(env
+        .output_files()
+        .iter()
+        .all(|f| !f.contains(".thumbgen-tmp")));
     let clean = project(40);
     clean.build(&[], 0);
     assert!(
@@ -254,7 +250,7 @@ fn sources_changing_or_vanishing_during_a_build() {
     let env = project(60);
     let mut child = spawn_build(&env);
     let start = Instant::now();
-    while files(&env).len() < 4 && start.elapsed() < Duration::from_secs(60) {
+    while env.output_files().len() < 4 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(2));
     }
     // Edits while the build runs: some photos vanish, some are replaced.
@@ -296,7 +292,7 @@ fn interrupted_build_exits_130_keeps_finished_work_and_leaves_no_temp_files() {
     let mut child = spawn_build(&env);
     // Interrupt once some outputs are in place.
     let start = Instant::now();
-    while files(&env).len() < 6 {
+    while env.output_files().len() < 6 {
         assert!(start.elapsed() < Duration::from_secs(60), "no progress");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -316,7 +312,7 @@ fn interrupted_build_exits_130_keeps_finished_work_and_leaves_no_temp_files() {
         std::thread::sleep(Duration::from_millis(5));
     };
     let stopped_in = interrupted.elapsed();
-    let done = files(&env);
+    let done = env.output_files();
     if status.code() == Some(0) {
         // The build won the race and finished; nothing more to check.
         return;

@@ -3,7 +3,7 @@
 //! equal what a fresh `thumbgen build` of the same sources produces.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,7 @@ impl<'a> Watching<'a> {
         let start = Instant::now();
         let mut files = Vec::new();
         while start.elapsed() < DEADLINE {
-            files = output_files(self.env);
+            files = self.env.output_files();
             if files == expected {
                 return;
             }
@@ -96,22 +96,9 @@ impl Drop for Watching<'_> {
     }
 }
 
-fn output_files(env: &Env) -> Vec<String> {
-    env.outputs()
-        .into_keys()
-        .filter(|k| !k.ends_with('/'))
-        .collect()
-}
-
 /// The tree after watching equals a clean build of the same sources.
 fn assert_same_as_clean_build(env: &Env) {
-    let clean = Env::new("");
-    std::fs::copy(
-        env.root().join(".thumbgen.toml"),
-        clean.root().join(".thumbgen.toml"),
-    )
-    .unwrap();
-    copy_tree(&env.root().join("images"), &clean.root().join("images"));
+    let clean = env.fresh_copy();
     let _ = clean.cmd(&["build"]);
     assert!(
         env.outputs() == clean.outputs(),
@@ -119,19 +106,6 @@ fn assert_same_as_clean_build(env: &Env) {
         env.outputs().keys().collect::<Vec<_>>(),
         clean.outputs().keys().collect::<Vec<_>>()
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn summaries(log: &str) -> usize {
