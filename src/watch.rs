@@ -170,6 +170,11 @@ impl Debouncer {
         }
     }
 
+    /// The paths changed in the pending batch.
+    pub fn pending(&self) -> impl Iterator<Item = &PathBuf> {
+        self.pending.iter()
+    }
+
     pub fn ready(&self, now: Instant) -> bool {
         self.deadline().is_some_and(|d| now >= d)
     }
@@ -187,9 +192,9 @@ impl Debouncer {
 /// Whether any of `paths` was modified within the last `quiet` (by its
 /// mtime): a copy in progress that pauses between chunks longer than the
 /// event gap must not be decoded half-written.
-fn still_changing(paths: &[PathBuf], quiet: Duration) -> bool {
+fn still_changing<'a>(mut paths: impl Iterator<Item = &'a PathBuf>, quiet: Duration) -> bool {
     let now = SystemTime::now();
-    paths.iter().any(|p| {
+    paths.any(|p| {
         std::fs::metadata(p)
             .and_then(|m| m.modified())
             .ok()
@@ -335,8 +340,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
         if !debouncer.ready(now) {
             continue;
         }
-        let changing: Vec<PathBuf> = debouncer.pending.iter().cloned().collect();
-        if still_changing(&changing, QUIET) {
+        if still_changing(debouncer.pending(), QUIET) {
             debouncer.postpone(now);
             continue;
         }
