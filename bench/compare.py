@@ -819,7 +819,7 @@ def main(argv):
             f.write(text)
         save("ok")
         return 0
-    except BenchError as e:
+    except (BenchError, OSError) as e:
         log("compare.py: error: %s" % e)
         save("error", str(e))
         return 1
@@ -827,10 +827,6 @@ def main(argv):
         log("compare.py: interrupted")
         save("interrupted")
         return 130
-    except OSError as e:
-        log("compare.py: error: %s" % e)
-        save("error", str(e))
-        return 1
 
 
 if __name__ == "__main__":
