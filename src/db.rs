@@ -59,7 +59,7 @@ pub struct OutputRecord {
 }
 
 /// Every record, keyed by source path relative to the source root.
-pub type State = HashMap<PathBuf, SourceRecord>;
+pub type State = HashMap<PathBuf, SourceRecord, rustc_hash::FxBuildHasher>;
 
 pub struct Db {
     tree: Option<sled::Db>,
@@ -186,11 +186,11 @@ impl Db {
     /// sources they describe are then treated as new.
     pub fn load(&self, warnings: &mut Vec<String>) -> State {
         let Some(tree) = &self.tree else {
-            return State::new();
+            return State::default();
         };
         // Decoding is most of the cost of loading; spread it over the pool.
         let raw: Vec<_> = tree.iter().collect();
-        let mut state = State::with_capacity(raw.len());
+        let mut state = State::with_capacity_and_hasher(raw.len(), Default::default());
         let decoded: Vec<Option<(PathBuf, SourceRecord)>> = raw
             .par_iter()
             .map(|item| {

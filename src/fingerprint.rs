@@ -7,13 +7,14 @@
 //! trusted. Stat is compared by equality, never "newer than", so a fresh
 //! checkout that changes every mtime costs one hash per file and no rebuild.
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::{OsStr, OsString};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{OutputRecord, State};
@@ -33,6 +34,19 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// The same numbers as [`Stat::of`], from a raw `stat`.
+    #[cfg(unix)]
+    // The field types differ between platforms.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn of_raw(st: &rustix::fs::Stat) -> Stat {
+        Stat {
+            len: st.st_size as u64,
+            mtime_ns: st.st_mtime as i64 * 1_000_000_000 + st.st_mtime_nsec as i64,
+            ctime_ns: st.st_ctime as i64 * 1_000_000_000 + st.st_ctime_nsec as i64,
+            ino: st.st_ino as u64,
+        }
+    }
+
     pub fn of(meta: &Metadata) -> Stat {
         #[cfg(unix)]
         {
@@ -58,6 +72,43 @@ impl Stat {
                 ino: 0,
             }
         }
+    }
+}
+
+/// A folder opened once, whose entries are stat'ed relative to it: a stat by
+/// full path walks every component again, which was most of a no-op build
+/// over tens of thousands of files.
+pub struct Folder {
+    path: PathBuf,
+    #[cfg(unix)]
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl Folder {
+    pub fn open(path: PathBuf) -> Folder {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(&path, flags, Mode::empty()).ok();
+            Folder { path, fd }
+        }
+        #[cfg(not(unix))]
+        Folder { path }
+    }
+
+    /// The stat of entry `name` (not following a symlink), and whether it
+    /// is a regular file.
+    pub fn lstat(&self, name: &OsStr) -> io::Result<(Stat, bool)> {
+        #[cfg(unix)]
+        if let Some(fd) = &self.fd {
+            use rustix::fs::{AtFlags, FileType};
+            let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            let is_file = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile;
+            return Ok((Stat::of_raw(&st), is_file));
+        }
+        let meta = std::fs::symlink_metadata(self.path.join(name))?;
+        Ok((Stat::of(&meta), meta.is_file()))
     }
 }
 
@@ -135,9 +186,7 @@ pub fn observe_sources(
 /// The state of every recorded output: stat first, content only when the
 /// stat changed.
 pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
-    // One listing per folder and stats relative to it: a stat by full path
-    // walks every component again, which dominates a no-op build.
-    let mut by_dir: HashMap<&OsStr, Vec<&OutputRecord>> = HashMap::new();
+    let mut by_dir: HashMap<&OsStr, Vec<&OutputRecord>, FxBuildHasher> = HashMap::default();
     for o in state.values().flat_map(|r| &r.outputs) {
         let dir = o.path.parent().map_or(OsStr::new(""), Path::as_os_str);
         by_dir.entry(dir).or_default().push(o);
@@ -145,27 +194,15 @@ pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
     let dirs: Vec<(&OsStr, Vec<&OutputRecord>)> = by_dir.into_iter().collect();
     dirs.par_iter()
         .flat_map_iter(|(dir, outputs)| {
-            let folder = crate::config::absolute(root, Path::new(dir));
-            let wanted: HashSet<&OsStr> =
-                outputs.iter().filter_map(|o| o.path.file_name()).collect();
-            let mut found: HashMap<OsString, Metadata> = HashMap::with_capacity(outputs.len());
-            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-                let name = entry.file_name();
-                if wanted.contains(name.as_os_str()) {
-                    // DirEntry::metadata does not follow symlinks.
-                    if let Ok(meta) = entry.metadata() {
-                        found.insert(name, meta);
-                    }
-                }
-            }
+            let folder = Folder::open(crate::config::absolute(root, Path::new(dir)));
             outputs.iter().map(move |o| {
-                let meta = o.path.file_name().and_then(|n| found.get(n));
-                let observed = match meta {
-                    None => OutputState::Missing,
-                    Some(meta) if !meta.is_file() => OutputState::Modified,
-                    Some(meta) if Stat::of(meta) == o.stat => OutputState::Intact,
-                    Some(meta) => match hash_file(&crate::config::absolute(root, &o.path)) {
-                        Ok(hash) if hash == o.hash => OutputState::Restat(Stat::of(meta)),
+                let name = o.path.file_name().unwrap_or_default();
+                let observed = match folder.lstat(name) {
+                    Err(_) => OutputState::Missing,
+                    Ok((_, false)) => OutputState::Modified,
+                    Ok((stat, true)) if stat == o.stat => OutputState::Intact,
+                    Ok((stat, true)) => match hash_file(&crate::config::absolute(root, &o.path)) {
+                        Ok(hash) if hash == o.hash => OutputState::Restat(stat),
                         _ => OutputState::Modified,
                     },
                 };
@@ -197,6 +234,28 @@ mod tests {
         std::fs::write(&path, b"hello").unwrap();
         assert_eq!(hash_file(&path).unwrap(), hash_bytes(b"hello"));
         assert_ne!(hash_bytes(b"hello"), hash_bytes(b"hellp"));
+    }
+
+    #[test]
+    fn folder_lstat_agrees_with_std_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"12345").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let folder = Folder::open(dir.path().to_path_buf());
+        let (stat, is_file) = folder.lstat(OsStr::new("f")).unwrap();
+        let meta = std::fs::symlink_metadata(dir.path().join("f")).unwrap();
+        assert_eq!(stat, Stat::of(&meta));
+        assert!(is_file);
+        assert!(!folder.lstat(OsStr::new("sub")).unwrap().1);
+        assert!(folder.lstat(OsStr::new("missing")).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
+            assert!(!folder.lstat(OsStr::new("link")).unwrap().1, "not followed");
+        }
+        // A folder that does not exist: every entry is missing.
+        let gone = Folder::open(dir.path().join("nope"));
+        assert!(gone.lstat(OsStr::new("f")).is_err());
     }
 
     #[test]

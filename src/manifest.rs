@@ -137,7 +137,7 @@ mod tests {
                 eighths: 8,
             }],
         };
-        let mut state = State::new();
+        let mut state = State::default();
         state.insert("z.jpg".into(), record(false));
         state.insert("b/c.jpg".into(), record(false));
         state.insert("broken.jpg".into(), record(true));

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
+use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::fingerprint::Stat;
+use crate::fingerprint::{Folder, Stat};
 
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -56,6 +57,8 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let skip_dirs = [config.output.clone(), config.cache.clone()];
 
     let out = Mutex::new(Scan::default());
+    // Regular files, relative to the root, whose stat is still to be taken.
+    let files: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(true)
@@ -66,6 +69,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
 
     walker.run(|| {
         let out = &out;
+        let files = &files;
         let real_root = &real_root;
         Box::new(move |entry| {
             let entry = match entry {
@@ -103,13 +107,9 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                     Link::NotAFile => return WalkState::Continue,
                 }
             } else if file_type.is_file() {
-                Found {
-                    rel: rel.to_path_buf(),
-                    stat: entry
-                        .metadata()
-                        .map(|m| Stat::of(&m))
-                        .map_err(|e| e.to_string()),
-                }
+                // Stat'ed below, folder by folder.
+                files.lock().unwrap().push(rel.to_path_buf());
+                return WalkState::Continue;
             } else {
                 return WalkState::Continue;
             };
@@ -119,11 +119,40 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     });
 
     let mut scan = out.into_inner().unwrap();
+    let mut files = files.into_inner().unwrap();
+    files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    scan.found.par_extend(stat_files(root, &files));
     // Byte order: as deterministic as component order, and much cheaper.
     scan.found
         .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
     scan.warnings.sort();
     Ok(scan)
+}
+
+/// Stat `files` (relative to `root`, sorted so that siblings are mostly
+/// adjacent) relative to their open folder, in parallel.
+fn stat_files<'a>(
+    root: &'a Path,
+    files: &'a [PathBuf],
+) -> impl ParallelIterator<Item = Found> + 'a {
+    files
+        .par_chunk_by(|a, b| a.parent() == b.parent())
+        .flat_map_iter(move |siblings| {
+            let parent = siblings[0].parent().unwrap_or(Path::new(""));
+            let folder = Folder::open(root.join(parent));
+            siblings.iter().map(move |rel| {
+                let name = rel.file_name().unwrap_or_default();
+                let stat = match folder.lstat(name) {
+                    Ok((stat, true)) => Ok(stat),
+                    Ok((_, false)) => Err("no longer a regular file".to_string()),
+                    Err(e) => Err(crate::error::describe_io(&e)),
+                };
+                Found {
+                    rel: rel.clone(),
+                    stat,
+                }
+            })
+        })
 }
 
 fn selected(config: &Config, rel: &Path) -> bool {

@@ -2,7 +2,6 @@
 //! that decides when its outputs are stale, where an output goes, and the
 //! `contain` / `cover` geometry. Pure: nothing here touches the disk.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the render pipeline changes what bytes it produces for the
@@ -81,15 +80,22 @@ impl Variant {
     /// Where the output of `source_rel` (relative to the source root) goes,
     /// relative to the output root: `<name>/<source_rel with new extension>`.
     pub fn output_rel(&self, source_rel: &Path) -> PathBuf {
-        let mut file: OsString = source_rel.file_stem().unwrap_or_default().to_owned();
-        file.push(".");
-        file.push(self.format.extension());
-        let mut out = PathBuf::from(&self.name);
+        let mut out = PathBuf::new();
+        self.push_output_rel(&mut out, source_rel);
+        out
+    }
+
+    /// [`Variant::output_rel`] appended to `out`, allocation-free when `out`
+    /// has room: the planner maps every source this way on every build.
+    pub fn push_output_rel(&self, out: &mut PathBuf, source_rel: &Path) {
+        out.push(&self.name);
         if let Some(parent) = source_rel.parent() {
             out.push(parent);
         }
-        out.push(file);
-        out
+        out.push(source_rel.file_stem().unwrap_or_default());
+        let file = out.as_mut_os_string();
+        file.push(".");
+        file.push(self.format.extension());
     }
 }
 
