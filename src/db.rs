@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{describe_io, Error, Result};
 use crate::fingerprint::{Hash, Stat};
-use crate::variant::{Format, Recipe};
+use crate::variant::{Format, Recipe, Shape};
 
 /// Bump when the record layout changes; older caches are discarded.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 /// What we knew about one source after the last build that touched it.
@@ -34,9 +34,10 @@ pub struct SourceRecord {
     pub racy: bool,
     /// The last attempt failed; it has no outputs and is retried every build.
     pub failed: bool,
-    /// Upright size of a JPEG source, which decides the DCT scale it is
-    /// decoded at (see `variant::decode_eighths`); `None` for other formats.
-    pub decoded: Option<(u32, u32)>,
+    /// Upright size and kind of the source as last rendered, which decide
+    /// how its variants are made (see `variant::derivation`); `None` before
+    /// the first successful decode.
+    pub shape: Option<Shape>,
     pub outputs: Vec<OutputRecord>,
 }
 
@@ -56,6 +57,8 @@ pub struct OutputRecord {
     pub format: Format,
     /// The JPEG DCT scale (eighths) the source was decoded at; 8 otherwise.
     pub eighths: u8,
+    /// The resizes its pixels went through first (`Derivation::via`).
+    pub via: u64,
 }
 
 /// Every record, keyed by source path relative to the source root.
@@ -387,7 +390,11 @@ mod tests {
             hash: [1; 32],
             racy: false,
             failed: false,
-            decoded: Some((4000, 3000)),
+            shape: Some(Shape {
+                width: 4000,
+                height: 3000,
+                jpeg: true,
+            }),
             outputs: vec![OutputRecord {
                 variant: "thumb".into(),
                 path: PathBuf::from("out/thumb/a.jpg"),
@@ -399,6 +406,7 @@ mod tests {
                 height: 20,
                 format: Format::Jpeg,
                 eighths: 2,
+                via: 7,
             }],
         }
     }

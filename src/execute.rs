@@ -17,7 +17,7 @@ use crate::fingerprint::{hash_bytes, Stat};
 use crate::fsutil::{self, PathError};
 use crate::plan::{Build, Job, Removal};
 use crate::render::{render_shared, Limits, Rendered};
-use crate::variant::{Variant, PIPELINE_VERSION};
+use crate::variant::PIPELINE_VERSION;
 
 pub struct Built {
     pub build: Build,
@@ -113,27 +113,23 @@ impl Executor<'_> {
             hash,
             racy: job.fingerprint.racy,
             failed: false,
-            decoded: None,
+            shape: None,
             outputs: Vec::new(),
         };
         if job.fingerprint.hash.is_some_and(|h| h != hash) {
             record.stat = Stat::default();
             record.racy = true;
         }
-        let variants: Vec<&Variant> = job
-            .builds
-            .iter()
-            .map(|b| &self.config.variants[b.variant])
-            .collect();
+        let wanted: Vec<usize> = job.builds.iter().map(|b| b.variant).collect();
         let limits = Limits {
             max_pixels: self.config.max_pixels,
         };
         let rendered = catch_unwind(AssertUnwindSafe(|| {
-            render_shared(&bytes, &variants, &self.config.variants, &limits)
+            render_shared(&bytes, &wanted, &self.config.variants, &limits)
         }));
         let error = match rendered {
             Ok(Ok((images, info))) => {
-                record.decoded = info.jpeg.then_some((info.width, info.height));
+                record.shape = Some(info.shape);
                 return Ok(RenderedJob {
                     record,
                     images,
@@ -228,6 +224,7 @@ impl Executor<'_> {
                     height: image.height,
                     format: variant.format,
                     eighths,
+                    via: image.via,
                 },
             });
         }

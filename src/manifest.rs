@@ -120,7 +120,7 @@ mod tests {
             hash: [0xab; 32],
             racy: false,
             failed,
-            decoded: None,
+            shape: None,
             outputs: vec![OutputRecord {
                 variant: "t".into(),
                 path: "site/thumbs/t/b/c.jpg".into(),
@@ -135,6 +135,7 @@ mod tests {
                 height: 6,
                 format: Format::Jpeg,
                 eighths: 8,
+                via: 0,
             }],
         };
         let mut state = State::default();

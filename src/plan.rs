@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::db::{OutputRecord, SourceRecord, State};
 use crate::fingerprint::{Hash, Stat};
-use crate::variant::{decode_eighths, Variant, PIPELINE_VERSION};
+use crate::variant::{derivation, Variant, PIPELINE_VERSION};
 
 /// A source as found on disk in this run.
 #[derive(Debug, Clone)]
@@ -60,8 +60,8 @@ pub enum Reason {
     NewVariant,
     VariantChanged,
     PipelineChanged,
-    /// The source is now decoded at another DCT scale (the largest variant
-    /// changed), which changes every output made from it.
+    /// Another variant changed how this one is made from the source: the
+    /// DCT scale of the decode, or the larger variant it is resized from.
     DecodeChanged,
     OutputMissing,
     OutputModified,
@@ -244,9 +244,11 @@ pub fn plan(
             Some(_) => None,
         };
         let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
-        let eighths = record
-            .and_then(|r| r.decoded)
-            .map_or(8, |(w, h)| decode_eighths(w, h, settings.variants));
+        let derivation = record
+            .and_then(|r| r.shape)
+            .map(|shape| derivation(shape, settings.variants));
+        let eighths = derivation.as_ref().map_or(8, |d| d.eighths);
+        let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
 
         let mut builds = Vec::new();
         // Outputs that stay, with a new stat if only their stat changed.
@@ -265,7 +267,9 @@ pub fn plan(
                     Some(Reason::VariantChanged)
                 }
                 (None, Some(o)) if o.pipeline != PIPELINE_VERSION => Some(Reason::PipelineChanged),
-                (None, Some(o)) if o.eighths != eighths => Some(Reason::DecodeChanged),
+                (None, Some(o)) if o.eighths != eighths || o.via != via(index) => {
+                    Some(Reason::DecodeChanged)
+                }
                 (None, Some(o)) => match state_of(o) {
                     OutputState::Missing => Some(Reason::OutputMissing),
                     OutputState::Modified => Some(Reason::OutputModified),
@@ -343,7 +347,7 @@ pub fn plan(
                 hash: record.hash,
                 racy: fingerprint.racy,
                 failed: false,
-                decoded: record.decoded,
+                shape: record.shape,
                 outputs: keep(),
             };
             plan.updates.push((source.rel.clone(), next));
@@ -462,7 +466,7 @@ fn without_extension(path: &Path) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::variant::{Fit, Format};
+    use crate::variant::{Fit, Format, Shape};
 
     fn variant(name: &str, width: u32, format: Format) -> Variant {
         Variant {
@@ -519,7 +523,7 @@ mod tests {
             hash: fingerprint.hash.unwrap(),
             racy: false,
             failed: false,
-            decoded: None,
+            shape: None,
             outputs: variants
                 .iter()
                 .map(|v| OutputRecord {
@@ -533,6 +537,7 @@ mod tests {
                     height: 1,
                     format: v.format,
                     eighths: 8,
+                    via: 0,
                 })
                 .collect(),
         };
@@ -701,11 +706,20 @@ mod tests {
         let v = variants();
         let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
         let record = state.get_mut(Path::new("a.jpg")).unwrap();
-        record.decoded = Some((4000, 3000));
-        let scale = decode_eighths(4000, 3000, &v);
+        let shape = Shape {
+            width: 4000,
+            height: 3000,
+            jpeg: true,
+        };
+        record.shape = Some(shape);
+        let made = derivation(shape, &v);
+        assert_eq!(made.parent, [Some(1), None], "thumb from large");
         for o in &mut record.outputs {
-            o.eighths = scale;
+            let index = v.iter().position(|x| x.name == o.variant).unwrap();
+            (o.eighths, o.via) = (made.eighths, made.via[index]);
         }
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+        assert_eq!(reasons(&p), [], "as recorded");
         // a change to the small variant keeps the decode scale
         let mut smaller = v.clone();
         smaller[0].width = 200;
@@ -731,6 +745,16 @@ mod tests {
                 ("out/thumb/a.jpg".into(), Reason::DecodeChanged),
                 ("out/large/a.webp".into(), Reason::VariantChanged)
             ]
+        );
+        // without the large one, the thumbnail comes from the decode
+        let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v[..1], false);
+        assert_eq!(
+            reasons(&p),
+            [("out/thumb/a.jpg".into(), Reason::DecodeChanged)]
+        );
+        assert_eq!(
+            removed(&p),
+            [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
         );
     }
 
@@ -892,7 +916,7 @@ mod tests {
                 hash: [1; 32],
                 racy: false,
                 failed: true,
-                decoded: None,
+                shape: None,
                 outputs: vec![],
             },
         );

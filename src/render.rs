@@ -18,7 +18,7 @@ use image::codecs::{
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 
-use crate::variant::{decode_eighths, geometry, Format, Variant};
+use crate::variant::{derivation, geometry, Format, Shape, Variant};
 
 /// Resource limits for one render.
 pub struct Limits {
@@ -33,6 +33,8 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub bytes: Vec<u8>,
+    /// The chain of resizes it was made through (`Derivation::via`).
+    pub via: u64,
 }
 
 /// Why a source could not be rendered. The message names no path: the
@@ -83,38 +85,40 @@ fn mpx(pixels: u64) -> String {
     }
 }
 
-/// What the source was, for the record: its upright size and the JPEG DCT
-/// scale it was decoded at (8 = full size, always for other formats).
+/// What the source was, for the record: its shape (upright size, and
+/// whether it is a JPEG) and the JPEG DCT scale it was decoded at (8 = full
+/// size, always for other formats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceInfo {
-    pub width: u32,
-    pub height: u32,
+    pub shape: Shape,
     pub eighths: u8,
-    pub jpeg: bool,
 }
 
 /// Decode `source` once and produce one output per variant, in the same
-/// order, with the decode scale chosen for these variants alone.
+/// order, as if `variants` were the whole configured set.
 pub fn render(
     source: &[u8],
     variants: &[&Variant],
     limits: &Limits,
 ) -> Result<Vec<Rendered>, RenderError> {
-    render_shared(source, variants, variants.iter().copied(), limits).map(|(out, _)| out)
+    let all: Vec<Variant> = variants.iter().map(|&v| v.clone()).collect();
+    let wanted: Vec<usize> = (0..all.len()).collect();
+    render_shared(source, &wanted, &all, limits).map(|(out, _)| out)
 }
 
-/// Decode `source` once and produce one output per variant of `variants`,
-/// in order. A JPEG is decoded at the scale `variant::decode_eighths` picks
-/// for `shared` (all configured variants) together with `variants`, so that
-/// an output's bytes depend on the source, its own settings and that scale
-/// only, never on which other variants happen to be rendered in this call.
-pub fn render_shared<'a>(
+/// Decode `source` once and produce the outputs of the variants `wanted`
+/// (indices into `all`, the configured set), in that order, made the way
+/// `variant::derivation` says for the whole set: the decode scale, and the
+/// larger variant each is resized from. An output thus depends on the
+/// source, its own settings and that derivation (which the caller records),
+/// never on which other variants happen to be rendered in this call.
+pub fn render_shared(
     source: &[u8],
-    variants: &[&Variant],
-    shared: impl IntoIterator<Item = &'a Variant>,
+    wanted: &[usize],
+    all: &[Variant],
     limits: &Limits,
 ) -> Result<(Vec<Rendered>, SourceInfo), RenderError> {
-    for v in variants {
+    for v in all {
         // `geometry` cannot size an empty box; config validation should have
         // caught this, but a bad variant must not take the process down.
         if v.width == 0 || v.height == 0 {
@@ -124,39 +128,63 @@ pub fn render_shared<'a>(
             });
         }
     }
-    let mut resizer = fr::Resizer::new();
-    let src = match sniff(source)? {
+    let (src, derivation) = match sniff(source)? {
         Kind::Jpeg => {
             let header = jpeg_header(source, limits)?;
-            let (uw, uh) = if swaps_axes(header.orientation) {
+            let (width, height) = if swaps_axes(header.orientation) {
                 (header.height, header.width)
             } else {
                 (header.width, header.height)
             };
-            // The smallest scale serving both sets serves their union.
-            let eighths = decode_eighths(uw, uh, shared).max(decode_eighths(
-                uw,
-                uh,
-                variants.iter().copied(),
-            ));
-            decode_jpeg(source, &header, u32::from(eighths), limits)?
+            let shape = Shape {
+                width,
+                height,
+                jpeg: true,
+            };
+            let derivation = derivation(shape, all);
+            let src = decode_jpeg(source, &header, u32::from(derivation.eighths), limits)?;
+            (src, derivation)
         }
-        Kind::Other(format) => decode_other(source, format, limits)?,
+        Kind::Other(format) => {
+            let src = decode_other(source, format, limits)?;
+            let derivation = derivation(src.shape(), all);
+            (src, derivation)
+        }
     };
-    let rendered = variants
+
+    // Resize every wanted variant, and the larger ones they derive from,
+    // parents first; then orient and encode the wanted ones.
+    let mut resizer = fr::Resizer::new();
+    let mut resized: Vec<Option<Resized>> = (0..all.len()).map(|_| None).collect();
+    for &i in wanted {
+        let mut chain = vec![i];
+        while let Some(p) = derivation.parent[*chain.last().expect("not empty")] {
+            chain.push(p);
+        }
+        for &j in chain.iter().rev() {
+            if resized[j].is_none() {
+                let from = derivation.parent[j].and_then(|p| resized[p].as_ref());
+                resized[j] = Some(resize_variant(&src, from, &all[j], &mut resizer)?);
+            }
+        }
+    }
+    let rendered = wanted
         .iter()
-        .map(|v| render_variant(&src, v, &mut resizer))
+        .enumerate()
+        .map(|(k, &i)| {
+            // Every resize is done: the buffers can go to the encoders.
+            let pixels = if wanted[k + 1..].contains(&i) {
+                resized[i].clone()
+            } else {
+                resized[i].take()
+            };
+            let pixels = pixels.expect("resized above");
+            encode_variant(&src, pixels, &all[i], derivation.via[i])
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let (uw, uh) = if swaps_axes(src.orientation) {
-        (src.full.1, src.full.0)
-    } else {
-        src.full
-    };
     let info = SourceInfo {
-        width: uw,
-        height: uh,
+        shape: src.shape(),
         eighths: src.eighths,
-        jpeg: src.jpeg,
     };
     Ok((rendered, info))
 }
@@ -268,6 +296,21 @@ struct Source {
     /// The DCT scale of a JPEG decode, in eighths; 8 for other formats.
     eighths: u8,
     jpeg: bool,
+}
+
+impl Source {
+    fn shape(&self) -> Shape {
+        let (width, height) = if swaps_axes(self.orientation) {
+            (self.full.1, self.full.0)
+        } else {
+            self.full
+        };
+        Shape {
+            width,
+            height,
+            jpeg: self.jpeg,
+        }
+    }
 }
 
 fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), RenderError> {
@@ -606,24 +649,46 @@ fn orient(o: Orientation, pixels: Vec<u8>, w: u32, h: u32, ch: usize) -> (Vec<u8
 // ---------------------------------------------------------------------------
 // Per variant
 
-fn render_variant(
+/// A variant's pixels after the resize, still in the stored orientation
+/// (as the decode is), so that smaller variants can be resized from them.
+#[derive(Clone)]
+struct Resized {
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+}
+
+/// Resize for `v` from the decode, or `from` a larger `contain` variant of
+/// the same source (which holds the whole image).
+fn resize_variant(
     src: &Source,
+    from: Option<&Resized>,
     v: &Variant,
     resizer: &mut fr::Resizer,
-) -> Result<Rendered, RenderError> {
+) -> Result<Resized, RenderError> {
     let p = plan(src.full, src.orientation, v);
     let (sw, sh) = p.out_stored;
-    // Crop in decoded pixels, clamped: scaled decodes round their size up,
+    // The image resized from, and its pixels per full-resolution pixel.
+    let (pixels, iw, ih, scale_x, scale_y) = match from {
+        None => (&src.pixels, src.width, src.height, src.scale, src.scale),
+        Some(r) => (
+            &r.pixels,
+            r.width,
+            r.height,
+            f64::from(r.width) / f64::from(src.full.0),
+            f64::from(r.height) / f64::from(src.full.1),
+        ),
+    };
+    // Crop in those pixels, clamped: scaled decodes round their size up,
     // and float noise must not push the box past the buffer.
-    let (dw, dh) = (f64::from(src.width), f64::from(src.height));
-    let cx = (p.crop.0 * src.scale).clamp(0.0, dw - 1.0);
-    let cy = (p.crop.1 * src.scale).clamp(0.0, dh - 1.0);
-    let cw = (p.crop.2 * src.scale).clamp(1.0, dw - cx);
-    let ch = (p.crop.3 * src.scale).clamp(1.0, dh - cy);
+    let (dw, dh) = (f64::from(iw), f64::from(ih));
+    let cx = (p.crop.0 * scale_x).clamp(0.0, dw - 1.0);
+    let cy = (p.crop.1 * scale_y).clamp(0.0, dh - 1.0);
+    let cw = (p.crop.2 * scale_x).clamp(1.0, dw - cx);
+    let ch = (p.crop.3 * scale_y).clamp(1.0, dh - cy);
 
-    let src_view =
-        fr::images::ImageRef::new(src.width, src.height, &src.pixels, src.px.resize_type())
-            .map_err(|e| RenderError::Resize(e.to_string()))?;
+    let src_view = fr::images::ImageRef::new(iw, ih, pixels, src.px.resize_type())
+        .map_err(|e| RenderError::Resize(e.to_string()))?;
     let mut dst = fr::images::Image::new(sw, sh, src.px.resize_type());
     let options = fr::ResizeOptions::new()
         .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
@@ -631,8 +696,28 @@ fn render_variant(
     resizer
         .resize(&src_view, &mut dst, &options)
         .map_err(|e| RenderError::Resize(e.to_string()))?;
-    let (pixels, w, h) = orient(src.orientation, dst.into_vec(), sw, sh, src.px.channels());
-    debug_assert_eq!((w, h), p.out_upright);
+    Ok(Resized {
+        pixels: dst.into_vec(),
+        width: sw,
+        height: sh,
+    })
+}
+
+/// Turn resized pixels upright and encode them as `v` says.
+fn encode_variant(
+    src: &Source,
+    resized: Resized,
+    v: &Variant,
+    via: u64,
+) -> Result<Rendered, RenderError> {
+    let (pixels, w, h) = orient(
+        src.orientation,
+        resized.pixels,
+        resized.width,
+        resized.height,
+        src.px.channels(),
+    );
+    debug_assert_eq!((w, h), plan(src.full, src.orientation, v).out_upright);
 
     let bytes = match v.format {
         Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
@@ -643,6 +728,7 @@ fn render_variant(
         width: w,
         height: h,
         bytes,
+        via,
     })
 }
 
@@ -916,10 +1002,24 @@ mod tests {
             (variant(96, 96, Fit::Contain, Format::Png), (96, 64)),
             (variant(24, 24, Fit::Contain, Format::Png), (24, 16)),
             (variant(40, 40, Fit::Cover, Format::Jpeg), (40, 40)),
+            (variant(20, 20, Fit::Cover, Format::Jpeg), (20, 20)),
         ];
+        // Each also made next to a 96x96 one, which the smaller ones are
+        // then resized from (in stored orientation, crop mapped onto it).
+        let whole = variant(96, 96, Fit::Contain, Format::Png);
         for n in 1..=8 {
-            for (v, (w, h)) in &cases {
-                let r = render_one(&format!("exif-orientation-{n}.jpg"), v);
+            let name = format!("exif-orientation-{n}.jpg");
+            let cascaded = cases.iter().map(|(v, _)| {
+                let (mut out, _) =
+                    render_shared(&fixture(&name), &[1], &[whole.clone(), v.clone()], &LIMITS)
+                        .unwrap();
+                out.remove(0)
+            });
+            let direct = cases.iter().map(|(v, _)| render_one(&name, v));
+            let expected = cases.iter().chain(&cases).map(|(_, size)| size);
+            for ((r, (w, h)), i) in direct.chain(cascaded).zip(expected).zip(0..) {
+                let derived = i == 5 || i == 7;
+                assert_eq!(r.via != 0, derived, "case {i}");
                 assert_eq!((r.width, r.height), (*w, *h), "orientation {n}");
                 assert!(
                     !r.bytes.windows(6).any(|s| s == b"Exif\0\0"),
@@ -1258,24 +1358,35 @@ mod tests {
     fn a_variant_renders_the_same_whatever_its_companions() {
         // With the same configured set, rendering one variant alone (a
         // partial rebuild) gives the bytes a full render gives.
+        // The small one is resized from the big one's pixels, which are
+        // made for it even when only the small one is wanted.
         let small = variant(24, 24, Fit::Contain, Format::Jpeg);
-        let big = variant(96, 96, Fit::Cover, Format::Png);
+        let big = variant(96, 96, Fit::Contain, Format::Png);
         let src = fixture("exif-orientation-6.jpg");
         let config = [big.clone(), small.clone()];
-        let (alone, info) = render_shared(&src, &[&small], &config, &LIMITS).unwrap();
-        let (both, info_both) = render_shared(&src, &[&big, &small], &config, &LIMITS).unwrap();
+        let (alone, info) = render_shared(&src, &[1], &config, &LIMITS).unwrap();
+        let (both, info_both) = render_shared(&src, &[0, 1], &config, &LIMITS).unwrap();
+        let (reversed, _) = render_shared(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
         assert_eq!(alone[0].bytes, both[1].bytes);
+        assert_eq!(reversed[0].bytes, both[1].bytes);
+        assert_eq!(reversed[1].bytes, both[0].bytes);
+        assert_eq!(reversed[2].bytes, both[1].bytes);
         assert_eq!(info, info_both);
         assert_eq!(
-            render_shared(&src, &[&big], &config, &LIMITS).unwrap().0[0].bytes,
+            render_shared(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
             both[0].bytes
         );
+        assert_eq!((both[0].via, alone[0].via != 0), (0, true));
         // The decode scale follows the configured set: 24x24 alone needs
-        // a quarter of the 96x64 source, next to the 96x96 cover all of it.
+        // a quarter of the 96x64 source, next to the 96x96 one all of it.
         assert_eq!(info.eighths, 8);
-        assert!(info.jpeg);
-        assert_eq!((info.width, info.height), (96, 64), "upright size");
-        let (_, alone_info) = render_shared(&src, &[&small], [&small], &LIMITS).unwrap();
+        let shape = Shape {
+            width: 96,
+            height: 64,
+            jpeg: true,
+        };
+        assert_eq!(info.shape, shape, "upright size");
+        let (_, alone_info) = render_shared(&src, &[0], &[small], &LIMITS).unwrap();
         assert_eq!(alone_info.eighths, 2);
     }
 

@@ -35,9 +35,7 @@ pub fn reason_text(reason: Reason) -> &'static str {
         Reason::NewVariant => "new variant",
         Reason::VariantChanged => "variant settings changed",
         Reason::PipelineChanged => "thumbgen version changed",
-        Reason::DecodeChanged => {
-            "source now decoded at another size, as the largest variant changed"
-        }
+        Reason::DecodeChanged => "another variant changed how it is made",
         Reason::OutputMissing => "output missing",
         Reason::OutputModified => "output modified",
         Reason::Forced => "forced",

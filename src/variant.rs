@@ -168,6 +168,102 @@ pub fn decode_eighths<'a>(
         .unwrap_or(8)
 }
 
+/// What of a source decides how its variants are made from it: its
+/// upright size and whether it is a JPEG (which can be decoded scaled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct Shape {
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: bool,
+}
+
+/// How every configured variant is made from one decode of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derivation {
+    /// The JPEG DCT scale of the decode (8 for other formats).
+    pub eighths: u8,
+    /// Per variant: the variant whose resized pixels it is resized from,
+    /// or `None` for the decoded image itself.
+    pub parent: Vec<Option<usize>>,
+    /// Per variant: a digest of the resizes its pixels go through before
+    /// its own (0: none). Recorded with each output, like the DCT scale, so
+    /// that an output whose chain changes with the other variants is rebuilt.
+    pub via: Vec<u64>,
+}
+
+/// A variant is resized from a larger one only if that one has at least
+/// this many pixels per output pixel over the variant's crop, so that
+/// Lanczos3 still has real detail to filter (libvips's "reducing gap").
+const DERIVE_GAP: f64 = 2.0;
+
+/// How the `variants` of a source of shape `shape` are made: one decode at
+/// [`decode_eighths`], then each variant resized from the smallest `contain`
+/// variant that still has [`DERIVE_GAP`] times its resolution (a cascade, as
+/// mipmaps are made), or from the decode. Resizing a 640 px thumbnail from
+/// the 1280 px one costs a fifth of resizing it from a 12 Mpx decode.
+pub fn derivation(shape: Shape, variants: &[Variant]) -> Derivation {
+    let (w, h) = (shape.width, shape.height);
+    let eighths = if shape.jpeg {
+        decode_eighths(w, h, variants)
+    } else {
+        8
+    };
+    let geometries: Vec<Geometry> = variants
+        .iter()
+        .map(|v| geometry(w, h, v.width, v.height, v.fit))
+        .collect();
+    // Output pixels per source pixel, across and down.
+    let density = |g: &Geometry| {
+        (
+            f64::from(g.out_width) / g.crop.2,
+            f64::from(g.out_height) / g.crop.3,
+        )
+    };
+    let area = |g: &Geometry| u64::from(g.out_width) * u64::from(g.out_height);
+    let parent: Vec<Option<usize>> = geometries
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let (need_x, need_y) = density(g);
+            (0..variants.len())
+                .filter(|&j| j != i && variants[j].fit == Fit::Contain)
+                .filter(|&j| {
+                    let (have_x, have_y) = density(&geometries[j]);
+                    have_x >= need_x * DERIVE_GAP && have_y >= need_y * DERIVE_GAP
+                })
+                .min_by_key(|&j| (area(&geometries[j]), j))
+        })
+        .collect();
+    // Parents have at least four times their children's pixels, so
+    // following them always ends.
+    let via = (0..variants.len())
+        .map(|i| {
+            let mut chain = Vec::new();
+            let mut at = parent[i];
+            while let Some(p) = at {
+                chain.push((geometries[p].out_width, geometries[p].out_height));
+                at = parent[p];
+            }
+            if chain.is_empty() {
+                return 0;
+            }
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(b"thumbgen-via-v1\0");
+            for (cw, ch) in chain.iter().rev() {
+                hasher.update(&cw.to_le_bytes());
+                hasher.update(&ch.to_le_bytes());
+            }
+            let digest = hasher.finalize();
+            u64::from_le_bytes(digest.as_bytes()[..8].try_into().expect("8 bytes"))
+        })
+        .collect();
+    Derivation {
+        eighths,
+        parent,
+        via,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +363,85 @@ mod tests {
         cover.fit = Fit::Cover;
         // a 4:1 panorama covered into a square needs its full height
         assert_eq!(decode_eighths(4096, 1024, [&cover]), 2);
+    }
+
+    fn sized(name: &str, size: u32, fit: Fit) -> Variant {
+        Variant {
+            width: size,
+            height: size,
+            fit,
+            ..variant(name, Format::Jpeg)
+        }
+    }
+
+    #[test]
+    fn variants_cascade_from_the_smallest_large_enough_contain_variant() {
+        let photo = Shape {
+            width: 4000,
+            height: 3000,
+            jpeg: true,
+        };
+        let v = [
+            sized("small", 256, Fit::Contain),
+            sized("large", 1280, Fit::Contain),
+            sized("medium", 640, Fit::Contain),
+            sized("square", 200, Fit::Cover),
+        ];
+        let d = derivation(photo, &v);
+        assert_eq!(d.eighths, 4);
+        assert_eq!(d.parent, [Some(2), None, Some(1), Some(2)]);
+        assert_eq!(d.via[1], 0);
+        assert!(d.via[0] != 0 && d.via[2] != 0 && d.via[0] != d.via[2]);
+        assert_eq!(d.via[0], d.via[3], "same chain, same digest");
+
+        // Without the large variant the medium one comes from the decode,
+        // and the chain of the small one changes with it.
+        let without_large = [v[0].clone(), v[2].clone()];
+        let e = derivation(photo, &without_large);
+        assert_eq!(e.parent, [Some(1), None]);
+        assert_eq!(e.via[1], 0);
+        assert_ne!(e.via[0], d.via[0]);
+        assert_eq!(e.eighths, 2);
+
+        // A cover variant crops: it is never a parent.
+        let covers = [
+            sized("big", 1280, Fit::Cover),
+            sized("small", 256, Fit::Contain),
+        ];
+        assert_eq!(derivation(photo, &covers).parent, [None, None]);
+    }
+
+    #[test]
+    fn no_cascade_without_the_gap() {
+        // A small source is not upscaled: every variant keeps its size,
+        // so none has twice the resolution of another.
+        let small = Shape {
+            width: 300,
+            height: 200,
+            jpeg: false,
+        };
+        let v = [
+            sized("a", 256, Fit::Contain),
+            sized("b", 1280, Fit::Contain),
+        ];
+        let d = derivation(small, &v);
+        assert_eq!(d.parent, [None, None]);
+        assert_eq!(d.via, [0, 0]);
+        assert_eq!(d.eighths, 8, "only JPEGs decode scaled");
+        // 640 -> 400 is less than the gap.
+        let v = [sized("a", 400, Fit::Contain), sized("b", 640, Fit::Contain)];
+        assert_eq!(
+            derivation(
+                Shape {
+                    width: 4000,
+                    height: 3000,
+                    jpeg: true
+                },
+                &v
+            )
+            .parent,
+            [None, None]
+        );
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn removing_a_variant_removes_its_outputs() {
             (
                 "build".into(),
                 "public/thumbs/thumb/a.jpg".into(),
-                "source now decoded at another size, as the largest variant changed".into()
+                "another variant changed how it is made".into()
             ),
             (
                 "remove".into(),
