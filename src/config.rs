@@ -109,6 +109,15 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf> {
     )))
 }
 
+/// The line and name of the first `[variants.NAME]` table header, if any.
+fn variant_table_header(text: &str) -> Option<(usize, &str)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix("[variants.")?;
+        let name = rest.split(']').next()?.trim().trim_matches('"');
+        Some((i + 1, name))
+    })
+}
+
 /// Read and validate the config file at `file` (absolute).
 pub fn load(file: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -123,6 +132,14 @@ pub fn load(file: &Path) -> Result<Config> {
 
 /// Validate `text` as the content of `file`.
 pub fn parse(text: &str, file: &Path) -> Result<Config> {
+    // `[variants.thumb]` is valid TOML that serde can only report as a
+    // type mismatch deep inside; say what to write instead.
+    if let Some((line, name)) = variant_table_header(text) {
+        return Err(Error::Config(format!(
+            "{}:{line}: `variants` is a list: write [[variants]] with name = \"{name}\" inside instead of [variants.{name}]",
+            file.display()
+        )));
+    }
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
         Error::Config(format!(
@@ -476,6 +493,14 @@ format = "webp"
         assert!(e.contains("`source`"), "{e}");
         let e = error_of(&GOOD.replace("public/thumbs", "images/../images/x"));
         assert!(e.contains("`output`"), "{e}");
+    }
+
+    #[test]
+    fn variants_written_as_tables_get_a_hint() {
+        let text = "source = \"a\"\noutput = \"b\"\n\n[variants.large]\nwidth = 9\nheight = 9\n";
+        let e = error_of(text);
+        assert!(e.contains(":4:") && e.contains("[[variants]]"), "{e}");
+        assert!(e.contains("name = \"large\""), "{e}");
     }
 
     #[test]

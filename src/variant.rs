@@ -247,14 +247,15 @@ pub fn derivation(shape: Shape, variants: &[Variant]) -> Derivation {
             if chain.is_empty() {
                 return 0;
             }
-            let mut hasher = blake3::Hasher::new();
-            hasher.update(b"thumbgen-via-v1\0");
+            // FNV-1a: stable across builds and platforms (it is stored), and
+            // cheap enough to compute for every source on a no-op build.
+            let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
             for (cw, ch) in chain.iter().rev() {
-                hasher.update(&cw.to_le_bytes());
-                hasher.update(&ch.to_le_bytes());
+                for byte in cw.to_le_bytes().into_iter().chain(ch.to_le_bytes()) {
+                    digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                }
             }
-            let digest = hasher.finalize();
-            u64::from_le_bytes(digest.as_bytes()[..8].try_into().expect("8 bytes"))
+            digest.max(1)
         })
         .collect();
     Derivation {
