@@ -9,6 +9,9 @@ const DIRS: &[&str] = &["", "a/", "a/b/", "c/"];
 const EXTS: &[&str] = &["jpg", "png"];
 const VARIANT_NAMES: &[&str] = &["thumb", "large", "mid"];
 const FORMATS: &[&str] = &["jpeg", "png", "webp"];
+/// Box sizes: sources are 8-120 px, so some variants are at least twice
+/// as large as others and smaller ones are resized from them.
+const SIZES: &[u32] = &[12, 16, 24, 32, 48, 64, 96];
 
 #[derive(Clone, Debug)]
 struct VariantSpec {
@@ -98,7 +101,7 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
             let i = rng.usize(..variants.len());
             let v = &mut variants[i];
             match rng.u32(..4) {
-                0 => v.size = [24, 32, 48, 64][rng.usize(..4)],
+                0 => v.size = SIZES[rng.usize(..SIZES.len())],
                 1 => v.format = FORMATS[rng.usize(..FORMATS.len())],
                 2 => v.cover = !v.cover,
                 _ => v.quality = rng.u32(50..95),
@@ -116,7 +119,7 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
                 let name = *unused[rng.usize(..unused.len())];
                 variants.push(VariantSpec {
                     name,
-                    size: 40,
+                    size: SIZES[rng.usize(..SIZES.len())],
                     format: FORMATS[rng.usize(..FORMATS.len())],
                     cover: rng.bool(),
                     quality: 80,
@@ -164,7 +167,7 @@ fn check_sequence(seed: u64, steps: usize) {
             name: "large",
             size: 64,
             format: "webp",
-            cover: true,
+            cover: false,
             quality: 75,
         },
     ];
