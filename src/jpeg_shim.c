@@ -4,8 +4,9 @@
  * and reduced-size IDCTs are what make shrink-on-load fast; the pure-Rust
  * decoders measured 1.4x slower on the same scaled decode.
  *
- * One entry point with a plain C ABI: no libjpeg struct crosses into Rust,
- * so the binding does not depend on the library's struct layout.
+ * Plain C entry points: no libjpeg struct crosses into Rust, so the binding
+ * does not depend on the library's struct layout. Headers are read here too
+ * (not by a Rust parser), so every JPEG libjpeg decodes is accepted.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -17,13 +18,18 @@
 
 #define TG_ERROR_LEN 200
 
+/* What the header says; `exif` and `icc` are malloc'd (free with
+ * tg_jpeg_free) or NULL. */
 typedef struct {
-    unsigned char *pixels;  /* malloc'd, free with tg_jpeg_free */
     int width;
     int height;
-    int components;         /* 1 gray, 3 RGB, 4 CMYK (ink values) */
+    int components;         /* of the decoded output: 1 gray, 3 RGB, 4 CMYK (ink) */
+    unsigned char *exif;    /* the TIFF data of the first Exif APP1 segment */
+    unsigned int exif_len;
+    unsigned char *icc;     /* the ICC profile, reassembled from its APP2 chunks */
+    unsigned int icc_len;
     char error[TG_ERROR_LEN];
-} tg_jpeg_image;
+} tg_jpeg_info;
 
 typedef struct {
     struct jpeg_error_mgr mgr;
@@ -61,60 +67,103 @@ static struct jpeg_error_mgr *tg_error_init(tg_error *err) {
 
 void tg_jpeg_free(unsigned char *pixels) { free(pixels); }
 
-/*
- * Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8). Returns 0 on
- * success, filling `out`; otherwise -1 with `out->error` set and no pixels.
- * Images whose decoded buffer would exceed `max_bytes` are refused before
- * any pixel is allocated.
- */
-int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
-                   unsigned long long max_bytes, tg_jpeg_image *out) {
-    struct jpeg_decompress_struct cinfo;
-    tg_error err;
-    /* volatile: must survive the longjmp back into this frame */
-    unsigned char *volatile pixels = NULL;
-
-    memset(out, 0, sizeof(*out));
-    cinfo.err = tg_error_init(&err);
-
-    if (setjmp(err.jump)) {
-        err.mgr.format_message((j_common_ptr)&cinfo, out->error);
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        out->pixels = NULL;
-        return -1;
-    }
-
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, (unsigned char *)data, len);
-    jpeg_read_header(&cinfo, TRUE);
-
-    cinfo.scale_num = (unsigned int)eighths;
-    cinfo.scale_denom = 8;
-    switch (cinfo.jpeg_color_space) {
+/* Decoded colour layout: grey stays grey, CMYK and YCCK come out as CMYK,
+ * everything else as RGB. */
+static void tg_set_output(struct jpeg_decompress_struct *cinfo) {
+    switch (cinfo->jpeg_color_space) {
     case JCS_GRAYSCALE:
-        cinfo.out_color_space = JCS_GRAYSCALE;
+        cinfo->out_color_space = JCS_GRAYSCALE;
         break;
     case JCS_CMYK:
     case JCS_YCCK:
-        cinfo.out_color_space = JCS_CMYK;
+        cinfo->out_color_space = JCS_CMYK;
         break;
     default:
-        cinfo.out_color_space = JCS_RGB;
+        cinfo->out_color_space = JCS_RGB;
         break;
     }
+}
+
+/*
+ * Read the header of `data`: size, output components, Exif and ICC. Returns
+ * 0 on success; otherwise -1 with `out->error` set. libjpeg reads every
+ * JPEG process it can decode (baseline, progressive, arithmetic coding).
+ */
+int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info *out) {
+    struct jpeg_decompress_struct cinfo;
+    tg_error err;
+
+    memset(out, 0, sizeof(*out));
+    cinfo.err = tg_error_init(&err);
+    if (setjmp(err.jump)) {
+        err.mgr.format_message((j_common_ptr)&cinfo, out->error);
+        jpeg_destroy_decompress(&cinfo);
+        free(out->exif);
+        free(out->icc);
+        out->exif = NULL;
+        out->icc = NULL;
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, (unsigned char *)data, len);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 0xFFFF);
+    jpeg_read_header(&cinfo, TRUE);
+    tg_set_output(&cinfo);
     jpeg_calc_output_dimensions(&cinfo);
 
-    unsigned long long row = (unsigned long long)cinfo.output_width * cinfo.output_components;
-    unsigned long long total = row * cinfo.output_height;
-    if (total == 0 || total > max_bytes) {
-        snprintf(out->error, TG_ERROR_LEN, "decoded image would need %llu bytes", total);
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 &&
+            memcmp(m->data, "Exif\0\0", 6) == 0) {
+            out->exif = malloc(m->data_length - 6);
+            if (out->exif) {
+                memcpy(out->exif, m->data + 6, m->data_length - 6);
+                out->exif_len = m->data_length - 6;
+            }
+            break;
+        }
+    }
+    JOCTET *icc = NULL;
+    unsigned int icc_len = 0;
+    /* A damaged profile only costs the profile (libjpeg warns, no error). */
+    if (jpeg_read_icc_profile(&cinfo, &icc, &icc_len)) {
+        out->icc = icc;
+        out->icc_len = icc_len;
+    }
+    out->width = (int)cinfo.image_width;
+    out->height = (int)cinfo.image_height;
+    out->components = cinfo.out_color_components;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+/*
+ * Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8) into `pixels`,
+ * which must hold exactly the scaled size times the components that
+ * tg_jpeg_read_info reported. Returns 0, or -1 with `error` set.
+ */
+int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
+                   unsigned char *pixels, unsigned long long pixels_len, char *error) {
+    struct jpeg_decompress_struct cinfo;
+    tg_error err;
+
+    cinfo.err = tg_error_init(&err);
+    if (setjmp(err.jump)) {
+        err.mgr.format_message((j_common_ptr)&cinfo, error);
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    pixels = malloc((size_t)total);
-    if (!pixels) {
-        snprintf(out->error, TG_ERROR_LEN, "out of memory for %llu bytes", total);
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, (unsigned char *)data, len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.scale_num = (unsigned int)eighths;
+    cinfo.scale_denom = 8;
+    tg_set_output(&cinfo);
+    jpeg_calc_output_dimensions(&cinfo);
+
+    unsigned long long row = (unsigned long long)cinfo.output_width * cinfo.output_components;
+    if (row * cinfo.output_height != pixels_len) {
+        snprintf(error, TG_ERROR_LEN, "decoded size is not what the header said");
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -131,24 +180,18 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
         jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
     }
     if (err.truncated) {
-        snprintf(out->error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
+        snprintf(error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
         return -1;
     }
     err.reading_pixels = 0;
 
     /* Adobe's CMYK JPEGs store inverted values; hand out ink amounts. */
     if (cinfo.out_color_space == JCS_CMYK && cinfo.saw_Adobe_marker) {
-        for (unsigned long long i = 0; i < total; i++) {
+        for (unsigned long long i = 0; i < pixels_len; i++) {
             pixels[i] = (unsigned char)(255 - pixels[i]);
         }
     }
-
-    out->pixels = pixels;
-    out->width = (int)cinfo.output_width;
-    out->height = (int)cinfo.output_height;
-    out->components = cinfo.output_components;
     /* The frame is complete; a missing end marker after it loses nothing. */
     jpeg_abort_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);

@@ -1,25 +1,31 @@
-//! Safe wrapper over `src/jpeg_shim.c`: scaled JPEG decoding by the system
-//! libjpeg-turbo. The shim owns every libjpeg struct; only plain integers,
-//! a byte buffer and an error string cross the boundary.
+//! Safe wrapper over `src/jpeg_shim.c`: JPEG headers, scaled decoding and
+//! encoding by the system libjpeg-turbo. The shim owns every libjpeg
+//! struct; only plain integers, byte buffers and an error string cross the
+//! boundary.
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, CStr};
 
 #[repr(C)]
-struct TgJpegImage {
-    pixels: *mut c_uchar,
+struct TgJpegInfo {
     width: c_int,
     height: c_int,
     components: c_int,
+    exif: *mut c_uchar,
+    exif_len: c_uint,
+    icc: *mut c_uchar,
+    icc_len: c_uint,
     error: [c_char; 200],
 }
 
 extern "C" {
+    fn tg_jpeg_read_info(data: *const c_uchar, len: c_ulong, out: *mut TgJpegInfo) -> c_int;
     fn tg_jpeg_decode(
         data: *const c_uchar,
         len: c_ulong,
         eighths: c_int,
-        max_bytes: c_ulonglong,
-        out: *mut TgJpegImage,
+        pixels: *mut c_uchar,
+        pixels_len: c_ulonglong,
+        error: *mut c_char,
     ) -> c_int;
     fn tg_jpeg_free(pixels: *mut c_uchar);
     #[allow(clippy::too_many_arguments)]
@@ -37,55 +43,114 @@ extern "C" {
     ) -> c_int;
 }
 
-/// Decoded pixels: 1 (gray), 3 (RGB) or 4 (CMYK ink) bytes per pixel.
+/// What a JPEG's header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per decoded pixel: 1 (gray), 3 (RGB) or 4 (CMYK ink).
+    pub components: usize,
+    /// The TIFF data of the Exif segment.
+    pub exif: Option<Vec<u8>>,
+    pub icc: Option<Vec<u8>>,
+}
+
+/// Decoded pixels, `Info::components` bytes each.
 pub struct Decoded {
     pub width: u32,
     pub height: u32,
-    pub components: usize,
     pub pixels: Vec<u8>,
 }
 
-/// Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8), refusing a
-/// decoded buffer larger than `max_bytes` before allocating it.
-pub fn decode(data: &[u8], eighths: u32, max_bytes: u64) -> Result<Decoded, String> {
-    debug_assert!(matches!(eighths, 1 | 2 | 4 | 8));
-    let mut out = TgJpegImage {
-        pixels: std::ptr::null_mut(),
+fn message(error: &[c_char; 200]) -> String {
+    // SAFETY: the shim always NUL-terminates the error buffer on failure.
+    unsafe { CStr::from_ptr(error.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Take ownership of a malloc'd buffer from the shim.
+///
+/// # Safety
+/// `ptr` is null or a malloc'd buffer of at least `len` bytes that nothing
+/// else frees.
+unsafe fn take(ptr: *mut c_uchar, len: usize) -> Option<Vec<u8>> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: as the caller promises; freed right after the copy.
+    let copy = unsafe { std::slice::from_raw_parts(ptr, len).to_vec() };
+    unsafe { tg_jpeg_free(ptr) };
+    Some(copy)
+}
+
+/// Read `data`'s header (size, colour layout, Exif, ICC) without decoding.
+pub fn read_info(data: &[u8]) -> Result<Info, String> {
+    let mut out = TgJpegInfo {
         width: 0,
         height: 0,
         components: 0,
+        exif: std::ptr::null_mut(),
+        exif_len: 0,
+        icc: std::ptr::null_mut(),
+        icc_len: 0,
         error: [0; 200],
     };
     // SAFETY: `data` outlives the call and is only read; `out` is a valid,
     // exclusively borrowed struct of the layout the shim declares.
+    let status = unsafe { tg_jpeg_read_info(data.as_ptr(), data.len() as c_ulong, &mut out) };
+    if status != 0 {
+        return Err(message(&out.error));
+    }
+    // SAFETY: on success the shim hands over these buffers (or nulls).
+    let (exif, icc) = unsafe {
+        (
+            take(out.exif, out.exif_len as usize),
+            take(out.icc, out.icc_len as usize),
+        )
+    };
+    Ok(Info {
+        width: out.width as u32,
+        height: out.height as u32,
+        components: out.components as usize,
+        exif,
+        icc,
+    })
+}
+
+/// Decode `data`, whose header is `info`, at `eighths`/8 of its size (1, 2,
+/// 4 or 8), refusing a decoded buffer larger than `max_bytes` before
+/// allocating it.
+pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Decoded, String> {
+    debug_assert!(matches!(eighths, 1 | 2 | 4 | 8));
+    // libjpeg's scaled size: each dimension times eighths/8, rounded up.
+    let width = (u64::from(info.width) * u64::from(eighths)).div_ceil(8);
+    let height = (u64::from(info.height) * u64::from(eighths)).div_ceil(8);
+    let len = width * height * info.components as u64;
+    if len == 0 || len > max_bytes {
+        return Err(format!("decoded image would need {len} bytes"));
+    }
+    // Zeroed memory of this size comes fresh from the kernel, already zero.
+    let mut pixels = vec![0u8; len as usize];
+    let mut error: [c_char; 200] = [0; 200];
+    // SAFETY: `data` is only read; `pixels` is exactly `len` writable bytes,
+    // which the shim checks against the scaled size before writing.
     let status = unsafe {
         tg_jpeg_decode(
             data.as_ptr(),
             data.len() as c_ulong,
             eighths as c_int,
-            max_bytes,
-            &mut out,
+            pixels.as_mut_ptr(),
+            len,
+            error.as_mut_ptr(),
         )
     };
     if status != 0 {
-        // SAFETY: the shim always NUL-terminates `error` on failure.
-        let message = unsafe { CStr::from_ptr(out.error.as_ptr()) };
-        return Err(message.to_string_lossy().into_owned());
+        return Err(message(&error));
     }
-    let (width, height, components) =
-        (out.width as u32, out.height as u32, out.components as usize);
-    let len = width as usize * height as usize * components;
-    // SAFETY: on success the shim hands over a malloc'd buffer of exactly
-    // width * height * components bytes, freed right after the copy.
-    let pixels = unsafe {
-        let copy = std::slice::from_raw_parts(out.pixels, len).to_vec();
-        tg_jpeg_free(out.pixels);
-        copy
-    };
     Ok(Decoded {
-        width,
-        height,
-        components,
+        width: width as u32,
+        height: height as u32,
         pixels,
     })
 }
@@ -132,18 +197,11 @@ pub fn encode(
         )
     };
     if status != 0 {
-        // SAFETY: the shim NUL-terminates `error` on failure.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(message.to_string_lossy().into_owned());
+        return Err(message(&error));
     }
     // SAFETY: on success `out` is a malloc'd buffer of `out_len` bytes that
-    // we own; it is freed right after the copy.
-    let bytes = unsafe {
-        let copy = std::slice::from_raw_parts(out, out_len as usize).to_vec();
-        tg_jpeg_free(out);
-        copy
-    };
-    Ok(bytes)
+    // we own.
+    unsafe { take(out, out_len as usize) }.ok_or_else(|| "no output".to_string())
 }
 
 #[cfg(test)]
@@ -158,31 +216,53 @@ mod tests {
         .unwrap()
     }
 
+    fn decode_all(data: &[u8], eighths: u32) -> Result<Decoded, String> {
+        decode(data, &read_info(data)?, eighths, u64::MAX)
+    }
+
     #[test]
     fn decodes_at_each_scale() {
         let data = fixture("baseline.jpg");
-        let full = decode(&data, 8, u64::MAX).unwrap();
+        let full = decode_all(&data, 8).unwrap();
         for eighths in [1, 2, 4] {
-            let d = decode(&data, eighths, u64::MAX).unwrap();
+            let d = decode_all(&data, eighths).unwrap();
             assert_eq!(d.width, (full.width * eighths).div_ceil(8));
             assert_eq!(d.pixels.len(), d.width as usize * d.height as usize * 3);
         }
     }
 
     #[test]
+    fn header_gives_exif_and_icc() {
+        let info = read_info(&fixture("exif-orientation-6.jpg")).unwrap();
+        assert_eq!((info.width, info.height, info.components), (64, 96, 3));
+        let exif = info.exif.unwrap();
+        assert_eq!(
+            image::metadata::Orientation::from_exif_chunk(&exif),
+            Some(image::metadata::Orientation::Rotate90)
+        );
+        let icc = read_info(&fixture("icc.jpg")).unwrap().icc.unwrap();
+        assert_eq!(&icc[36..40], b"acsp", "a whole ICC profile");
+        assert_eq!(read_info(&fixture("grayscale.jpg")).unwrap().components, 1);
+        assert_eq!(read_info(&fixture("cmyk.jpg")).unwrap().components, 4);
+    }
+
+    #[test]
     fn truncated_and_garbage_are_errors() {
         let data = fixture("baseline.jpg");
-        assert!(decode(&data[..data.len() / 2], 8, u64::MAX).is_err());
-        assert!(decode(b"not a jpeg", 8, u64::MAX).is_err());
-        assert!(decode(&[], 8, u64::MAX).is_err());
+        assert!(decode_all(&data[..data.len() / 2], 8).is_err());
+        assert!(decode_all(b"not a jpeg", 8).is_err());
+        assert!(decode_all(&[], 8).is_err());
     }
 
     #[test]
     fn encodes_what_decodes_back() {
         let gray: Vec<u8> = (0..64 * 48).map(|i| (i % 251) as u8).collect();
         let jpeg = encode(&gray, 64, 48, 1, 90, None).unwrap();
-        let back = decode(&jpeg, 8, u64::MAX).unwrap();
-        assert_eq!((back.width, back.height, back.components), (64, 48, 1));
+        let back = decode_all(&jpeg, 8).unwrap();
+        assert_eq!(
+            (back.width, back.height, back.pixels.len()),
+            (64, 48, 64 * 48)
+        );
         let rgb = vec![200u8; 30 * 20 * 3];
         let icc = vec![7u8; 300];
         let jpeg = encode(&rgb, 30, 20, 3, 80, Some(&icc)).unwrap();
@@ -198,7 +278,9 @@ mod tests {
     #[test]
     fn size_limit_is_checked_before_decoding() {
         let data = fixture("baseline.jpg");
-        let err = decode(&data, 8, 16).err().unwrap();
+        let err = decode(&data, &read_info(&data).unwrap(), 8, 16)
+            .err()
+            .unwrap();
         assert!(err.contains("bytes"), "{err}");
     }
 }

@@ -15,8 +15,9 @@ use image::codecs::{
     bmp::BmpDecoder, gif::GifDecoder, ico::IcoDecoder, png::PngDecoder, tiff::TiffDecoder,
     webp::WebPDecoder,
 };
+use image::error::UnsupportedErrorKind;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageFormat};
+use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 
 use crate::variant::{derivation, geometry, Format, Shape, Variant};
 
@@ -47,6 +48,11 @@ pub enum RenderError {
     NotAnImage,
     #[error("unsupported image format ({0})")]
     Unsupported(&'static str),
+    #[error("{format} variant not supported: {reason}")]
+    UnsupportedVariant {
+        format: &'static str,
+        reason: String,
+    },
     #[error(
         "image is {width}×{height} ({} Mpx), more than max_pixels ({} Mpx)",
         mpx(u64::from(*.width) * u64::from(*.height)),
@@ -132,9 +138,9 @@ pub fn render_shared(
         Kind::Jpeg => {
             let header = jpeg_header(source, limits)?;
             let (width, height) = if swaps_axes(header.orientation) {
-                (header.height, header.width)
+                (header.info.height, header.info.width)
             } else {
-                (header.width, header.height)
+                (header.info.width, header.info.height)
             };
             let shape = Shape {
                 width,
@@ -351,56 +357,40 @@ fn plan(full: (u32, u32), orientation: Orientation, v: &Variant) -> Plan {
     }
 }
 
-fn jpeg_error(e: jpeg_decoder::Error) -> RenderError {
-    let reason = match e {
-        jpeg_decoder::Error::Io(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "unexpected end of file".to_string()
-        }
-        other => other.to_string(),
-    };
+/// What the JPEG header says, read before any pixel is decoded.
+struct JpegHeader {
+    info: crate::libjpeg::Info,
+    orientation: Orientation,
+}
+
+fn jpeg_decode_error(reason: String) -> RenderError {
+    // libjpeg's wording for processes and precisions it does not implement
+    // (12-bit, lossless, hierarchical): the file may well be intact.
+    if let Some(rest) = reason.strip_prefix("Unsupported JPEG ") {
+        return RenderError::UnsupportedVariant {
+            format: "JPEG",
+            reason: rest.to_string(),
+        };
+    }
     RenderError::Decode {
         format: "JPEG",
         reason,
     }
 }
 
-/// What the JPEG frame header says, read before any pixel is decoded.
-struct JpegHeader {
-    width: u32,
-    height: u32,
-    orientation: Orientation,
-    icc: Option<Vec<u8>>,
-}
-
-fn no_frame() -> RenderError {
-    RenderError::Decode {
-        format: "JPEG",
-        reason: "no frame header".into(),
-    }
-}
-
 fn jpeg_header(source: &[u8], limits: &Limits) -> Result<JpegHeader, RenderError> {
-    let mut dec = jpeg_decoder::Decoder::new(source);
-    dec.read_info().map_err(jpeg_error)?;
-    let info = dec.info().ok_or_else(no_frame)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    if width == 0 || height == 0 {
-        return Err(RenderError::Decode {
-            format: "JPEG",
-            reason: "image has no pixels".into(),
-        });
+    let info = crate::libjpeg::read_info(source).map_err(jpeg_decode_error)?;
+    if info.width == 0 || info.height == 0 {
+        return Err(jpeg_decode_error("image has no pixels".into()));
     }
-    check_pixels(width, height, limits)?;
-    let orientation = dec
-        .exif_data()
+    check_pixels(info.width, info.height, limits)?;
+    // Broken Exif is not worth refusing an otherwise good picture.
+    let orientation = info
+        .exif
+        .as_deref()
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
-    Ok(JpegHeader {
-        width,
-        height,
-        orientation,
-        icc: dec.icc_profile(),
-    })
+    Ok(JpegHeader { info, orientation })
 }
 
 /// Pixels come from libjpeg-turbo's DCT-scaled decode: at 1/8 it skips most
@@ -411,31 +401,21 @@ fn decode_jpeg(
     eighths: u32,
     limits: &Limits,
 ) -> Result<Source, RenderError> {
-    let (w, h) = (header.width, header.height);
-    let decoded = crate::libjpeg::decode(source, eighths, limits.max_pixels.saturating_mul(4))
-        .map_err(|reason| RenderError::Decode {
-            format: "JPEG",
-            reason,
-        })?;
+    let info = &header.info;
+    let (w, h) = (info.width, info.height);
+    let max_bytes = limits.max_pixels.saturating_mul(4);
+    let decoded =
+        crate::libjpeg::decode(source, info, eighths, max_bytes).map_err(jpeg_decode_error)?;
     let (dw, dh) = (decoded.width, decoded.height);
-    let (px, pixels) = match decoded.components {
+    let (px, pixels) = match info.components {
         1 => (Px::Gray, decoded.pixels),
         3 => (Px::Rgb, decoded.pixels),
         4 => (Px::Rgb, cmyk_to_rgb(&decoded.pixels)),
-        n => {
-            return Err(RenderError::Decode {
-                format: "JPEG",
-                reason: format!("{n} colour components"),
-            })
-        }
+        n => return Err(jpeg_decode_error(format!("{n} colour components"))),
     };
     // A DCT-scaled decode maps each 8-pixel block onto `eighths` pixels, so
     // that is the exact ratio; the size is only rounded up at the edge.
-    let scale = if (w * eighths).div_ceil(8) == dw && (h * eighths).div_ceil(8) == dh {
-        f64::from(eighths) / 8.0
-    } else {
-        f64::from(dw) / f64::from(w)
-    };
+    let scale = f64::from(eighths) / 8.0;
     Ok(Source {
         full: (w, h),
         scale,
@@ -444,7 +424,7 @@ fn decode_jpeg(
         px,
         pixels,
         orientation: header.orientation,
-        icc: header.icc.clone(),
+        icc: info.icc.clone(),
         eighths: eighths as u8,
         jpeg: true,
     })
@@ -474,6 +454,17 @@ fn image_error(format: &'static str, e: image::ImageError) -> RenderError {
             "unexpected end of file".to_string()
         }
         image::ImageError::Limits(_) => "image needs more memory than allowed".to_string(),
+        image::ImageError::Unsupported(u) => {
+            let reason = match u.kind() {
+                UnsupportedErrorKind::Color(ExtendedColorType::Unknown(bits)) => {
+                    format!("{bits}-bit pixels of a layout the decoder does not know")
+                }
+                UnsupportedErrorKind::Color(color) => format!("{color:?} pixels"),
+                UnsupportedErrorKind::GenericFeature(feature) => feature,
+                _ => u.to_string(),
+            };
+            return RenderError::UnsupportedVariant { format, reason };
+        }
         // The decoder's own wording repeats what our message already says
         // ("Format error decoding Gif: ..."); keep the part after it.
         image::ImageError::Decoding(d) => {
@@ -954,11 +945,10 @@ mod tests {
     fn output_icc(bytes: &[u8]) -> Option<Vec<u8>> {
         let c = Cursor::new(bytes);
         match image::guess_format(bytes).unwrap() {
-            ImageFormat::Jpeg => {
-                let mut d = jpeg_decoder::Decoder::new(bytes);
-                d.read_info().unwrap();
-                d.icc_profile()
-            }
+            ImageFormat::Jpeg => image::codecs::jpeg::JpegDecoder::new(c)
+                .unwrap()
+                .icc_profile()
+                .unwrap(),
             ImageFormat::Png => PngDecoder::new(c).unwrap().icc_profile().unwrap(),
             ImageFormat::WebP => WebPDecoder::new(c).unwrap().icc_profile().unwrap(),
             ImageFormat::Tiff => TiffDecoder::new(c).unwrap().icc_profile().unwrap(),
@@ -1205,6 +1195,7 @@ mod tests {
         for src in [
             "baseline.jpg",
             "progressive.jpg",
+            "arithmetic.jpg",
             "grayscale.jpg",
             "cmyk.jpg",
             "icc.webp",
@@ -1247,6 +1238,12 @@ mod tests {
             &variant(40, 40, Fit::Contain, Format::Png),
         ));
         assert!(near(a.as_bytes(), b.as_bytes(), 8));
+        // Arithmetic coding is lossless re-coding: the very same pixels.
+        let c = decode(&render_one(
+            "arithmetic.jpg",
+            &variant(40, 40, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(a.as_bytes(), c.as_bytes());
     }
 
     #[test]
@@ -1349,6 +1346,23 @@ mod tests {
             let msg = render_err(&b[..b.len() / 2]);
             assert!(msg.starts_with("corrupt or truncated"), "{src}: {msg}");
         }
+        let msg = render_err(&fixture("float.tif"));
+        assert!(
+            msg.starts_with("TIFF variant not supported: 32-bit"),
+            "{msg}"
+        );
+        // Valid JPEGs of processes libjpeg does not implement: the frame
+        // header of a baseline file patched to 12-bit, then to lossless.
+        let mut twelve = fixture("baseline.jpg");
+        let sof = twelve.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        twelve[sof + 4] = 12;
+        let msg = render_err(&twelve);
+        assert!(msg.starts_with("JPEG variant not supported"), "{msg}");
+        assert!(msg.contains("12"), "{msg}");
+        let mut lossless = fixture("baseline.jpg");
+        lossless[sof + 1] = 0xC3;
+        let msg = render_err(&lossless);
+        assert!(msg.starts_with("JPEG variant not supported"), "{msg}");
         let zero = variant(0, 10, Fit::Contain, Format::Png);
         let e = render(&fixture("baseline.jpg"), &[&zero], &LIMITS).unwrap_err();
         assert!(e.to_string().contains("at least 1"), "{e}");

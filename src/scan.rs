@@ -15,7 +15,7 @@ use crate::fingerprint::{Folder, Stat};
 
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib",
+    "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib", "ico",
 ];
 
 /// One candidate source found on disk.
