@@ -469,8 +469,16 @@ fn image_error(format: &'static str, e: image::ImageError) -> RenderError {
         // ("Format error decoding Gif: ..."); keep the part after it.
         image::ImageError::Decoding(d) => {
             let text = d.to_string();
-            match text.split_once(": ") {
+            let text = match text.split_once(": ") {
                 Some((head, rest)) if head.starts_with("Format error") => rest.to_string(),
+                _ => text,
+            };
+            // The PNG decoder prints the whole chunk type struct; name it.
+            match text.split_once("type: ") {
+                Some((head, rest)) if head.starts_with("CRC error") => {
+                    let chunk: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+                    format!("checksum mismatch in the {chunk} chunk")
+                }
                 _ => text,
             }
         }
@@ -1331,6 +1339,15 @@ mod tests {
         assert!(msg.starts_with("corrupt or truncated JPEG data"), "{msg}");
         let msg = render_err(&fixture("truncated.png"));
         assert!(msg.starts_with("corrupt or truncated PNG data"), "{msg}");
+        // One flipped bit in the checksum of a PNG's pixel data chunk.
+        let mut png = fixture("icc.png");
+        let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
+        let len = u32::from_be_bytes(png[idat - 4..idat].try_into().unwrap()) as usize;
+        png[idat + 4 + len] ^= 1;
+        assert_eq!(
+            render_err(&png),
+            "corrupt or truncated PNG data: checksum mismatch in the IDAT chunk"
+        );
         // A JPEG cut right before its EOI marker still is incomplete.
         let jpg = fixture("baseline.jpg");
         let msg = render_err(&jpg[..jpg.len() - 2]);
