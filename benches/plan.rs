@@ -1,0 +1,118 @@
+//! The planner on a no-op build: 10,000 sources x 3 variants, all up to
+//! date. It runs on every build, so it must stay a small part of the
+//! ~80 ms a whole no-op takes (`bench/compare.py --scenarios noop`).
+
+use std::path::{Path, PathBuf};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use thumbgen::db::{OutputRecord, SourceRecord, State};
+use thumbgen::fingerprint::Stat;
+use thumbgen::plan::{self, Fingerprint, ObservedSource, OutputState, OutputStates, Settings};
+use thumbgen::variant::{derivation, Fit, Format, Shape, Variant, PIPELINE_VERSION};
+
+fn variants() -> Vec<Variant> {
+    [
+        ("thumb", 256, Format::Jpeg),
+        ("card", 640, Format::Webp),
+        ("large", 1280, Format::Jpeg),
+    ]
+    .into_iter()
+    .map(|(name, size, format)| Variant {
+        name: name.into(),
+        width: size,
+        height: size,
+        fit: Fit::Contain,
+        format,
+        quality: 80,
+        background: [255; 3],
+    })
+    .collect()
+}
+
+/// Observed sources, the records of a previous build, and their outputs'
+/// states, as a no-op build sees them.
+fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, OutputStates) {
+    let output = Path::new("public/thumbs");
+    let settings = Settings {
+        variants,
+        output,
+        force: false,
+    };
+    let mut observed = Vec::with_capacity(n);
+    let mut state = State::default();
+    let mut outputs = OutputStates::default();
+    for i in 0..n {
+        let rel = PathBuf::from(format!("d{:03}/photo-{i:05}.jpg", i % 100));
+        let stat = Stat {
+            len: 1_000_000 + i as u64,
+            mtime_ns: 1_700_000_000_000_000_000,
+            ctime_ns: 1_700_000_000_000_000_000,
+            ino: i as u64,
+        };
+        // Varied sizes, as real photos have.
+        let shape = Shape {
+            width: 2000 + (i % 2000) as u32,
+            height: 1500 + (i % 1000) as u32,
+            jpeg: true,
+        };
+        let made = derivation(shape, variants);
+        let records: Vec<OutputRecord> = variants
+            .iter()
+            .enumerate()
+            .map(|(index, v)| OutputRecord {
+                variant: v.name.clone(),
+                path: plan::output_path(&settings, v, &rel),
+                settings: v.settings_hash(),
+                pipeline: PIPELINE_VERSION,
+                stat,
+                hash: [7; 32],
+                width: v.width,
+                height: v.height,
+                format: v.format,
+                eighths: made.eighths,
+                via: made.via[index],
+            })
+            .collect();
+        for o in &records {
+            outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
+        }
+        state.insert(
+            rel.clone(),
+            SourceRecord {
+                stat,
+                hash: [1; 32],
+                racy: false,
+                failed: false,
+                shape: Some(shape),
+                outputs: records,
+            },
+        );
+        observed.push(ObservedSource {
+            rel,
+            fingerprint: Ok(Fingerprint {
+                stat,
+                hash: Some([1; 32]),
+                racy: false,
+            }),
+        });
+    }
+    (observed, state, outputs)
+}
+
+fn bench_plan(c: &mut Criterion) {
+    let variants = variants();
+    let (observed, state, outputs) = up_to_date(10_000, &variants);
+    let settings = Settings {
+        variants: &variants,
+        output: Path::new("public/thumbs"),
+        force: false,
+    };
+    let p = plan::plan(&observed, &state, &outputs, &settings);
+    assert_eq!((p.up_to_date, p.jobs.len()), (30_000, 0), "a no-op plan");
+    c.bench_function("plan no-op 10k sources x 3 variants", |b| {
+        b.iter(|| plan::plan(&observed, &state, &outputs, &settings))
+    });
+}
+
+criterion_group!(benches, bench_plan);
+criterion_main!(benches);
