@@ -77,28 +77,33 @@ pub fn build_once(
     stop: &AtomicBool,
     reporter: &Reporter,
 ) -> Result<Exit> {
-    let mut warnings = Vec::new();
     let mode = options.mode();
     // Neither a dry run nor a check writes anything, not even the cache.
     let read_only = mode != Mode::Build;
-    let db = if read_only {
-        Db::snapshot(&config.cache, &mut warnings)?
-    } else {
-        Db::open(&config.cache, &mut warnings)?
-    };
-    let mut state = db.load(&mut warnings);
+    // Before any source is stat'ed: the racy rule compares with this.
     let now = if read_only {
         None
     } else {
         fs_now(&config.cache).ok()
     };
 
-    // Walking the sources and checking the recorded outputs are
-    // independent: overlap them.
-    let (found, outputs) = rayon::join(
+    // Walking the sources is independent of reading the records and
+    // checking the outputs they list: overlap the two.
+    let (found, recorded) = rayon::join(
         || scan::scan(config, rayon::current_num_threads()),
-        || observe_outputs(&state, &config.root),
+        || -> Result<_> {
+            let mut warnings = Vec::new();
+            let db = if read_only {
+                Db::snapshot(&config.cache, &mut warnings)?
+            } else {
+                Db::open(&config.cache, &mut warnings)?
+            };
+            let state = db.load(&mut warnings);
+            let outputs = observe_outputs(&state, &config.root);
+            Ok((db, state, outputs, warnings))
+        },
     );
+    let (db, mut state, outputs, mut warnings) = recorded?;
     let found = found.map_err(|e| {
         Error::Fatal(format!(
             "source folder {}: {}",

@@ -2,11 +2,12 @@
 //! crop, resize, orient and encode once per variant. Nothing here touches the
 //! disk, so the caller decides about paths, hashing and atomic writes.
 //!
-//! A source is decoded once for all its variants; JPEGs at the DCT scale
-//! `variant::decode_eighths` picks for the whole configured set. An output
+//! A source is decoded once for all its variants, the way
+//! `variant::derivation` says for the whole configured set: JPEGs at one
+//! DCT scale, and smaller variants resized from larger ones. An output
 //! depends only on the source bytes, its own variant's settings and that
-//! scale (which the caller records), never on which other variants happen
-//! to be rendered in the same call.
+//! derivation (which the caller records), never on which other variants
+//! happen to be rendered in the same call.
 
 use std::io::Cursor;
 
