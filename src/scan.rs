@@ -4,6 +4,7 @@
 //! folders are often git-ignored). Walks in parallel; returns entries sorted
 //! by relative path, each with its stat data.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -17,6 +18,24 @@ use crate::fingerprint::{Folder, Stat};
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib", "ico",
 ];
+
+/// Photo formats people expect thumbnails of but that thumbgen does not
+/// read, by extension: skipped like any other file, with one warning per
+/// kind so that a folder of phone photos does not silently give nothing.
+const UNREAD_EXTENSIONS: &[(&str, &str)] = &[
+    ("heic", "HEIC/HEIF"),
+    ("heif", "HEIC/HEIF"),
+    ("avif", "AVIF"),
+    ("jxl", "JPEG XL"),
+];
+
+fn unread_kind(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?;
+    UNREAD_EXTENSIONS
+        .iter()
+        .find(|(x, _)| x.eq_ignore_ascii_case(ext))
+        .map(|(_, kind)| *kind)
+}
 
 /// One candidate source found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +78,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let out = Mutex::new(Scan::default());
     // Regular files, relative to the root, whose stat is still to be taken.
     let files: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let unread: Mutex<BTreeMap<&str, usize>> = Mutex::new(BTreeMap::new());
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(true)
@@ -70,6 +90,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     walker.run(|| {
         let out = &out;
         let files = &files;
+        let unread = &unread;
         let real_root = &real_root;
         Box::new(move |entry| {
             let entry = match entry {
@@ -82,12 +103,18 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
             let Some(file_type) = entry.file_type() else {
                 return WalkState::Continue;
             };
-            if file_type.is_dir() || !is_image_name(entry.path()) {
+            if file_type.is_dir() {
                 return WalkState::Continue;
             }
             let Ok(rel) = entry.path().strip_prefix(root) else {
                 return WalkState::Continue;
             };
+            if !is_image_name(rel) {
+                if let Some(kind) = unread_kind(rel).filter(|_| selected(config, rel)) {
+                    *unread.lock().unwrap().entry(kind).or_default() += 1;
+                }
+                return WalkState::Continue;
+            }
             if !selected(config, rel) {
                 return WalkState::Continue;
             }
@@ -126,6 +153,12 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     scan.found
         .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
     scan.warnings.sort();
+    for (kind, count) in unread.into_inner().unwrap() {
+        let files = if count == 1 { "file" } else { "files" };
+        scan.warnings.push(format!(
+            "skipped {count} {kind} {files}: thumbgen does not read {kind} (convert them to JPEG to get thumbnails)"
+        ));
+    }
     Ok(scan)
 }
 
@@ -263,6 +296,22 @@ mod tests {
         let scan = scan(&config(dir.path(), ""), 2).unwrap();
         assert_eq!(rels(&scan), ["a/c.png", "b.JPG", "d.webp", "e.TIFF"]);
         assert!(scan.found.iter().all(|f| f.stat.is_ok()));
+    }
+
+    #[test]
+    fn photo_formats_not_read_are_skipped_with_one_warning_per_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        for name in [
+            "a.heic", "b/c.HEIC", "d.heif", "e.avif", "f.jpg", "g.psd", "x/h.avif",
+        ] {
+            touch(&src.join(name));
+        }
+        let found = scan(&config(dir.path(), "exclude = [\"x/**\"]"), 2).unwrap();
+        assert_eq!(rels(&found), ["f.jpg"]);
+        assert_eq!(found.warnings.len(), 2, "{:?}", found.warnings);
+        assert!(found.warnings[0].starts_with("skipped 1 AVIF file:"));
+        assert!(found.warnings[1].starts_with("skipped 3 HEIC/HEIF files:"));
     }
 
     #[test]
