@@ -80,15 +80,8 @@ pub fn build_once(
     let mode = options.mode();
     // Neither a dry run nor a check writes anything, not even the cache.
     let read_only = mode != Mode::Build;
-    // Before any source is stat'ed: the racy rule compares with this.
-    let now = if read_only {
-        None
-    } else {
-        fs_now(&config.cache).ok()
-    };
-
-    // Walking the sources is independent of reading the records and
-    // checking the outputs they list: overlap the two.
+    // Walking the sources (stat only) is independent of reading the records
+    // and checking the outputs they list: overlap the two.
     let (found, recorded) = rayon::join(
         || scan::scan(config, rayon::current_num_threads()),
         || -> Result<_> {
@@ -98,12 +91,19 @@ pub fn build_once(
             } else {
                 Db::open(&config.cache, &mut warnings)?
             };
+            // Under the lock, and before any source's content is read: the
+            // racy rule compares modification times with this.
+            let now = if read_only {
+                None
+            } else {
+                fs_now(&config.cache).ok()
+            };
             let state = db.load(&mut warnings);
             let outputs = observe_outputs(&state, &config.root);
-            Ok((db, state, outputs, warnings))
+            Ok((db, now, state, outputs, warnings))
         },
     );
-    let (db, mut state, outputs, mut warnings) = recorded?;
+    let (db, now, mut state, outputs, mut warnings) = recorded?;
     let found = found.map_err(|e| {
         Error::Fatal(format!(
             "source folder {}: {}",
