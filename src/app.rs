@@ -115,7 +115,7 @@ pub fn build_once(
     for w in &warnings {
         reporter.warn(w);
     }
-    let observed = observe_sources(&found.found, &state, &config.source, now);
+    let observed = observe_sources(&found.found, &state, &config.source, now, reporter);
     let output_rel = config.relative(&config.output);
     let settings = Settings {
         variants: &config.variants,

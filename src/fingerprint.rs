@@ -151,22 +151,34 @@ pub fn fs_now(dir: &Path) -> io::Result<i64> {
 /// Fingerprint every found source, hashing only those with a record whose
 /// stat cannot vouch for the recorded hash. `now_ns` is the file-system
 /// clock at the start of the run (for the racy rule); `None` when nothing
-/// is recorded.
+/// is recorded. `progress` hears how many files need hashing (a fresh
+/// checkout hashes them all), then once per file hashed.
 pub fn observe_sources(
     found: &[Found],
     state: &State,
     source_root: &Path,
     now_ns: Option<i64>,
+    progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
-    found
+    let stale = |f: &Found| match (&f.stat, state.get(&f.rel)) {
+        (Ok(stat), Some(record)) => record.stat != *stat || record.racy,
+        _ => false,
+    };
+    let to_hash = found.par_iter().filter(|f| stale(f)).count();
+    if to_hash > 0 {
+        progress.start(to_hash);
+    }
+    let observed = found
         .par_iter()
         .map(|f| {
             let fingerprint = f.stat.clone().and_then(|stat| {
                 let hash = match state.get(&f.rel) {
                     None => None,
-                    Some(record) if record.stat == stat && !record.racy => Some(record.hash),
+                    Some(record) if !stale(f) => Some(record.hash),
                     Some(_) => {
-                        Some(hash_file(&source_root.join(&f.rel)).map_err(|e| describe_io(&e))?)
+                        let hash = hash_file(&source_root.join(&f.rel));
+                        progress.hashed();
+                        Some(hash.map_err(|e| describe_io(&e))?)
                     }
                 };
                 Ok(Fingerprint {
@@ -180,7 +192,18 @@ pub fn observe_sources(
                 fingerprint,
             }
         })
-        .collect()
+        .collect();
+    if to_hash > 0 {
+        progress.finish();
+    }
+    observed
+}
+
+/// Where [`observe_sources`] reports how hashing goes.
+pub trait HashProgress {
+    fn start(&self, files: usize);
+    fn hashed(&self);
+    fn finish(&self);
 }
 
 /// The state of every recorded output: stat first, content only when the
@@ -256,6 +279,78 @@ mod tests {
         // A folder that does not exist: every entry is missing.
         let gone = Folder::open(dir.path().join("nope"));
         assert!(gone.lstat(OsStr::new("f")).is_err());
+    }
+
+    #[derive(Default)]
+    struct Counted {
+        started: std::sync::Mutex<Vec<usize>>,
+        hashed: std::sync::atomic::AtomicUsize,
+        finished: std::sync::atomic::AtomicUsize,
+    }
+
+    impl HashProgress for Counted {
+        fn start(&self, files: usize) {
+            self.started.lock().unwrap().push(files);
+        }
+        fn hashed(&self) {
+            self.hashed
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn finish(&self) {
+            self.finished
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn only_sources_whose_stat_changed_are_hashed_with_progress() {
+        use crate::db::SourceRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let mut found = Vec::new();
+        let mut state = State::default();
+        for (i, name) in ["same", "touched", "racy", "new"].iter().enumerate() {
+            std::fs::write(dir.path().join(name), [i as u8; 10]).unwrap();
+            let stat = Stat::of(&std::fs::metadata(dir.path().join(name)).unwrap());
+            if *name != "new" {
+                let recorded = SourceRecord {
+                    stat: if *name == "touched" {
+                        Stat::default()
+                    } else {
+                        stat
+                    },
+                    hash: hash_bytes(&[i as u8; 10]),
+                    racy: *name == "racy",
+                    failed: false,
+                    shape: None,
+                    outputs: Vec::new(),
+                };
+                state.insert(PathBuf::from(name), recorded);
+            }
+            found.push(Found {
+                rel: PathBuf::from(name),
+                stat: Ok(stat),
+            });
+        }
+        let progress = Counted::default();
+        let observed = observe_sources(&found, &state, dir.path(), Some(i64::MAX), &progress);
+        assert_eq!(*progress.started.lock().unwrap(), [2], "touched and racy");
+        assert_eq!(progress.hashed.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(
+            progress.finished.load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+        let hashes: Vec<_> = observed
+            .iter()
+            .map(|o| o.fingerprint.as_ref().unwrap().hash)
+            .collect();
+        assert_eq!(hashes[..3], [0u8, 1, 2].map(|i| Some(hash_bytes(&[i; 10]))));
+        assert_eq!(hashes[3], None, "a new source is hashed while it is built");
+
+        // Nothing to hash: no progress at all.
+        let quiet = Counted::default();
+        observe_sources(&found[..1], &state, dir.path(), None, &quiet);
+        assert!(quiet.started.lock().unwrap().is_empty());
+        assert_eq!(quiet.finished.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

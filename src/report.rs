@@ -106,6 +106,8 @@ struct Progress {
     bar: Option<ProgressBar>,
     done: usize,
     total: usize,
+    /// What is counted: "sources built", "sources hashed".
+    unit: &'static str,
     last_line: Instant,
 }
 
@@ -126,6 +128,7 @@ impl Reporter {
                 bar: None,
                 done: 0,
                 total: 0,
+                unit: "sources built",
                 last_line: now,
             }),
         }
@@ -267,22 +270,25 @@ impl Reporter {
         });
     }
 
-    /// Start counting `total` sources; a bar on a terminal.
+    /// Start counting `total` sources to build; a bar on a terminal.
     pub fn start(&self, total: usize) {
+        self.start_counting(total, "sources built");
+    }
+
+    fn start_counting(&self, total: usize, unit: &'static str) {
         let mut progress = self.progress.lock().unwrap();
         progress.total = total;
         progress.done = 0;
+        progress.unit = unit;
         progress.last_line = Instant::now();
         if self.quiet || !self.tty || total < BAR_MIN_SOURCES {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} sources ({eta} left)",
-            )
-            .expect("valid template"),
+        let template = format!(
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{eta}} left)"
         );
+        bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
         bar.enable_steady_tick(Duration::from_millis(120));
         progress.bar = Some(bar);
     }
@@ -295,7 +301,7 @@ impl Reporter {
             bar.inc(1);
         } else if !self.quiet && progress.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             progress.last_line = Instant::now();
-            eprintln!("{}/{} sources done", progress.done, progress.total);
+            eprintln!("{}/{} {}", progress.done, progress.total, progress.unit);
         }
     }
 
@@ -337,6 +343,22 @@ impl Reporter {
 /// A path for JSON: lossy for names that are not UTF-8.
 fn text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Hashing sources whose stat changed (a fresh checkout: all of them) can
+/// take a while on a big tree; it gets the same bar as building.
+impl crate::fingerprint::HashProgress for Reporter {
+    fn start(&self, files: usize) {
+        self.start_counting(files, "sources hashed");
+    }
+
+    fn hashed(&self) {
+        self.advance();
+    }
+
+    fn finish(&self) {
+        Reporter::finish(self);
+    }
 }
 
 /// For errors that end the run before a reporter exists.
