@@ -1394,6 +1394,15 @@ mod tests {
     }
 
     #[test]
+    fn opaque_alpha_is_dropped_in_place() {
+        let rgba: Vec<u8> = (0..40u8).collect();
+        let rgb = rgba_to_rgb(rgba.clone());
+        let expected: Vec<u8> = rgba.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
+        assert_eq!(rgb, expected);
+        assert!(rgba_to_rgb(Vec::new()).is_empty());
+    }
+
+    #[test]
     fn a_variant_renders_the_same_whatever_its_companions() {
         // With the same configured set, rendering one variant alone (a
         // partial rebuild) gives the bytes a full render gives.
