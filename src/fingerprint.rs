@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{OutputRecord, State};
+use crate::db::{OutputRecord, SourceRecord, State};
 use crate::error::describe_io;
 use crate::plan::{Fingerprint, ObservedSource, OutputState, OutputStates};
 use crate::scan::Found;
@@ -160,21 +160,31 @@ pub fn observe_sources(
     now_ns: Option<i64>,
     progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
-    let stale = |f: &Found| match (&f.stat, state.get(&f.rel)) {
-        (Ok(stat), Some(record)) => record.stat != *stat || record.racy,
-        _ => false,
-    };
-    let to_hash = found.par_iter().filter(|f| stale(f)).count();
+    // One lookup per source: its record, and whether its stat can vouch for
+    // the recorded hash. Counted first, so that progress has a total.
+    let records: Vec<(Option<&SourceRecord>, bool)> = found
+        .par_iter()
+        .map(|f| {
+            let record = state.get(&f.rel);
+            let stale = match (&f.stat, record) {
+                (Ok(stat), Some(r)) => r.stat != *stat || r.racy,
+                _ => false,
+            };
+            (record, stale)
+        })
+        .collect();
+    let to_hash = records.iter().filter(|(_, stale)| *stale).count();
     if to_hash > 0 {
         progress.start(to_hash);
     }
     let observed = found
         .par_iter()
-        .map(|f| {
+        .zip(&records)
+        .map(|(f, &(record, stale))| {
             let fingerprint = f.stat.clone().and_then(|stat| {
-                let hash = match state.get(&f.rel) {
+                let hash = match record {
                     None => None,
-                    Some(record) if !stale(f) => Some(record.hash),
+                    Some(record) if !stale => Some(record.hash),
                     Some(_) => {
                         let hash = hash_file(&source_root.join(&f.rel));
                         progress.hashed();
@@ -304,7 +314,6 @@ mod tests {
 
     #[test]
     fn only_sources_whose_stat_changed_are_hashed_with_progress() {
-        use crate::db::SourceRecord;
         let dir = tempfile::tempdir().unwrap();
         let mut found = Vec::new();
         let mut state = State::default();

@@ -55,6 +55,21 @@ static void tg_emit_message(j_common_ptr cinfo, int level) {
 
 static void tg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/* What a failed call returns: -2 for a valid JPEG of a kind this libjpeg
+ * does not implement (12-bit, lossless, hierarchical, a feature left out at
+ * build time), -1 for anything else (a damaged or truncated file). */
+static int tg_failure(const tg_error *err) {
+    switch (err->mgr.msg_code) {
+    case JERR_BAD_PRECISION:
+    case JERR_SOF_UNSUPPORTED:
+    case JERR_NOT_COMPILED:
+    case JERR_ARITH_NOTIMPL:
+        return -2;
+    default:
+        return -1;
+    }
+}
+
 /* An error manager that longjmps back instead of exiting the process. */
 static struct jpeg_error_mgr *tg_error_init(tg_error *err) {
     memset(err, 0, sizeof(*err));
@@ -86,7 +101,7 @@ static void tg_set_output(struct jpeg_decompress_struct *cinfo) {
 
 /*
  * Read the header of `data`: size, output components, Exif and ICC. Returns
- * 0 on success; otherwise -1 with `out->error` set. libjpeg reads every
+ * 0 on success; otherwise -1 or -2 (see tg_failure) with `out->error` set. libjpeg reads every
  * JPEG process it can decode (baseline, progressive, arithmetic coding).
  */
 int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info *out) {
@@ -102,7 +117,7 @@ int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info
         free(out->icc);
         out->exif = NULL;
         out->icc = NULL;
-        return -1;
+        return tg_failure(&err);
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, (unsigned char *)data, len);
@@ -140,7 +155,8 @@ int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info
 /*
  * Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8) into `pixels`,
  * which must hold exactly the scaled size times the components that
- * tg_jpeg_read_info reported. Returns 0, or -1 with `error` set.
+ * tg_jpeg_read_info reported. Returns 0, or -1 or -2 (see tg_failure) with
+ * `error` set.
  */
 int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
                    unsigned char *pixels, unsigned long long pixels_len, char *error) {
@@ -151,7 +167,7 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
     if (setjmp(err.jump)) {
         err.mgr.format_message((j_common_ptr)&cinfo, error);
         jpeg_destroy_decompress(&cinfo);
-        return -1;
+        return tg_failure(&err);
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, (unsigned char *)data, len);

@@ -62,6 +62,31 @@ pub struct Decoded {
     pub pixels: Vec<u8>,
 }
 
+/// Why libjpeg refused a file.
+#[derive(Debug)]
+pub struct Refusal {
+    pub message: String,
+    /// The file is a JPEG of a kind this libjpeg does not implement (12-bit,
+    /// lossless, hierarchical), rather than a damaged one.
+    pub unsupported: bool,
+}
+
+impl Refusal {
+    fn new(status: c_int, error: &[c_char; 200]) -> Refusal {
+        Refusal {
+            message: message(error),
+            unsupported: status == -2,
+        }
+    }
+
+    fn ours(message: String) -> Refusal {
+        Refusal {
+            message,
+            unsupported: false,
+        }
+    }
+}
+
 fn message(error: &[c_char; 200]) -> String {
     // SAFETY: the shim always NUL-terminates the error buffer on failure.
     unsafe { CStr::from_ptr(error.as_ptr()) }
@@ -85,7 +110,7 @@ unsafe fn take(ptr: *mut c_uchar, len: usize) -> Option<Vec<u8>> {
 }
 
 /// Read `data`'s header (size, colour layout, Exif, ICC) without decoding.
-pub fn read_info(data: &[u8]) -> Result<Info, String> {
+pub fn read_info(data: &[u8]) -> Result<Info, Refusal> {
     let mut out = TgJpegInfo {
         width: 0,
         height: 0,
@@ -100,7 +125,7 @@ pub fn read_info(data: &[u8]) -> Result<Info, String> {
     // exclusively borrowed struct of the layout the shim declares.
     let status = unsafe { tg_jpeg_read_info(data.as_ptr(), data.len() as c_ulong, &mut out) };
     if status != 0 {
-        return Err(message(&out.error));
+        return Err(Refusal::new(status, &out.error));
     }
     // SAFETY: on success the shim hands over these buffers (or nulls).
     let (exif, icc) = unsafe {
@@ -121,14 +146,16 @@ pub fn read_info(data: &[u8]) -> Result<Info, String> {
 /// Decode `data`, whose header is `info`, at `eighths`/8 of its size (1, 2,
 /// 4 or 8), refusing a decoded buffer larger than `max_bytes` before
 /// allocating it.
-pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Decoded, String> {
+pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Decoded, Refusal> {
     debug_assert!(matches!(eighths, 1 | 2 | 4 | 8));
     // libjpeg's scaled size: each dimension times eighths/8, rounded up.
     let width = (u64::from(info.width) * u64::from(eighths)).div_ceil(8);
     let height = (u64::from(info.height) * u64::from(eighths)).div_ceil(8);
     let len = width * height * info.components as u64;
     if len == 0 || len > max_bytes {
-        return Err(format!("decoded image would need {len} bytes"));
+        return Err(Refusal::ours(format!(
+            "decoded image would need {len} bytes"
+        )));
     }
     // Zeroed memory of this size comes fresh from the kernel, already zero.
     let mut pixels = vec![0u8; len as usize];
@@ -146,7 +173,7 @@ pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<
         )
     };
     if status != 0 {
-        return Err(message(&error));
+        return Err(Refusal::new(status, &error));
     }
     Ok(Decoded {
         width: width as u32,
@@ -216,7 +243,7 @@ mod tests {
         .unwrap()
     }
 
-    fn decode_all(data: &[u8], eighths: u32) -> Result<Decoded, String> {
+    fn decode_all(data: &[u8], eighths: u32) -> Result<Decoded, Refusal> {
         decode(data, &read_info(data)?, eighths, u64::MAX)
     }
 
@@ -249,9 +276,20 @@ mod tests {
     #[test]
     fn truncated_and_garbage_are_errors() {
         let data = fixture("baseline.jpg");
-        assert!(decode_all(&data[..data.len() / 2], 8).is_err());
-        assert!(decode_all(b"not a jpeg", 8).is_err());
-        assert!(decode_all(&[], 8).is_err());
+        for bad in [&data[..data.len() / 2], b"not a jpeg", &[]] {
+            let refusal = decode_all(bad, 8).err().unwrap();
+            assert!(!refusal.unsupported, "{}", refusal.message);
+        }
+    }
+
+    #[test]
+    fn processes_libjpeg_lacks_are_told_apart_from_damage() {
+        // The frame header of a baseline file, patched to 12-bit.
+        let mut twelve = fixture("baseline.jpg");
+        let sof = twelve.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        twelve[sof + 4] = 12;
+        let refusal = read_info(&twelve).err().unwrap();
+        assert!(refusal.unsupported, "{}", refusal.message);
     }
 
     #[test]
@@ -281,6 +319,7 @@ mod tests {
         let err = decode(&data, &read_info(&data).unwrap(), 8, 16)
             .err()
             .unwrap();
-        assert!(err.contains("bytes"), "{err}");
+        assert!(err.message.contains("bytes"), "{}", err.message);
+        assert!(!err.unsupported);
     }
 }

@@ -214,7 +214,8 @@ pub fn plan(
             .unwrap_or(OutputState::Missing)
     };
 
-    // Reused for every source: the no-op path should not allocate.
+    // Reused for every source: output paths are rebuilt in place, not
+    // allocated per output.
     let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
     let mut recorded_seen = 0;
     for source in observed {
@@ -252,7 +253,7 @@ pub fn plan(
 
         let mut builds = Vec::new();
         // Outputs that stay, with a new stat if only their stat changed.
-        // Borrowed: the common no-op path allocates nothing.
+        // Borrowed, not cloned: an up-to-date output costs no copy of its record.
         let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
         for (index, variant) in settings.variants.iter().enumerate() {
             let path = &mut wanted[index];

@@ -365,22 +365,29 @@ struct JpegHeader {
 }
 
 fn jpeg_decode_error(reason: String) -> RenderError {
-    // libjpeg's wording for processes and precisions it does not implement
-    // (12-bit, lossless, hierarchical): the file may well be intact.
-    if let Some(rest) = reason.strip_prefix("Unsupported JPEG ") {
-        return RenderError::UnsupportedVariant {
-            format: "JPEG",
-            reason: rest.to_string(),
-        };
-    }
     RenderError::Decode {
         format: "JPEG",
         reason,
     }
 }
 
+fn jpeg_refused(refusal: crate::libjpeg::Refusal) -> RenderError {
+    if !refusal.unsupported {
+        return jpeg_decode_error(refusal.message);
+    }
+    // "Unsupported JPEG data precision 12" would say "unsupported" twice.
+    let reason = match refusal.message.strip_prefix("Unsupported JPEG ") {
+        Some(rest) => rest.to_string(),
+        None => refusal.message,
+    };
+    RenderError::UnsupportedVariant {
+        format: "JPEG",
+        reason,
+    }
+}
+
 fn jpeg_header(source: &[u8], limits: &Limits) -> Result<JpegHeader, RenderError> {
-    let info = crate::libjpeg::read_info(source).map_err(jpeg_decode_error)?;
+    let info = crate::libjpeg::read_info(source).map_err(jpeg_refused)?;
     if info.width == 0 || info.height == 0 {
         return Err(jpeg_decode_error("image has no pixels".into()));
     }
@@ -405,8 +412,7 @@ fn decode_jpeg(
     let info = &header.info;
     let (w, h) = (info.width, info.height);
     let max_bytes = limits.max_pixels.saturating_mul(4);
-    let decoded =
-        crate::libjpeg::decode(source, info, eighths, max_bytes).map_err(jpeg_decode_error)?;
+    let decoded = crate::libjpeg::decode(source, info, eighths, max_bytes).map_err(jpeg_refused)?;
     let (dw, dh) = (decoded.width, decoded.height);
     let (px, pixels) = match info.components {
         1 => (Px::Gray, decoded.pixels),

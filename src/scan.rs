@@ -61,6 +61,17 @@ pub fn is_image_name(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
+/// What the walker threads collect.
+#[derive(Default)]
+struct Walk {
+    scan: Scan,
+    /// Regular files, relative to the root, whose stat is still to be taken
+    /// (folder by folder, after the walk).
+    files: Vec<PathBuf>,
+    /// Files of formats thumbgen does not read, counted by kind.
+    unread: BTreeMap<&'static str, usize>,
+}
+
 /// Walk the source tree of `config` with `threads` walker threads.
 pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let root = &config.source;
@@ -75,10 +86,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let real_root = root.canonicalize()?;
     let skip_dirs = [config.output.clone(), config.cache.clone()];
 
-    let out = Mutex::new(Scan::default());
-    // Regular files, relative to the root, whose stat is still to be taken.
-    let files: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    let unread: Mutex<BTreeMap<&str, usize>> = Mutex::new(BTreeMap::new());
+    let out = Mutex::new(Walk::default());
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(true)
@@ -89,8 +97,6 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
 
     walker.run(|| {
         let out = &out;
-        let files = &files;
-        let unread = &unread;
         let real_root = &real_root;
         Box::new(move |entry| {
             let entry = match entry {
@@ -111,7 +117,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
             };
             if !is_image_name(rel) {
                 if let Some(kind) = unread_kind(rel).filter(|_| selected(config, rel)) {
-                    *unread.lock().unwrap().entry(kind).or_default() += 1;
+                    *out.lock().unwrap().unread.entry(kind).or_default() += 1;
                 }
                 return WalkState::Continue;
             }
@@ -125,7 +131,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                         stat,
                     },
                     Link::Outside => {
-                        out.lock().unwrap().warnings.push(format!(
+                        out.lock().unwrap().scan.warnings.push(format!(
                             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
                             entry.path().display()
                         ));
@@ -135,25 +141,28 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                 }
             } else if file_type.is_file() {
                 // Stat'ed below, folder by folder.
-                files.lock().unwrap().push(rel.to_path_buf());
+                out.lock().unwrap().files.push(rel.to_path_buf());
                 return WalkState::Continue;
             } else {
                 return WalkState::Continue;
             };
-            out.lock().unwrap().found.push(found);
+            out.lock().unwrap().scan.found.push(found);
             WalkState::Continue
         })
     });
 
-    let mut scan = out.into_inner().unwrap();
-    let mut files = files.into_inner().unwrap();
+    let Walk {
+        mut scan,
+        mut files,
+        unread,
+    } = out.into_inner().unwrap();
     files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     scan.found.par_extend(stat_files(root, &files));
     // Byte order: as deterministic as component order, and much cheaper.
     scan.found
         .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
     scan.warnings.sort();
-    for (kind, count) in unread.into_inner().unwrap() {
+    for (kind, count) in unread {
         let files = if count == 1 { "file" } else { "files" };
         scan.warnings.push(format!(
             "skipped {count} {kind} {files}: thumbgen does not read {kind} (convert them to JPEG to get thumbnails)"
@@ -221,9 +230,9 @@ fn follow_symlink(path: &Path, real_root: &Path, follow_any: bool) -> Link {
 
 /// Walk errors concern one entry (an unreadable folder, a loop); the file
 /// they name, if it looks like a source, is reported as failed.
-fn record_walk_error(out: &Mutex<Scan>, root: &Path, err: ignore::Error) {
+fn record_walk_error(out: &Mutex<Walk>, root: &Path, err: ignore::Error) {
     let (path, message) = error_path(&err);
-    let mut out = out.lock().unwrap();
+    let out = &mut out.lock().unwrap().scan;
     match path {
         Some(path) if is_image_name(&path) => {
             if let Ok(rel) = path.strip_prefix(root) {

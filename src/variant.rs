@@ -109,6 +109,16 @@ pub struct Geometry {
     pub out_height: u32,
 }
 
+impl Geometry {
+    /// Output pixels per source pixel over the crop, across and down.
+    pub fn density(&self) -> (f64, f64) {
+        (
+            f64::from(self.out_width) / self.crop.2,
+            f64::from(self.out_height) / self.crop.3,
+        )
+    }
+}
+
 /// `contain`: the largest size that fits the box with the source's aspect
 /// ratio, never larger than the source. `cover`: the box exactly, cropping the
 /// centre; a source smaller than the box in one dimension is not upscaled, so
@@ -155,11 +165,20 @@ pub fn decode_eighths<'a>(
     height: u32,
     variants: impl IntoIterator<Item = &'a Variant>,
 ) -> u8 {
-    let needed = variants
+    let geometries: Vec<Geometry> = variants
         .into_iter()
-        .map(|v| {
-            let g = geometry(width, height, v.width, v.height, v.fit);
-            (f64::from(g.out_width) / g.crop.2).max(f64::from(g.out_height) / g.crop.3)
+        .map(|v| geometry(width, height, v.width, v.height, v.fit))
+        .collect();
+    eighths_for(&geometries)
+}
+
+/// [`decode_eighths`] for variants whose geometry is already known.
+fn eighths_for(geometries: &[Geometry]) -> u8 {
+    let needed = geometries
+        .iter()
+        .map(|g| {
+            let (x, y) = g.density();
+            x.max(y)
         })
         .fold(0.0, f64::max);
     [1u8, 2, 4]
@@ -199,36 +218,30 @@ const DERIVE_GAP: f64 = 2.0;
 /// How the `variants` of a source of shape `shape` are made: one decode at
 /// [`decode_eighths`], then each variant resized from the smallest `contain`
 /// variant that still has [`DERIVE_GAP`] times its resolution (a cascade, as
-/// mipmaps are made), or from the decode. Resizing a 640 px thumbnail from
-/// the 1280 px one costs a fifth of resizing it from a 12 Mpx decode.
+/// mipmaps are made), or from the decode. A resize costs in proportion to
+/// the pixels it reads, so a small variant made from a mid-sized one costs
+/// a fraction of one made from the decode.
 pub fn derivation(shape: Shape, variants: &[Variant]) -> Derivation {
     let (w, h) = (shape.width, shape.height);
-    let eighths = if shape.jpeg {
-        decode_eighths(w, h, variants)
-    } else {
-        8
-    };
     let geometries: Vec<Geometry> = variants
         .iter()
         .map(|v| geometry(w, h, v.width, v.height, v.fit))
         .collect();
-    // Output pixels per source pixel, across and down.
-    let density = |g: &Geometry| {
-        (
-            f64::from(g.out_width) / g.crop.2,
-            f64::from(g.out_height) / g.crop.3,
-        )
+    let eighths = if shape.jpeg {
+        eighths_for(&geometries)
+    } else {
+        8
     };
     let area = |g: &Geometry| u64::from(g.out_width) * u64::from(g.out_height);
     let parent: Vec<Option<usize>> = geometries
         .iter()
         .enumerate()
         .map(|(i, g)| {
-            let (need_x, need_y) = density(g);
+            let (need_x, need_y) = g.density();
             (0..variants.len())
                 .filter(|&j| j != i && variants[j].fit == Fit::Contain)
                 .filter(|&j| {
-                    let (have_x, have_y) = density(&geometries[j]);
+                    let (have_x, have_y) = geometries[j].density();
                     have_x >= need_x * DERIVE_GAP && have_y >= need_y * DERIVE_GAP
                 })
                 .min_by_key(|&j| (area(&geometries[j]), j))
