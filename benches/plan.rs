@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use thumbgen::db::{OutputRecord, SourceRecord, State};
-use thumbgen::fingerprint::Stat;
-use thumbgen::plan::{self, Fingerprint, ObservedSource, OutputState, OutputStates, Settings};
-use thumbgen::variant::{derivation, Fit, Format, Shape, Variant, PIPELINE_VERSION};
+use thumbgen::model::{
+    Fingerprint, Format, ObservedSource, OutputRecord, OutputState, OutputStates, Shape,
+    SourceRecord, Stat, State,
+};
+use thumbgen::plan::{self, Settings};
+use thumbgen::variant::{derivation, Fit, Variant, PIPELINE_VERSION};
 
 fn variants() -> Vec<Variant> {
     [

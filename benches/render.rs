@@ -5,8 +5,9 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
+use thumbgen::model::Format;
 use thumbgen::render::{render, Limits};
-use thumbgen::variant::{Fit, Format, Variant};
+use thumbgen::variant::{Fit, Variant};
 
 fn variant(name: &str, size: u32, format: Format) -> Variant {
     Variant {

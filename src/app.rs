@@ -8,12 +8,13 @@ use std::sync::Mutex;
 
 use crate::cli::JsonMode;
 use crate::config::{self, Config};
-use crate::db::{Db, SourceRecord};
+use crate::db::Db;
 use crate::error::{describe_io, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
 use crate::fsutil;
 use crate::manifest;
+use crate::model::SourceRecord;
 use crate::plan::{self, Settings};
 use crate::report::{Mode, Reporter, Summary};
 use crate::scan;

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::variant::{Fit, Format, Variant};
+use crate::model::Format;
+use crate::variant::{Fit, Variant};
 
 pub const FILE_NAME: &str = ".thumbgen.toml";
 const DEFAULT_MAX_PIXELS: u64 = 100_000_000;

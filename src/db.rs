@@ -1,68 +1,25 @@
-//! The record store: the only module that knows about sled. It holds, per
-//! source, what the source was and which outputs were made from it, plus a
-//! schema version and the run lock. The rest of the program sees plain
-//! structs ([`SourceRecord`], [`OutputRecord`]).
+//! The record store: the only module that knows about sled. It persists
+//! the records of `model` (per source, what the source was and which outputs
+//! were made from it) with postcard, under a schema version, and holds the
+//! run lock. The rest of the program sees plain structs.
 //!
 //! The cache is derived data. When it is missing, corrupt or from another
 //! schema, we warn and start over: every record can be recomputed from the
 //! sources, the config and the output tree. An output is only trusted if its
 //! record was committed after the file was in place.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{describe_io, Error, Result};
-use crate::fingerprint::{Hash, Stat};
-use crate::variant::{Format, Recipe, Shape};
+use crate::model::{path_bytes, SourceRecord, State};
 
 /// Bump when the record layout changes; older caches are discarded.
 const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema";
-
-/// What we knew about one source after the last build that touched it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceRecord {
-    pub stat: Stat,
-    pub hash: Hash,
-    /// Modified in the same clock tick as the record was taken: the stat
-    /// cannot vouch for the content next time (see `fingerprint::is_racy`).
-    pub racy: bool,
-    /// The last attempt failed; it has no outputs and is retried every build.
-    pub failed: bool,
-    /// Upright size and kind of the source as last rendered, which decide
-    /// how its variants are made (see `variant::derivation`); `None` before
-    /// the first successful decode.
-    pub shape: Option<Shape>,
-    pub outputs: Vec<OutputRecord>,
-}
-
-/// One output thumbgen wrote and owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputRecord {
-    pub variant: String,
-    /// Relative to the config file's folder.
-    #[serde(with = "path_bytes")]
-    pub path: PathBuf,
-    pub settings: Recipe,
-    pub pipeline: u32,
-    pub stat: Stat,
-    pub hash: Hash,
-    pub width: u32,
-    pub height: u32,
-    pub format: Format,
-    /// The JPEG DCT scale (eighths) the source was decoded at; 8 otherwise.
-    pub eighths: u8,
-    /// The resizes its pixels went through first (`Derivation::via`).
-    pub via: u64,
-}
-
-/// Every record, keyed by source path relative to the source root.
-pub type State = HashMap<PathBuf, SourceRecord, rustc_hash::FxBuildHasher>;
 
 pub struct Db {
     tree: Option<sled::Db>,
@@ -337,47 +294,10 @@ fn lock(cache: &Path) -> std::result::Result<File, LockError> {
     }
 }
 
-/// Paths as raw bytes, so that file names that are not UTF-8 survive.
-pub(crate) mod path_bytes {
-    use std::path::{Path, PathBuf};
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[cfg(unix)]
-    pub fn to_bytes(path: &Path) -> Vec<u8> {
-        use std::os::unix::ffi::OsStrExt;
-        path.as_os_str().as_bytes().to_vec()
-    }
-
-    #[cfg(unix)]
-    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
-        use std::os::unix::ffi::OsStrExt;
-        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-    }
-
-    #[cfg(not(unix))]
-    pub fn to_bytes(path: &Path) -> Vec<u8> {
-        path.to_string_lossy().as_bytes().to_vec()
-    }
-
-    #[cfg(not(unix))]
-    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
-        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
-    }
-
-    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&to_bytes(path))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-        let bytes: Vec<u8> = Deserialize::deserialize(d)?;
-        Ok(from_bytes(&bytes))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Format, OutputRecord, Shape, Stat};
 
     fn record() -> SourceRecord {
         SourceRecord {

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::db::{OutputRecord, SourceRecord};
 use crate::error::describe_io;
-use crate::fingerprint::{hash_bytes, Stat};
 use crate::fsutil::{self, PathError};
+use crate::hash::hash_bytes;
+use crate::model::{OutputRecord, Shape, SourceRecord};
 use crate::plan::{Build, Job, Removal};
+use crate::record;
 use crate::render::{render_shared, Limits, Rendered};
-use crate::variant::PIPELINE_VERSION;
 
 pub struct Built {
     pub build: Build,
@@ -46,6 +46,8 @@ pub enum Outcome {
 struct RenderedJob {
     record: SourceRecord,
     images: Vec<Rendered>,
+    /// The source's upright size and kind.
+    shape: Shape,
     /// The JPEG DCT scale the source was decoded at (8: full size).
     eighths: u8,
 }
@@ -103,23 +105,7 @@ impl Executor<'_> {
             record: None,
             error: describe_io(&e),
         })?;
-        // Record the hash of what was actually rendered. If the file changed
-        // since it was hashed for the plan, its stat is stale too: make the
-        // next run re-hash it. (A new source was not hashed for the plan; its
-        // stat from the walk is older than any change, so a change shows.)
-        let hash = hash_bytes(&bytes);
-        let mut record = SourceRecord {
-            stat: job.fingerprint.stat,
-            hash,
-            racy: job.fingerprint.racy,
-            failed: false,
-            shape: None,
-            outputs: Vec::new(),
-        };
-        if job.fingerprint.hash.is_some_and(|h| h != hash) {
-            record.stat = Stat::default();
-            record.racy = true;
-        }
+        let record = record::read(&job.fingerprint, hash_bytes(&bytes));
         let wanted: Vec<usize> = job.builds.iter().map(|b| b.variant).collect();
         let limits = Limits {
             max_pixels: self.config.max_pixels,
@@ -129,10 +115,10 @@ impl Executor<'_> {
         }));
         let error = match rendered {
             Ok(Ok((images, info))) => {
-                record.shape = Some(info.shape);
                 return Ok(RenderedJob {
                     record,
                     images,
+                    shape: info.shape,
                     eighths: info.eighths,
                 });
             }
@@ -175,8 +161,9 @@ impl Executor<'_> {
 
     fn run_one(&self, job: &Job) -> Outcome {
         let RenderedJob {
-            mut record,
+            record,
             images: rendered,
+            shape,
             eighths,
         } = match self.render_job(job) {
             Ok(done) => done,
@@ -210,29 +197,25 @@ impl Executor<'_> {
                     }
                 }
             };
-            let variant = &self.config.variants[build.variant];
+            let written = record::Written {
+                path: build.path.clone(),
+                stat,
+                hash: hash_bytes(&image.bytes),
+                width: image.width,
+                height: image.height,
+                via: image.via,
+            };
             built.push(Built {
                 build: build.clone(),
-                output: OutputRecord {
-                    variant: variant.name.clone(),
-                    path: build.path.clone(),
-                    settings: variant.settings_hash(),
-                    pipeline: PIPELINE_VERSION,
-                    stat,
-                    hash: hash_bytes(&image.bytes),
-                    width: image.width,
-                    height: image.height,
-                    format: variant.format,
-                    eighths,
-                    via: image.via,
-                },
+                output: record::written(&self.config.variants[build.variant], eighths, written),
             });
         }
-        record.outputs = job.keep.clone();
-        record
-            .outputs
-            .extend(built.iter().map(|b| b.output.clone()));
-        record.outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        let record = record::built(
+            record,
+            shape,
+            &job.keep,
+            built.iter().map(|b| b.output.clone()),
+        );
         Outcome::Built { record, built }
     }
 
@@ -245,11 +228,9 @@ impl Executor<'_> {
                 };
             }
         }
-        let record = record.map(|r| SourceRecord {
-            failed: true,
-            outputs: Vec::new(),
-            ..r
-        });
-        Outcome::Failed { record, error }
+        Outcome::Failed {
+            record: record.map(record::failed),
+            error,
+        }
     }
 }

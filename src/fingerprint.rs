@@ -9,125 +9,25 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::Metadata;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
-use serde::{Deserialize, Serialize};
 
-use crate::db::{OutputRecord, SourceRecord, State};
 use crate::error::describe_io;
-use crate::plan::{Fingerprint, ObservedSource, OutputState, OutputStates};
-use crate::scan::Found;
-
-pub type Hash = [u8; 32];
-
-/// The stat data that changes whenever a file's content could have changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub struct Stat {
-    pub len: u64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-    pub ino: u64,
-}
-
-impl Stat {
-    /// The same numbers as [`Stat::of`], from a raw `stat`.
-    #[cfg(unix)]
-    // The field types differ between platforms.
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    fn of_raw(st: &rustix::fs::Stat) -> Stat {
-        Stat {
-            len: st.st_size as u64,
-            mtime_ns: st.st_mtime as i64 * 1_000_000_000 + st.st_mtime_nsec as i64,
-            ctime_ns: st.st_ctime as i64 * 1_000_000_000 + st.st_ctime_nsec as i64,
-            ino: st.st_ino as u64,
-        }
-    }
-
-    pub fn of(meta: &Metadata) -> Stat {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Stat {
-                len: meta.len(),
-                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-                ino: meta.ino(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let ns = |t: io::Result<std::time::SystemTime>| {
-                t.ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos() as i64)
-            };
-            Stat {
-                len: meta.len(),
-                mtime_ns: ns(meta.modified()),
-                ctime_ns: 0,
-                ino: 0,
-            }
-        }
-    }
-}
-
-/// A folder opened once, whose entries are stat'ed relative to it: a stat by
-/// full path walks every component again, which was most of a no-op build
-/// over tens of thousands of files.
-pub struct Folder {
-    path: PathBuf,
-    #[cfg(unix)]
-    fd: Option<rustix::fd::OwnedFd>,
-}
-
-impl Folder {
-    pub fn open(path: PathBuf) -> Folder {
-        #[cfg(unix)]
-        {
-            use rustix::fs::{Mode, OFlags};
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let fd = rustix::fs::open(&path, flags, Mode::empty()).ok();
-            Folder { path, fd }
-        }
-        #[cfg(not(unix))]
-        Folder { path }
-    }
-
-    /// The stat of entry `name` (not following a symlink), and whether it
-    /// is a regular file.
-    pub fn lstat(&self, name: &OsStr) -> io::Result<(Stat, bool)> {
-        #[cfg(unix)]
-        if let Some(fd) = &self.fd {
-            use rustix::fs::{AtFlags, FileType};
-            let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
-            let is_file = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile;
-            return Ok((Stat::of_raw(&st), is_file));
-        }
-        let meta = std::fs::symlink_metadata(self.path.join(name))?;
-        Ok((Stat::of(&meta), meta.is_file()))
-    }
-}
+use crate::fsutil::Folder;
+use crate::hash::hash_file;
+use crate::model::{
+    Fingerprint, Found, ObservedSource, OutputRecord, OutputState, OutputStates, SourceRecord,
+    Stat, State,
+};
 
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
 /// the moment its record was taken may change again within the same clock
 /// tick without its stat changing, so its stat cannot vouch for its content.
 pub fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
     stat.mtime_ns >= recorded_at_ns
-}
-
-/// blake3 of a file's bytes; large files are memory-mapped.
-pub fn hash_file(path: &Path) -> io::Result<Hash> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap(path)?;
-    Ok(*hasher.finalize().as_bytes())
-}
-
-pub fn hash_bytes(bytes: &[u8]) -> Hash {
-    *blake3::hash(bytes).as_bytes()
 }
 
 /// "Now" by the clock that stamps mtimes: write a marker file and read its
@@ -248,6 +148,7 @@ pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn racy_when_modified_in_or_after_the_record_tick() {
@@ -258,37 +159,6 @@ mod tests {
         assert!(is_racy(&stat, 1_000));
         assert!(is_racy(&stat, 999));
         assert!(!is_racy(&stat, 1_001));
-    }
-
-    #[test]
-    fn hash_file_matches_hash_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"hello").unwrap();
-        assert_eq!(hash_file(&path).unwrap(), hash_bytes(b"hello"));
-        assert_ne!(hash_bytes(b"hello"), hash_bytes(b"hellp"));
-    }
-
-    #[test]
-    fn folder_lstat_agrees_with_std_metadata() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("f"), b"12345").unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let folder = Folder::open(dir.path().to_path_buf());
-        let (stat, is_file) = folder.lstat(OsStr::new("f")).unwrap();
-        let meta = std::fs::symlink_metadata(dir.path().join("f")).unwrap();
-        assert_eq!(stat, Stat::of(&meta));
-        assert!(is_file);
-        assert!(!folder.lstat(OsStr::new("sub")).unwrap().1);
-        assert!(folder.lstat(OsStr::new("missing")).is_err());
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
-            assert!(!folder.lstat(OsStr::new("link")).unwrap().1, "not followed");
-        }
-        // A folder that does not exist: every entry is missing.
-        let gone = Folder::open(dir.path().join("nope"));
-        assert!(gone.lstat(OsStr::new("f")).is_err());
     }
 
     #[derive(Default)]
@@ -327,7 +197,7 @@ mod tests {
                     } else {
                         stat
                     },
-                    hash: hash_bytes(&[i as u8; 10]),
+                    hash: crate::hash::hash_bytes(&[i as u8; 10]),
                     racy: *name == "racy",
                     failed: false,
                     shape: None,
@@ -352,7 +222,10 @@ mod tests {
             .iter()
             .map(|o| o.fingerprint.as_ref().unwrap().hash)
             .collect();
-        assert_eq!(hashes[..3], [0u8, 1, 2].map(|i| Some(hash_bytes(&[i; 10]))));
+        assert_eq!(
+            hashes[..3],
+            [0u8, 1, 2].map(|i| Some(crate::hash::hash_bytes(&[i; 10])))
+        );
         assert_eq!(hashes[3], None, "a new source is hashed while it is built");
 
         // Nothing to hash: no progress at all.

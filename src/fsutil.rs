@@ -1,11 +1,14 @@
 //! File system helpers whose errors carry the path: atomic writes through a
 //! staging folder, removal of files only when they are provably ours, and
-//! pruning of folders a removal emptied.
+//! pruning of folders a removal emptied, and [`Folder`], whose entries are
+//! stat'ed relative to an open descriptor.
 
+use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::fingerprint::{hash_file, Stat};
+use crate::hash::hash_file;
+use crate::model::Stat;
 
 /// Hidden folder inside the output root holding files being written. Being
 /// in the output tree keeps the final rename on the same file system; being
@@ -131,6 +134,56 @@ fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
     }
 }
 
+/// A folder opened once, whose entries are stat'ed relative to it: a stat by
+/// full path walks every component again, which was most of a no-op build
+/// over tens of thousands of files.
+pub struct Folder {
+    path: PathBuf,
+    #[cfg(unix)]
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl Folder {
+    pub fn open(path: PathBuf) -> Folder {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(&path, flags, Mode::empty()).ok();
+            Folder { path, fd }
+        }
+        #[cfg(not(unix))]
+        Folder { path }
+    }
+
+    /// The stat of entry `name` (not following a symlink), and whether it
+    /// is a regular file.
+    pub fn lstat(&self, name: &OsStr) -> io::Result<(Stat, bool)> {
+        #[cfg(unix)]
+        if let Some(fd) = &self.fd {
+            use rustix::fs::{AtFlags, FileType};
+            let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            let is_file = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile;
+            return Ok((stat_of_raw(&st), is_file));
+        }
+        let meta = std::fs::symlink_metadata(self.path.join(name))?;
+        Ok((Stat::of(&meta), meta.is_file()))
+    }
+}
+
+/// The same numbers as [`Stat::of`], from a raw `stat`.
+#[cfg(unix)]
+// The field types differ between platforms.
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn stat_of_raw(st: &rustix::fs::Stat) -> Stat {
+    Stat {
+        len: st.st_size as u64,
+        mtime_ns: st.st_mtime as i64 * 1_000_000_000 + st.st_mtime_nsec as i64,
+        ctime_ns: st.st_ctime as i64 * 1_000_000_000 + st.st_ctime_nsec as i64,
+        ino: st.st_ino as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +208,7 @@ mod tests {
         let staging = dir.path().join(STAGING_DIR);
         let target = dir.path().join("x/y.jpg");
         let stat = atomic_write(&staging, &target, b"ours").unwrap();
-        let hash = crate::fingerprint::hash_bytes(b"ours");
+        let hash = crate::hash::hash_bytes(b"ours");
         std::fs::write(&target, b"edited by hand").unwrap();
         assert!(!remove_if_ours(&target, &stat, &hash, dir.path()).unwrap());
         assert!(target.exists());
@@ -167,5 +220,27 @@ mod tests {
         assert!(!target.exists());
         assert!(!dir.path().join("x").exists());
         assert!(dir.path().exists());
+    }
+
+    #[test]
+    fn folder_lstat_agrees_with_std_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"12345").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let folder = Folder::open(dir.path().to_path_buf());
+        let (stat, is_file) = folder.lstat(OsStr::new("f")).unwrap();
+        let meta = std::fs::symlink_metadata(dir.path().join("f")).unwrap();
+        assert_eq!(stat, Stat::of(&meta));
+        assert!(is_file);
+        assert!(!folder.lstat(OsStr::new("sub")).unwrap().1);
+        assert!(folder.lstat(OsStr::new("missing")).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
+            assert!(!folder.lstat(OsStr::new("link")).unwrap().1, "not followed");
+        }
+        // A folder that does not exist: every entry is missing.
+        let gone = Folder::open(dir.path().join("nope"));
+        assert!(gone.lstat(OsStr::new("f")).is_err());
     }
 }

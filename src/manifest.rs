@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::db::State;
 use crate::fsutil;
+use crate::model::State;
 
 pub const VERSION: u32 = 1;
 
@@ -107,9 +107,7 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{OutputRecord, SourceRecord};
-    use crate::fingerprint::Stat;
-    use crate::variant::Format;
+    use crate::model::{Format, OutputRecord, SourceRecord, Stat};
 
     #[test]
     fn manifest_is_sorted_relative_and_skips_failures() {

@@ -7,49 +7,15 @@
 //! inputs always give the same plan, in a deterministic order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::db::{OutputRecord, SourceRecord, State};
-use crate::fingerprint::{Hash, Stat};
+use crate::model::{
+    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, SourceRecord, Stat,
+    State,
+};
+use crate::record;
 use crate::variant::{derivation, Variant, PIPELINE_VERSION};
-
-/// A source as found on disk in this run.
-#[derive(Debug, Clone)]
-pub struct ObservedSource {
-    /// Relative to the source root.
-    pub rel: PathBuf,
-    /// What the file is, or why it cannot be read.
-    pub fingerprint: Result<Fingerprint, String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint {
-    pub stat: Stat,
-    /// Content hash; `None` for a source with no record, which is built
-    /// anyway (the build hashes the bytes it reads, so hashing first would
-    /// read every new photo twice).
-    pub hash: Option<Hash>,
-    /// Modified in the same clock tick as this observation.
-    pub racy: bool,
-}
-
-/// What became of a recorded output on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputState {
-    /// Stat equal to the record.
-    Intact,
-    /// Stat changed but the content is what we wrote (e.g. copied back).
-    Restat(Stat),
-    Missing,
-    /// Someone changed it: it is rebuilt if still wanted, but never deleted.
-    Modified,
-}
-
-/// Recorded output path (relative to the config folder) -> its state.
-/// Keyed by the raw path string: hashing a `Path` walks its components,
-/// which is measurable over tens of thousands of outputs.
-pub type OutputStates = HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>;
 
 /// Why an output is (re)built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -314,10 +280,7 @@ pub fn plan(
         let keep = || -> Vec<OutputRecord> {
             let mut keep: Vec<OutputRecord> = kept
                 .iter()
-                .map(|(o, stat)| OutputRecord {
-                    stat: stat.unwrap_or(o.stat),
-                    ..(*o).clone()
-                })
+                .map(|(o, stat)| record::kept(o, *stat))
                 .collect();
             keep.sort_by(|a, b| a.path.cmp(&b.path));
             keep
@@ -343,14 +306,7 @@ pub fn plan(
             && record.stat == fingerprint.stat
             && record.racy == fingerprint.racy;
         if !unchanged {
-            let next = SourceRecord {
-                stat: fingerprint.stat,
-                hash: record.hash,
-                racy: fingerprint.racy,
-                failed: false,
-                shape: record.shape,
-                outputs: keep(),
-            };
+            let next = record::reobserved(record, &fingerprint, keep());
             plan.updates.push((source.rel.clone(), next));
         }
     }
@@ -467,7 +423,8 @@ fn without_extension(path: &Path) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::variant::{Fit, Format, Shape};
+    use crate::model::{Format, Shape};
+    use crate::variant::Fit;
 
     fn variant(name: &str, width: u32, format: Format) -> Variant {
         Variant {

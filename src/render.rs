@@ -20,7 +20,8 @@ use image::error::UnsupportedErrorKind;
 use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 
-use crate::variant::{derivation, geometry, Format, Shape, Variant};
+use crate::model::{Format, Shape};
+use crate::variant::{derivation, geometry, Variant};
 
 /// Resource limits for one render.
 pub struct Limits {

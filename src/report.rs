@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::JsonMode;
-use crate::db::OutputRecord;
 use crate::execute::Built;
+use crate::model::OutputRecord;
 use crate::plan::{Plan, Reason, Removal, RemovalReason};
 
 /// Version of the `--json` event schema; bumped on incompatible change.

@@ -12,7 +12,8 @@ use ignore::{WalkBuilder, WalkState};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::fingerprint::{Folder, Stat};
+use crate::fsutil::Folder;
+use crate::model::{Found, Stat};
 
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -35,16 +36,6 @@ fn unread_kind(path: &Path) -> Option<&'static str> {
         .iter()
         .find(|(x, _)| x.eq_ignore_ascii_case(ext))
         .map(|(_, kind)| *kind)
-}
-
-/// One candidate source found on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// Relative to the source root; the source's identity.
-    pub rel: PathBuf,
-    /// The file's stat (of the target, for a followed symlink), or why the
-    /// file cannot be used (a dangling symlink, an unreadable entry).
-    pub stat: Result<Stat, String>,
 }
 
 #[derive(Debug, Default)]

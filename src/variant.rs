@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::model::{Format, Recipe, Shape};
+
 /// Bumped whenever the render pipeline changes what bytes it produces for the
 /// same settings (decoder, resampler, encoder settings). Part of every recipe.
 pub const PIPELINE_VERSION: u32 = 2;
@@ -15,36 +17,6 @@ pub enum Fit {
     Contain,
     /// Fill the box, cropping the centre.
     Cover,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Jpeg,
-    Png,
-    Webp,
-}
-
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpeg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-        }
-    }
-
-    pub fn supports_alpha(self) -> bool {
-        !matches!(self, Format::Jpeg)
-    }
 }
 
 /// One resolved, validated `[[variants]]` entry.
@@ -60,11 +32,6 @@ pub struct Variant {
     /// RGB that transparent pixels are flattened onto when the format has no alpha.
     pub background: [u8; 3],
 }
-
-/// Hash of everything that decides an output's bytes apart from the source:
-/// the variant's settings (not its name, which only decides the path) and
-/// the pipeline version.
-pub type Recipe = [u8; 32];
 
 impl Variant {
     pub fn settings_hash(&self) -> Recipe {
@@ -185,15 +152,6 @@ fn eighths_for(geometries: &[Geometry]) -> u8 {
         .into_iter()
         .find(|&s| f64::from(s) / 8.0 >= needed)
         .unwrap_or(8)
-}
-
-/// What of a source decides how its variants are made from it: its
-/// upright size and whether it is a JPEG (which can be decoded scaled).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-pub struct Shape {
-    pub width: u32,
-    pub height: u32,
-    pub jpeg: bool,
 }
 
 /// How every configured variant is made from one decode of a source.

@@ -1,0 +1,264 @@
+//! The vocabulary every other module speaks: what a file is (its [`Stat`]
+//! and content [`Hash`]), what was recorded about a source and its outputs
+//! ([`SourceRecord`], [`OutputRecord`], [`State`]), and what a run observes
+//! on disk ([`Found`], [`ObservedSource`], [`OutputState`]).
+//!
+//! Plain data, and nothing of the crate is imported here: producers
+//! (`scan`, `fingerprint`, `execute`) and consumers (`plan`, `db`, `report`)
+//! meet on these types, so the module graph has no cycle. How records are
+//! made from observations and renders is in `record.rs`; how they are
+//! stored is in `db.rs`, whose schema version must change with any change
+//! to the serialized types below.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::Metadata;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A blake3 digest: of a file's bytes, or of a variant's settings.
+pub type Hash = [u8; 32];
+
+/// Hash of everything that decides an output's bytes apart from the source:
+/// the variant's settings (not its name, which only decides the path) and
+/// the pipeline version.
+pub type Recipe = Hash;
+
+/// The stat data that changes whenever a file's content could have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Stat {
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Status-change time, nanoseconds since the epoch (0 where unknown).
+    pub ctime_ns: i64,
+    /// Inode number (0 where unknown).
+    pub ino: u64,
+}
+
+impl Stat {
+    /// The stat numbers of `meta`.
+    pub fn of(meta: &Metadata) -> Stat {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Stat {
+                len: meta.len(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                ino: meta.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: std::io::Result<std::time::SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i64)
+            };
+            Stat {
+                len: meta.len(),
+                mtime_ns: ns(meta.modified()),
+                ctime_ns: 0,
+                ino: 0,
+            }
+        }
+    }
+}
+
+/// An output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Baseline JPEG (libjpeg-turbo).
+    Jpeg,
+    /// Lossless PNG.
+    Png,
+    /// Lossy WebP (libwebp).
+    Webp,
+}
+
+impl Format {
+    /// The file extension outputs of this format get.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+        }
+    }
+
+    /// The name used in the config and in `--json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+        }
+    }
+
+    /// Whether the format keeps transparency (else alpha is flattened).
+    pub fn supports_alpha(self) -> bool {
+        !matches!(self, Format::Jpeg)
+    }
+}
+
+/// What of a source decides how its variants are made from it: its
+/// upright size and whether it is a JPEG (which can be decoded scaled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Shape {
+    /// Upright width in pixels (after EXIF orientation).
+    pub width: u32,
+    /// Upright height in pixels.
+    pub height: u32,
+    /// A JPEG, decodable at a DCT scale.
+    pub jpeg: bool,
+}
+
+/// What we knew about one source after the last build that touched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// The stat the hash was taken with.
+    pub stat: Stat,
+    /// Content hash of the bytes last rendered (or checked).
+    pub hash: Hash,
+    /// Modified in the same clock tick as the record was taken: the stat
+    /// cannot vouch for the content next time (see `fingerprint::is_racy`).
+    pub racy: bool,
+    /// The last attempt failed; it has no outputs and is retried every build.
+    pub failed: bool,
+    /// Upright size and kind of the source as last rendered, which decide
+    /// how its variants are made (see `render::geometry::derivation`);
+    /// `None` before the first successful decode.
+    pub shape: Option<Shape>,
+    /// Its outputs, sorted by path.
+    pub outputs: Vec<OutputRecord>,
+}
+
+/// One output thumbgen wrote and owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// The variant's name.
+    pub variant: String,
+    /// Relative to the config file's folder.
+    #[serde(with = "path_bytes")]
+    pub path: PathBuf,
+    /// The variant's recipe when it was written.
+    pub settings: Recipe,
+    /// The pipeline version that wrote it.
+    pub pipeline: u32,
+    /// Its stat after writing, to notice hand edits cheaply.
+    pub stat: Stat,
+    /// Its content hash, to prove ownership before a removal.
+    pub hash: Hash,
+    /// Pixel width as written.
+    pub width: u32,
+    /// Pixel height as written.
+    pub height: u32,
+    /// Its format.
+    pub format: Format,
+    /// The JPEG DCT scale (eighths) the source was decoded at; 8 otherwise.
+    pub eighths: u8,
+    /// The resizes its pixels went through first (`Derivation::via`).
+    pub via: u64,
+}
+
+/// Every record, keyed by source path relative to the source root.
+pub type State = HashMap<PathBuf, SourceRecord, rustc_hash::FxBuildHasher>;
+
+/// One candidate source found on disk by the walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Relative to the source root; the source's identity.
+    pub rel: PathBuf,
+    /// The file's stat (of the target, for a followed symlink), or why the
+    /// file cannot be used (a dangling symlink, an unreadable entry).
+    pub stat: Result<Stat, String>,
+}
+
+/// A source as fingerprinted in this run: what the planner sees.
+#[derive(Debug, Clone)]
+pub struct ObservedSource {
+    /// Relative to the source root.
+    pub rel: PathBuf,
+    /// What the file is, or why it cannot be read.
+    pub fingerprint: Result<Fingerprint, String>,
+}
+
+/// What a readable source is in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Its stat now.
+    pub stat: Stat,
+    /// Content hash; `None` for a source with no record, which is built
+    /// anyway (the build hashes the bytes it reads, so hashing first would
+    /// read every new photo twice).
+    pub hash: Option<Hash>,
+    /// Modified in the same clock tick as this observation.
+    pub racy: bool,
+}
+
+/// What became of a recorded output on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputState {
+    /// Stat equal to the record.
+    Intact,
+    /// Stat changed but the content is what we wrote (e.g. copied back).
+    Restat(Stat),
+    /// Not there (or not reachable).
+    Missing,
+    /// Someone changed it: it is rebuilt if still wanted, but never deleted.
+    Modified,
+}
+
+/// Recorded output path (relative to the config folder) -> its state.
+/// Keyed by the raw path string: hashing a `Path` walks its components,
+/// which is measurable over tens of thousands of outputs.
+pub type OutputStates = HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>;
+
+/// Paths as raw bytes, so that file names that are not UTF-8 survive
+/// serialization.
+pub mod path_bytes {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The bytes of `path` (lossy only where the platform has no raw bytes).
+    #[cfg(unix)]
+    pub fn to_bytes(path: &Path) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    }
+
+    /// The path whose bytes are `bytes`.
+    #[cfg(unix)]
+    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+
+    /// The bytes of `path` (lossy only where the platform has no raw bytes).
+    #[cfg(not(unix))]
+    pub fn to_bytes(path: &Path) -> Vec<u8> {
+        path.to_string_lossy().as_bytes().to_vec()
+    }
+
+    /// The path whose bytes are `bytes`.
+    #[cfg(not(unix))]
+    pub fn from_bytes(bytes: &[u8]) -> PathBuf {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    /// serde `serialize_with`.
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&to_bytes(path))
+    }
+
+    /// serde `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        let bytes: Vec<u8> = Deserialize::deserialize(d)?;
+        Ok(from_bytes(&bytes))
+    }
+}

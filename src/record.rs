@@ -1,0 +1,172 @@
+//! How records are made: the one place that assembles a [`SourceRecord`] or
+//! an [`OutputRecord`], from an observation (a touched-but-identical
+//! source, an output whose stat changed), from a render, or from a failure.
+//! Keeping this in one place keeps every field's meaning in one place: what
+//! `racy` means after a source changed under a build, which outputs a
+//! failed source keeps (none), and that outputs are sorted by path.
+
+use crate::model::{Fingerprint, Hash, OutputRecord, Shape, SourceRecord, Stat};
+use crate::variant::{Variant, PIPELINE_VERSION};
+
+/// The record of a source with nothing to build whose stat moved on (a
+/// touch, a fresh checkout) or whose outputs changed without work.
+pub fn reobserved(
+    previous: &SourceRecord,
+    now: &Fingerprint,
+    outputs: Vec<OutputRecord>,
+) -> SourceRecord {
+    SourceRecord {
+        stat: now.stat,
+        hash: previous.hash,
+        racy: now.racy,
+        failed: false,
+        shape: previous.shape,
+        outputs: sorted(outputs),
+    }
+}
+
+/// An output kept as it is, with its new stat if only its stat changed.
+pub fn kept(output: &OutputRecord, restat: Option<Stat>) -> OutputRecord {
+    OutputRecord {
+        stat: restat.unwrap_or(output.stat),
+        ..output.clone()
+    }
+}
+
+/// The record of a source whose bytes were just read for a build: `read`
+/// is the hash of those bytes. If the file changed since it was hashed for
+/// the plan, its stat is stale too, so the next run must re-hash it. (A new
+/// source was not hashed for the plan; its stat from the walk is older than
+/// any change, so a change shows.)
+pub fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
+    let changed_since_planned = planned.hash.is_some_and(|h| h != read);
+    SourceRecord {
+        stat: if changed_since_planned {
+            Stat::default()
+        } else {
+            planned.stat
+        },
+        hash: read,
+        racy: planned.racy || changed_since_planned,
+        failed: false,
+        shape: None,
+        outputs: Vec::new(),
+    }
+}
+
+/// What was written for one variant.
+pub struct Written {
+    /// Relative to the config folder.
+    pub path: std::path::PathBuf,
+    /// Stat of the file now in place.
+    pub stat: Stat,
+    /// Hash of its bytes.
+    pub hash: Hash,
+    /// Pixel size as encoded.
+    pub width: u32,
+    /// Pixel size as encoded.
+    pub height: u32,
+    /// The resizes its pixels went through first.
+    pub via: u64,
+}
+
+/// The record of an output just written for `variant` from a decode at
+/// `eighths`.
+pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
+    OutputRecord {
+        variant: variant.name.clone(),
+        path: w.path,
+        settings: variant.settings_hash(),
+        pipeline: PIPELINE_VERSION,
+        stat: w.stat,
+        hash: w.hash,
+        width: w.width,
+        height: w.height,
+        format: variant.format,
+        eighths,
+        via: w.via,
+    }
+}
+
+/// A source after a successful build: its shape, the outputs it kept and
+/// the ones just built.
+pub fn built(
+    read: SourceRecord,
+    shape: Shape,
+    kept: &[OutputRecord],
+    built: impl IntoIterator<Item = OutputRecord>,
+) -> SourceRecord {
+    let mut outputs = kept.to_vec();
+    outputs.extend(built);
+    SourceRecord {
+        shape: Some(shape),
+        outputs: sorted(outputs),
+        ..read
+    }
+}
+
+/// A source that failed has no outputs, as after a clean build, and is
+/// retried every build until it changes or builds.
+pub fn failed(read: SourceRecord) -> SourceRecord {
+    SourceRecord {
+        failed: true,
+        outputs: Vec::new(),
+        ..read
+    }
+}
+
+fn sorted(mut outputs: Vec<OutputRecord>) -> Vec<OutputRecord> {
+    outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    outputs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(hash: Option<Hash>) -> Fingerprint {
+        Fingerprint {
+            stat: Stat {
+                len: 1,
+                mtime_ns: 2,
+                ctime_ns: 3,
+                ino: 4,
+            },
+            hash,
+            racy: false,
+        }
+    }
+
+    #[test]
+    fn a_source_changed_since_planned_is_rehashed_next_time() {
+        let same = read(&fingerprint(Some([1; 32])), [1; 32]);
+        assert_eq!(same.stat.len, 1);
+        assert!(!same.racy);
+        let changed = read(&fingerprint(Some([1; 32])), [2; 32]);
+        assert_eq!(changed.stat, Stat::default(), "stat cannot vouch");
+        assert!(changed.racy);
+        assert_eq!(changed.hash, [2; 32], "records what was rendered");
+        let new = read(&fingerprint(None), [2; 32]);
+        assert_eq!(new.stat.len, 1, "a new source keeps its walk stat");
+    }
+
+    #[test]
+    fn failed_sources_keep_no_outputs() {
+        let mut record = read(&fingerprint(None), [0; 32]);
+        record.outputs.push(OutputRecord {
+            variant: "t".into(),
+            path: "out/t/a.jpg".into(),
+            settings: [0; 32],
+            pipeline: PIPELINE_VERSION,
+            stat: Stat::default(),
+            hash: [0; 32],
+            width: 1,
+            height: 1,
+            format: crate::model::Format::Jpeg,
+            eighths: 8,
+            via: 0,
+        });
+        let failed = failed(record);
+        assert!(failed.failed && failed.outputs.is_empty());
+    }
+}

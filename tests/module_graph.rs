@@ -1,0 +1,177 @@
+//! The module graph stays a DAG with `model` as its leaf: read every source
+//! file, collect which top-level modules it names through `crate::`, and
+//! fail on a cycle, naming it. A compile does not catch cycles (Rust allows
+//! them); this keeps the layering in docs/ARCHITECTURE.md true.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Top-level module name of a file under `src/` (`render/decode.rs` ->
+/// `render`), or `None` for the crate root and the binary.
+fn module_of(rel: &Path) -> Option<String> {
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main")).then(|| name.to_string())
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `crate::NAME` and `use crate::{A, B::…}` references in `text`, outside
+/// line comments.
+fn referenced(text: &str) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            names.insert(ident(rest));
+            continue;
+        };
+        // The top-level items of the group, which may span lines.
+        let mut depth = 0;
+        let mut item_start = true;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    rest = &group[i..];
+                    break;
+                }
+                '}' => depth -= 1,
+                ',' if depth == 0 => item_start = true,
+                c if item_start && !c.is_whitespace() => {
+                    names.insert(ident(&group[i..]));
+                    item_start = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    names.remove("");
+    names
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let Some(module) = module_of(file.strip_prefix(&src).unwrap()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        let deps = graph.entry(module.clone()).or_default();
+        deps.extend(referenced(&text).into_iter().filter(|d| *d != module));
+    }
+    let modules: BTreeSet<String> = graph.keys().cloned().collect();
+    for deps in graph.values_mut() {
+        deps.retain(|d| modules.contains(d));
+    }
+    graph
+}
+
+/// A cycle through `graph`, if there is one, as the list of modules on it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        marks: &mut BTreeMap<String, Mark>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        marks.insert(node.to_string(), Mark::Open);
+        stack.push(node.to_string());
+        for dep in &graph[node] {
+            match marks[dep.as_str()] {
+                Mark::Open => {
+                    let start = stack.iter().position(|n| n == dep).unwrap();
+                    let mut cycle = stack[start..].to_vec();
+                    cycle.push(dep.clone());
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(cycle) = visit(dep, graph, marks, stack) {
+                        return Some(cycle);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        marks.insert(node.to_string(), Mark::Done);
+        None
+    }
+    let mut marks: BTreeMap<String, Mark> = graph.keys().map(|k| (k.clone(), Mark::New)).collect();
+    for node in graph.keys() {
+        if marks[node.as_str()] == Mark::New {
+            if let Some(cycle) = visit(node, graph, &mut marks, &mut Vec::new()) {
+                return Some(cycle);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn modules_form_no_cycle() {
+    let graph = graph();
+    assert!(graph.len() > 10, "found the modules: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("module import cycle: {}", cycle.join(" -> "));
+    }
+}
+
+#[test]
+fn the_vocabulary_imports_nothing_of_the_crate() {
+    let graph = graph();
+    assert_eq!(graph["model"], BTreeSet::new(), "model must stay a leaf");
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let edge = |g: &mut BTreeMap<String, BTreeSet<String>>, a: &str, b: &str| {
+        g.entry(a.into()).or_default().insert(b.into());
+        g.entry(b.into()).or_default();
+    };
+    edge(&mut graph, "a", "b");
+    edge(&mut graph, "b", "c");
+    assert_eq!(find_cycle(&graph), None);
+    edge(&mut graph, "c", "a");
+    assert_eq!(
+        find_cycle(&graph).unwrap(),
+        ["a", "b", "c", "a"].map(String::from)
+    );
+    assert_eq!(
+        referenced(
+            "use crate::{\n    model::{Stat, Hash},\n    hash,\n};\n// crate::plan\nlet x = crate::db::Db;"
+        ),
+        ["db", "hash", "model"].map(String::from).into()
+    );
+}
