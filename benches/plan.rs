@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use thumbgen::model::{
-    Fingerprint, Format, ObservedSource, OutputRecord, OutputState, OutputStates, Shape,
+    Fingerprint, Format, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
     SourceRecord, Stat, State,
 };
 use thumbgen::plan::{self, Settings};
@@ -35,7 +35,9 @@ fn variants() -> Vec<Variant> {
 /// states, as a no-op build sees them.
 fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, OutputStates) {
     let output = Path::new("public/thumbs");
+    let recipes = Recipes::default();
     let settings = Settings {
+        recipes: &recipes,
         variants,
         output,
         force: false,
@@ -104,7 +106,9 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
 fn bench_plan(c: &mut Criterion) {
     let variants = variants();
     let (observed, state, outputs) = up_to_date(10_000, &variants);
+    let recipes = Recipes::default();
     let settings = Settings {
+        recipes: &recipes,
         variants: &variants,
         output: Path::new("public/thumbs"),
         force: false,

@@ -1,38 +1,52 @@
-//! Orchestration, and nothing else: config → scan → fingerprint (with the
-//! database) → plan → stop for `--dry-run`, else remove → execute → record
-//! → report. `clean` undoes what builds recorded.
+//! Orchestration, and nothing else. One build is four named steps with a
+//! type at each seam:
+//!
+//! 1. [`observe`]: walk the sources, open the cache, fingerprint what
+//!    changed, check the recorded outputs → [`Observation`];
+//! 2. [`crate::plan::plan`] (pure) → [`Plan`]; `--dry-run` and `--check`
+//!    stop here and report;
+//! 3. [`apply`]: removals, then the jobs on the pool, each outcome handed
+//!    to the [`Commit`] as soon as it is known (so a killed build keeps
+//!    what it finished);
+//! 4. [`Commit::finish`]: flush the records, write the manifest → counts.
+//!
+//! `clean` undoes what builds recorded.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::cli::JsonMode;
 use crate::config::{self, Config};
 use crate::db::Db;
-use crate::error::{describe_io, Error, Exit, Result};
+use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
 use crate::fsutil;
 use crate::manifest;
-use crate::model::SourceRecord;
-use crate::plan::{self, Settings};
-use crate::report::{Mode, Reporter, Summary};
+use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, State};
+use crate::plan::{self, Job, Plan, Settings};
+use crate::problem::Warning;
+use crate::report::{Mode, Names, Reporter, Summary};
 use crate::scan;
 
+/// How `thumbgen build` was asked to run.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
+    /// `--config`.
     pub config: Option<PathBuf>,
+    /// `-j`.
     pub jobs: Option<usize>,
+    /// `--dry-run`.
     pub dry_run: bool,
+    /// `--check`.
     pub check: bool,
-    pub explain: bool,
+    /// `--force`.
     pub force: bool,
-    pub quiet: bool,
-    pub json: Option<JsonMode>,
 }
 
 impl BuildOptions {
-    fn mode(&self) -> Mode {
+    /// What kind of run this is.
+    pub fn mode(&self) -> Mode {
         if self.check {
             Mode::Check
         } else if self.dry_run {
@@ -43,7 +57,7 @@ impl BuildOptions {
     }
 }
 
-/// Find and load the config for a run started in `cwd`.
+/// Find and load the config for a run started in the current folder.
 pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
     let cwd = std::env::current_dir().map_err(|e| {
         Error::Fatal(format!(
@@ -55,6 +69,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
     config::load(&file)
 }
 
+/// The worker pool every step runs on.
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -64,21 +79,29 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 }
 
 /// `thumbgen build`. `stop` is set by Ctrl-C.
-pub fn build(options: &BuildOptions, stop: &AtomicBool) -> Result<Exit> {
+pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(options.config.as_deref())?;
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
-    let reporter = Reporter::with_options(options.quiet, options.explain, options.json);
-    pool(threads)?.install(|| build_once(&config, options, stop, &reporter))
+    pool(threads)?.install(|| build_once(&config, options, stop, reporter))
 }
 
-/// One build with a loaded config, on the current rayon pool.
-pub fn build_once(
-    config: &Config,
-    options: &BuildOptions,
-    stop: &AtomicBool,
-    reporter: &Reporter,
-) -> Result<Exit> {
-    let mode = options.mode();
+/// What is on disk and what was recorded, at the start of one build.
+pub struct Observation {
+    /// The record store (a private copy for read-only runs).
+    db: Db,
+    /// Every record.
+    state: State,
+    /// The settings of recorded recipes.
+    recipes: Recipes,
+    /// The state of every recorded output on disk.
+    outputs: OutputStates,
+    /// Every source found, fingerprinted.
+    observed: Vec<ObservedSource>,
+}
+
+/// Step 1: walk the sources and, meanwhile, open the cache and check the
+/// outputs it lists; then fingerprint the sources whose stat changed.
+fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observation> {
     // Neither a dry run nor a check writes anything, not even the cache.
     let read_only = mode != Mode::Build;
     // Walking the sources (stat only) is independent of reading the records
@@ -100,11 +123,12 @@ pub fn build_once(
                 fs_now(&config.cache).ok()
             };
             let state = db.load(&mut warnings);
+            let recipes = db.recipes();
             let outputs = observe_outputs(&state, &config.root);
-            Ok((db, now, state, outputs, warnings))
+            Ok((db, now, state, recipes, outputs, warnings))
         },
     );
-    let (db, now, mut state, outputs, mut warnings) = recorded?;
+    let (db, now, state, recipes, outputs, mut warnings) = recorded?;
     let found = found.map_err(|e| {
         Error::Fatal(format!(
             "source folder {}: {}",
@@ -117,186 +141,219 @@ pub fn build_once(
         reporter.warn(w);
     }
     let observed = observe_sources(&found.found, &state, &config.source, now, reporter);
+    Ok(Observation {
+        db,
+        state,
+        recipes,
+        outputs,
+        observed,
+    })
+}
+
+/// One build with a loaded config, on the current rayon pool.
+pub fn build_once(
+    config: &Config,
+    options: &BuildOptions,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<Exit> {
+    let mode = options.mode();
+    reporter.begin_run();
+    let seen = observe(config, mode, reporter)?;
+
     let output_rel = config.relative(&config.output);
     let settings = Settings {
         variants: &config.variants,
+        recipes: &seen.recipes,
         output: &output_rel,
         force: options.force,
     };
-    let mut plan = plan::plan(&observed, &state, &outputs, &settings);
+    let mut plan = plan::plan(&seen.observed, &seen.state, &seen.outputs, &settings);
     let source_prefix = config.relative(&config.source);
+    let names = Names {
+        source_prefix: &source_prefix,
+        variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
+    };
     let executor = Executor { config, stop };
     if mode == Mode::Check {
-        trust_verified_outputs(&mut plan, &executor);
+        executor.settle_by_content(&mut plan);
     }
-
-    reporter.plan(&plan, &source_prefix, mode);
-    if options.json == Some(JsonMode::All) {
-        for (source, outputs) in plan::fresh_outputs(&plan, &state, &observed) {
-            reporter.up_to_date(&source_prefix.join(source), outputs);
+    reporter.plan(&plan, &names, mode);
+    if reporter.lists_up_to_date() {
+        for (source, outputs) in plan::fresh_outputs(&plan, &seen.state, &seen.observed) {
+            reporter.up_to_date(&names.source(source), outputs);
         }
     }
     for path in &plan.disowned {
-        reporter.warn(&format!(
-            "{} was changed by hand and is no longer needed; left in place and no longer tracked",
-            path.display()
-        ));
+        reporter.warn(&Warning::OutputDisowned { path: path.clone() });
     }
-    if read_only {
+    if mode != Mode::Build {
         let summary = Summary {
             built: plan.build_count(),
             up_to_date: plan.up_to_date,
             removed: plan.removals.len(),
             failed: plan.failures.len(),
         };
-        let exit = if mode == Mode::Check && plan.has_work() {
-            Exit::Failed
-        } else {
-            Exit::Ok
-        };
+        let exit = Exit::decide(&Ending {
+            not_up_to_date: mode == Mode::Check && plan.has_work(),
+            ..Ending::default()
+        });
         reporter.summary(&summary, mode, exit);
         return Ok(exit);
     }
 
-    let staging = config.output.join(fsutil::STAGING_DIR);
-    fsutil::sweep_staging(&staging);
-    let mut summary = Summary {
-        up_to_date: plan.up_to_date,
-        failed: plan.failures.len(),
-        ..Summary::default()
+    let Observation {
+        db,
+        state,
+        observed,
+        outputs,
+        ..
+    } = seen;
+    for variant in &config.variants {
+        db.put_recipe(&variant.settings_hash(), &variant.settings())?;
+    }
+    let manifest_state = config.manifest.is_some().then_some(state);
+    let commit = Commit {
+        db,
+        reporter,
+        names: &names,
+        manifest: manifest_state.map(Mutex::new),
+        counts: Mutex::new(Summary {
+            up_to_date: plan.up_to_date,
+            ..Summary::default()
+        }),
+        first_error: Mutex::new(None),
     };
+    apply(&plan, &executor, &commit, reporter)?;
+    let summary = commit.finish(config)?;
+    let exit = Exit::decide(&Ending {
+        interrupted: stop.load(Ordering::Relaxed),
+        failed: summary.failed,
+        not_up_to_date: false,
+    });
+    reporter.summary(&summary, mode, exit);
+    // Freeing tens of thousands of small records takes longer than a no-op
+    // build's real work on big trees; let it happen off the critical path.
+    std::thread::spawn(move || drop((observed, outputs, plan)));
+    Ok(exit)
+}
+
+/// Step 3: carry out `plan` — removals, records that change without work,
+/// failures known before decoding, then every job on the pool — handing
+/// each result to `commit`.
+fn apply(plan: &Plan, executor: &Executor, commit: &Commit, reporter: &Reporter) -> Result<()> {
+    let staging = executor.config.output.join(fsutil::STAGING_DIR);
+    fsutil::sweep_staging(&staging);
     for (removal, result) in plan.removals.iter().zip(executor.remove(&plan.removals)) {
-        let source = source_prefix.join(&removal.source);
+        let source = commit.names.source(&removal.source);
         match result {
             Ok(true) => {
-                summary.removed += 1;
+                commit.counts.lock().unwrap().removed += 1;
                 reporter.removed(&source, removal);
             }
             Ok(false) => {}
-            Err(e) => reporter.warn(&format!(
-                "cannot remove {e} ({} of {})",
-                crate::report::removal_text(removal.reason),
-                source.display()
-            )),
+            Err(e) => reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: Some(removal.reason),
+                source: Some(source),
+            }),
         }
     }
-    // The records change through the database; `state` follows along
-    // when the manifest needs the final picture, so it need not be re-read.
-    let track = config.manifest.is_some();
     for rel in &plan.forget {
-        db.forget(rel)?;
-        state.remove(rel);
+        commit.record(rel, None)?;
     }
     for (rel, record) in &plan.updates {
-        db.put(rel, record)?;
-        if track {
-            state.insert(rel.clone(), record.clone());
-        }
+        commit.record(rel, Some(record))?;
     }
     for failure in &plan.failures {
-        reporter.failed(&source_prefix.join(&failure.source), &failure.error);
+        commit.counts.lock().unwrap().failed += 1;
+        reporter.failed(&commit.names.source(&failure.source), &failure.failure);
     }
 
-    let built = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let committed: Mutex<Vec<(PathBuf, Option<SourceRecord>)>> = Mutex::new(Vec::new());
-    let remember = |rel: &Path, record: Option<&SourceRecord>| {
-        if track {
-            let entry = (rel.to_path_buf(), record.cloned());
-            committed.lock().unwrap().push(entry);
-        }
-    };
     reporter.start(plan.jobs.len());
     executor.run(&plan.jobs, &|job, outcome| {
-        let source = source_prefix.join(&job.source);
-        let committed = match outcome {
-            Outcome::Built {
-                record,
-                built: outputs,
-            } => {
-                built.fetch_add(outputs.len(), Ordering::Relaxed);
-                reporter.built(&source, &outputs);
-                remember(&job.source, Some(&record));
-                db.put(&job.source, &record)
-            }
-            Outcome::Failed { record, error } => {
-                failed.fetch_add(1, Ordering::Relaxed);
-                reporter.failed(&source, &error);
-                remember(&job.source, record.as_ref());
-                match record {
-                    Some(record) => db.put(&job.source, &record),
-                    None => db.forget(&job.source),
-                }
-            }
-            Outcome::Fatal { error } => Err(Error::Fatal(error)),
-            Outcome::Skipped => Ok(()),
-        };
-        if let Err(e) = committed {
-            first_error.lock().unwrap().get_or_insert(e);
-        }
+        commit.outcome(job, outcome);
         reporter.advance();
     });
     reporter.finish();
     fsutil::finish_staging(&staging);
-    db.flush()?;
-    if let Some(e) = first_error.into_inner().unwrap() {
-        return Err(e);
-    }
-    if let Some(path) = &config.manifest {
-        for (rel, record) in committed.into_inner().unwrap() {
-            match record {
-                Some(record) => state.insert(rel, record),
-                None => state.remove(&rel),
-            };
-        }
-        manifest::write(&state, config, path)
-            .map_err(|e| Error::Fatal(format!("cannot write the manifest {e}")))?;
-    }
-
-    summary.built = built.into_inner();
-    summary.failed += failed.into_inner();
-    let exit = if stop.load(Ordering::Relaxed) {
-        Exit::Interrupted
-    } else if summary.failed > 0 {
-        Exit::Failed
-    } else {
-        Exit::Ok
-    };
-    reporter.summary(&summary, mode, exit);
-    // Freeing tens of thousands of small records takes longer than a no-op
-    // build's real work on big trees; let it happen off the critical path.
-    std::thread::spawn(move || drop((state, observed, outputs, plan)));
-    Ok(exit)
+    Ok(())
 }
 
-/// Without records (no cache, as on a CI runner that did not restore it),
-/// every source looks new. Outputs already on disk that are byte for byte
-/// what a build would write are up to date all the same.
-fn trust_verified_outputs(plan: &mut plan::Plan, executor: &Executor) {
-    let (unknown, known): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut plan.jobs).into_iter().partition(|job| {
-            job.builds
-                .iter()
-                .all(|b| b.reason == plan::Reason::NewSource)
-        });
-    let verified = executor.verify(&unknown);
-    plan.jobs = known;
-    for (job, ok) in unknown.into_iter().zip(verified) {
-        if ok {
-            plan.up_to_date += job.builds.len();
-        } else {
-            plan.jobs.push(job);
+/// Step 4's state: where outcomes go as they arrive — the record store, the
+/// counts, the reporter, and (when a manifest is configured) the records
+/// the manifest is made from, kept in step so the store need not be read
+/// again.
+struct Commit<'a> {
+    db: Db,
+    reporter: &'a Reporter,
+    names: &'a Names<'a>,
+    manifest: Option<Mutex<State>>,
+    counts: Mutex<Summary>,
+    /// The first error that must end the run (a full disk, a failing store).
+    first_error: Mutex<Option<Error>>,
+}
+
+impl Commit<'_> {
+    /// Record (or with `None`, forget) what is now true of source `rel`.
+    fn record(&self, rel: &Path, record: Option<&SourceRecord>) -> Result<()> {
+        match record {
+            Some(record) => self.db.put(rel, record)?,
+            None => self.db.forget(rel)?,
+        }
+        if let Some(state) = &self.manifest {
+            let mut state = state.lock().unwrap();
+            match record {
+                Some(record) => state.insert(rel.to_path_buf(), record.clone()),
+                None => state.remove(rel),
+            };
+        }
+        Ok(())
+    }
+
+    /// One job's outcome, from a worker thread.
+    fn outcome(&self, job: &Job, outcome: Outcome) {
+        let source = self.names.source(&job.source);
+        let committed = match outcome {
+            Outcome::Built { record, built } => {
+                self.counts.lock().unwrap().built += built.len();
+                self.reporter.built(&source, &built);
+                self.record(&job.source, Some(&record))
+            }
+            Outcome::Failed { record, failure } => {
+                self.counts.lock().unwrap().failed += 1;
+                self.reporter.failed(&source, &failure);
+                self.record(&job.source, record.as_ref())
+            }
+            Outcome::Fatal { error } => Err(error),
+            Outcome::Skipped => Ok(()),
+        };
+        if let Err(e) = committed {
+            self.first_error.lock().unwrap().get_or_insert(e);
         }
     }
-    plan.jobs.sort_by(|a, b| a.source.cmp(&b.source));
+
+    /// Make the records durable and write the manifest; the run's counts.
+    fn finish(self, config: &Config) -> Result<Summary> {
+        self.db.flush()?;
+        if let Some(e) = self.first_error.into_inner().unwrap() {
+            return Err(e);
+        }
+        if let (Some(path), Some(state)) = (&config.manifest, self.manifest) {
+            let state = state.into_inner().unwrap();
+            manifest::write(&state, config, path)
+                .map_err(|e| Error::output("write", e.path, &e.error))?;
+            std::thread::spawn(move || drop(state));
+        }
+        Ok(self.counts.into_inner().unwrap())
+    }
 }
 
 /// `thumbgen clean`: remove every output thumbgen recorded (if it is still
 /// what thumbgen wrote), the folders that emptied, and the cache.
-pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
+pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(explicit)?;
-    let reporter = Reporter::new(quiet);
     if !config.cache.exists() {
         reporter.info("nothing to clean (no cache)");
         return Ok(Exit::Ok);
@@ -314,12 +371,14 @@ pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
         let path = config.resolve(&output.path);
         match fsutil::remove_if_ours(&path, &output.stat, &output.hash, &config.output) {
             Ok(true) => removed += 1,
-            Ok(false) if path.exists() => reporter.warn(&format!(
-                "{} was changed by hand; left in place",
-                path.display()
-            )),
+            Ok(false) if path.exists() => reporter.warn(&Warning::OutputLeft { path }),
             Ok(false) => {}
-            Err(e) => reporter.warn(&format!("cannot remove {e}")),
+            Err(e) => reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: None,
+                source: None,
+            }),
         }
     }
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
@@ -330,6 +389,6 @@ pub fn clean(explicit: Option<&Path>, quiet: bool) -> Result<Exit> {
     let _ = std::fs::remove_dir(&config.output);
     drop(db);
     std::fs::remove_dir_all(&config.cache).map_err(|e| Error::io(&config.cache, &e))?;
-    reporter.info(&format!("removed {removed} outputs and the cache"));
+    reporter.cleaned(removed);
     Ok(Exit::Ok)
 }

@@ -3,7 +3,7 @@
 //! any work is done. Every error names the file, the line and the key.
 
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::model::Format;
+use crate::paths;
 use crate::variant::{Fit, Variant};
 
 pub const FILE_NAME: &str = ".thumbgen.toml";
@@ -45,12 +46,12 @@ impl Config {
     /// when it lies outside. Records store paths this way so that a project
     /// can move (a CI checkout in another folder) without losing its cache.
     pub fn relative(&self, path: &Path) -> PathBuf {
-        relative_to(path, &self.root)
+        paths::relative_to(path, &self.root)
     }
 
     /// The absolute form of a path relative to the config folder.
     pub fn resolve(&self, rel: &Path) -> PathBuf {
-        absolute(&self.root, rel)
+        paths::absolute(&self.root, rel)
     }
 }
 
@@ -89,7 +90,7 @@ struct RawVariant {
 /// `start` or its nearest ancestor.
 pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf> {
     if let Some(path) = explicit {
-        let path = absolute(start, path);
+        let path = paths::absolute(start, path);
         if !path.is_file() {
             return Err(Error::Config(format!(
                 "config file {} not found",
@@ -250,7 +251,7 @@ impl Ctx<'_> {
         if value.get_ref().trim().is_empty() {
             return Err(self.err(value, key, "must not be empty"));
         }
-        Ok(absolute(root, Path::new(value.get_ref())))
+        Ok(paths::absolute(root, Path::new(value.get_ref())))
     }
 
     fn globs(&self, list: &[Spanned<String>], key: &str) -> Result<GlobSet> {
@@ -355,38 +356,6 @@ fn parse_color(text: &str) -> Option<[u8; 3]> {
         [r1, r2, g1, g2, b1, b2] => Some([r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2]),
         _ => None,
     }
-}
-
-/// `path` made absolute against `base`, with `.` and `..` resolved lexically
-/// (the folders need not exist yet).
-pub fn absolute(base: &Path, path: &Path) -> PathBuf {
-    let joined = base.join(path);
-    let mut out = PathBuf::new();
-    for part in joined.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Lexical relative path from `base` to `path` (both absolute, normalised).
-pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    let path: Vec<_> = path.components().collect();
-    let base: Vec<_> = base.components().collect();
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..base.len() {
-        out.push("..");
-    }
-    for part in &path[common..] {
-        out.push(part);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -15,11 +15,15 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{describe_io, Error, Result};
-use crate::model::{path_bytes, SourceRecord, State};
+use crate::model::{path_bytes, Recipe, Recipes, Setting, SourceRecord, State};
+use crate::problem::{CacheDamage, Warning};
 
 /// Bump when the record layout changes; older caches are discarded.
 const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema";
+/// Key prefixes: a source's record, and a recipe's settings.
+const SOURCE_PREFIX: u8 = b's';
+const RECIPE_PREFIX: u8 = b'r';
 
 pub struct Db {
     tree: Option<sled::Db>,
@@ -32,44 +36,45 @@ impl Db {
     /// Take the run lock and open the store in `cache`, creating it. A store
     /// that cannot be opened or read is started over, with a warning pushed
     /// onto `warnings`.
-    pub fn open(cache: &Path, warnings: &mut Vec<String>) -> Result<Db> {
+    pub fn open(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
+        let in_memory = |warnings: &mut Vec<Warning>, error: &std::io::Error| {
+            warnings.push(Warning::CacheInMemory {
+                path: cache.to_path_buf(),
+                error: describe_io(error),
+            });
+            Db::in_memory()
+        };
         if let Err(e) = std::fs::create_dir_all(cache) {
-            warnings.push(format!(
-                "cannot create the cache folder {} ({}); records are kept in memory only and the next build starts over",
-                cache.display(),
-                describe_io(&e)
-            ));
-            return Db::in_memory();
+            return in_memory(warnings, &e);
         }
         let lock = match lock(cache) {
             Ok(lock) => Some(lock),
-            Err(LockError::Held(message)) => return Err(Error::Fatal(message)),
-            Err(LockError::Unwritable(e)) => {
-                warnings.push(format!(
-                    "cannot write in the cache folder {} ({}); records are kept in memory only",
-                    cache.display(),
-                    describe_io(&e)
-                ));
-                return Db::in_memory();
+            Err(LockError::Held(pid)) => {
+                return Err(Error::LockHeld {
+                    cache: cache.to_path_buf(),
+                    pid,
+                })
             }
+            Err(LockError::Unwritable(e)) => return in_memory(warnings, &e),
         };
         let path = cache.join("db");
         let tree = match open_checked(&path) {
             Ok(tree) => tree,
-            Err(why) => {
-                warnings.push(format!(
-                    "the cache at {} is {why}; starting over (outputs will be checked and rebuilt as needed)",
-                    path.display()
-                ));
+            Err(damage) => {
+                warnings.push(Warning::CacheReset {
+                    path: path.clone(),
+                    damage,
+                });
                 let _ = std::fs::remove_dir_all(&path);
                 let _ = std::fs::remove_file(&path);
                 match open_checked(&path) {
                     Ok(tree) => tree,
-                    Err(why) => {
-                        warnings.push(format!(
-                            "the cache at {} is still {why}; records are kept in memory only",
-                            path.display()
-                        ));
+                    Err(damage) => {
+                        let error = match damage {
+                            CacheDamage::Unreadable(e) => e,
+                            CacheDamage::OtherVersion => "from another version".into(),
+                        };
+                        warnings.push(Warning::CacheInMemory { path, error });
                         temporary()?
                     }
                 }
@@ -86,7 +91,7 @@ impl Db {
     /// write (`--dry-run`, `--check`): sled writes even when only read.
     /// Waits for no lock; a run in progress may make the copy stale, which
     /// only makes the answer conservative.
-    pub fn snapshot(cache: &Path, warnings: &mut Vec<String>) -> Result<Db> {
+    pub fn snapshot(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
         let source = cache.join("db");
         if !source.is_dir() {
             return Ok(Db::empty());
@@ -99,20 +104,23 @@ impl Db {
         })?;
         let target = copy.path().join("db");
         if let Err(e) = copy_dir(&source, &target) {
-            warnings.push(format!(
-                "cannot read the cache {} ({}); treating every source as new",
-                source.display(),
-                describe_io(&e)
-            ));
+            warnings.push(Warning::CacheUnread {
+                path: source,
+                error: describe_io(&e),
+            });
             return Ok(Db::empty());
         }
         let tree = match open_checked(&target) {
             Ok(tree) => Some(tree),
-            Err(why) => {
-                warnings.push(format!(
-                    "the cache at {} is {why}; treating every source as new",
-                    source.display()
-                ));
+            Err(damage) => {
+                let error = match damage {
+                    CacheDamage::Unreadable(e) => e,
+                    CacheDamage::OtherVersion => "from another version of thumbgen".into(),
+                };
+                warnings.push(Warning::CacheUnread {
+                    path: source,
+                    error,
+                });
                 None
             }
         };
@@ -144,12 +152,12 @@ impl Db {
 
     /// Every record. Undecodable records are dropped with a warning: the
     /// sources they describe are then treated as new.
-    pub fn load(&self, warnings: &mut Vec<String>) -> State {
+    pub fn load(&self, warnings: &mut Vec<Warning>) -> State {
         let Some(tree) = &self.tree else {
             return State::default();
         };
         // Decoding is most of the cost of loading; spread it over the pool.
-        let raw: Vec<_> = tree.iter().collect();
+        let raw: Vec<_> = tree.scan_prefix([SOURCE_PREFIX]).collect();
         let mut state = State::with_capacity_and_hasher(raw.len(), Default::default());
         let decoded: Vec<Option<(PathBuf, SourceRecord)>> = raw
             .par_iter()
@@ -162,6 +170,7 @@ impl Db {
         let mut bad = 0usize;
         for (item, decoded) in raw.iter().zip(decoded) {
             match (item, decoded) {
+                // "schema" starts with the source prefix; it is no record.
                 (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
                 (_, Some((path, record))) => {
                     state.insert(path, record);
@@ -170,11 +179,39 @@ impl Db {
             }
         }
         if bad > 0 {
-            warnings.push(format!(
-                "{bad} unreadable record(s) in the cache were ignored; their sources are rebuilt"
-            ));
+            warnings.push(Warning::RecordsDropped { count: bad });
         }
         state
+    }
+
+    /// The settings of every recorded recipe; a recipe that cannot be
+    /// decoded is simply unknown (it only makes `--explain` vaguer).
+    pub fn recipes(&self) -> Recipes {
+        let Some(tree) = &self.tree else {
+            return Recipes::default();
+        };
+        tree.scan_prefix([RECIPE_PREFIX])
+            .filter_map(|item| {
+                let (key, value) = item.ok()?;
+                let recipe: Recipe = key.get(1..)?.try_into().ok()?;
+                Some((recipe, postcard::from_bytes(&value).ok()?))
+            })
+            .collect()
+    }
+
+    /// Remember what `recipe` is made of, if it is not known yet.
+    pub fn put_recipe(&self, recipe: &Recipe, settings: &[Setting]) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let mut key = vec![RECIPE_PREFIX];
+        key.extend_from_slice(recipe);
+        if tree.contains_key(&key).map_err(db_error)? {
+            return Ok(());
+        }
+        let value = postcard::to_allocvec(settings).expect("settings always encode");
+        tree.insert(key, value).map_err(db_error)?;
+        Ok(())
     }
 
     pub fn put(&self, source: &Path, record: &SourceRecord) -> Result<()> {
@@ -218,13 +255,13 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Source keys are prefixed so they can never equal the schema key.
 fn key(source: &Path) -> Vec<u8> {
-    let mut k = vec![b's'];
+    let mut k = vec![SOURCE_PREFIX];
     k.extend_from_slice(&path_bytes::to_bytes(source));
     k
 }
 
 fn db_error(e: sled::Error) -> Error {
-    Error::Fatal(format!("cache database error: {e}"))
+    Error::Cache(e.to_string())
 }
 
 fn temporary() -> Result<sled::Db> {
@@ -232,31 +269,27 @@ fn temporary() -> Result<sled::Db> {
 }
 
 /// Open the store and check its schema; `Err` says what is wrong with it.
-fn open_checked(path: &Path) -> std::result::Result<sled::Db, String> {
-    let tree = sled::Config::new()
-        .path(path)
-        .open()
-        .map_err(|e| format!("unreadable ({e})"))?;
-    let schema = tree
-        .get(SCHEMA_KEY)
-        .map_err(|e| format!("unreadable ({e})"))?;
+fn open_checked(path: &Path) -> std::result::Result<sled::Db, CacheDamage> {
+    let unreadable = |e: sled::Error| CacheDamage::Unreadable(e.to_string());
+    let tree = sled::Config::new().path(path).open().map_err(unreadable)?;
+    let schema = tree.get(SCHEMA_KEY).map_err(unreadable)?;
     let expected = SCHEMA_VERSION.to_le_bytes();
     match schema {
         Some(v) if *v == expected => Ok(tree),
         None if tree.is_empty() => {
-            tree.insert(SCHEMA_KEY, &expected)
-                .map_err(|e| format!("unwritable ({e})"))?;
+            tree.insert(SCHEMA_KEY, &expected).map_err(unreadable)?;
             Ok(tree)
         }
         _ => {
             drop(tree);
-            Err("from another version of thumbgen".into())
+            Err(CacheDamage::OtherVersion)
         }
     }
 }
 
 enum LockError {
-    Held(String),
+    /// Held by another run, whose pid is given when it wrote one.
+    Held(Option<u32>),
     Unwritable(std::io::Error),
 }
 
@@ -281,14 +314,7 @@ fn lock(cache: &Path) -> std::result::Result<File, LockError> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
-            let who = match pid.trim() {
-                "" => "another thumbgen run".to_string(),
-                pid => format!("another thumbgen run (pid {pid})"),
-            };
-            Err(LockError::Held(format!(
-                "{who} is using the cache {}; wait for it to finish, then run again",
-                cache.display()
-            )))
+            Err(LockError::Held(pid.trim().parse().ok()))
         }
         Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unwritable(e)),
     }
@@ -340,11 +366,19 @@ mod tests {
             db.put(Path::new("a/b.jpg"), &record()).unwrap();
             db.put(Path::new("gone.jpg"), &record()).unwrap();
             db.forget(Path::new("gone.jpg")).unwrap();
+            let settings = vec![crate::model::Setting {
+                key: "width".into(),
+                value: "640".into(),
+            }];
+            db.put_recipe(&[5; 32], &settings).unwrap();
             db.flush().unwrap();
         }
         let db = Db::open(dir.path(), &mut warnings).unwrap();
         let state = db.load(&mut warnings);
         assert_eq!(state.len(), 1);
+        let recipes = db.recipes();
+        assert_eq!(recipes.len(), 1);
+        assert_eq!(recipes[&[5; 32]][0].value, "640");
         assert_eq!(state[Path::new("a/b.jpg")], record());
         assert!(warnings.is_empty(), "{warnings:?}");
     }
@@ -390,7 +424,13 @@ mod tests {
             "old records are not trusted"
         );
         assert!(
-            warnings.iter().any(|w| w.contains("another version")),
+            warnings.iter().any(|w| matches!(
+                w,
+                Warning::CacheReset {
+                    damage: CacheDamage::OtherVersion,
+                    ..
+                }
+            )),
             "{warnings:?}"
         );
     }

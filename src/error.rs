@@ -18,24 +18,84 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The process exit code.
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The one place that decides how a run that did not stop on an
+    /// [`Error`] exits. (An [`Error`] always exits [`Exit::Fatal`].)
+    pub fn decide(end: &Ending) -> Exit {
+        if end.interrupted {
+            Exit::Interrupted
+        } else if end.failed > 0 || end.not_up_to_date {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+/// What of a finished run decides its exit code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// Stopped by Ctrl-C before the work was done.
+    pub interrupted: bool,
+    /// Sources that could not be built.
+    pub failed: usize,
+    /// `--check` found outputs that a build would change.
+    pub not_up_to_date: bool,
 }
 
 /// Errors that stop a whole run. Per-source failures are not errors of this
 /// kind: they are reported and counted, and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The config cannot be found, read or accepted; the message names
+    /// the file, line and key.
     #[error("{0}")]
     Config(String),
+    /// A file-system error about one path that stops the run.
     #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The path concerned.
+        path: PathBuf,
+        /// What went wrong, in words.
+        message: String,
+    },
+    /// An output (or the manifest) cannot be written or removed: the disk
+    /// is full, a folder is not writable.
+    #[error("cannot {verb} {}: {message}", .path.display())]
+    Output {
+        /// `write` or `remove`.
+        verb: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// What went wrong, in words.
+        message: String,
+    },
+    /// Another run holds the cache.
+    #[error(
+        "another thumbgen run{} is using the cache {}; wait for it to finish, then run again",
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        .cache.display()
+    )]
+    LockHeld {
+        /// The cache folder.
+        cache: PathBuf,
+        /// The pid written by the run holding it.
+        pid: Option<u32>,
+    },
+    /// The record store failed while in use.
+    #[error("cache database error: {0}")]
+    Cache(String),
+    /// Anything else that stops the run, in words.
     #[error("{0}")]
     Fatal(String),
 }
 
 impl Error {
+    /// An [`Error::Io`] about `path`.
     pub fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -43,6 +103,16 @@ impl Error {
         }
     }
 
+    /// An [`Error::Output`]: `verb`ing `path` failed with `err`.
+    pub fn output(verb: &'static str, path: PathBuf, err: &std::io::Error) -> Self {
+        Error::Output {
+            verb,
+            message: describe_io(err),
+            path,
+        }
+    }
+
+    /// Every error that stops a run exits 2.
     pub fn exit(&self) -> Exit {
         Exit::Fatal
     }
@@ -67,4 +137,27 @@ pub fn describe_io(err: &std::io::Error) -> String {
     }
 }
 
+/// A result whose error stops the run.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let end = |interrupted, failed, not_up_to_date| {
+            Exit::decide(&Ending {
+                interrupted,
+                failed,
+                not_up_to_date,
+            })
+        };
+        assert_eq!(end(false, 0, false), Exit::Ok);
+        assert_eq!(end(false, 2, false), Exit::Failed);
+        assert_eq!(end(false, 0, true), Exit::Failed);
+        assert_eq!(end(true, 2, true), Exit::Interrupted);
+        assert_eq!(Error::Fatal("x".into()).exit().code(), 2);
+        assert_eq!(Exit::Interrupted.code(), 130);
+    }
+}

@@ -3,6 +3,11 @@
 //! each output atomically, and hand back an [`Outcome`] for the caller to
 //! record. A panic in a decoder is contained to its source. Nothing here
 //! prints or touches the database.
+//!
+//! `--check` writes nothing; for it the executor has a second mode,
+//! [`Executor::settle_by_content`]: outputs already on disk for sources the
+//! cache does not know are re-rendered in memory and compared, because
+//! outputs are deterministic.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -11,17 +16,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::error::describe_io;
+use crate::error::{describe_io, Error};
 use crate::fsutil::{self, PathError};
 use crate::hash::hash_bytes;
-use crate::model::{OutputRecord, Shape, SourceRecord};
-use crate::plan::{Build, Job, Removal};
+use crate::model::{OutputRecord, Shape, SourceRecord, Unreadable};
+use crate::plan::{Build, Job, Plan, Removal};
+use crate::problem::Failure;
+use crate::reason::Reason;
 use crate::record;
 use crate::render::{render_shared, Limits, Rendered};
 
+/// One output of a job, in place and recorded.
 pub struct Built {
+    /// What was asked.
     pub build: Build,
+    /// What is now recorded for it.
     pub output: OutputRecord,
+    /// The file already held exactly these bytes and was left alone (a
+    /// build after losing the cache adopts the outputs it finds).
+    pub adopted: bool,
 }
 
 pub enum Outcome {
@@ -34,10 +47,14 @@ pub enum Outcome {
         /// What to record (a failed source is retried next build), or
         /// `None` to forget the source.
         record: Option<SourceRecord>,
-        error: String,
+        /// Why.
+        failure: Failure,
     },
     /// Writing an output failed: the run cannot go on.
-    Fatal { error: String },
+    Fatal {
+        /// Why.
+        error: Error,
+    },
     /// Not started because the run was cancelled.
     Skipped,
 }
@@ -56,7 +73,7 @@ struct RenderedJob {
 /// could be read at all).
 struct RenderFailure {
     record: Option<Box<SourceRecord>>,
-    error: String,
+    failure: Failure,
 }
 
 pub struct Executor<'a> {
@@ -103,7 +120,7 @@ impl Executor<'_> {
         let path = self.config.source.join(&job.source);
         let bytes = std::fs::read(&path).map_err(|e| RenderFailure {
             record: None,
-            error: describe_io(&e),
+            failure: Failure::Unreadable(Unreadable::Io(describe_io(&e))),
         })?;
         let record = record::read(&job.fingerprint, hash_bytes(&bytes));
         let wanted: Vec<usize> = job.builds.iter().map(|b| b.variant).collect();
@@ -113,7 +130,7 @@ impl Executor<'_> {
         let rendered = catch_unwind(AssertUnwindSafe(|| {
             render_shared(&bytes, &wanted, &self.config.variants, &limits)
         }));
-        let error = match rendered {
+        let failure = match rendered {
             Ok(Ok((images, info))) => {
                 return Ok(RenderedJob {
                     record,
@@ -122,26 +139,45 @@ impl Executor<'_> {
                     eighths: info.eighths,
                 });
             }
-            Ok(Err(e)) => e.to_string(),
+            Ok(Err(e)) => Failure::Render(e),
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                format!("the decoder crashed on this file ({message})")
+                Failure::Panic(message)
             }
         };
         Err(RenderFailure {
             record: Some(Box::new(record)),
-            error,
+            failure,
         })
+    }
+
+    /// The `--check` mode: without records (no cache, as on a CI runner
+    /// that did not restore it), every source looks new. Jobs whose outputs
+    /// are already on disk, byte for byte what a build would write, are
+    /// taken out of `plan` and counted up to date. Writes nothing.
+    pub fn settle_by_content(&self, plan: &mut Plan) {
+        let (unknown, known): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.jobs)
+            .into_iter()
+            .partition(|job| job.builds.iter().all(|b| b.reason == Reason::NewSource));
+        let verified = self.verify(&unknown);
+        plan.jobs = known;
+        for (job, ok) in unknown.into_iter().zip(verified) {
+            if ok {
+                plan.up_to_date += job.builds.len();
+            } else {
+                plan.jobs.push(job);
+            }
+        }
+        plan.jobs.sort_by(|a, b| a.source.cmp(&b.source));
     }
 
     /// For each job, whether the files already at its output paths are
     /// byte for byte what a build would write (outputs are deterministic).
-    /// Lets `--check` trust committed outputs when there is no cache.
-    pub fn verify(&self, jobs: &[Job]) -> Vec<bool> {
+    fn verify(&self, jobs: &[Job]) -> Vec<bool> {
         jobs.par_iter()
             .map(|job| {
                 let exists = job
@@ -167,7 +203,7 @@ impl Executor<'_> {
             eighths,
         } = match self.render_job(job) {
             Ok(done) => done,
-            Err(failure) => return self.fail(job, failure.record.map(|r| *r), failure.error),
+            Err(failure) => return self.fail(job, failure.record.map(|r| *r), failure.failure),
         };
 
         let staging = self.staging();
@@ -176,7 +212,9 @@ impl Executor<'_> {
             let target = self.config.resolve(&build.path);
             // An identical file is left as it is (its mtime too), so a build
             // after losing the cache does not rewrite the whole tree.
-            let written = match fsutil::same_content(&target, &image.bytes) {
+            let existing = fsutil::same_content(&target, &image.bytes);
+            let adopted = existing.is_some();
+            let written = match existing {
                 Some(stat) => Ok(stat),
                 None => fsutil::atomic_write(&staging, &target, &image.bytes),
             };
@@ -187,13 +225,16 @@ impl Executor<'_> {
                     for done in &built {
                         let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
                     }
-                    let error = format!("cannot write {e} (rename the source)");
-                    return self.fail(job, Some(record), error);
+                    let failure = Failure::Unwritable {
+                        path: build.path.clone(),
+                        error: describe_io(&e.error),
+                    };
+                    return self.fail(job, Some(record), failure);
                 }
                 // Anything else (no space, no permission) stops the run.
                 Err(e) => {
                     return Outcome::Fatal {
-                        error: format!("cannot write {e}"),
+                        error: Error::output("write", e.path, &e.error),
                     }
                 }
             };
@@ -207,6 +248,7 @@ impl Executor<'_> {
             };
             built.push(Built {
                 build: build.clone(),
+                adopted,
                 output: record::written(&self.config.variants[build.variant], eighths, written),
             });
         }
@@ -220,17 +262,17 @@ impl Executor<'_> {
     }
 
     /// A failed source has no outputs, as after a clean build.
-    fn fail(&self, job: &Job, record: Option<SourceRecord>, error: String) -> Outcome {
+    fn fail(&self, job: &Job, record: Option<SourceRecord>, failure: Failure) -> Outcome {
         for output in job.previous.iter().chain(&job.keep) {
             if let Err(e) = self.remove_output(output) {
                 return Outcome::Fatal {
-                    error: format!("cannot remove {e}"),
+                    error: Error::output("remove", e.path, &e.error),
                 };
             }
         }
         Outcome::Failed {
             record: record.map(record::failed),
-            error,
+            failure,
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::fsutil::Folder;
 use crate::hash::hash_file;
 use crate::model::{
     Fingerprint, Found, ObservedSource, OutputRecord, OutputState, OutputStates, SourceRecord,
-    Stat, State,
+    Stat, State, Unreadable,
 };
 
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
@@ -88,7 +88,7 @@ pub fn observe_sources(
                     Some(_) => {
                         let hash = hash_file(&source_root.join(&f.rel));
                         progress.hashed();
-                        Some(hash.map_err(|e| describe_io(&e))?)
+                        Some(hash.map_err(|e| Unreadable::Io(describe_io(&e)))?)
                     }
                 };
                 Ok(Fingerprint {
@@ -127,14 +127,14 @@ pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
     let dirs: Vec<(&OsStr, Vec<&OutputRecord>)> = by_dir.into_iter().collect();
     dirs.par_iter()
         .flat_map_iter(|(dir, outputs)| {
-            let folder = Folder::open(crate::config::absolute(root, Path::new(dir)));
+            let folder = Folder::open(crate::paths::absolute(root, Path::new(dir)));
             outputs.iter().map(move |o| {
                 let name = o.path.file_name().unwrap_or_default();
                 let observed = match folder.lstat(name) {
                     Err(_) => OutputState::Missing,
                     Ok((_, false)) => OutputState::Modified,
                     Ok((stat, true)) if stat == o.stat => OutputState::Intact,
-                    Ok((stat, true)) => match hash_file(&crate::config::absolute(root, &o.path)) {
+                    Ok((stat, true)) => match hash_file(&crate::paths::absolute(root, &o.path)) {
                         Ok(hash) if hash == o.hash => OutputState::Restat(stat),
                         _ => OutputState::Modified,
                     },

@@ -18,7 +18,10 @@ pub mod hash;
 mod libjpeg;
 pub mod manifest;
 pub mod model;
+pub mod paths;
 pub mod plan;
+pub mod problem;
+pub mod reason;
 pub mod record;
 pub mod render;
 pub mod report;
@@ -30,36 +33,42 @@ use std::sync::atomic::AtomicBool;
 
 use cli::{Cli, Command};
 use error::Exit;
+use report::{Mode, Reporter};
 
-/// Run a parsed command line; errors are reported here.
+/// Run a parsed command line with the one reporter of this process;
+/// errors that end the run are reported here.
 pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
-    let result = match cli.command {
+    let (result, reporter, mode) = match cli.command {
         Command::Build(args) => {
+            let reporter = Reporter::with_options(args.common.quiet, args.explain, args.json);
             let options = app::BuildOptions {
                 config: args.common.config,
                 jobs: args.jobs,
                 dry_run: args.dry_run,
                 check: args.check,
-                explain: args.explain,
                 force: args.force,
-                quiet: args.common.quiet,
-                json: args.json,
             };
-            app::build(&options, stop)
+            let result = app::build(&options, stop, &reporter);
+            (result, reporter, options.mode())
         }
-        Command::Watch(args) => watch::watch(
-            &watch::WatchOptions {
+        Command::Watch(args) => {
+            let reporter = Reporter::new(args.common.quiet);
+            let options = watch::WatchOptions {
                 config: args.common.config,
                 jobs: args.jobs,
-                quiet: args.common.quiet,
                 poll: args.poll,
-            },
-            stop,
-        ),
-        Command::Clean(args) => app::clean(args.config.as_deref(), args.quiet),
+            };
+            let result = watch::watch(&options, stop, &reporter);
+            (result, reporter, Mode::Build)
+        }
+        Command::Clean(args) => {
+            let reporter = Reporter::new(args.quiet);
+            let result = app::clean(args.config.as_deref(), &reporter);
+            (result, reporter, Mode::Build)
+        }
     };
     result.unwrap_or_else(|e| {
-        report::fatal(&e.to_string());
+        reporter.fatal(&e, mode);
         e.exit()
     })
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::fsutil;
 use crate::model::State;
+use crate::paths;
 
 pub const VERSION: u32 = 1;
 
@@ -48,14 +49,14 @@ pub fn render(state: &State, config: &Config, manifest_path: &Path) -> Vec<u8> {
     let sources = sorted
         .into_iter()
         .map(|(rel, record)| SourceEntry {
-            source: slash_path(rel),
+            source: paths::slash(rel),
             hash: hex(&record.hash),
             outputs: record
                 .outputs
                 .iter()
                 .map(|o| OutputEntry {
                     variant: &o.variant,
-                    path: slash_path(&crate::config::relative_to(&config.resolve(&o.path), base)),
+                    path: paths::slash(&paths::relative_to(&config.resolve(&o.path), base)),
                     width: o.width,
                     height: o.height,
                     format: o.format.name(),
@@ -90,14 +91,6 @@ pub fn write(
     fsutil::atomic_write(&staging, manifest_path, &bytes)?;
     fsutil::finish_staging(&staging);
     Ok(())
-}
-
-fn slash_path(path: &Path) -> String {
-    let parts: Vec<_> = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect();
-    parts.join("/")
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -168,6 +168,31 @@ pub struct OutputRecord {
 /// Every record, keyed by source path relative to the source root.
 pub type State = HashMap<PathBuf, SourceRecord, rustc_hash::FxBuildHasher>;
 
+/// One setting of a variant as it decides the output's bytes (`width` =
+/// `640`), kept with the recipe it hashes to, so that a changed recipe can
+/// say what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    /// The config key.
+    pub key: String,
+    /// Its value, as the config would write it.
+    pub value: String,
+}
+
+/// Recorded recipes and the settings they were made of.
+pub type Recipes = HashMap<Recipe, Vec<Setting>, rustc_hash::FxBuildHasher>;
+
+/// Why a found source cannot be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// A symlink whose target does not exist.
+    DanglingSymlink,
+    /// Not a regular file (any more).
+    NotAFile,
+    /// The file system refused: already in words (`permission denied`).
+    Io(String),
+}
+
 /// One candidate source found on disk by the walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -175,7 +200,7 @@ pub struct Found {
     pub rel: PathBuf,
     /// The file's stat (of the target, for a followed symlink), or why the
     /// file cannot be used (a dangling symlink, an unreadable entry).
-    pub stat: Result<Stat, String>,
+    pub stat: Result<Stat, Unreadable>,
 }
 
 /// A source as fingerprinted in this run: what the planner sees.
@@ -184,7 +209,7 @@ pub struct ObservedSource {
     /// Relative to the source root.
     pub rel: PathBuf,
     /// What the file is, or why it cannot be read.
-    pub fingerprint: Result<Fingerprint, String>,
+    pub fingerprint: Result<Fingerprint, Unreadable>,
 }
 
 /// What a readable source is in this run.

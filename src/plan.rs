@@ -10,39 +10,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::model::{
-    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, SourceRecord, Stat,
-    State,
+    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes,
+    SourceRecord, Stat, State,
 };
+use crate::problem::Failure;
+use crate::reason::{Change, Reason, RemovalReason};
 use crate::record;
 use crate::variant::{derivation, Variant, PIPELINE_VERSION};
-
-/// Why an output is (re)built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
-    NewSource,
-    SourceChanged,
-    PreviouslyFailed,
-    NewVariant,
-    VariantChanged,
-    PipelineChanged,
-    /// Another variant changed how this one is made from the source: the
-    /// DCT scale of the decode, or the larger variant it is resized from.
-    DecodeChanged,
-    OutputMissing,
-    OutputModified,
-    Forced,
-}
-
-/// Why a recorded output is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RemovalReason {
-    SourceRemoved,
-    VariantRemoved,
-    /// The variant now writes elsewhere (format or output folder changed).
-    Moved,
-    SourceFailed,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Build {
@@ -74,16 +51,18 @@ pub struct Removal {
 }
 
 /// A source known to fail before any decoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+#[derive(Debug)]
+pub struct SourceFailure {
+    /// Relative to the source root.
     pub source: PathBuf,
-    pub error: String,
+    /// Why.
+    pub failure: Failure,
 }
 
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Plan {
     pub jobs: Vec<Job>,
-    pub failures: Vec<Failure>,
+    pub failures: Vec<SourceFailure>,
     /// Done before any job, so that a path freed here can be written again.
     pub removals: Vec<Removal>,
     /// Recorded outputs that were modified by hand and are no longer
@@ -141,6 +120,8 @@ pub fn fresh_outputs<'a>(
 
 pub struct Settings<'a> {
     pub variants: &'a [Variant],
+    /// The settings of recorded recipes, to say what changed in a variant.
+    pub recipes: &'a Recipes,
     /// The output root relative to the config folder (e.g. `public/thumbs`).
     pub output: &'a Path,
     pub force: bool,
@@ -173,6 +154,7 @@ pub fn plan(
         .iter()
         .map(|v| v.settings_hash())
         .collect();
+    let mut variant_changes = VariantChanges::new(settings);
     let state_of = |o: &OutputRecord| {
         outputs
             .get(o.path.as_os_str())
@@ -189,16 +171,15 @@ pub fn plan(
         recorded_seen += usize::from(record.is_some());
         let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
             (Err(error), _) => {
-                fail(&mut plan, source, record, error.clone(), &state_of);
+                let failure = Failure::Unreadable(error.clone());
+                fail(&mut plan, source, record, failure, &state_of);
                 continue;
             }
             (Ok(_), Some(other)) => {
-                let error = format!(
-                    "{} and {} would write the same thumbnails; rename one of them",
-                    source.rel.display(),
-                    other.display()
-                );
-                fail(&mut plan, source, record, error, &state_of);
+                let failure = Failure::Collision {
+                    other: other.clone(),
+                };
+                fail(&mut plan, source, record, failure, &state_of);
                 continue;
             }
             (Ok(fingerprint), None) => *fingerprint,
@@ -225,17 +206,26 @@ pub fn plan(
             let path = &mut wanted[index];
             output_path_into(path, settings, variant, &source.rel);
             let existing = recorded.iter().find(|o| o.variant == variant.name);
-            let reason = match (whole_source_reason, existing) {
-                (Some(reason), _) => Some(reason),
+            let reason = match (&whole_source_reason, existing) {
+                (Some(reason), _) => Some(reason.clone()),
                 (None, None) => Some(Reason::NewVariant),
                 (None, Some(o))
                     if o.path.as_os_str() != path.as_os_str() || o.settings != recipes[index] =>
                 {
-                    Some(Reason::VariantChanged)
+                    Some(variant_changes.reason(index, o, path))
                 }
-                (None, Some(o)) if o.pipeline != PIPELINE_VERSION => Some(Reason::PipelineChanged),
+                (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
+                    Some(Reason::PipelineChanged {
+                        old: o.pipeline,
+                        new: PIPELINE_VERSION,
+                    })
+                }
                 (None, Some(o)) if o.eighths != eighths || o.via != via(index) => {
-                    Some(Reason::DecodeChanged)
+                    Some(Reason::DecodeChanged {
+                        old_eighths: o.eighths,
+                        new_eighths: eighths,
+                        chain_changed: o.via != via(index),
+                    })
                 }
                 (None, Some(o)) => match state_of(o) {
                     OutputState::Missing => Some(Reason::OutputMissing),
@@ -341,7 +331,7 @@ fn fail(
     plan: &mut Plan,
     source: &ObservedSource,
     record: Option<&SourceRecord>,
-    error: String,
+    failure: Failure,
     state_of: &impl Fn(&OutputRecord) -> OutputState,
 ) {
     if let Some(record) = record {
@@ -356,9 +346,9 @@ fn fail(
         }
         plan.forget.push(source.rel.clone());
     }
-    plan.failures.push(Failure {
+    plan.failures.push(SourceFailure {
         source: source.rel.clone(),
-        error,
+        failure,
     });
 }
 
@@ -377,6 +367,53 @@ fn remove_if_owned(
         }),
         OutputState::Modified => plan.disowned.push(output.path.clone()),
         OutputState::Missing => {}
+    }
+}
+
+/// What changed in each variant against a recorded output's recipe,
+/// computed once per variant and old recipe (a variant edit touches every
+/// source, and the reason is the same for all of them).
+struct VariantChanges<'a> {
+    settings: &'a Settings<'a>,
+    known: HashMap<(usize, Hash), Arc<[Change]>, rustc_hash::FxBuildHasher>,
+}
+
+impl<'a> VariantChanges<'a> {
+    fn new(settings: &'a Settings<'a>) -> Self {
+        VariantChanges {
+            settings,
+            known: HashMap::default(),
+        }
+    }
+
+    /// Why the output `old` of variant `index` is rebuilt when it should now
+    /// be at `path`.
+    fn reason(&mut self, index: usize, old: &OutputRecord, path: &Path) -> Reason {
+        let settings = self.settings;
+        let variant = &settings.variants[index];
+        let changes = self.known.entry((index, old.settings)).or_insert_with(|| {
+            match settings.recipes.get(&old.settings) {
+                Some(recorded) => Change::between(recorded, &variant.settings()).into(),
+                None => Arc::from([]),
+            }
+        });
+        let format_changed = changes.iter().any(|c| c.key == "format");
+        let changes = if old.path != path && !format_changed {
+            // Only where it writes changed (the output folder moved).
+            let mut with_path = changes.to_vec();
+            with_path.push(Change {
+                key: "path".into(),
+                old: Some(old.path.to_string_lossy().into_owned()),
+                new: Some(path.to_string_lossy().into_owned()),
+            });
+            with_path.into()
+        } else {
+            changes.clone()
+        };
+        Reason::VariantChanged {
+            variant: variant.name.clone(),
+            changes,
+        }
     }
 }
 
@@ -423,7 +460,7 @@ fn without_extension(path: &Path) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Format, Shape};
+    use crate::model::{Format, Shape, Unreadable};
     use crate::variant::Fit;
 
     fn variant(name: &str, width: u32, format: Format) -> Variant {
@@ -473,6 +510,7 @@ mod tests {
     fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRecord {
         let settings = Settings {
             variants,
+            recipes: &Recipes::default(),
             output: Path::new("out"),
             force: false,
         };
@@ -512,6 +550,7 @@ mod tests {
     ) -> Plan {
         let settings = Settings {
             variants,
+            recipes: &Recipes::default(),
             output: Path::new("out"),
             force,
         };
@@ -532,13 +571,13 @@ mod tests {
         (state, outputs)
     }
 
-    fn reasons(plan: &Plan) -> Vec<(String, Reason)> {
+    fn reasons(plan: &Plan) -> Vec<(String, &'static str)> {
         plan.jobs
             .iter()
             .flat_map(|j| {
                 j.builds
                     .iter()
-                    .map(|b| (b.path.to_string_lossy().into_owned(), b.reason))
+                    .map(|b| (b.path.to_string_lossy().into_owned(), b.reason.code()))
             })
             .collect()
     }
@@ -563,8 +602,8 @@ mod tests {
         assert_eq!(
             reasons(&p),
             [
-                ("out/thumb/b/x.jpg".into(), Reason::NewSource),
-                ("out/large/b/x.webp".into(), Reason::NewSource)
+                ("out/thumb/b/x.jpg".into(), "new_source"),
+                ("out/large/b/x.webp".into(), "new_source")
             ]
         );
         assert_eq!(p.up_to_date, 0);
@@ -597,7 +636,7 @@ mod tests {
         let v = variants();
         let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
         let p = run(&[seen("a.jpg", fp(2, 2))], &state, &outputs, &v, false);
-        assert!(reasons(&p).iter().all(|(_, r)| *r == Reason::SourceChanged));
+        assert!(reasons(&p).iter().all(|(_, r)| *r == "source_changed"));
         assert_eq!(p.build_count(), 2);
         assert!(p.removals.is_empty());
     }
@@ -617,7 +656,7 @@ mod tests {
         );
         assert_eq!(
             reasons(&p),
-            [("out/large/a.webp".into(), Reason::VariantChanged)]
+            [("out/large/a.webp".into(), "variant_changed")]
         );
         assert_eq!(p.jobs[0].keep.len(), 1);
         assert_eq!(p.up_to_date, 1);
@@ -636,10 +675,7 @@ mod tests {
             &changed,
             false,
         );
-        assert_eq!(
-            reasons(&p),
-            [("out/thumb/a.png".into(), Reason::VariantChanged)]
-        );
+        assert_eq!(reasons(&p), [("out/thumb/a.png".into(), "variant_changed")]);
         assert_eq!(
             removed(&p),
             [("out/thumb/a.jpg".into(), RemovalReason::Moved)]
@@ -654,9 +690,7 @@ mod tests {
             o.pipeline = PIPELINE_VERSION - 1;
         }
         let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
-        assert!(reasons(&p)
-            .iter()
-            .all(|(_, r)| *r == Reason::PipelineChanged));
+        assert!(reasons(&p).iter().all(|(_, r)| *r == "pipeline_changed"));
     }
 
     #[test]
@@ -688,10 +722,7 @@ mod tests {
             &smaller,
             false,
         );
-        assert_eq!(
-            reasons(&p),
-            [("out/thumb/a.jpg".into(), Reason::VariantChanged)]
-        );
+        assert_eq!(reasons(&p), [("out/thumb/a.jpg".into(), "variant_changed")]);
         // growing the largest one changes it: every output is redone
         let mut larger = v.clone();
         larger[1].width = 3000;
@@ -700,16 +731,13 @@ mod tests {
         assert_eq!(
             reasons(&p),
             [
-                ("out/thumb/a.jpg".into(), Reason::DecodeChanged),
-                ("out/large/a.webp".into(), Reason::VariantChanged)
+                ("out/thumb/a.jpg".into(), "decode_changed"),
+                ("out/large/a.webp".into(), "variant_changed")
             ]
         );
         // without the large one, the thumbnail comes from the decode
         let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v[..1], false);
-        assert_eq!(
-            reasons(&p),
-            [("out/thumb/a.jpg".into(), Reason::DecodeChanged)]
-        );
+        assert_eq!(reasons(&p), [("out/thumb/a.jpg".into(), "decode_changed")]);
         assert_eq!(
             removed(&p),
             [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
@@ -722,7 +750,7 @@ mod tests {
         let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
         let fewer = vec![v[0].clone(), variant("mid", 640, Format::Jpeg)];
         let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &fewer, false);
-        assert_eq!(reasons(&p), [("out/mid/a.jpg".into(), Reason::NewVariant)]);
+        assert_eq!(reasons(&p), [("out/mid/a.jpg".into(), "new_variant")]);
         assert_eq!(
             removed(&p),
             [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
@@ -750,8 +778,8 @@ mod tests {
         assert_eq!(
             reasons(&p),
             [
-                ("out/thumb/a.jpg".into(), Reason::OutputMissing),
-                ("out/large/a.webp".into(), Reason::OutputModified)
+                ("out/thumb/a.jpg".into(), "output_missing"),
+                ("out/large/a.webp".into(), "output_modified")
             ]
         );
     }
@@ -816,7 +844,9 @@ mod tests {
         );
         let failed: Vec<_> = p.failures.iter().map(|f| f.source.clone()).collect();
         assert_eq!(failed, [PathBuf::from("a.jpg"), PathBuf::from("a.png")]);
-        assert!(p.failures[0].error.contains("a.png"));
+        assert!(
+            matches!(&p.failures[0].failure, Failure::Collision { other } if other.ends_with("a.png"))
+        );
         assert_eq!(p.removals.len(), 2);
         assert!(p
             .removals
@@ -855,7 +885,7 @@ mod tests {
         let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
         let broken = ObservedSource {
             rel: "a.jpg".into(),
-            fingerprint: Err("permission denied".into()),
+            fingerprint: Err(Unreadable::Io("permission denied".into())),
         };
         let p = run(&[broken], &state, &outputs, &v, false);
         assert_eq!(p.failures.len(), 1);
@@ -885,9 +915,7 @@ mod tests {
             &v,
             false,
         );
-        assert!(reasons(&p)
-            .iter()
-            .all(|(_, r)| *r == Reason::PreviouslyFailed));
+        assert!(reasons(&p).iter().all(|(_, r)| *r == "previously_failed"));
     }
 
     #[test]
@@ -895,7 +923,7 @@ mod tests {
         let v = variants();
         let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
         let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, true);
-        assert!(reasons(&p).iter().all(|(_, r)| *r == Reason::Forced));
+        assert!(reasons(&p).iter().all(|(_, r)| *r == "forced"));
         assert_eq!(p.build_count(), 2);
         assert_eq!(p.jobs[0].previous.len(), 2);
     }
@@ -913,7 +941,7 @@ mod tests {
         );
         let a = run(&[], &state, &outputs, &v, false);
         let b = run(&[], &state, &outputs, &v, false);
-        assert_eq!(a, b);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
         let paths: Vec<_> = a.removals.iter().map(|r| r.output.path.clone()).collect();
         let mut sorted = paths.clone();
         sorted.sort();

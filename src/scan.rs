@@ -13,7 +13,8 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::fsutil::Folder;
-use crate::model::{Found, Stat};
+use crate::model::{Found, Stat, Unreadable};
+use crate::problem::Warning;
 
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -43,7 +44,7 @@ pub struct Scan {
     pub found: Vec<Found>,
     /// Things skipped that a person may want to know about (symlinks
     /// leading out of the source tree).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 pub fn is_image_name(path: &Path) -> bool {
@@ -122,10 +123,13 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                         stat,
                     },
                     Link::Outside => {
-                        out.lock().unwrap().scan.warnings.push(format!(
-                            "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
-                            entry.path().display()
-                        ));
+                        out.lock()
+                            .unwrap()
+                            .scan
+                            .warnings
+                            .push(Warning::SymlinkOutside {
+                                path: entry.path().to_path_buf(),
+                            });
                         return WalkState::Continue;
                     }
                     Link::NotAFile => return WalkState::Continue,
@@ -152,13 +156,18 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     // Byte order: as deterministic as component order, and much cheaper.
     scan.found
         .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
-    scan.warnings.sort();
-    for (kind, count) in unread {
-        let files = if count == 1 { "file" } else { "files" };
-        scan.warnings.push(format!(
-            "skipped {count} {kind} {files}: thumbgen does not read {kind} (convert them to JPEG to get thumbnails)"
-        ));
-    }
+    scan.warnings.sort_by_key(|w| match w {
+        Warning::SymlinkOutside { path }
+        | Warning::WalkError {
+            path: Some(path), ..
+        } => Some(path.clone()),
+        _ => None,
+    });
+    scan.warnings.extend(
+        unread
+            .into_iter()
+            .map(|(format, count)| Warning::FormatsSkipped { format, count }),
+    );
     Ok(scan)
 }
 
@@ -177,8 +186,8 @@ fn stat_files<'a>(
                 let name = rel.file_name().unwrap_or_default();
                 let stat = match folder.lstat(name) {
                     Ok((stat, true)) => Ok(stat),
-                    Ok((_, false)) => Err("no longer a regular file".to_string()),
-                    Err(e) => Err(crate::error::describe_io(&e)),
+                    Ok((_, false)) => Err(Unreadable::NotAFile),
+                    Err(e) => Err(Unreadable::Io(crate::error::describe_io(&e))),
                 };
                 Found {
                     rel: rel.clone(),
@@ -199,7 +208,7 @@ fn selected(config: &Config, rel: &Path) -> bool {
 }
 
 enum Link {
-    Source(Result<Stat, String>),
+    Source(Result<Stat, Unreadable>),
     Outside,
     NotAFile,
 }
@@ -207,7 +216,7 @@ enum Link {
 fn follow_symlink(path: &Path, real_root: &Path, follow_any: bool) -> Link {
     let target = match path.canonicalize() {
         Ok(target) => target,
-        Err(_) => return Link::Source(Err("dangling symlink (its target does not exist)".into())),
+        Err(_) => return Link::Source(Err(Unreadable::DanglingSymlink)),
     };
     if !follow_any && !target.starts_with(real_root) {
         return Link::Outside;
@@ -215,7 +224,7 @@ fn follow_symlink(path: &Path, real_root: &Path, follow_any: bool) -> Link {
     match std::fs::metadata(&target) {
         Ok(meta) if meta.is_file() => Link::Source(Ok(Stat::of(&meta))),
         Ok(_) => Link::NotAFile,
-        Err(e) => Link::Source(Err(crate::error::describe_io(&e))),
+        Err(e) => Link::Source(Err(Unreadable::Io(crate::error::describe_io(&e)))),
     }
 }
 
@@ -229,16 +238,19 @@ fn record_walk_error(out: &Mutex<Walk>, root: &Path, err: ignore::Error) {
             if let Ok(rel) = path.strip_prefix(root) {
                 out.found.push(Found {
                     rel: rel.to_path_buf(),
-                    stat: Err(message),
+                    stat: Err(Unreadable::Io(message)),
                 });
                 return;
             }
-            out.warnings.push(format!("{}: {message}", path.display()));
+            out.warnings.push(Warning::WalkError {
+                path: Some(path),
+                error: message,
+            });
         }
-        Some(path) => out
-            .warnings
-            .push(format!("{}: {message}; skipped", path.display())),
-        None => out.warnings.push(format!("{message}; skipped")),
+        path => out.warnings.push(Warning::WalkError {
+            path,
+            error: message,
+        }),
     }
 }
 
@@ -310,8 +322,19 @@ mod tests {
         let found = scan(&config(dir.path(), "exclude = [\"x/**\"]"), 2).unwrap();
         assert_eq!(rels(&found), ["f.jpg"]);
         assert_eq!(found.warnings.len(), 2, "{:?}", found.warnings);
-        assert!(found.warnings[0].starts_with("skipped 1 AVIF file:"));
-        assert!(found.warnings[1].starts_with("skipped 3 HEIC/HEIF files:"));
+        assert_eq!(
+            found.warnings,
+            [
+                Warning::FormatsSkipped {
+                    format: "AVIF",
+                    count: 1
+                },
+                Warning::FormatsSkipped {
+                    format: "HEIC/HEIF",
+                    count: 3
+                }
+            ]
+        );
     }
 
     #[test]
@@ -343,7 +366,9 @@ mod tests {
         assert!(scan.found[0].stat.is_err());
         assert!(scan.found[1].stat.is_ok());
         assert_eq!(scan.warnings.len(), 1);
-        assert!(scan.warnings[0].contains("outside.jpg"));
+        assert!(
+            matches!(&scan.warnings[0], Warning::SymlinkOutside { path } if path.ends_with("outside.jpg"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::{Format, Recipe, Shape};
+use crate::model::{Format, Recipe, Setting, Shape};
 
 /// Bumped whenever the render pipeline changes what bytes it produces for the
 /// same settings (decoder, resampler, encoder settings). Part of every recipe.
@@ -33,7 +33,39 @@ pub struct Variant {
     pub background: [u8; 3],
 }
 
+impl Fit {
+    /// The name used in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fit::Contain => "contain",
+            Fit::Cover => "cover",
+        }
+    }
+}
+
 impl Variant {
+    /// The settings that decide its outputs' bytes, as the config writes
+    /// them; recorded with the recipe so that `--explain` can say what
+    /// changed. Keep in step with [`Variant::settings_hash`].
+    pub fn settings(&self) -> Vec<Setting> {
+        let [r, g, b] = self.background;
+        [
+            ("width", self.width.to_string()),
+            ("height", self.height.to_string()),
+            ("fit", self.fit.name().to_string()),
+            ("format", self.format.name().to_string()),
+            ("quality", self.quality.to_string()),
+            ("background", format!("#{r:02x}{g:02x}{b:02x}")),
+        ]
+        .into_iter()
+        .map(|(key, value)| Setting {
+            key: key.to_string(),
+            value,
+        })
+        .collect()
+    }
+
+    /// The recipe: a hash of [`Variant::settings`] and the pipeline version.
     pub fn settings_hash(&self) -> Recipe {
         let mut h = blake3::Hasher::new();
         h.update(b"thumbgen-variant-v1\0");

@@ -17,6 +17,7 @@ use notify::{RecursiveMode, Watcher};
 use crate::app::{self, BuildOptions};
 use crate::config::{self, Config};
 use crate::error::{Exit, Result};
+use crate::problem::Warning;
 use crate::report::Reporter;
 use crate::scan::is_image_name;
 
@@ -31,7 +32,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub struct WatchOptions {
     pub config: Option<PathBuf>,
     pub jobs: Option<usize>,
-    pub quiet: bool,
     /// Poll instead of using native file-system events.
     pub poll: bool,
 }
@@ -228,9 +228,11 @@ fn start(scope: &Scope, events: Events, poll: bool, reporter: &Reporter) -> Resu
         match notify::recommended_watcher(events.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
-                reporter.warn(&format!(
-                    "native file events unavailable ({e}); polling instead"
-                ));
+                reporter.warn(&Warning::Polling {
+                    path: None,
+                    error: e.to_string(),
+                    every_ms: POLL_INTERVAL.as_millis() as u64,
+                });
                 None
             }
         }
@@ -242,13 +244,11 @@ fn start(scope: &Scope, events: Events, poll: bool, reporter: &Reporter) -> Resu
                     _watcher: Box::new(watcher),
                 })
             }
-            Err(e) => reporter.warn(&format!(
-                "cannot watch {} with native events ({e}); polling every {} ms instead. \
-                 If the inotify watch limit is the cause, raise it: \
-                 sudo sysctl fs.inotify.max_user_watches=524288",
-                scope.source.display(),
-                POLL_INTERVAL.as_millis()
-            )),
+            Err(e) => reporter.warn(&Warning::Polling {
+                path: Some(scope.source.clone()),
+                error: e.to_string(),
+                every_ms: POLL_INTERVAL.as_millis() as u64,
+            }),
         }
     }
     let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
@@ -271,18 +271,16 @@ fn add_paths(watcher: &mut dyn Watcher, scope: &Scope) -> notify::Result<()> {
 }
 
 /// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
-pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
+pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let mut config = app::load_config(options.config.as_deref())?;
     let build_options = BuildOptions {
         jobs: options.jobs,
-        quiet: options.quiet,
         ..BuildOptions::default()
     };
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
     let pool = app::pool(threads)?;
     let build = |config: &Config| {
-        let reporter = Reporter::new(options.quiet);
-        if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, &reporter)) {
+        if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, reporter)) {
             reporter.error(&e.to_string());
         }
     };
@@ -290,13 +288,8 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
     build(&config);
     let (events, received) = mpsc::channel();
     let mut scope = Scope::of(&config);
-    let mut watching = start(
-        &scope,
-        events.clone(),
-        options.poll,
-        &Reporter::new(options.quiet),
-    )?;
-    Reporter::new(options.quiet).info(&format!(
+    let mut watching = start(&scope, events.clone(), options.poll, reporter)?;
+    reporter.info(&format!(
         "watching {} (Ctrl-C to stop)",
         scope.source.display()
     ));
@@ -329,7 +322,9 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
             }
             Ok(Err(e)) => {
                 // Errors (e.g. queue overflow) mean events may be lost.
-                Reporter::new(options.quiet).warn(&format!("file watching: {e}; rescanning"));
+                reporter.warn(&Warning::EventsLost {
+                    error: e.to_string(),
+                });
                 debouncer.add(Instant::now(), Change::Rescan);
                 continue;
             }
@@ -345,7 +340,6 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
             continue;
         }
         let batch = debouncer.take();
-        let reporter = Reporter::new(options.quiet);
         if batch.config {
             match config::load(&config.file) {
                 Ok(new) => {
@@ -353,7 +347,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
                     config = new;
                     if moved {
                         scope = Scope::of(&config);
-                        watching = start(&scope, events.clone(), options.poll, &reporter)?;
+                        watching = start(&scope, events.clone(), options.poll, reporter)?;
                     }
                     reporter.info("config reloaded");
                 }

@@ -59,7 +59,7 @@ fn changing_one_variant_rebuilds_only_that_variant() {
     assert!(run
         .explained()
         .iter()
-        .all(|(_, p, r)| p.contains("/thumb/") && r == "variant settings changed"));
+        .all(|(_, p, r)| p.contains("/thumb/") && r == "variant \"thumb\" changed: width 64 → 48"));
     assert_eq!(decode(&env.out("thumb/a.jpg")).width(), 48);
     assert_eq!(
         std::fs::read(env.out("large/a.webp")).unwrap(),
@@ -112,7 +112,7 @@ fn removing_a_variant_removes_its_outputs() {
             (
                 "build".into(),
                 "public/thumbs/thumb/a.jpg".into(),
-                "another variant changed how it is made".into()
+                "another variant changed how it is made: decode scale full size → 1/2".into()
             ),
             (
                 "remove".into(),

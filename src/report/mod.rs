@@ -5,7 +5,7 @@
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::JsonMode;
+use crate::error::{Error, Exit};
 use crate::execute::Built;
 use crate::model::OutputRecord;
-use crate::plan::{Plan, Reason, Removal, RemovalReason};
+use crate::plan::{Plan, Removal};
+use crate::problem::{Failure, Warning};
+use crate::reason::Reason;
+
+mod text;
 
 /// Version of the `--json` event schema; bumped on incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -26,55 +31,6 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Fewer sources than this finish too fast for a bar to help (watch mode's
 /// small batches, a one-photo change).
 const BAR_MIN_SOURCES: usize = 16;
-
-pub fn reason_text(reason: Reason) -> &'static str {
-    match reason {
-        Reason::NewSource => "new source",
-        Reason::SourceChanged => "source content changed",
-        Reason::PreviouslyFailed => "failed last time, retrying",
-        Reason::NewVariant => "new variant",
-        Reason::VariantChanged => "variant settings changed",
-        Reason::PipelineChanged => "thumbgen version changed",
-        Reason::DecodeChanged => "another variant changed how it is made",
-        Reason::OutputMissing => "output missing",
-        Reason::OutputModified => "output modified",
-        Reason::Forced => "forced",
-    }
-}
-
-pub fn removal_text(reason: RemovalReason) -> &'static str {
-    match reason {
-        RemovalReason::SourceRemoved => "source removed",
-        RemovalReason::VariantRemoved => "variant removed",
-        RemovalReason::Moved => "variant now writes elsewhere",
-        RemovalReason::SourceFailed => "source failed",
-    }
-}
-
-/// Stable machine names of reasons, for `--json`.
-pub fn reason_code(reason: Reason) -> &'static str {
-    match reason {
-        Reason::NewSource => "new_source",
-        Reason::SourceChanged => "source_changed",
-        Reason::PreviouslyFailed => "previously_failed",
-        Reason::NewVariant => "new_variant",
-        Reason::VariantChanged => "variant_changed",
-        Reason::PipelineChanged => "pipeline_changed",
-        Reason::DecodeChanged => "decode_changed",
-        Reason::OutputMissing => "output_missing",
-        Reason::OutputModified => "output_modified",
-        Reason::Forced => "forced",
-    }
-}
-
-pub fn removal_code(reason: RemovalReason) -> &'static str {
-    match reason {
-        RemovalReason::SourceRemoved => "source_removed",
-        RemovalReason::VariantRemoved => "variant_removed",
-        RemovalReason::Moved => "moved",
-        RemovalReason::SourceFailed => "source_failed",
-    }
-}
 
 /// What kind of run is being reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +54,8 @@ pub struct Reporter {
     explain: bool,
     json: Option<JsonMode>,
     tty: bool,
-    started: Instant,
+    /// When the current run began (watch runs many in one process).
+    started: Mutex<Instant>,
     progress: Mutex<Progress>,
 }
 
@@ -112,10 +69,13 @@ struct Progress {
 }
 
 impl Reporter {
+    /// A reporter that prints only warnings, errors and summaries
+    /// (`quiet`: errors only).
     pub fn new(quiet: bool) -> Reporter {
         Reporter::with_options(quiet, false, None)
     }
 
+    /// The one reporter of a process: `--quiet`, `--explain`, `--json`.
     pub fn with_options(quiet: bool, explain: bool, json: Option<JsonMode>) -> Reporter {
         let now = Instant::now();
         Reporter {
@@ -123,7 +83,7 @@ impl Reporter {
             explain,
             json,
             tty: std::io::stderr().is_terminal(),
-            started: now,
+            started: Mutex::new(now),
             progress: Mutex::new(Progress {
                 bar: None,
                 done: 0,
@@ -132,6 +92,17 @@ impl Reporter {
                 last_line: now,
             }),
         }
+    }
+
+    /// Whether every up-to-date output is listed (`--json=all`).
+    pub fn lists_up_to_date(&self) -> bool {
+        self.json == Some(JsonMode::All)
+    }
+
+    /// A new run begins (watch reuses one reporter for every build): the
+    /// summary's clock restarts.
+    pub fn begin_run(&self) {
+        *self.started.lock().unwrap() = Instant::now();
     }
 
     /// Print a line without tearing the progress bar.
@@ -146,12 +117,6 @@ impl Reporter {
     pub fn info(&self, text: &str) {
         if !self.quiet {
             self.line(text);
-        }
-    }
-
-    pub fn warn(&self, text: &str) {
-        if !self.quiet {
-            self.line(&format!("warning: {text}"));
         }
     }
 
@@ -172,21 +137,22 @@ impl Reporter {
 
     /// The plan before any work: `--explain` lines, or for `--dry-run` and
     /// `--check` every planned action (as text, and as JSON events).
-    pub fn plan(&self, plan: &Plan, source_prefix: &Path, mode: Mode) {
+    pub fn plan(&self, plan: &Plan, names: &Names, mode: Mode) {
         let listing = mode != Mode::Build;
         if !self.quiet && (self.explain || listing) {
             for r in &plan.removals {
                 self.line(&format!(
                     "remove {}  ({})",
                     r.output.path.display(),
-                    removal_text(r.reason)
+                    text::removal(r.reason)
                 ));
             }
             for f in &plan.failures {
+                let source = names.source(&f.source);
                 self.line(&format!(
                     "fail   {}  ({})",
-                    source_prefix.join(&f.source).display(),
-                    f.error
+                    source.display(),
+                    text::failure(&source, &f.failure)
                 ));
             }
             for job in &plan.jobs {
@@ -194,7 +160,7 @@ impl Reporter {
                     self.line(&format!(
                         "build  {}  ({})",
                         b.path.display(),
-                        reason_text(b.reason)
+                        text::reason(&b.reason)
                     ));
                 }
             }
@@ -205,22 +171,22 @@ impl Reporter {
         for r in &plan.removals {
             self.event(|| {
                 json!({"version": JSON_VERSION, "type": "remove",
-                "source": text(&source_prefix.join(&r.source)), "variant": r.output.variant,
-                "path": text(&r.output.path), "reason": removal_code(r.reason)})
+                "source": path_text(&names.source(&r.source)), "variant": r.output.variant,
+                "path": path_text(&r.output.path), "reason": r.reason.code()})
             });
         }
         for f in &plan.failures {
-            self.event(|| {
-                json!({"version": JSON_VERSION, "type": "fail",
-                "source": text(&source_prefix.join(&f.source)), "error": f.error})
-            });
+            self.failure_event("fail", &names.source(&f.source), &f.failure);
         }
         for job in &plan.jobs {
             for b in &job.builds {
                 self.event(|| {
-                    json!({"version": JSON_VERSION, "type": "build",
-                    "source": text(&source_prefix.join(&job.source)), "path": text(&b.path),
-                    "reason": reason_code(b.reason)})
+                    let mut event = json!({"version": JSON_VERSION, "type": "build",
+                    "source": path_text(&names.source(&job.source)),
+                    "variant": names.variant(b.variant), "path": path_text(&b.path),
+                    "reason": b.reason.code()});
+                    add_changes(&mut event, &b.reason);
+                    event
                 });
             }
         }
@@ -234,40 +200,70 @@ impl Reporter {
         for o in outputs {
             self.event(|| {
                 json!({"version": JSON_VERSION, "type": "up_to_date",
-                "source": text(source), "variant": o.variant, "path": text(&o.path),
+                "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
                 "bytes": o.stat.len, "width": o.width, "height": o.height,
                 "format": o.format.name()})
             });
         }
     }
 
+    /// Outputs of one source now in place.
     pub fn built(&self, source: &Path, built: &[Built]) {
         for b in built {
             let o = &b.output;
             self.event(|| {
-                json!({"version": JSON_VERSION, "type": "built",
-                "source": text(source), "variant": o.variant, "path": text(&o.path),
-                "reason": reason_code(b.build.reason), "bytes": o.stat.len,
-                "width": o.width, "height": o.height, "format": o.format.name()})
+                let mut event = json!({"version": JSON_VERSION, "type": "built",
+                "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
+                "reason": b.build.reason.code(), "adopted": b.adopted, "bytes": o.stat.len,
+                "width": o.width, "height": o.height, "format": o.format.name()});
+                add_changes(&mut event, &b.build.reason);
+                event
             });
         }
     }
 
+    /// A recorded output deleted by the build.
     pub fn removed(&self, source: &Path, removal: &Removal) {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "removed",
-            "source": text(source), "variant": removal.output.variant,
-            "path": text(&removal.output.path), "reason": removal_code(removal.reason)})
+            "source": path_text(source), "variant": removal.output.variant,
+            "path": path_text(&removal.output.path), "reason": removal.reason.code()})
         });
     }
 
     /// A source that could not be built.
-    pub fn failed(&self, source: &Path, error: &str) {
-        self.error(&format!("{}: {error}", source.display()));
+    pub fn failed(&self, source: &Path, failure: &Failure) {
+        self.error(&format!(
+            "{}: {}",
+            source.display(),
+            text::failure(source, failure)
+        ));
+        self.failure_event("failed", source, failure);
+    }
+
+    fn failure_event(&self, kind: &str, source: &Path, failure: &Failure) {
         self.event(|| {
-            json!({"version": JSON_VERSION, "type": "failed",
-            "source": text(source), "error": error})
+            json!({"version": JSON_VERSION, "type": kind,
+            "source": path_text(source), "kind": failure.kind(),
+            "error": text::failure(source, failure)})
         });
+    }
+
+    /// Something a person should know; a `warning` event under `--json`.
+    pub fn warn(&self, warning: &Warning) {
+        let message = text::warning(warning);
+        if !self.quiet {
+            self.line(&format!("warning: {message}"));
+        }
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "warning",
+            "kind": warning.kind(), "message": message})
+        });
+    }
+
+    /// `thumbgen clean` finished.
+    pub fn cleaned(&self, removed: usize) {
+        self.info(&format!("removed {removed} outputs and the cache"));
     }
 
     /// Start counting `total` sources to build; a bar on a terminal.
@@ -311,14 +307,18 @@ impl Reporter {
         }
     }
 
-    pub fn summary(&self, summary: &Summary, mode: Mode, exit: crate::error::Exit) {
+    /// The last line of a run: counts, time, and under `--json` the
+    /// `summary` event, which is always the last event.
+    pub fn summary(&self, summary: &Summary, mode: Mode, exit: Exit) {
         self.finish();
-        let elapsed = self.started.elapsed();
-        self.event(|| json!({"version": JSON_VERSION, "type": "summary",
-            "mode": match mode { Mode::Build => "build", Mode::DryRun => "dry_run", Mode::Check => "check" },
+        let elapsed = self.started.lock().unwrap().elapsed();
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "summary",
+            "mode": mode.code(),
             "built": summary.built, "up_to_date": summary.up_to_date,
             "removed": summary.removed, "failed": summary.failed,
-            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()}));
+            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()})
+        });
         if self.quiet {
             return;
         }
@@ -333,15 +333,85 @@ impl Reporter {
                 summary.built, summary.up_to_date, summary.removed, summary.failed
             ),
         };
-        eprintln!("{text}");
-        if mode == Mode::Check && exit != crate::error::Exit::Ok {
-            eprintln!("not up to date: run `thumbgen build`");
+        self.line(&text);
+        if mode == Mode::Check && exit != Exit::Ok {
+            self.line("not up to date: run `thumbgen build`");
+        }
+    }
+
+    /// An error that ends the run (exit 2). Under `--json` it is an `error`
+    /// event followed by the summary, so a script always gets one.
+    pub fn fatal(&self, error: &Error, mode: Mode) {
+        self.finish();
+        self.line(&format!("error: {error}"));
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "error", "kind": error_kind(error),
+            "message": error.to_string()})
+        });
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "summary", "mode": mode.code(),
+            "built": 0, "up_to_date": 0, "removed": 0, "failed": 0,
+            "duration_ms": self.started.lock().unwrap().elapsed().as_millis() as u64,
+            "exit_code": error.exit().code()})
+        });
+    }
+}
+
+/// Stable machine names of run-stopping errors, for `--json`.
+fn error_kind(error: &Error) -> &'static str {
+    match error {
+        Error::Config(_) => "config",
+        Error::Io { .. } => "io",
+        Error::Output { .. } => "output",
+        Error::LockHeld { .. } => "lock_held",
+        Error::Cache(_) => "cache",
+        Error::Fatal(_) => "fatal",
+    }
+}
+
+impl Mode {
+    /// Stable machine name, for `--json`.
+    fn code(self) -> &'static str {
+        match self {
+            Mode::Build => "build",
+            Mode::DryRun => "dry_run",
+            Mode::Check => "check",
         }
     }
 }
 
+/// How sources and variants are named in messages: sources by their path
+/// relative to the config folder (as outputs are), variants by name.
+pub struct Names<'a> {
+    /// The source folder relative to the config folder.
+    pub source_prefix: &'a Path,
+    /// The configured variants' names, by index.
+    pub variants: Vec<&'a str>,
+}
+
+impl Names<'_> {
+    /// A source (relative to the source folder) as messages name it.
+    pub fn source(&self, rel: &Path) -> PathBuf {
+        self.source_prefix.join(rel)
+    }
+
+    fn variant(&self, index: usize) -> &str {
+        self.variants.get(index).copied().unwrap_or("")
+    }
+}
+
+/// The old and new values of a changed variant, for `--json`.
+fn add_changes(event: &mut serde_json::Value, reason: &Reason) {
+    if let Reason::VariantChanged { changes, .. } = reason {
+        event["changes"] = changes
+            .iter()
+            .map(|c| json!({"key": c.key, "old": c.old, "new": c.new}))
+            .collect();
+    }
+}
+
 /// A path for JSON: lossy for names that are not UTF-8.
-fn text(path: &Path) -> String {
+fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -359,9 +429,4 @@ impl crate::fingerprint::HashProgress for Reporter {
     fn finish(&self) {
         Reporter::finish(self);
     }
-}
-
-/// For errors that end the run before a reporter exists.
-pub fn fatal(text: &str) {
-    eprintln!("error: {text}");
 }

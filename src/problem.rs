@@ -1,0 +1,174 @@
+//! What can go wrong without stopping a run, as data: a source that cannot
+//! be built ([`Failure`]) and something a person should know ([`Warning`]).
+//! Modules that find a problem return one of these; only `report.rs` turns
+//! them into words, and `--json` names each by a stable `kind`.
+
+use std::path::PathBuf;
+
+use crate::model::Unreadable;
+use crate::reason::RemovalReason;
+use crate::render::RenderError;
+
+/// Why one source has no thumbnails after this build.
+#[derive(Debug)]
+pub enum Failure {
+    /// The file could not be read.
+    Unreadable(Unreadable),
+    /// The bytes are not a picture thumbgen can make thumbnails of.
+    Render(RenderError),
+    /// Another source would write the same outputs (`a.png` and `a.jpg`).
+    Collision {
+        /// One of the other sources, relative to the source root.
+        other: PathBuf,
+    },
+    /// The file system refuses an output's name.
+    Unwritable {
+        /// The output path, relative to the config folder.
+        path: PathBuf,
+        /// The file system's answer, in words.
+        error: String,
+    },
+    /// A decoder panicked on this file; contained to it.
+    Panic(String),
+}
+
+impl Failure {
+    /// Stable machine name, for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unreadable(_) => "io",
+            Failure::Render(e) => match e {
+                RenderError::Unsupported(_) | RenderError::UnsupportedVariant { .. } => {
+                    "unsupported"
+                }
+                RenderError::TooLarge { .. } => "too_large",
+                RenderError::Variant { .. }
+                | RenderError::Resize(_)
+                | RenderError::Encode { .. } => "encode",
+                RenderError::Empty | RenderError::NotAnImage | RenderError::Decode { .. } => {
+                    "decode"
+                }
+            },
+            Failure::Collision { .. } => "collision",
+            Failure::Unwritable { .. } => "unwritable",
+            Failure::Panic(_) => "panic",
+        }
+    }
+}
+
+/// Why the cache could not be used as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheDamage {
+    /// sled could not open or read it.
+    Unreadable(String),
+    /// Written by a version of thumbgen with another record layout.
+    OtherVersion,
+}
+
+/// Something a person should know that fails nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// The cache was damaged or old and was started over.
+    CacheReset {
+        /// The store's folder.
+        path: PathBuf,
+        /// What was wrong with it.
+        damage: CacheDamage,
+    },
+    /// The cache folder cannot be used: records live in memory for this run.
+    CacheInMemory {
+        /// The cache folder.
+        path: PathBuf,
+        /// Why, in words.
+        error: String,
+    },
+    /// A read-only run (`--dry-run`, `--check`) could not read the cache:
+    /// every source is treated as new.
+    CacheUnread {
+        /// The store's folder.
+        path: PathBuf,
+        /// Why, in words.
+        error: String,
+    },
+    /// Records that could not be decoded were dropped; their sources are
+    /// rebuilt.
+    RecordsDropped {
+        /// How many.
+        count: usize,
+    },
+    /// A symlink under the source folder leads outside it and was skipped.
+    SymlinkOutside {
+        /// The link, as walked.
+        path: PathBuf,
+    },
+    /// Files of formats thumbgen does not read were skipped.
+    FormatsSkipped {
+        /// The format, in words (`HEIC/HEIF`).
+        format: &'static str,
+        /// How many files.
+        count: usize,
+    },
+    /// The walk could not read an entry that is not a source.
+    WalkError {
+        /// The entry, when known.
+        path: Option<PathBuf>,
+        /// Why, in words.
+        error: String,
+    },
+    /// A recorded output was changed by hand and is no longer wanted: left
+    /// in place, and no longer tracked.
+    OutputDisowned {
+        /// The output, relative to the config folder.
+        path: PathBuf,
+    },
+    /// `clean` found an output changed by hand and left it.
+    OutputLeft {
+        /// The output's path.
+        path: PathBuf,
+    },
+    /// `watch` cannot use native file-system events and polls instead.
+    Polling {
+        /// The folder watched, when adding it failed.
+        path: Option<PathBuf>,
+        /// Why, in words.
+        error: String,
+        /// How often it polls.
+        every_ms: u64,
+    },
+    /// `watch` lost file-system events; it re-plans everything.
+    EventsLost {
+        /// Why, in words.
+        error: String,
+    },
+    /// A recorded output could not be removed.
+    RemoveFailed {
+        /// The output's path.
+        path: PathBuf,
+        /// Why, in words.
+        error: String,
+        /// Why it was to be removed, when a build removed it.
+        reason: Option<RemovalReason>,
+        /// Its source, relative to the config folder, when known.
+        source: Option<PathBuf>,
+    },
+}
+
+impl Warning {
+    /// Stable machine name, for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Warning::CacheReset { .. } => "cache_reset",
+            Warning::CacheInMemory { .. } => "cache_in_memory",
+            Warning::CacheUnread { .. } => "cache_unread",
+            Warning::RecordsDropped { .. } => "records_dropped",
+            Warning::SymlinkOutside { .. } => "symlink_outside",
+            Warning::FormatsSkipped { .. } => "formats_skipped",
+            Warning::WalkError { .. } => "walk_error",
+            Warning::OutputDisowned { .. } => "output_disowned",
+            Warning::OutputLeft { .. } => "output_left",
+            Warning::RemoveFailed { .. } => "remove_failed",
+            Warning::Polling { .. } => "polling",
+            Warning::EventsLost { .. } => "events_lost",
+        }
+    }
+}

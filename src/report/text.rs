@@ -1,0 +1,246 @@
+//! Words for the typed reasons, failures and warnings: the one place where
+//! they become text (as cargo renders its `DirtyReason` apart from the code
+//! that computes it). Each function is pure, so the wording is tested here.
+
+use std::path::Path;
+
+use crate::model::Unreadable;
+use crate::problem::{CacheDamage, Failure, Warning};
+use crate::reason::{Change, Reason, RemovalReason};
+
+/// Why an output is (re)built, as `--explain` prints it.
+pub(crate) fn reason(reason: &Reason) -> String {
+    match reason {
+        Reason::NewSource => "new source".into(),
+        Reason::SourceChanged => "source content changed".into(),
+        Reason::PreviouslyFailed => "failed last time, retrying".into(),
+        Reason::NewVariant => "new variant".into(),
+        Reason::VariantChanged { variant, changes } if changes.is_empty() => {
+            format!("variant \"{variant}\" settings changed")
+        }
+        Reason::VariantChanged { variant, changes } => {
+            let list: Vec<String> = changes.iter().map(change).collect();
+            format!("variant \"{variant}\" changed: {}", list.join(", "))
+        }
+        Reason::PipelineChanged { old, new } => {
+            format!("thumbgen version changed (pipeline {old} → {new})")
+        }
+        Reason::DecodeChanged {
+            old_eighths,
+            new_eighths,
+            ..
+        } if old_eighths != new_eighths => format!(
+            "another variant changed how it is made: decode scale {} → {}",
+            scale(*old_eighths),
+            scale(*new_eighths)
+        ),
+        Reason::DecodeChanged { .. } => {
+            "another variant changed how it is made: resized from a different larger variant".into()
+        }
+        Reason::OutputMissing => "output missing".into(),
+        Reason::OutputModified => "output modified".into(),
+        Reason::Forced => "forced".into(),
+    }
+}
+
+/// `width 640 → 480`.
+fn change(change: &Change) -> String {
+    let value = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+    format!(
+        "{} {} → {}",
+        change.key,
+        value(&change.old),
+        value(&change.new)
+    )
+}
+
+/// A JPEG DCT scale in eighths, as a fraction of full size.
+fn scale(eighths: u8) -> String {
+    match eighths {
+        8 => "full size".into(),
+        4 => "1/2".into(),
+        2 => "1/4".into(),
+        e => format!("{e}/8"),
+    }
+}
+
+/// Why a recorded output is deleted.
+pub(crate) fn removal(reason: RemovalReason) -> &'static str {
+    match reason {
+        RemovalReason::SourceRemoved => "source removed",
+        RemovalReason::VariantRemoved => "variant removed",
+        RemovalReason::Moved => "variant now writes elsewhere",
+        RemovalReason::SourceFailed => "source failed",
+    }
+}
+
+/// Why `source` (as displayed) has no thumbnails.
+pub(crate) fn failure(source: &Path, failure: &Failure) -> String {
+    match failure {
+        Failure::Unreadable(Unreadable::DanglingSymlink) => {
+            "dangling symlink (its target does not exist)".into()
+        }
+        Failure::Unreadable(Unreadable::NotAFile) => "no longer a regular file".into(),
+        Failure::Unreadable(Unreadable::Io(error)) => error.clone(),
+        Failure::Render(error) => error.to_string(),
+        Failure::Collision { other } => {
+            // Colliding sources share a folder: name the other one the way
+            // this one is named.
+            let other = match (source.parent(), other.file_name()) {
+                (Some(folder), Some(name)) => folder.join(name),
+                _ => other.clone(),
+            };
+            format!(
+                "{} and {} would write the same thumbnails; rename one of them",
+                source.display(),
+                other.display()
+            )
+        }
+        Failure::Unwritable { path, error } => {
+            format!(
+                "cannot write {}: {error} (rename the source)",
+                path.display()
+            )
+        }
+        Failure::Panic(message) => format!("the decoder crashed on this file ({message})"),
+    }
+}
+
+/// A warning, in words (without the `warning: ` prefix).
+pub(crate) fn warning(warning: &Warning) -> String {
+    match warning {
+        Warning::CacheReset { path, damage } => format!(
+            "the cache at {} is {}; starting over (outputs will be checked and rebuilt as needed)",
+            path.display(),
+            cache_damage(damage)
+        ),
+        Warning::CacheInMemory { path, error } => format!(
+            "cannot use the cache folder {} ({error}); records are kept in memory only and the next build starts over",
+            path.display()
+        ),
+        Warning::CacheUnread { path, error } => format!(
+            "cannot read the cache {} ({error}); treating every source as new",
+            path.display()
+        ),
+        Warning::RecordsDropped { count } => format!(
+            "{count} unreadable record(s) in the cache were ignored; their sources are rebuilt"
+        ),
+        Warning::SymlinkOutside { path } => format!(
+            "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
+            path.display()
+        ),
+        Warning::FormatsSkipped { format, count } => {
+            let files = if *count == 1 { "file" } else { "files" };
+            format!(
+                "skipped {count} {format} {files}: thumbgen does not read {format} (convert them to JPEG to get thumbnails)"
+            )
+        }
+        Warning::WalkError {
+            path: Some(path),
+            error,
+        } => format!("{}: {error}; skipped", path.display()),
+        Warning::WalkError { path: None, error } => format!("{error}; skipped"),
+        Warning::OutputDisowned { path } => format!(
+            "{} was changed by hand and is no longer needed; left in place and no longer tracked",
+            path.display()
+        ),
+        Warning::OutputLeft { path } => {
+            format!("{} was changed by hand; left in place", path.display())
+        }
+        Warning::Polling {
+            path: None,
+            error,
+            ..
+        } => format!("native file events unavailable ({error}); polling instead"),
+        Warning::Polling {
+            path: Some(path),
+            error,
+            every_ms,
+        } => format!(
+            "cannot watch {} with native events ({error}); polling every {every_ms} ms instead. \
+             If the inotify watch limit is the cause, raise it: \
+             sudo sysctl fs.inotify.max_user_watches=524288",
+            path.display()
+        ),
+        Warning::EventsLost { error } => format!("file watching: {error}; rescanning"),
+        Warning::RemoveFailed {
+            path,
+            error,
+            reason,
+            source,
+        } => {
+            let why = match (reason, source) {
+                (Some(reason), Some(source)) => {
+                    format!(" ({} of {})", removal(*reason), source.display())
+                }
+                _ => String::new(),
+            };
+            format!("cannot remove {}: {error}{why}", path.display())
+        }
+    }
+}
+
+fn cache_damage(damage: &CacheDamage) -> String {
+    match damage {
+        CacheDamage::Unreadable(error) => format!("unreadable ({error})"),
+        CacheDamage::OtherVersion => "from another version of thumbgen".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_changes_name_old_and_new_values() {
+        let changed = Reason::VariantChanged {
+            variant: "card".into(),
+            changes: vec![
+                Change {
+                    key: "width".into(),
+                    old: Some("640".into()),
+                    new: Some("480".into()),
+                },
+                Change {
+                    key: "sharpen".into(),
+                    old: None,
+                    new: Some("0.5".into()),
+                },
+            ]
+            .into(),
+        };
+        assert_eq!(
+            reason(&changed),
+            "variant \"card\" changed: width 640 → 480, sharpen (unset) → 0.5"
+        );
+        let unknown = Reason::VariantChanged {
+            variant: "card".into(),
+            changes: Vec::new().into(),
+        };
+        assert_eq!(reason(&unknown), "variant \"card\" settings changed");
+        assert_eq!(reason(&Reason::SourceChanged), "source content changed");
+        let decode = Reason::DecodeChanged {
+            old_eighths: 1,
+            new_eighths: 8,
+            chain_changed: false,
+        };
+        assert_eq!(
+            reason(&decode),
+            "another variant changed how it is made: decode scale 1/8 → full size"
+        );
+    }
+
+    #[test]
+    fn skipped_formats_count_files() {
+        let one = Warning::FormatsSkipped {
+            format: "AVIF",
+            count: 1,
+        };
+        assert!(warning(&one).starts_with("skipped 1 AVIF file:"));
+        let many = Warning::FormatsSkipped {
+            format: "HEIC/HEIF",
+            count: 3,
+        };
+        assert!(warning(&many).starts_with("skipped 3 HEIC/HEIF files:"));
+    }
+}
