@@ -14,6 +14,7 @@ use crate::model::Format;
 use crate::paths;
 use crate::variant::{Fit, Variant};
 
+/// The config file name looked for in a folder and its ancestors.
 pub const FILE_NAME: &str = ".thumbgen.toml";
 const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 const DEFAULT_QUALITY: u8 = 80;
@@ -28,16 +29,25 @@ pub struct Config {
     pub file: PathBuf,
     /// The folder holding the config file; relative paths start here.
     pub root: PathBuf,
+    /// Root of the source images.
     pub source: PathBuf,
+    /// Root of the generated tree.
     pub output: PathBuf,
+    /// The cache (record store) folder.
     pub cache: PathBuf,
+    /// Where the optional JSON manifest goes.
     pub manifest: Option<PathBuf>,
+    /// Globs (relative to `source`) a source must match, if given.
     pub include: Option<GlobSet>,
+    /// Globs (relative to `source`) that exclude sources.
     pub exclude: GlobSet,
     /// 0 = all cores.
     pub jobs: usize,
+    /// Largest accepted source, in pixels.
     pub max_pixels: u64,
+    /// Follow symlinks that lead outside `source`.
     pub follow_links: bool,
+    /// The `[[variants]]`, in config order.
     pub variants: Vec<Variant>,
 }
 

@@ -25,6 +25,8 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
 
+/// The open record store, with the run lock held (or a private copy for
+/// read-only runs, or nothing for a run that must not touch the cache).
 pub struct Db {
     tree: Option<sled::Db>,
     _lock: Option<File>,
@@ -214,6 +216,7 @@ impl Db {
         Ok(())
     }
 
+    /// Record what is now true of `source`.
     pub fn put(&self, source: &Path, record: &SourceRecord) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
@@ -223,6 +226,7 @@ impl Db {
         Ok(())
     }
 
+    /// Drop the record of `source`.
     pub fn forget(&self, source: &Path) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
@@ -231,6 +235,7 @@ impl Db {
         Ok(())
     }
 
+    /// Make every record written so far durable.
     pub fn flush(&self) -> Result<()> {
         if let Some(tree) = &self.tree {
             tree.flush().map_err(db_error)?;

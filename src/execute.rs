@@ -37,9 +37,13 @@ pub struct Built {
     pub adopted: bool,
 }
 
+/// What became of one job.
 pub enum Outcome {
+    /// Every wanted output is in place.
     Built {
+        /// The source's new record.
         record: SourceRecord,
+        /// The outputs written (or found already right).
         built: Vec<Built>,
     },
     /// The source could not be turned into thumbnails; its outputs are gone.
@@ -76,7 +80,9 @@ struct RenderFailure {
     failure: Failure,
 }
 
+/// Runs jobs on the current rayon pool.
 pub struct Executor<'a> {
+    /// Paths, variants and limits.
     pub config: &'a Config,
     /// Set on Ctrl-C, or by a fatal error: no new job starts.
     pub stop: &'a AtomicBool,

@@ -111,8 +111,11 @@ pub fn observe_sources(
 
 /// Where [`observe_sources`] reports how hashing goes.
 pub trait HashProgress {
+    /// Hashing `files` files begins.
     fn start(&self, files: usize);
+    /// One more file hashed.
     fn hashed(&self);
+    /// Hashing is over.
     fn finish(&self);
 }
 

@@ -19,7 +19,9 @@ pub const STAGING_DIR: &str = ".thumbgen-tmp";
 /// An error about one path, in words.
 #[derive(Debug)]
 pub struct PathError {
+    /// The path concerned.
     pub path: PathBuf,
+    /// What the file system said.
     pub error: io::Error,
 }
 
@@ -144,6 +146,7 @@ pub struct Folder {
 }
 
 impl Folder {
+    /// Open `path` (a folder that cannot be opened has no entries).
     pub fn open(path: PathBuf) -> Folder {
         #[cfg(unix)]
         {

@@ -13,6 +13,7 @@ use crate::fsutil;
 use crate::model::State;
 use crate::paths;
 
+/// Version of the manifest's format.
 pub const VERSION: u32 = 1;
 
 #[derive(Serialize)]
@@ -93,6 +94,7 @@ pub fn write(
     Ok(())
 }
 
+/// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

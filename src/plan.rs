@@ -22,19 +22,24 @@ use crate::record;
 use crate::variant::{derivation, Variant, PIPELINE_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// One output to (re)build.
 pub struct Build {
     /// Index into the configured variants.
     pub variant: usize,
     /// Relative to the config folder.
     pub path: PathBuf,
+    /// Why.
     pub reason: Reason,
 }
 
 /// One source to decode, and the variants to render from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
+    /// Relative to the source root.
     pub source: PathBuf,
+    /// What the source was when planned.
     pub fingerprint: Fingerprint,
+    /// The outputs to render, in variant order.
     pub builds: Vec<Build>,
     /// Outputs that stay as they are; part of the source's next record.
     pub keep: Vec<OutputRecord>,
@@ -44,9 +49,13 @@ pub struct Job {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A recorded output to delete.
 pub struct Removal {
+    /// Its source, relative to the source root.
     pub source: PathBuf,
+    /// What was recorded of it.
     pub output: OutputRecord,
+    /// Why it goes.
     pub reason: RemovalReason,
 }
 
@@ -60,8 +69,11 @@ pub struct SourceFailure {
 }
 
 #[derive(Debug, Default)]
+/// The least work that makes the output tree what a clean build leaves.
 pub struct Plan {
+    /// Sources to decode, with the outputs to render from each.
     pub jobs: Vec<Job>,
+    /// Sources that fail before decoding.
     pub failures: Vec<SourceFailure>,
     /// Done before any job, so that a path freed here can be written again.
     pub removals: Vec<Removal>,
@@ -79,6 +91,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// How many outputs the jobs render.
     pub fn build_count(&self) -> usize {
         self.jobs.iter().map(|j| j.builds.len()).sum()
     }
@@ -118,12 +131,15 @@ pub fn fresh_outputs<'a>(
     out
 }
 
+/// What of the config the planner needs.
 pub struct Settings<'a> {
+    /// The configured variants.
     pub variants: &'a [Variant],
     /// The settings of recorded recipes, to say what changed in a variant.
     pub recipes: &'a Recipes,
     /// The output root relative to the config folder (e.g. `public/thumbs`).
     pub output: &'a Path,
+    /// `--force`: rebuild outputs that are up to date.
     pub force: bool,
 }
 
@@ -141,6 +157,8 @@ fn output_path_into(path: &mut PathBuf, settings: &Settings, variant: &Variant, 
     variant.push_output_rel(path, source);
 }
 
+/// Plan one build: compare what is on disk with what was recorded and
+/// what is configured. Pure and deterministic.
 pub fn plan(
     observed: &[ObservedSource],
     state: &State,

@@ -40,13 +40,16 @@ fn unread_kind(path: &Path) -> Option<&'static str> {
 }
 
 #[derive(Debug, Default)]
+/// What the walk found.
 pub struct Scan {
+    /// Candidate sources, sorted by relative path.
     pub found: Vec<Found>,
     /// Things skipped that a person may want to know about (symlinks
     /// leading out of the source tree).
     pub warnings: Vec<Warning>,
 }
 
+/// Whether `path` has the extension of a format thumbgen reads.
 pub fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())

@@ -12,6 +12,7 @@ pub const PIPELINE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+/// How a source is fitted to the variant's box.
 pub enum Fit {
     /// Fit inside the box, aspect kept.
     Contain,
@@ -22,10 +23,15 @@ pub enum Fit {
 /// One resolved, validated `[[variants]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Variant {
+    /// The output folder's name.
     pub name: String,
+    /// Box width in pixels.
     pub width: u32,
+    /// Box height in pixels.
     pub height: u32,
+    /// `contain` or `cover`.
     pub fit: Fit,
+    /// Output format.
     pub format: Format,
     /// 1..=100; ignored by PNG.
     pub quality: u8,

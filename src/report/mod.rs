@@ -35,20 +35,28 @@ const BAR_MIN_SOURCES: usize = 16;
 /// What kind of run is being reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// `thumbgen build`.
     Build,
+    /// `--dry-run`: the plan only.
     DryRun,
+    /// `--check`: the plan, and exit 1 if there is work.
     Check,
 }
 
 /// Counts for the summary line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Outputs rendered (or found already right).
     pub built: usize,
+    /// Outputs that were already right.
     pub up_to_date: usize,
+    /// Recorded outputs deleted.
     pub removed: usize,
+    /// Sources that could not be built.
     pub failed: usize,
 }
 
+/// Where every line and event of a process goes.
 pub struct Reporter {
     quiet: bool,
     explain: bool,
@@ -114,12 +122,14 @@ impl Reporter {
         }
     }
 
+    /// A line of information (not under `--quiet`).
     pub fn info(&self, text: &str) {
         if !self.quiet {
             self.line(text);
         }
     }
 
+    /// An error line (always printed).
     pub fn error(&self, text: &str) {
         self.line(&format!("error: {text}"));
     }
@@ -301,6 +311,7 @@ impl Reporter {
         }
     }
 
+    /// Take the progress bar down.
     pub fn finish(&self) {
         if let Some(bar) = self.progress.lock().unwrap().bar.take() {
             bar.finish_and_clear();
