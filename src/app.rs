@@ -130,8 +130,9 @@ fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observati
     );
     let (db, now, state, recipes, outputs, mut warnings) = recorded?;
     let found = found.map_err(|e| {
-        Error::Fatal(format!(
-            "source folder {}: {}",
+        Error::Config(format!(
+            "{}: `source` folder {}: {}; create it, or fix `source`",
+            config.source_origin,
             config.source.display(),
             describe_io(&e)
         ))

@@ -72,7 +72,8 @@ impl Stat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Baseline JPEG (libjpeg-turbo).
+    /// Baseline JPEG (libjpeg-turbo); `jpg` is accepted in the config.
+    #[serde(alias = "jpg")]
     Jpeg,
     /// Lossless PNG.
     Png,

@@ -26,14 +26,19 @@ fn config_text(variants: &[VariantSpec]) -> String {
     variants
         .iter()
         .map(|v| {
+            // PNG is lossless: a quality for it is a config error.
+            let quality = if v.format == "png" {
+                String::new()
+            } else {
+                format!("quality = {}\n", v.quality)
+            };
             format!(
-                "[[variants]]\nname = \"{}\"\nwidth = {}\nheight = {}\nformat = \"{}\"\nfit = \"{}\"\nquality = {}\n",
+                "[[variants]]\nname = \"{}\"\nwidth = {}\nheight = {}\nformat = \"{}\"\nfit = \"{}\"\n{quality}",
                 v.name,
                 v.size,
                 v.size,
                 v.format,
                 if v.cover { "cover" } else { "contain" },
-                v.quality
             )
         })
         .collect()

@@ -12,6 +12,8 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::model::Format;
 use crate::paths;
+
+mod toml_errors;
 use crate::variant::{Fit, Variant};
 
 /// The config file name looked for in a folder and its ancestors.
@@ -31,6 +33,8 @@ pub struct Config {
     pub root: PathBuf,
     /// Root of the source images.
     pub source: PathBuf,
+    /// `file:line` of the `source` key, for messages about the folder.
+    pub source_origin: String,
     /// Root of the generated tree.
     pub output: PathBuf,
     /// The cache (record store) folder.
@@ -64,6 +68,32 @@ impl Config {
         paths::absolute(&self.root, rel)
     }
 }
+
+/// The keys of the top level, for "did you mean" (keep in step with
+/// [`RawConfig`]).
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "source",
+    "output",
+    "include",
+    "exclude",
+    "cache",
+    "jobs",
+    "max_pixels",
+    "manifest",
+    "follow_links",
+    "background",
+    "variants",
+];
+/// The keys of a `[[variants]]` table (keep in step with [`RawVariant`]).
+const VARIANT_KEYS: &[&str] = &[
+    "name",
+    "width",
+    "height",
+    "fit",
+    "format",
+    "quality",
+    "background",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +130,11 @@ struct RawVariant {
 /// `start` or its nearest ancestor.
 pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf> {
     if let Some(path) = explicit {
-        let path = paths::absolute(start, path);
+        let mut path = paths::absolute(start, path);
+        // `--config site/` means the config file of that folder.
+        if path.is_dir() {
+            path.push(FILE_NAME);
+        }
         if !path.is_file() {
             return Err(Error::Config(format!(
                 "config file {} not found",
@@ -153,12 +187,23 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         )));
     }
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+        let start = e.span().map_or(0, |s| s.start);
+        let table = toml_errors::variant_index(text, start);
+        let key = if e.message().starts_with("missing field") {
+            table.map(|i| format!("variants[{i}]"))
+        } else {
+            toml_errors::key_at(text, start)
+        };
+        let known = if table.is_some() {
+            VARIANT_KEYS
+        } else {
+            TOP_LEVEL_KEYS
+        };
         Error::Config(format!(
             "{}:{}: {}",
             file.display(),
-            line,
-            e.message().trim_end()
+            line_of(text, start),
+            toml_errors::humanize(e.message(), key.as_deref(), known)
         ))
     })?;
     let ctx = Ctx { text, file };
@@ -230,6 +275,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     Ok(Config {
         file: file.to_path_buf(),
         root,
+        source_origin: format!(
+            "{}:{}",
+            file.display(),
+            line_of(text, raw.source.span().start)
+        ),
         source,
         output,
         cache,
@@ -319,6 +369,14 @@ impl Ctx<'_> {
         let width = side(&raw.width, "width")?;
         let height = side(&raw.height, "height")?;
         let quality = match &raw.quality {
+            // A lossless format has no quality: say so rather than ignore it.
+            Some(q) if format == Format::Png => {
+                return Err(self.err(
+                    q,
+                    &key("quality"),
+                    "has no effect on png (it is lossless); remove it, or choose jpeg or webp",
+                ))
+            }
             Some(q) => match u8::try_from(*q.get_ref()) {
                 Ok(n) if (1..=100).contains(&n) => n,
                 _ => {
@@ -448,11 +506,50 @@ format = "webp"
     }
 
     #[test]
-    fn wrong_types_are_rejected() {
+    fn wrong_types_are_rejected_naming_the_key_and_the_fix() {
         let e = error_of(&GOOD.replace("width = 256", "width = \"256\""));
-        assert!(e.contains(":8:"), "{e}");
+        assert_eq!(
+            e,
+            "/proj/.thumbgen.toml:8: `variants[0].width` must be a whole number, not the text \"256\": write width = 256 (without quotes)"
+        );
         let e = error_of(&GOOD.replace("exclude = [\"drafts/**\"]", "exclude = \"drafts\""));
-        assert!(e.contains(":4:"), "{e}");
+        assert_eq!(
+            e,
+            "/proj/.thumbgen.toml:4: `exclude` must be a list, not the text \"drafts\": write exclude = [\"drafts\"]"
+        );
+        let e = error_of(&GOOD.replace("format = \"webp\"", "format = \"avif\""));
+        assert_eq!(
+            e,
+            "/proj/.thumbgen.toml:18: `variants[1].format` must be one of jpeg | jpg | png | webp (got \"avif\")"
+        );
+        let e = error_of(&GOOD.replace("quality = 80", "qualty = 80"));
+        assert!(e.contains("did you mean `quality`?"), "{e}");
+    }
+
+    #[test]
+    fn jpg_is_jpeg() {
+        let c = parse_at(&GOOD.replace("format = \"webp\"", "format = \"jpg\"")).unwrap();
+        assert_eq!(c.variants[1].format, Format::Jpeg);
+    }
+
+    #[test]
+    fn quality_on_png_is_rejected() {
+        let e = error_of(&GOOD.replace("format = \"jpeg\"", "format = \"png\""));
+        assert!(
+            e.contains("variants[0].quality") && e.contains("lossless"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn config_given_as_a_folder_means_its_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), GOOD).unwrap();
+        let found = locate(Some(dir.path()), Path::new("/")).unwrap();
+        assert_eq!(found, dir.path().join(FILE_NAME));
+        let empty = tempfile::tempdir().unwrap();
+        let e = locate(Some(empty.path()), Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains(FILE_NAME), "{e}");
     }
 
     #[test]
