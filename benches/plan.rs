@@ -113,10 +113,10 @@ fn bench_plan(c: &mut Criterion) {
         output: Path::new("public/thumbs"),
         force: false,
     };
-    let p = plan::plan(&observed, &state, &outputs, &settings);
+    let p = plan::plan(&observed, &[], &state, &outputs, &settings);
     assert_eq!((p.up_to_date, p.jobs.len()), (30_000, 0), "a no-op plan");
     c.bench_function("plan no-op 10k sources x 3 variants", |b| {
-        b.iter(|| plan::plan(&observed, &state, &outputs, &settings))
+        b.iter(|| plan::plan(&observed, &[], &state, &outputs, &settings))
     });
 }
 

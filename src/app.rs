@@ -86,7 +86,7 @@ pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> 
 }
 
 /// What is on disk and what was recorded, at the start of one build.
-pub struct Observation {
+struct Observation {
     /// The record store (a private copy for read-only runs).
     db: Db,
     /// Every record.
@@ -97,6 +97,8 @@ pub struct Observation {
     outputs: OutputStates,
     /// Every source found, fingerprinted.
     observed: Vec<ObservedSource>,
+    /// Image files that `include`/`exclude` leave out.
+    excluded: Vec<PathBuf>,
 }
 
 /// Step 1: walk the sources and, meanwhile, open the cache and check the
@@ -148,6 +150,7 @@ fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observati
         recipes,
         outputs,
         observed,
+        excluded: found.excluded,
     })
 }
 
@@ -169,7 +172,13 @@ pub fn build_once(
         output: &output_rel,
         force: options.force,
     };
-    let mut plan = plan::plan(&seen.observed, &seen.state, &seen.outputs, &settings);
+    let mut plan = plan::plan(
+        &seen.observed,
+        &seen.excluded,
+        &seen.state,
+        &seen.outputs,
+        &settings,
+    );
     let source_prefix = config.relative(&config.source);
     let names = Names {
         source_prefix: &source_prefix,

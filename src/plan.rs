@@ -161,6 +161,7 @@ fn output_path_into(path: &mut PathBuf, settings: &Settings, variant: &Variant, 
 /// what is configured. Pure and deterministic.
 pub fn plan(
     observed: &[ObservedSource],
+    excluded: &[PathBuf],
     state: &State,
     outputs: &OutputStates,
     settings: &Settings,
@@ -332,8 +333,13 @@ pub fn plan(
     };
     gone.sort_by(|a, b| a.0.cmp(b.0));
     for (rel, record) in gone {
+        // `excluded` is sorted by bytes, as the walk sorts.
+        let reason = match excluded.binary_search_by(|p| p.as_os_str().cmp(rel.as_os_str())) {
+            Ok(_) => RemovalReason::SourceExcluded,
+            Err(_) => RemovalReason::SourceRemoved,
+        };
         for o in &record.outputs {
-            remove_if_owned(&mut plan, rel, o, RemovalReason::SourceRemoved, state_of(o));
+            remove_if_owned(&mut plan, rel, o, reason, state_of(o));
         }
         plan.forget.push(rel.clone());
     }
@@ -572,7 +578,7 @@ mod tests {
             output: Path::new("out"),
             force,
         };
-        plan(observed, state, outputs, &settings)
+        plan(observed, &[], state, outputs, &settings)
     }
 
     /// State after building `sources` with `variants`, all outputs intact.
@@ -826,6 +832,31 @@ mod tests {
         assert_eq!(p.disowned, [PathBuf::from("out/large/gone.webp")]);
         assert_eq!(p.forget, [PathBuf::from("gone.jpg")]);
         assert_eq!(p.up_to_date, 2);
+    }
+
+    #[test]
+    fn a_source_left_out_by_the_globs_is_excluded_not_removed() {
+        let v = variants();
+        let (state, outputs) = state_of(&[("a.jpg", fp(1, 1)), ("b/x.jpg", fp(2, 1))], &v);
+        let settings = Settings {
+            variants: &v,
+            recipes: &Recipes::default(),
+            output: Path::new("out"),
+            force: false,
+        };
+        let excluded = [PathBuf::from("b/x.jpg")];
+        let p = plan(
+            &[seen("a.jpg", fp(1, 1))],
+            &excluded,
+            &state,
+            &outputs,
+            &settings,
+        );
+        assert!(p
+            .removals
+            .iter()
+            .all(|r| r.reason == RemovalReason::SourceExcluded));
+        assert_eq!(p.removals.len(), 2);
     }
 
     #[test]

@@ -120,6 +120,8 @@ impl Reason {
 pub enum RemovalReason {
     /// Its source is gone.
     SourceRemoved,
+    /// Its source is still there but `include`/`exclude` now leave it out.
+    SourceExcluded,
     /// Its variant is no longer configured.
     VariantRemoved,
     /// The variant now writes elsewhere (format or output folder changed).
@@ -133,6 +135,7 @@ impl RemovalReason {
     pub fn code(self) -> &'static str {
         match self {
             RemovalReason::SourceRemoved => "source_removed",
+            RemovalReason::SourceExcluded => "source_excluded",
             RemovalReason::VariantRemoved => "variant_removed",
             RemovalReason::Moved => "moved",
             RemovalReason::SourceFailed => "source_failed",

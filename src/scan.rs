@@ -44,6 +44,9 @@ fn unread_kind(path: &Path) -> Option<&'static str> {
 pub struct Scan {
     /// Candidate sources, sorted by relative path.
     pub found: Vec<Found>,
+    /// Image files left out by `include`/`exclude`, sorted: a recorded
+    /// source among them was excluded, not removed.
+    pub excluded: Vec<PathBuf>,
     /// Things skipped that a person may want to know about (symlinks
     /// leading out of the source tree).
     pub warnings: Vec<Warning>,
@@ -117,6 +120,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                 return WalkState::Continue;
             }
             if !selected(config, rel) {
+                out.lock().unwrap().scan.excluded.push(rel.to_path_buf());
                 return WalkState::Continue;
             }
             let found = if file_type.is_symlink() {
@@ -159,6 +163,8 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     // Byte order: as deterministic as component order, and much cheaper.
     scan.found
         .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
+    scan.excluded
+        .sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     scan.warnings.sort_by_key(|w| match w {
         Warning::SymlinkOutside { path }
         | Warning::WalkError {
@@ -200,7 +206,19 @@ fn stat_files<'a>(
         })
 }
 
+/// Whether `rel` passes `include` and `exclude`. Extensions match in any
+/// case, as the image-extension filter does: the patterns' extensions are
+/// lower-cased when the config is read, and so is the path's here, so that
+/// `**/*.jpg` selects `Photo.JPG`.
 fn selected(config: &Config, rel: &Path) -> bool {
+    let lowered;
+    let rel = match rel.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.bytes().any(|b| b.is_ascii_uppercase()) => {
+            lowered = rel.with_extension(ext.to_ascii_lowercase());
+            lowered.as_path()
+        }
+        _ => rel,
+    };
     if config.exclude.is_match(rel) {
         return false;
     }
@@ -350,7 +368,28 @@ mod tests {
         let c = config(dir.path(), "exclude = [\"drafts/**\"]");
         assert_eq!(rels(&scan(&c, 1).unwrap()), ["shoes/b.jpg", "shoes/c.png"]);
         let c = config(dir.path(), "include = [\"**/*.png\"]");
-        assert_eq!(rels(&scan(&c, 1).unwrap()), ["shoes/c.png"]);
+        let found = scan(&c, 1).unwrap();
+        assert_eq!(rels(&found), ["shoes/c.png"]);
+        assert_eq!(
+            found.excluded,
+            [Path::new("drafts/a.jpg"), Path::new("shoes/b.jpg")]
+        );
+    }
+
+    #[test]
+    fn globs_match_extensions_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        for name in ["Photo.JPG", "b.jpg", "c.Jpeg", "Drafts/d.PNG"] {
+            touch(&src.join(name));
+        }
+        let c = config(dir.path(), "include = [\"**/*.jpg\"]");
+        assert_eq!(rels(&scan(&c, 1).unwrap()), ["Photo.JPG", "b.jpg"]);
+        let c = config(dir.path(), "include = [\"**/*.JPEG\", \"**/*.png\"]");
+        assert_eq!(rels(&scan(&c, 1).unwrap()), ["Drafts/d.PNG", "c.Jpeg"]);
+        // Only extensions ignore case: folders are matched as written.
+        let c = config(dir.path(), "exclude = [\"drafts/**\"]");
+        assert_eq!(scan(&c, 1).unwrap().found.len(), 4);
     }
 
     #[cfg(unix)]

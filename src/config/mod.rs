@@ -317,7 +317,7 @@ impl Ctx<'_> {
     fn globs(&self, list: &[Spanned<String>], key: &str) -> Result<GlobSet> {
         let mut builder = GlobSetBuilder::new();
         for pattern in list {
-            let glob = Glob::new(pattern.get_ref()).map_err(|e| {
+            let glob = Glob::new(&lowercase_extension(pattern.get_ref())).map_err(|e| {
                 self.err(pattern, key, &format!("has an invalid glob: {}", e.kind()))
             })?;
             builder.add(glob);
@@ -402,6 +402,19 @@ impl Ctx<'_> {
             quality,
             background,
         })
+    }
+}
+
+/// `**/*.JPG` -> `**/*.jpg`: extensions match in any case (the walk
+/// lower-cases a path's extension before matching).
+fn lowercase_extension(pattern: &str) -> String {
+    let name_start = pattern.rfind('/').map_or(0, |i| i + 1);
+    match pattern[name_start..].rfind('.') {
+        Some(dot) => {
+            let at = name_start + dot;
+            format!("{}{}", &pattern[..at], pattern[at..].to_ascii_lowercase())
+        }
+        None => pattern.to_string(),
     }
 }
 

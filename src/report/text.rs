@@ -68,6 +68,7 @@ fn scale(eighths: u8) -> String {
 pub(crate) fn removal(reason: RemovalReason) -> &'static str {
     match reason {
         RemovalReason::SourceRemoved => "source removed",
+        RemovalReason::SourceExcluded => "source excluded by include/exclude",
         RemovalReason::VariantRemoved => "variant removed",
         RemovalReason::Moved => "variant now writes elsewhere",
         RemovalReason::SourceFailed => "source failed",

@@ -9,4 +9,5 @@ mod equivalence;
 mod failures;
 mod hardening;
 mod incremental;
+mod trust;
 mod watch;

@@ -1,0 +1,104 @@
+//! Regression tests for promises a new user relies on: config mistakes
+//! explained, globs that match extensions in any case, and sources that
+//! leave the selection called excluded, not removed.
+
+use crate::common::*;
+
+#[test]
+fn include_globs_match_extensions_in_any_case() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("Photo.JPG", 40, 30, 1);
+    env.add_image("b.jpg", 40, 30, 2);
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\ninclude = [\"**/*.jpg\"]\n{TWO_VARIANTS}"
+    ));
+    env.build(&[], 0);
+    assert!(env.out("thumb/Photo.jpg").exists());
+    assert!(env.out("thumb/b.jpg").exists());
+}
+
+#[test]
+fn a_source_left_out_by_exclude_is_excluded_not_removed() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("drafts/a.jpg", 40, 30, 1);
+    env.add_image("b.jpg", 40, 30, 2);
+    env.build(&[], 0);
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nexclude = [\"drafts/**\"]\n{TWO_VARIANTS}"
+    ));
+    let run = env.build(&["--explain"], 0);
+    let mut explained = run.explained();
+    explained.sort();
+    assert_eq!(
+        explained,
+        [
+            (
+                "remove".to_string(),
+                "public/thumbs/large/drafts/a.webp".to_string(),
+                "source excluded by include/exclude".to_string()
+            ),
+            (
+                "remove".to_string(),
+                "public/thumbs/thumb/drafts/a.jpg".to_string(),
+                "source excluded by include/exclude".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn config_type_errors_name_the_file_line_key_and_fix() {
+    let env = Env::new(&TWO_VARIANTS.replace("width = 64", "width = \"64\""));
+    let run = env.build(&[], 2);
+    assert!(
+        run.stderr.contains(
+            ".thumbgen.toml:6: `variants[0].width` must be a whole number, not the text \"64\": write width = 64 (without quotes)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn config_given_as_a_folder_is_read_from_it() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = assert_cmd::Command::cargo_bin("thumbgen")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .args(["build", "--config"])
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert!(env.out("thumb/a.jpg").exists());
+}
+
+#[test]
+fn a_missing_source_folder_names_the_config_line() {
+    let env = Env::new(TWO_VARIANTS);
+    env.write_config(&format!(
+        "output = \"public/thumbs\"\nsource = \"photos\"\n{TWO_VARIANTS}"
+    ));
+    let run = env.build(&[], 2);
+    assert!(
+        run.stderr.contains(".thumbgen.toml:2: `source` folder") && run.stderr.contains("photos"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn json_ends_with_a_summary_even_on_a_config_error() {
+    let env = Env::new("[[variants]]\nname = \"t\"\nwidth = 0\nheight = 9\n");
+    let run = env.build(&["--json"], 2);
+    let last: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().expect("some JSON")).unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["exit_code"], 2);
+    let first: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["type"], "error");
+    assert_eq!(first["kind"], "config");
+}
