@@ -1,0 +1,180 @@
+//! `thumbgen watch`: one build, then a build after every batch of changes.
+//!
+//! Every rebuild is the same `app::build_once` as `thumbgen build`, which
+//! re-plans from disk. Events only decide *when* to build, never *what*:
+//! a missed, merged or overflowed event cannot leave the tree stale, it can
+//! only cost a no-op build.
+//!
+//! The parts: [`filter`] says which events matter, [`debounce`] merges
+//! them into batches, [`state`] decides when a batch is ready, [`clock`]
+//! and [`source`] are the time and the events it runs on. [`run`] drives
+//! them and owns what a batch leads to (a config reload, a build); it takes
+//! the clock, the events and the build as arguments, so tests play whole
+//! scenarios in virtual time. [`watch`] wires in notify, the real clocks
+//! and real builds.
+
+mod clock;
+mod debounce;
+mod filter;
+mod source;
+mod state;
+
+pub use clock::{Clock, SystemClock};
+pub use debounce::{Batch, Debouncer};
+pub use filter::{classify, Change, Scope};
+pub use source::{EventSource, NotifySource, Received};
+pub use state::{Input, Step, WatchLoop};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::app::{self, BuildOptions};
+use crate::config::{self, Config};
+use crate::error::{Exit, Result};
+use crate::report::Reporter;
+
+/// How long the tree must be quiet before a batch is built: long enough to
+/// merge an editor's save-by-rename and a pasted burst, short enough to feel
+/// immediate.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+/// The longest wait for events before the stop flag (Ctrl-C) is looked at.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub config: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub quiet: bool,
+    /// Poll instead of using native file-system events.
+    pub poll: bool,
+}
+
+/// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
+pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
+    let config = app::load_config(options.config.as_deref())?;
+    let build_options = BuildOptions {
+        jobs: options.jobs,
+        quiet: options.quiet,
+        ..BuildOptions::default()
+    };
+    let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
+    let pool = app::pool(threads)?;
+    let messages = Reporter::new(options.quiet);
+    let mut build = |config: &Config, _: &Batch| {
+        let reporter = Reporter::new(options.quiet);
+        if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, &reporter)) {
+            reporter.error(&e.to_string());
+        }
+    };
+
+    // Watching starts before the first build, so that a change made while
+    // it runs is not missed.
+    let mut events = NotifySource::start(&Scope::of(&config), options.poll, &messages)?;
+    build(&config, &Batch::default());
+    messages.info(&format!(
+        "watching {} (Ctrl-C to stop)",
+        config.source.display()
+    ));
+    run(
+        config,
+        DEFAULT_DEBOUNCE,
+        &SystemClock,
+        &mut events,
+        stop,
+        &messages,
+        &mut build,
+    )?;
+    Ok(Exit::Ok)
+}
+
+/// The loop after the first build: events become batches, a batch reloads
+/// the config if it changed and then builds, until `stop` is set or the
+/// events end. `build` hears the batch only so that tests can see it: what
+/// to build is always re-planned from disk.
+pub fn run(
+    mut config: Config,
+    debounce: Duration,
+    clock: &impl Clock,
+    events: &mut impl EventSource,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+    build: &mut impl FnMut(&Config, &Batch),
+) -> Result<()> {
+    let mut state = WatchLoop::new(Scope::of(&config), debounce);
+    let mut wait = None;
+    while !stop.load(Ordering::Relaxed) {
+        let timeout = wait.map_or(STOP_CHECK, |w: Duration| w.min(STOP_CHECK));
+        let input = match events.next(timeout) {
+            Received::Event(event) => {
+                if let Err(e) = &event {
+                    reporter.warn(&format!("file watching: {e}; rescanning"));
+                }
+                Input::Event(event)
+            }
+            Received::Timeout => Input::Idle,
+            Received::Closed => break,
+        };
+        wait = match state.step(input, clock) {
+            Step::Wait(wait) => wait,
+            Step::Build(batch) => {
+                let config_failed =
+                    batch.config && !reload(&mut config, &mut state, events, reporter)?;
+                // A broken config edit alone leaves nothing new to build.
+                let nothing_else = batch.paths.is_empty() && !batch.rescan;
+                if !(config_failed && nothing_else) {
+                    if !batch.paths.is_empty() {
+                        reporter.info(&describe(&batch.paths, &config.source));
+                    }
+                    build(&config, &batch);
+                }
+                None
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Load the edited config and watch what it names. An invalid one is
+/// reported and the last good one stays. Whether it loaded.
+fn reload(
+    config: &mut Config,
+    state: &mut WatchLoop,
+    events: &mut impl EventSource,
+    reporter: &Reporter,
+) -> Result<bool> {
+    match config::load(&config.file) {
+        Ok(new) => {
+            let scope = Scope::of(&new);
+            if scope.source != state.scope().source {
+                events.rewatch(&scope)?;
+            }
+            state.set_scope(scope);
+            *config = new;
+            reporter.info("config reloaded");
+            Ok(true)
+        }
+        Err(e) => {
+            reporter.error(&format!("{e}\n(keeping the last good config)"));
+            Ok(false)
+        }
+    }
+}
+
+/// `changed: a.jpg, b/c.png and 3 more`
+fn describe(paths: &[PathBuf], source: &Path) -> String {
+    let names: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.strip_prefix(source).unwrap_or(p).display().to_string())
+        .collect();
+    let more = paths.len().saturating_sub(names.len());
+    let mut text = format!("changed: {}", names.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;
