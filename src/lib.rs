@@ -50,6 +50,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 jobs: args.jobs,
                 quiet: args.common.quiet,
                 poll: args.poll,
+                debounce: std::time::Duration::from_millis(args.debounce),
             },
             stop,
         ),

@@ -41,13 +41,27 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
 /// The longest wait for events before the stop flag (Ctrl-C) is looked at.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WatchOptions {
     pub config: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub quiet: bool,
     /// Poll instead of using native file-system events.
     pub poll: bool,
+    /// How long the tree must be quiet before a batch is built.
+    pub debounce: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> WatchOptions {
+        WatchOptions {
+            config: None,
+            jobs: None,
+            quiet: false,
+            poll: false,
+            debounce: DEFAULT_DEBOUNCE,
+        }
+    }
 }
 
 /// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
@@ -78,7 +92,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
     ));
     run(
         config,
-        DEFAULT_DEBOUNCE,
+        options.debounce,
         &SystemClock,
         &mut events,
         stop,
