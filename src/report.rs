@@ -98,7 +98,8 @@ pub struct Reporter {
     explain: bool,
     json: Option<JsonMode>,
     tty: bool,
-    started: Instant,
+    /// When the current run began, for the summary's duration.
+    started: Mutex<Instant>,
     progress: Mutex<Progress>,
 }
 
@@ -123,7 +124,7 @@ impl Reporter {
             explain,
             json,
             tty: std::io::stderr().is_terminal(),
-            started: now,
+            started: Mutex::new(now),
             progress: Mutex::new(Progress {
                 bar: None,
                 done: 0,
@@ -132,6 +133,12 @@ impl Reporter {
                 last_line: now,
             }),
         }
+    }
+
+    /// Start timing a new run with the same reporter (`watch` reports
+    /// every rebuild through one).
+    pub fn begin_run(&self) {
+        *self.started.lock().unwrap() = Instant::now();
     }
 
     /// Print a line without tearing the progress bar.
@@ -313,7 +320,7 @@ impl Reporter {
 
     pub fn summary(&self, summary: &Summary, mode: Mode, exit: crate::error::Exit) {
         self.finish();
-        let elapsed = self.started.elapsed();
+        let elapsed = self.started.lock().unwrap().elapsed();
         self.event(|| json!({"version": JSON_VERSION, "type": "summary",
             "mode": match mode { Mode::Build => "build", Mode::DryRun => "dry_run", Mode::Check => "check" },
             "built": summary.built, "up_to_date": summary.up_to_date,

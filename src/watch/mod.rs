@@ -74,9 +74,9 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
     };
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
     let pool = app::pool(threads)?;
-    let messages = Reporter::new(options.quiet);
+    let reporter = Reporter::new(options.quiet);
     let mut build = |config: &Config, _: &Batch| {
-        let reporter = Reporter::new(options.quiet);
+        reporter.begin_run();
         if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, &reporter)) {
             reporter.error(&e.to_string());
         }
@@ -84,9 +84,9 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
 
     // Watching starts before the first build, so that a change made while
     // it runs is not missed.
-    let mut events = NotifySource::start(&Scope::of(&config), options.poll, &messages)?;
+    let mut events = NotifySource::start(&Scope::of(&config), options.poll, &reporter)?;
     build(&config, &Batch::default());
-    messages.info(&format!(
+    reporter.info(&format!(
         "watching {} (Ctrl-C to stop)",
         config.source.display()
     ));
@@ -96,7 +96,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool) -> Result<Exit> {
         &SystemClock,
         &mut events,
         stop,
-        &messages,
+        &reporter,
         &mut build,
     )?;
     Ok(Exit::Ok)
