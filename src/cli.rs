@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::watch::DEFAULT_DEBOUNCE;
+
 /// A build system for thumbnails: makes only the thumbnails that are missing
 /// or stale, on all cores, and says why.
 #[derive(Debug, Parser)]
@@ -82,7 +84,21 @@ pub struct WatchArgs {
     /// and virtual file systems where events do not arrive).
     #[arg(long)]
     pub poll: bool,
+
+    /// Milliseconds without changes before a batch is built; 0 builds as
+    /// soon as the events already queued are read.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = DEFAULT_DEBOUNCE.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_DEBOUNCE_MS),
+    )]
+    pub debounce: u64,
 }
+
+/// A longer quiet period than a minute is a typo, not a choice: rebuilds
+/// would look broken.
+pub const MAX_DEBOUNCE_MS: u64 = 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JsonMode {
@@ -120,6 +136,32 @@ mod tests {
         assert!(args.explain && !args.dry_run && !args.force);
         assert_eq!(args.common.config, Some(PathBuf::from("x.toml")));
         assert_eq!(args.json, None);
+    }
+
+    #[test]
+    fn watch_debounce_defaults_and_is_bounded() {
+        let parse = |args: &[&str]| -> Result<u64, clap::Error> {
+            match Cli::try_parse_from(args)?.command {
+                Command::Watch(w) => Ok(w.debounce),
+                _ => panic!("expected watch"),
+            }
+        };
+        assert_eq!(parse(&["thumbgen", "watch"]).unwrap(), 200);
+        assert_eq!(parse(&["thumbgen", "watch", "--debounce", "0"]).unwrap(), 0);
+        assert_eq!(
+            parse(&["thumbgen", "watch", "--debounce=60000"]).unwrap(),
+            60_000
+        );
+        for bad in ["60001", "1.5", "soon"] {
+            let error = parse(&["thumbgen", "watch", "--debounce", bad]).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad}"
+            );
+            assert!(error.to_string().contains("--debounce"), "{error}");
+        }
+        assert!(parse(&["thumbgen", "watch", "--debounce", "-1"]).is_err());
     }
 
     #[test]

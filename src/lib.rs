@@ -57,6 +57,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 config: args.common.config,
                 jobs: args.jobs,
                 poll: args.poll,
+                debounce: std::time::Duration::from_millis(args.debounce),
             };
             let result = watch::watch(&options, stop, &reporter);
             (result, reporter, Mode::Build)

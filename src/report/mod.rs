@@ -271,6 +271,33 @@ impl Reporter {
         });
     }
 
+    /// `watch` is waiting for changes under `source` (relative to the
+    /// config folder).
+    pub fn watching(&self, source: &Path) {
+        self.info(&format!("watching {} (Ctrl-C to stop)", source.display()));
+    }
+
+    /// `watch` builds after these changes (relative to the config folder).
+    pub fn changed(&self, paths: &[PathBuf]) {
+        self.info(&text::changed(paths));
+    }
+
+    /// `watch` took an edited config.
+    pub fn config_reloaded(&self) {
+        self.info("config reloaded");
+    }
+
+    /// `watch` refused an edited config and keeps the last good one.
+    pub fn config_rejected(&self, error: &Error) {
+        self.error(&format!("{error}\n(keeping the last good config)"));
+    }
+
+    /// A build under `watch` stopped on an error; watching goes on.
+    pub fn fatal_in_watch(&self, error: &Error) {
+        self.finish();
+        self.error(&error.to_string());
+    }
+
     /// `thumbgen clean` finished.
     pub fn cleaned(&self, removed: usize) {
         self.info(&format!("removed {removed} outputs and the cache"));

@@ -188,9 +188,34 @@ fn cache_damage(damage: &CacheDamage) -> String {
     }
 }
 
+/// `changed: a.jpg, b/c.png and 3 more`.
+pub(crate) fn changed(paths: &[std::path::PathBuf]) -> String {
+    let names: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    let more = paths.len().saturating_sub(names.len());
+    let mut text = format!("changed: {}", names.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_lists_a_few() {
+        let paths: Vec<std::path::PathBuf> =
+            (0..5).map(|i| format!("images/{i}.jpg").into()).collect();
+        assert_eq!(
+            changed(&paths),
+            "changed: images/0.jpg, images/1.jpg, images/2.jpg and 2 more"
+        );
+    }
 
     #[test]
     fn variant_changes_name_old_and_new_values() {

@@ -1,0 +1,176 @@
+//! `thumbgen watch`: one build, then a build after every batch of changes.
+//!
+//! Every rebuild is the same `app::build_once` as `thumbgen build`, which
+//! re-plans from disk. Events only decide *when* to build, never *what*:
+//! a missed, merged or overflowed event cannot leave the tree stale, it can
+//! only cost a no-op build.
+//!
+//! The parts: [`filter`] says which events matter, [`debounce`] merges
+//! them into batches, [`state`] decides when a batch is ready, [`clock`]
+//! and [`source`] are the time and the events it runs on. [`run`] drives
+//! them and owns what a batch leads to (a config reload, a build); it takes
+//! the clock, the events and the build as arguments, so tests play whole
+//! scenarios in virtual time. [`watch`] wires in notify, the real clocks
+//! and real builds.
+
+mod clock;
+mod debounce;
+mod filter;
+mod source;
+mod state;
+
+pub use clock::{Clock, SystemClock};
+pub use debounce::{Batch, Debouncer};
+pub use filter::{classify, Change, Scope};
+pub use source::{EventSource, NotifySource, Received};
+pub use state::{Input, Step, WatchLoop};
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::app::{self, BuildOptions};
+use crate::config::{self, Config};
+use crate::error::{Exit, Result};
+use crate::problem::Warning;
+use crate::report::Reporter;
+
+/// How long the tree must be quiet before a batch is built: long enough to
+/// merge an editor's save-by-rename and a pasted burst, short enough to feel
+/// immediate.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+/// The longest wait for events before the stop flag (Ctrl-C) is looked at.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub config: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    /// Poll instead of using native file-system events.
+    pub poll: bool,
+    /// How long the tree must be quiet before a batch is built.
+    pub debounce: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> WatchOptions {
+        WatchOptions {
+            config: None,
+            jobs: None,
+            poll: false,
+            debounce: DEFAULT_DEBOUNCE,
+        }
+    }
+}
+
+/// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
+pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
+    let config = app::load_config(options.config.as_deref())?;
+    let build_options = BuildOptions {
+        jobs: options.jobs,
+        ..BuildOptions::default()
+    };
+    let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
+    let pool = app::pool(threads)?;
+    let mut build = |config: &Config, _: &Batch| {
+        if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, reporter)) {
+            reporter.fatal_in_watch(&e);
+        }
+    };
+
+    // Watching starts before the first build, so that a change made while
+    // it runs is not missed.
+    let mut events = NotifySource::start(&Scope::of(&config), options.poll, reporter)?;
+    build(&config, &Batch::default());
+    reporter.watching(&config.relative(&config.source));
+    run(
+        config,
+        options.debounce,
+        &SystemClock,
+        &mut events,
+        stop,
+        reporter,
+        &mut build,
+    )?;
+    Ok(Exit::Ok)
+}
+
+/// The loop after the first build: events become batches, a batch reloads
+/// the config if it changed and then builds, until `stop` is set or the
+/// events end. `build` hears the batch only so that tests can see it: what
+/// to build is always re-planned from disk.
+pub fn run(
+    mut config: Config,
+    debounce: Duration,
+    clock: &impl Clock,
+    events: &mut impl EventSource,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+    build: &mut impl FnMut(&Config, &Batch),
+) -> Result<()> {
+    let mut state = WatchLoop::new(Scope::of(&config), debounce);
+    let mut wait = None;
+    while !stop.load(Ordering::Relaxed) {
+        let timeout = wait.map_or(STOP_CHECK, |w: Duration| w.min(STOP_CHECK));
+        let input = match events.next(timeout) {
+            Received::Event(event) => {
+                if let Err(e) = &event {
+                    reporter.warn(&Warning::EventsLost {
+                        error: e.to_string(),
+                    });
+                }
+                Input::Event(event)
+            }
+            Received::Timeout => Input::Idle,
+            Received::Closed => break,
+        };
+        wait = match state.step(input, clock) {
+            Step::Wait(wait) => wait,
+            Step::Build(batch) => {
+                let config_failed =
+                    batch.config && !reload(&mut config, &mut state, events, reporter)?;
+                // A broken config edit alone leaves nothing new to build.
+                let nothing_else = batch.paths.is_empty() && !batch.rescan;
+                if !(config_failed && nothing_else) {
+                    if !batch.paths.is_empty() {
+                        let changed: Vec<PathBuf> =
+                            batch.paths.iter().map(|p| config.relative(p)).collect();
+                        reporter.changed(&changed);
+                    }
+                    build(&config, &batch);
+                }
+                None
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Load the edited config and watch what it names. An invalid one is
+/// reported and the last good one stays. Whether it loaded.
+fn reload(
+    config: &mut Config,
+    state: &mut WatchLoop,
+    events: &mut impl EventSource,
+    reporter: &Reporter,
+) -> Result<bool> {
+    match config::load(&config.file) {
+        Ok(new) => {
+            let scope = Scope::of(&new);
+            if scope.source != state.scope().source {
+                events.rewatch(&scope)?;
+            }
+            state.set_scope(scope);
+            *config = new;
+            reporter.config_reloaded();
+            Ok(true)
+        }
+        Err(e) => {
+            reporter.config_rejected(&e);
+            Ok(false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
