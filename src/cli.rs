@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::watch::DEFAULT_DEBOUNCE;
+/// How long the tree must be quiet before `watch` builds a batch, by
+/// default: long enough to merge an editor's save-by-rename and a pasted
+/// burst, short enough to feel immediate. (Here, not in `watch`, so that
+/// the command line depends on nothing else in the crate.)
+pub const DEFAULT_DEBOUNCE_MS: u64 = 200;
 
 /// A build system for thumbnails: makes only the thumbnails that are missing
 /// or stale, on all cores, and says why.
@@ -90,7 +94,7 @@ pub struct WatchArgs {
     #[arg(
         long,
         value_name = "MS",
-        default_value_t = DEFAULT_DEBOUNCE.as_millis() as u64,
+        default_value_t = DEFAULT_DEBOUNCE_MS,
         value_parser = clap::value_parser!(u64).range(0..=MAX_DEBOUNCE_MS),
     )]
     pub debounce: u64,

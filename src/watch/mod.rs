@@ -35,10 +35,8 @@ use crate::error::{Exit, Result};
 use crate::problem::Warning;
 use crate::report::Reporter;
 
-/// How long the tree must be quiet before a batch is built: long enough to
-/// merge an editor's save-by-rename and a pasted burst, short enough to feel
-/// immediate.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+/// How long the tree must be quiet before a batch is built.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(crate::cli::DEFAULT_DEBOUNCE_MS);
 /// The longest wait for events before the stop flag (Ctrl-C) is looked at.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
