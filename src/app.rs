@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::config::{self, Config};
-use crate::db::Db;
+use crate::db::{Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
@@ -82,7 +82,7 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(options.config.as_deref())?;
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
-    pool(threads)?.install(|| build_once(&config, options, stop, reporter))
+    pool(threads)?.install(|| build_once(&config, options, None, stop, reporter))
 }
 
 /// What is on disk and what was recorded, at the start of one build.
@@ -103,7 +103,12 @@ struct Observation {
 
 /// Step 1: walk the sources and, meanwhile, open the cache and check the
 /// outputs it lists; then fingerprint the sources whose stat changed.
-fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observation> {
+fn observe(
+    config: &Config,
+    mode: Mode,
+    held: Option<&RunLock>,
+    reporter: &Reporter,
+) -> Result<Observation> {
     // Neither a dry run nor a check writes anything, not even the cache.
     let read_only = mode != Mode::Build;
     // Walking the sources (stat only) is independent of reading the records
@@ -112,10 +117,10 @@ fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observati
         || scan::scan(config, rayon::current_num_threads()),
         || -> Result<_> {
             let mut warnings = Vec::new();
-            let db = if read_only {
-                Db::snapshot(&config.cache, &mut warnings)?
-            } else {
-                Db::open(&config.cache, &mut warnings)?
+            let db = match held {
+                _ if read_only => Db::snapshot(&config.cache, &mut warnings)?,
+                Some(lock) if lock.cache() == config.cache => Db::open_locked(lock, &mut warnings)?,
+                _ => Db::open(&config.cache, &mut warnings)?,
             };
             // Under the lock, and before any source's content is read: the
             // racy rule compares modification times with this.
@@ -154,16 +159,19 @@ fn observe(config: &Config, mode: Mode, reporter: &Reporter) -> Result<Observati
     })
 }
 
-/// One build with a loaded config, on the current rayon pool.
+/// One build with a loaded config, on the current rayon pool. `held` is
+/// the run lock when the caller holds it already (`watch` does, for its
+/// whole life); otherwise a writing build takes it for itself.
 pub fn build_once(
     config: &Config,
     options: &BuildOptions,
+    held: Option<&RunLock>,
     stop: &AtomicBool,
     reporter: &Reporter,
 ) -> Result<Exit> {
     let mode = options.mode();
     reporter.begin_run();
-    let seen = observe(config, mode, reporter)?;
+    let seen = observe(config, mode, held, reporter)?;
 
     let output_rel = config.relative(&config.output);
     let settings = Settings {

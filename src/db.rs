@@ -25,41 +25,80 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
 
+/// The run lock on a cache folder: one writing run at a time. `build` holds
+/// it for one build, `watch` for its whole life, so that neither a `build`
+/// nor a `clean` can change the tree under a watcher. Released by the OS
+/// when the process ends, however it ends. Cloning shares the one lock.
+#[derive(Clone)]
+pub struct RunLock {
+    cache: PathBuf,
+    /// `None` when the cache folder cannot be written: the run goes on
+    /// with records in memory (see [`Warning::CacheInMemory`]).
+    file: Option<std::sync::Arc<File>>,
+    /// Why the folder is unusable, when `file` is `None`.
+    unusable: Option<String>,
+}
+
+impl RunLock {
+    /// Take the lock on `cache`, creating the folder. Another run holding
+    /// it is [`Error::LockHeld`], naming its pid.
+    pub fn acquire(cache: &Path) -> Result<RunLock> {
+        let unusable = |e: &std::io::Error| RunLock {
+            cache: cache.to_path_buf(),
+            file: None,
+            unusable: Some(describe_io(e)),
+        };
+        if let Err(e) = std::fs::create_dir_all(cache) {
+            return Ok(unusable(&e));
+        }
+        match lock(cache) {
+            Ok(file) => Ok(RunLock {
+                cache: cache.to_path_buf(),
+                file: Some(std::sync::Arc::new(file)),
+                unusable: None,
+            }),
+            Err(LockError::Held(pid)) => Err(Error::LockHeld {
+                cache: cache.to_path_buf(),
+                pid,
+            }),
+            Err(LockError::Unwritable(e)) => Ok(unusable(&e)),
+        }
+    }
+
+    /// The cache folder it locks.
+    pub fn cache(&self) -> &Path {
+        &self.cache
+    }
+}
+
 /// The open record store, with the run lock held (or a private copy for
 /// read-only runs, or nothing for a run that must not touch the cache).
 pub struct Db {
     tree: Option<sled::Db>,
-    _lock: Option<File>,
+    _lock: Option<RunLock>,
     /// For a read-only run: the copy of the store that was opened.
     _snapshot: Option<tempfile::TempDir>,
 }
 
 impl Db {
-    /// Take the run lock and open the store in `cache`, creating it. A store
-    /// that cannot be opened or read is started over, with a warning pushed
-    /// onto `warnings`.
+    /// Take the run lock and open the store in `cache`, creating it (see
+    /// [`Db::open_locked`]).
     pub fn open(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
-        let in_memory = |warnings: &mut Vec<Warning>, error: &std::io::Error| {
+        Db::open_locked(&RunLock::acquire(cache)?, warnings)
+    }
+
+    /// Open the store of the cache that `lock` holds. A store that cannot
+    /// be opened or read is started over, with a warning pushed onto
+    /// `warnings`.
+    pub fn open_locked(lock: &RunLock, warnings: &mut Vec<Warning>) -> Result<Db> {
+        if lock.file.is_none() {
             warnings.push(Warning::CacheInMemory {
-                path: cache.to_path_buf(),
-                error: describe_io(error),
+                path: lock.cache.clone(),
+                error: lock.unusable.clone().unwrap_or_default(),
             });
-            Db::in_memory()
-        };
-        if let Err(e) = std::fs::create_dir_all(cache) {
-            return in_memory(warnings, &e);
+            return Db::in_memory();
         }
-        let lock = match lock(cache) {
-            Ok(lock) => Some(lock),
-            Err(LockError::Held(pid)) => {
-                return Err(Error::LockHeld {
-                    cache: cache.to_path_buf(),
-                    pid,
-                })
-            }
-            Err(LockError::Unwritable(e)) => return in_memory(warnings, &e),
-        };
-        let path = cache.join("db");
+        let path = lock.cache.join("db");
         let tree = match open_checked(&path) {
             Ok(tree) => tree,
             Err(damage) => {
@@ -84,7 +123,7 @@ impl Db {
         };
         Ok(Db {
             tree: Some(tree),
-            _lock: lock,
+            _lock: Some(lock.clone()),
             _snapshot: None,
         })
     }

@@ -282,6 +282,15 @@ impl Reporter {
         self.info(&text::changed(paths));
     }
 
+    /// `watch` waits for another run to release the cache.
+    pub fn waiting_for_lock(&self, cache: &Path, pid: Option<u32>) {
+        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        self.info(&format!(
+            "another thumbgen run{who} is using the cache {}; waiting for it to finish",
+            cache.display()
+        ));
+    }
+
     /// `watch` took an edited config.
     pub fn config_reloaded(&self) {
         self.info("config reloaded");

@@ -25,12 +25,13 @@ pub use filter::{classify, Change, Scope};
 pub use source::{EventSource, NotifySource, Received};
 pub use state::{Input, Step, WatchLoop};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::app::{self, BuildOptions};
 use crate::config::{self, Config};
+use crate::db::RunLock;
 use crate::error::{Exit, Result};
 use crate::problem::Warning;
 use crate::report::Reporter;
@@ -70,8 +71,21 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
     };
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
     let pool = app::pool(threads)?;
+    // The run lock is held from the first build to the end, so that no
+    // `build` or `clean` changes the tree under the watcher; it is taken
+    // again only if an edited config moves the cache.
+    let mut lock: Option<RunLock> = None;
     let mut build = |config: &Config, _: &Batch| {
-        if let Err(e) = pool.install(|| app::build_once(config, &build_options, stop, reporter)) {
+        if lock.as_ref().is_none_or(|l| l.cache() != config.cache) {
+            lock = None;
+            lock = wait_for_lock(&config.cache, stop, reporter);
+            if lock.is_none() {
+                return; // stopped while waiting
+            }
+        }
+        let built =
+            pool.install(|| app::build_once(config, &build_options, lock.as_ref(), stop, reporter));
+        if let Err(e) = built {
             reporter.fatal_in_watch(&e);
         }
     };
@@ -92,6 +106,35 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
     )?;
     Ok(Exit::Ok)
 }
+
+/// The run lock on `cache`, waiting while another run holds it (a `build`
+/// that was started first): a watcher must not give up on its tree, nor
+/// drop a batch. `None` if `stop` is set while waiting.
+fn wait_for_lock(cache: &Path, stop: &AtomicBool, reporter: &Reporter) -> Option<RunLock> {
+    let mut told = false;
+    while !stop.load(Ordering::Relaxed) {
+        match RunLock::acquire(cache) {
+            Ok(lock) => return Some(lock),
+            Err(crate::error::Error::LockHeld { cache, pid }) => {
+                if !told {
+                    reporter.waiting_for_lock(&cache, pid);
+                    told = true;
+                }
+                // Another process holds the lock; there is no event for its
+                // release, so look again shortly.
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(e) => {
+                reporter.fatal_in_watch(&e);
+                std::thread::sleep(LOCK_RETRY);
+            }
+        }
+    }
+    None
+}
+
+/// How often a watcher waiting for the run lock looks again.
+const LOCK_RETRY: Duration = Duration::from_millis(100);
 
 /// The loop after the first build: events become batches, a batch reloads
 /// the config if it changed and then builds, until `stop` is set or the

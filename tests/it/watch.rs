@@ -29,6 +29,13 @@ impl<'a> Watching<'a> {
     }
 
     fn start_with(env: &'a Env, args: &[&str]) -> Watching<'a> {
+        let w = Watching::spawn(env, args);
+        w.wait_for("watching", |log| log.contains("watching "));
+        w
+    }
+
+    /// Start `thumbgen watch` without waiting for its first build.
+    fn spawn(env: &'a Env, args: &[&str]) -> Watching<'a> {
         let log = env.root().join("watch.log");
         let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
             .arg("watch")
@@ -39,9 +46,7 @@ impl<'a> Watching<'a> {
             .stderr(File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let w = Watching { env, child, log };
-        w.wait_for("watching", |log| log.contains("watching "));
-        w
+        Watching { env, child, log }
     }
 
     fn log(&self) -> String {
@@ -388,4 +393,47 @@ fn zero_debounce_builds_and_a_huge_one_is_refused() {
     w.wait_for_clean_build_tree();
     let (code, log) = w.stop();
     assert_eq!(code, 0, "{log}");
+}
+
+#[test]
+fn a_build_or_clean_beside_a_watch_is_refused_naming_the_watcher() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 100, 80, 1);
+    let w = Watching::start(&env);
+    w.wait_for_outputs(&["large/a.webp", "thumb/a.jpg"]);
+    let pid = w.child.id().to_string();
+    for command in [&["build"][..], &["clean"][..]] {
+        let run = Run::from(env.cmd(command));
+        assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("(pid {pid})")),
+            "{command:?} names the watcher: {}",
+            run.stderr
+        );
+    }
+    // Nothing was removed under the watcher, and it still follows edits.
+    env.add_image("b.jpg", 100, 80, 2);
+    w.wait_for_outputs(&["large/a.webp", "large/b.webp", "thumb/a.jpg", "thumb/b.jpg"]);
+    assert_eq!(env.outputs(), clean_build(&env));
+}
+
+#[test]
+fn a_watch_started_during_another_run_waits_and_then_builds_everything() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 100, 80, 1);
+    // Another run holds the cache (as a long `thumbgen build` would).
+    let cache = env.root().join(".thumbgen");
+    std::fs::create_dir_all(&cache).unwrap();
+    let held = File::create(cache.join("lock")).unwrap();
+    held.try_lock().unwrap();
+    let w = Watching::spawn(&env, &[]);
+    w.wait_for("the wait to be announced", |log| {
+        log.contains("waiting for it to finish")
+    });
+    // A source added while the watcher waits is not lost.
+    env.add_image("b.jpg", 100, 80, 2);
+    drop(held);
+    w.wait_for_outputs(&["large/a.webp", "large/b.webp", "thumb/a.jpg", "thumb/b.jpg"]);
+    assert!(error_lines(&w.log()).is_empty(), "{}", w.log());
+    assert_eq!(env.outputs(), clean_build(&env));
 }
