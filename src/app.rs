@@ -23,7 +23,7 @@ use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
 use crate::fsutil;
 use crate::manifest;
-use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, State};
+use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, Stat, State};
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
 use crate::report::{Mode, Names, Reporter, Summary};
@@ -358,11 +358,38 @@ impl Commit<'_> {
         if let Some(e) = self.first_error.into_inner().unwrap() {
             return Err(e);
         }
-        if let (Some(path), Some(state)) = (&config.manifest, self.manifest) {
-            let state = state.into_inner().unwrap();
-            manifest::write(&state, config, path)
-                .map_err(|e| Error::output("write", e.path, &e.error))?;
-            std::thread::spawn(move || drop(state));
+        // A manifest written under an earlier `manifest` setting goes, as
+        // a clean build would not have it.
+        let previous = self.db.manifest();
+        let wanted = config.manifest.as_deref().map(|p| config.relative(p));
+        if let Some((old, hash)) = &previous {
+            if wanted.as_ref() != Some(old) {
+                let path = config.resolve(old);
+                let boundary = config.prune_boundary(&path);
+                if let Err(e) = fsutil::remove_if_ours(&path, &Stat::default(), hash, boundary) {
+                    self.reporter.warn(&Warning::RemoveFailed {
+                        path: e.path,
+                        error: describe_io(&e.error),
+                        reason: None,
+                        source: None,
+                    });
+                }
+            }
+        }
+        let written = match (&config.manifest, self.manifest) {
+            (Some(path), Some(state)) => {
+                let state = state.into_inner().unwrap();
+                let hash = manifest::write(&state, config, path)
+                    .map_err(|e| Error::output("write", e.path, &e.error))?;
+                std::thread::spawn(move || drop(state));
+                Some(hash)
+            }
+            _ => None,
+        };
+        let now = wanted.as_deref().zip(written.as_ref());
+        if now.map(|(p, h)| (p.to_path_buf(), *h)) != previous {
+            self.db.set_manifest(now)?;
+            self.db.flush()?;
         }
         Ok(self.counts.into_inner().unwrap())
     }
@@ -387,7 +414,8 @@ pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     for output in outputs {
         let path = config.resolve(&output.path);
-        match fsutil::remove_if_ours(&path, &output.stat, &output.hash, &config.output) {
+        let boundary = config.prune_boundary(&path);
+        match fsutil::remove_if_ours(&path, &output.stat, &output.hash, boundary) {
             Ok(true) => removed += 1,
             Ok(false) if path.exists() => reporter.warn(&Warning::OutputLeft { path }),
             Ok(false) => {}
@@ -402,6 +430,11 @@ pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
     if let Some(path) = &config.manifest {
         let _ = std::fs::remove_file(path);
+    }
+    if let Some((old, hash)) = db.manifest() {
+        let path = config.resolve(&old);
+        let boundary = config.prune_boundary(&path);
+        let _ = fsutil::remove_if_ours(&path, &Stat::default(), &hash, boundary);
     }
     // The output root goes too if thumbgen's files were all it held.
     let _ = std::fs::remove_dir(&config.output);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{describe_io, Error, Result};
-use crate::model::{path_bytes, Recipe, Recipes, Setting, SourceRecord, State};
+use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, State};
 use crate::problem::{CacheDamage, Warning};
 
 /// Bump when the record layout changes; older caches are discarded.
@@ -24,6 +24,9 @@ const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
+/// The manifest last written: its path (relative to the config folder)
+/// and the hash of its bytes.
+const MANIFEST_KEY: &[u8] = b"manifest";
 
 /// The run lock on a cache folder: one writing run at a time. `build` holds
 /// it for one build, `watch` for its whole life, so that neither a `build`
@@ -238,6 +241,32 @@ impl Db {
                 Some((recipe, postcard::from_bytes(&value).ok()?))
             })
             .collect()
+    }
+
+    /// The manifest the last build wrote, if any: its path (relative to the
+    /// config folder) and the hash of its bytes.
+    pub fn manifest(&self) -> Option<(PathBuf, Hash)> {
+        let value = self.tree.as_ref()?.get(MANIFEST_KEY).ok()??;
+        let (path, hash): (Vec<u8>, Hash) = postcard::from_bytes(&value).ok()?;
+        Some((path_bytes::from_bytes(&path), hash))
+    }
+
+    /// Record the manifest just written, or with `None` that there is none.
+    pub fn set_manifest(&self, manifest: Option<(&Path, &Hash)>) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        match manifest {
+            Some((path, hash)) => {
+                let value = postcard::to_allocvec(&(path_bytes::to_bytes(path), hash))
+                    .expect("paths always encode");
+                tree.insert(MANIFEST_KEY, value).map_err(db_error)?;
+            }
+            None => {
+                tree.remove(MANIFEST_KEY).map_err(db_error)?;
+            }
+        }
+        Ok(())
     }
 
     /// Remember what `recipe` is made of, if it is not known yet.

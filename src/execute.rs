@@ -103,7 +103,8 @@ impl Executor<'_> {
 
     fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
         let path = self.config.resolve(&output.path);
-        fsutil::remove_if_ours(&path, &output.stat, &output.hash, &self.config.output)
+        let boundary = self.config.prune_boundary(&path);
+        fsutil::remove_if_ours(&path, &output.stat, &output.hash, boundary)
     }
 
     /// Run `jobs` on the current rayon pool, calling `done` with each

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::fsutil;
-use crate::model::State;
+use crate::hash::hash_bytes;
+use crate::model::{Hash, State};
 use crate::paths;
 
 /// Version of the manifest's format.
@@ -76,14 +77,18 @@ pub fn render(state: &State, config: &Config, manifest_path: &Path) -> Vec<u8> {
 }
 
 /// Write the manifest if its content changed.
+/// Returns the hash of the manifest's bytes, recorded so that a later
+/// build can prove the file is its own before removing it (when `manifest`
+/// moves or goes).
 pub fn write(
     state: &State,
     config: &Config,
     manifest_path: &Path,
-) -> Result<(), fsutil::PathError> {
+) -> Result<Hash, fsutil::PathError> {
     let bytes = render(state, config, manifest_path);
+    let hash = hash_bytes(&bytes);
     if std::fs::read(manifest_path).is_ok_and(|old| old == bytes) {
-        return Ok(());
+        return Ok(hash);
     }
     let staging = manifest_path
         .parent()
@@ -91,7 +96,7 @@ pub fn write(
         .join(fsutil::STAGING_DIR);
     fsutil::atomic_write(&staging, manifest_path, &bytes)?;
     fsutil::finish_staging(&staging);
-    Ok(())
+    Ok(hash)
 }
 
 /// Lower-case hex of `bytes`.

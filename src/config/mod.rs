@@ -67,6 +67,20 @@ impl Config {
     pub fn resolve(&self, rel: &Path) -> PathBuf {
         paths::absolute(&self.root, rel)
     }
+
+    /// How far up folders emptied by removing the output at `path` are
+    /// pruned: to the output root (which stays), or for an output left
+    /// under an earlier `output` setting, to the config folder, as a clean
+    /// build would not have made that old tree at all.
+    pub fn prune_boundary<'a>(&'a self, path: &'a Path) -> &'a Path {
+        if path.starts_with(&self.output) {
+            &self.output
+        } else if path.starts_with(&self.root) {
+            &self.root
+        } else {
+            path.parent().unwrap_or(path)
+        }
+    }
 }
 
 /// The keys of the top level, for "did you mean" (keep in step with

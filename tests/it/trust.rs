@@ -102,3 +102,53 @@ fn json_ends_with_a_summary_even_on_a_config_error() {
     assert_eq!(first["type"], "error");
     assert_eq!(first["kind"], "config");
 }
+
+fn config_with(env: &Env, extra: &str, output: &str) {
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"{output}\"\n{extra}\n{TWO_VARIANTS}"
+    ));
+}
+
+#[test]
+fn a_moved_or_dropped_manifest_leaves_no_old_file() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    config_with(
+        &env,
+        "manifest = \"public/thumbs/manifest.json\"",
+        "public/thumbs",
+    );
+    env.build(&[], 0);
+    assert!(env.out("manifest.json").exists());
+
+    config_with(&env, "manifest = \"public/index.json\"", "public/thumbs");
+    env.build(&[], 0);
+    assert!(
+        !env.out("manifest.json").exists(),
+        "the old manifest is gone"
+    );
+    assert!(env.root().join("public/index.json").exists());
+
+    config_with(&env, "", "public/thumbs");
+    env.build(&[], 0);
+    assert!(!env.root().join("public/index.json").exists());
+    assert_eq!(env.output_files(), ["large/a.webp", "thumb/a.jpg"]);
+}
+
+#[test]
+fn a_moved_output_leaves_no_empty_folders_behind() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("shoes/red/a.jpg", 40, 30, 1);
+    env.build(&[], 0);
+    config_with(&env, "", "site/thumbs");
+    let run = env.build(&[], 0);
+    assert_eq!(run.summary(), [2, 0, 2, 0]);
+    assert!(
+        !env.root().join("public").exists(),
+        "the old output tree is gone, folders and all"
+    );
+    assert!(env
+        .root()
+        .join("site/thumbs/thumb/shoes/red/a.jpg")
+        .exists());
+}
