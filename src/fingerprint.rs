@@ -7,7 +7,7 @@
 //! trusted. Stat is compared by equality, never "newer than", so a fresh
 //! checkout that changes every mtime costs one hash per file and no rebuild.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
@@ -62,7 +62,7 @@ pub fn observe_sources(
 ) -> Vec<ObservedSource> {
     // One lookup per source: its record, and whether its stat can vouch for
     // the recorded hash. Counted first, so that progress has a total.
-    let records: Vec<(Option<&SourceRecord>, bool)> = found
+    let mut records: Vec<(Option<&SourceRecord>, bool)> = found
         .par_iter()
         .map(|f| {
             let record = state.get(&f.rel);
@@ -73,6 +73,18 @@ pub fn observe_sources(
             (record, stale)
         })
         .collect();
+    // A new source the size of a source that vanished may be that source
+    // renamed: hash it now, so the planner can move its outputs instead of
+    // rendering them again. Other new sources are hashed while they build.
+    let seen = records.iter().filter(|(r, _)| r.is_some()).count();
+    if seen < state.len() {
+        let vanished = vanished_sizes(found, state);
+        for (f, (record, stale)) in found.iter().zip(&mut records) {
+            if record.is_none() && f.stat.as_ref().is_ok_and(|s| vanished.contains(&s.len)) {
+                *stale = true;
+            }
+        }
+    }
     let to_hash = records.iter().filter(|(_, stale)| *stale).count();
     if to_hash > 0 {
         progress.start(to_hash);
@@ -83,9 +95,9 @@ pub fn observe_sources(
         .map(|(f, &(record, stale))| {
             let fingerprint = f.stat.clone().and_then(|stat| {
                 let hash = match record {
-                    None => None,
+                    None if !stale => None,
                     Some(record) if !stale => Some(record.hash),
-                    Some(_) => {
+                    _ => {
                         let hash = hash_file(&source_root.join(&f.rel));
                         progress.hashed();
                         Some(hash.map_err(|e| Unreadable::Io(describe_io(&e)))?)
@@ -107,6 +119,16 @@ pub fn observe_sources(
         progress.finish();
     }
     observed
+}
+
+/// The sizes of recorded sources that were built and are not among `found`.
+fn vanished_sizes(found: &[Found], state: &State) -> HashSet<u64, FxBuildHasher> {
+    let present: HashSet<&Path, FxBuildHasher> = found.iter().map(|f| f.rel.as_path()).collect();
+    state
+        .iter()
+        .filter(|(rel, r)| !r.failed && !r.outputs.is_empty() && !present.contains(rel.as_path()))
+        .map(|(_, r)| r.stat.len)
+        .collect()
 }
 
 /// Where [`observe_sources`] reports how hashing goes.
