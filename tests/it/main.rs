@@ -9,4 +9,5 @@ mod equivalence;
 mod failures;
 mod hardening;
 mod incremental;
+mod snapshots;
 mod watch;
