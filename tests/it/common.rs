@@ -193,25 +193,6 @@ impl Run {
             .collect();
         [numbers[0], numbers[1], numbers[2], numbers[3]]
     }
-
-    /// `--explain` lines, as (action, path, reason).
-    pub fn explained(&self) -> Vec<(String, String, String)> {
-        self.stderr
-            .lines()
-            .filter_map(|l| {
-                let (action, rest) = l.split_once(' ')?;
-                if !["build", "remove", "fail"].contains(&action) {
-                    return None;
-                }
-                let (path, reason) = rest.trim_start().split_once("  (")?;
-                Some((
-                    action.to_string(),
-                    path.to_string(),
-                    reason.trim_end_matches(')').to_string(),
-                ))
-            })
-            .collect()
-    }
 }
 
 pub fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<u8> {
@@ -302,6 +283,16 @@ pub fn touch(path: &Path, secs: i64) {
     let now = filetime::FileTime::now();
     let t = filetime::FileTime::from_unix_time(now.unix_seconds() + secs, 0);
     filetime::set_file_mtime(path, t).unwrap();
+}
+
+/// Several runs as one snapshot, each after a `#` line saying what was
+/// done before it.
+pub fn story(steps: &[(&str, &Run)]) -> String {
+    steps
+        .iter()
+        .map(|(what, run)| format!("# {what}\n{run}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The settings every snapshot is taken with: the filters that make the

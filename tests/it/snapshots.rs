@@ -22,15 +22,6 @@ fn project() -> Env {
     env
 }
 
-/// Several runs as one snapshot: `(what was done before the run, run)`.
-fn story(steps: &[(&str, &Run)]) -> String {
-    steps
-        .iter()
-        .map(|(what, run)| format!("# {what}\n{run}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn cold_build() {
     let env = project();
