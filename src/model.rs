@@ -1,5 +1,5 @@
 //! The vocabulary every other module speaks: what a file is (its [`Stat`]
-//! and content [`Hash`]), what was recorded about a source and its outputs
+//! and content [`Hash`](type@Hash)), what was recorded about a source and its outputs
 //! ([`SourceRecord`], [`OutputRecord`], [`State`]), and what a run observes
 //! on disk ([`Found`], [`ObservedSource`], [`OutputState`]).
 //!

@@ -213,7 +213,7 @@ const DERIVE_GAP: f64 = 2.0;
 
 /// How the `variants` of a source of shape `shape` are made: one decode at
 /// [`decode_eighths`], then each variant resized from the smallest `contain`
-/// variant that still has [`DERIVE_GAP`] times its resolution (a cascade, as
+/// variant that still has `DERIVE_GAP` times its resolution (a cascade, as
 /// mipmaps are made), or from the decode. A resize costs in proportion to
 /// the pixels it reads, so a small variant made from a mid-sized one costs
 /// a fraction of one made from the decode.

@@ -73,17 +73,26 @@ impl Env {
             .unwrap()
             .current_dir(self.root())
             .env_remove("NO_COLOR")
+            // Help is wrapped to the terminal's width, else to $COLUMNS:
+            // one width for every machine keeps `--help` snapshots stable.
+            .env("COLUMNS", "100")
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// `thumbgen ARGS`, whatever the exit code (a transcript records it).
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut run = Run::from(self.cmd(args));
+        run.args = args.iter().map(|a| a.to_string()).collect();
+        run
     }
 
     /// `thumbgen build ARGS`, asserting the exit code.
     pub fn build(&self, args: &[&str], code: i32) -> Run {
         let mut all = vec!["build"];
         all.extend_from_slice(args);
-        let output = self.cmd(&all);
-        let run = Run::from(output);
+        let run = self.run(&all);
         assert_eq!(
             run.code, code,
             "exit code of build {args:?}\n{}",
@@ -133,6 +142,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub struct Run {
+    /// The arguments after `thumbgen` (empty when not known).
+    pub args: Vec<String>,
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -141,10 +152,28 @@ pub struct Run {
 impl From<Output> for Run {
     fn from(o: Output) -> Run {
         Run {
+            args: Vec::new(),
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
+    }
+}
+
+/// What a user sees, for a snapshot: the command, the exit code, stdout
+/// and stderr. Always both streams, so that a message moving from one to
+/// the other shows in the diff.
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "$ thumbgen")?;
+        for arg in &self.args {
+            write!(f, " {arg}")?;
+        }
+        write!(
+            f,
+            "\nexit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -163,25 +192,6 @@ impl Run {
             .map(|part| part.rsplit(' ').next().unwrap().parse().unwrap())
             .collect();
         [numbers[0], numbers[1], numbers[2], numbers[3]]
-    }
-
-    /// `--explain` lines, as (action, path, reason).
-    pub fn explained(&self) -> Vec<(String, String, String)> {
-        self.stderr
-            .lines()
-            .filter_map(|l| {
-                let (action, rest) = l.split_once(' ')?;
-                if !["build", "remove", "fail"].contains(&action) {
-                    return None;
-                }
-                let (path, reason) = rest.trim_start().split_once("  (")?;
-                Some((
-                    action.to_string(),
-                    path.to_string(),
-                    reason.trim_end_matches(')').to_string(),
-                ))
-            })
-            .collect()
     }
 }
 
@@ -274,3 +284,60 @@ pub fn touch(path: &Path, secs: i64) {
     let t = filetime::FileTime::from_unix_time(now.unix_seconds() + secs, 0);
     filetime::set_file_mtime(path, t).unwrap();
 }
+
+/// Several runs as one snapshot, each after a `#` line saying what was
+/// done before it.
+pub fn story(steps: &[(&str, &Run)]) -> String {
+    steps
+        .iter()
+        .map(|(what, run)| format!("# {what}\n{run}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The settings every snapshot is taken with: the filters that make the
+/// output of a run the same on every machine and every run. `roots` are the
+/// temporary folders the run could name (`[ROOT]`).
+pub fn snapshot_settings(roots: &[&Path]) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    for root in roots {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        for form in [canonical.as_path(), root] {
+            settings.add_filter(&regex_escape(&form.to_string_lossy()), "[ROOT]");
+        }
+    }
+    // The summary's wall time, and its `--json` twin.
+    settings.add_filter(r"\b\d+\.\d\d s\b", "[TIME]");
+    settings.add_filter(r#""duration_ms":\s*\d+"#, r#""duration_ms":[TIME]"#);
+    // Who holds the lock.
+    settings.add_filter(r"\bpid \d+", "pid [PID]");
+    // The line a build prints every 5 s without a terminal, should a slow
+    // machine take that long.
+    settings.add_filter(r"(?m)^\d+/\d+ sources (built|hashed)\n", "");
+    settings
+}
+
+/// What `regex::escape` does (the same characters), without the dependency.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Assert that `text` (a [`Run`], whose `Display` is its transcript, or a
+/// string of several) matches the snapshot `name` in `tests/it/snapshots/`,
+/// with [`snapshot_settings`] for the env's root and any further folders.
+macro_rules! assert_transcript {
+    ($name:expr, $env:expr, $text:expr $(, $root:expr)* $(,)?) => {
+        $crate::common::snapshot_settings(&[$env.root() $(, $root)*])
+            .bind(|| insta::assert_snapshot!($name, $text.to_string()))
+    };
+}
+pub(crate) use assert_transcript;

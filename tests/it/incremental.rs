@@ -28,24 +28,7 @@ fn changed_content_rebuilds_only_that_source() {
     let untouched = std::fs::read(env.out("thumb/b/c.jpg")).unwrap();
     env.add_image("a.jpg", 200, 100, 99);
     let run = env.build(&["--explain"], 0);
-    assert_eq!(run.summary(), [2, 2, 0, 0]);
-    let mut explained = run.explained();
-    explained.sort();
-    assert_eq!(
-        explained,
-        [
-            (
-                "build".into(),
-                "public/thumbs/large/a.webp".into(),
-                "source content changed".into()
-            ),
-            (
-                "build".into(),
-                "public/thumbs/thumb/a.jpg".into(),
-                "source content changed".into()
-            ),
-        ]
-    );
+    assert_transcript!("changed_content_rebuilds_only_that_source", env, run);
     assert_eq!(std::fs::read(env.out("thumb/b/c.jpg")).unwrap(), untouched);
 }
 
@@ -55,11 +38,7 @@ fn changing_one_variant_rebuilds_only_that_variant() {
     let large_before = std::fs::read(env.out("large/a.webp")).unwrap();
     env.set_variants(&TWO_VARIANTS.replace("width = 64", "width = 48"));
     let run = env.build(&["--explain"], 0);
-    assert_eq!(run.summary(), [2, 2, 0, 0]);
-    assert!(run
-        .explained()
-        .iter()
-        .all(|(_, p, r)| p.contains("/thumb/") && r == "variant \"thumb\" changed: width 64 → 48"));
+    assert_transcript!("changing_one_variant_rebuilds_only_that_variant", env, run);
     assert_eq!(decode(&env.out("thumb/a.jpg")).width(), 48);
     assert_eq!(
         std::fs::read(env.out("large/a.webp")).unwrap(),
@@ -103,29 +82,7 @@ fn removing_a_variant_removes_its_outputs() {
     // The JPEG was decoded at full size for the large variant; with only the
     // thumbnail left it is decoded smaller, so its thumbnail is redone (as a
     // clean build would make it). The PNG's thumbnail stays.
-    assert_eq!(run.summary(), [1, 1, 2, 0]);
-    let mut explained = run.explained();
-    explained.sort();
-    assert_eq!(
-        explained,
-        [
-            (
-                "build".into(),
-                "public/thumbs/thumb/a.jpg".into(),
-                "another variant changed how it is made: decode scale full size → 1/2".into()
-            ),
-            (
-                "remove".into(),
-                "public/thumbs/large/a.webp".into(),
-                "variant removed".into()
-            ),
-            (
-                "remove".into(),
-                "public/thumbs/large/b/c.webp".into(),
-                "variant removed".into()
-            ),
-        ]
-    );
+    assert_transcript!("removing_a_variant_removes_its_outputs", env, run);
     assert!(!env.root().join("public/thumbs/large").exists());
     assert_eq!(env.build(&[], 0).summary(), [0, 2, 0, 0]);
 }
@@ -137,23 +94,7 @@ fn deleted_or_edited_outputs_are_rebuilt() {
     std::fs::remove_file(env.out("thumb/a.jpg")).unwrap();
     std::fs::write(env.out("large/a.webp"), b"scribbled over").unwrap();
     let run = env.build(&["--explain"], 0);
-    let mut explained = run.explained();
-    explained.sort();
-    assert_eq!(
-        explained,
-        [
-            (
-                "build".into(),
-                "public/thumbs/large/a.webp".into(),
-                "output modified".into()
-            ),
-            (
-                "build".into(),
-                "public/thumbs/thumb/a.jpg".into(),
-                "output missing".into()
-            ),
-        ]
-    );
+    assert_transcript!("deleted_or_edited_outputs_are_rebuilt", env, run);
     assert_eq!(std::fs::read(env.out("thumb/a.jpg")).unwrap(), original);
 }
 
@@ -169,11 +110,7 @@ fn deleted_source_removes_its_outputs_and_empty_folders() {
     let env = built_env();
     std::fs::remove_file(env.src("b/c.png")).unwrap();
     let run = env.build(&["--explain"], 0);
-    assert_eq!(run.summary(), [0, 2, 2, 0]);
-    assert!(run
-        .explained()
-        .iter()
-        .all(|(_, _, r)| r == "source removed"));
+    assert_transcript!("deleted_source_removes_its_outputs", env, run);
     assert!(!env.root().join("public/thumbs/thumb/b").exists());
     assert!(env.out("thumb/a.jpg").exists());
 }
@@ -197,8 +134,8 @@ fn hand_edited_output_of_a_removed_source_is_kept() {
     let env = built_env();
     std::fs::write(env.out("thumb/a.jpg"), b"my retouched thumbnail").unwrap();
     std::fs::remove_file(env.src("a.jpg")).unwrap();
-    let run = env.build(&[], 0);
-    assert!(run.stderr.contains("changed by hand"), "{}", run.stderr);
+    let run = env.build(&["--explain"], 0);
+    assert_transcript!("hand_edited_output_of_a_removed_source_is_kept", env, run);
     assert_eq!(
         std::fs::read(env.out("thumb/a.jpg")).unwrap(),
         b"my retouched thumbnail"
@@ -219,8 +156,7 @@ fn renamed_source_moves_its_outputs() {
 fn force_rebuilds_everything() {
     let env = built_env();
     let run = env.build(&["--force", "--explain"], 0);
-    assert_eq!(run.summary(), [4, 0, 0, 0]);
-    assert!(run.explained().iter().all(|(_, _, r)| r == "forced"));
+    assert_transcript!("force_rebuilds_everything", env, run);
 }
 
 #[test]

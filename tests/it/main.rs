@@ -9,5 +9,6 @@ mod equivalence;
 mod failures;
 mod hardening;
 mod incremental;
+mod snapshots;
 mod trust;
 mod watch;
