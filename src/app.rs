@@ -1,14 +1,14 @@
 //! Orchestration, and nothing else. One build is four named steps with a
 //! type at each seam:
 //!
-//! 1. [`observe`]: walk the sources, open the cache, fingerprint what
-//!    changed, check the recorded outputs → [`Observation`];
+//! 1. `observe`: walk the sources, open the cache, fingerprint what
+//!    changed, check the recorded outputs → `Observation`;
 //! 2. [`crate::plan::plan`] (pure) → [`Plan`]; `--dry-run` and `--check`
 //!    stop here and report;
-//! 3. [`apply`]: removals, then the jobs on the pool, each outcome handed
-//!    to the [`Commit`] as soon as it is known (so a killed build keeps
+//! 3. `apply`: removals, then the jobs on the pool, each outcome handed
+//!    to the `Commit` as soon as it is known (so a killed build keeps
 //!    what it finished);
-//! 4. [`Commit::finish`]: flush the records, write the manifest → counts.
+//! 4. `Commit::finish`: flush the records, write the manifest → counts.
 //!
 //! `clean` undoes what builds recorded.
 

@@ -5,9 +5,9 @@
 //! a missed, merged or overflowed event cannot leave the tree stale, it can
 //! only cost a no-op build.
 //!
-//! The parts: [`filter`] says which events matter, [`debounce`] merges
-//! them into batches, [`state`] decides when a batch is ready, [`clock`]
-//! and [`source`] are the time and the events it runs on. [`run`] drives
+//! The parts: `filter` says which events matter, `debounce` merges
+//! them into batches, `state` decides when a batch is ready, `clock`
+//! and `source` are the time and the events it runs on. `run` drives
 //! them and owns what a batch leads to (a config reload, a build); it takes
 //! the clock, the events and the build as arguments, so tests play whole
 //! scenarios in virtual time. [`watch`] wires in notify, the real clocks
