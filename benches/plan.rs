@@ -38,6 +38,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
     let recipes = Recipes::default();
     let settings = Settings {
         recipes: &recipes,
+        failure_context: [0; 32],
         variants,
         output,
         force: false,
@@ -86,7 +87,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
                 stat,
                 hash: [1; 32],
                 racy: false,
-                failed: false,
+                failed: None,
                 shape: Some(shape),
                 outputs: records,
             },
@@ -109,6 +110,7 @@ fn bench_plan(c: &mut Criterion) {
     let recipes = Recipes::default();
     let settings = Settings {
         recipes: &recipes,
+        failure_context: [0; 32],
         variants: &variants,
         output: Path::new("public/thumbs"),
         force: false,

@@ -26,6 +26,7 @@ use crate::manifest;
 use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, Stat, State};
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
+use crate::record;
 use crate::report::{Mode, Names, Reporter, Summary};
 use crate::scan;
 
@@ -40,6 +41,8 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// `--check`.
     pub check: bool,
+    /// `--allow-failed`: known failures do not fail `--check`.
+    pub allow_failed: bool,
     /// `--force`.
     pub force: bool,
 }
@@ -175,6 +178,7 @@ pub fn build_once(
 
     let output_rel = config.relative(&config.output);
     let settings = Settings {
+        failure_context: record::failure_context(config.max_pixels, &output_rel, &config.variants),
         variants: &config.variants,
         recipes: &seen.recipes,
         output: &output_rel,
@@ -192,7 +196,7 @@ pub fn build_once(
         source_prefix: &source_prefix,
         variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
     };
-    let executor = Executor { config, stop };
+    let executor = Executor::new(config, stop);
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
     }
@@ -206,17 +210,37 @@ pub fn build_once(
         reporter.warn(&Warning::OutputDisowned { path: path.clone() });
     }
     if mode != Mode::Build {
+        // Sources that fail before decoding (a collision, an unreadable
+        // file) fail a build too; they are known failures, not work.
+        let failing: Vec<PathBuf> = plan
+            .failures
+            .iter()
+            .map(|f| f.source.clone())
+            .chain(plan.failing.iter().cloned())
+            .collect();
         let summary = Summary {
             built: plan.build_count(),
             up_to_date: plan.up_to_date,
             removed: plan.removals.len(),
-            failed: plan.failures.len(),
+            failed: failing.len(),
+            ..Summary::default()
         };
+        let check = mode == Mode::Check;
+        let stale = check && (!plan.jobs.is_empty() || !plan.removals.is_empty());
         let exit = Exit::decide(&Ending {
-            not_up_to_date: mode == Mode::Check && plan.has_work(),
+            not_up_to_date: stale,
+            failed: if check && !options.allow_failed {
+                failing.len()
+            } else {
+                0
+            },
             ..Ending::default()
         });
         reporter.summary(&summary, mode, exit);
+        if check {
+            let failing: Vec<PathBuf> = failing.iter().map(|s| names.source(s)).collect();
+            reporter.check_verdict(stale, &failing, options.allow_failed);
+        }
         return Ok(exit);
     }
 
@@ -335,7 +359,12 @@ impl Commit<'_> {
         let source = self.names.source(&job.source);
         let committed = match outcome {
             Outcome::Built { record, built } => {
-                self.counts.lock().unwrap().built += built.len();
+                {
+                    let mut counts = self.counts.lock().unwrap();
+                    let verified = built.iter().filter(|b| b.verified).count();
+                    counts.verified += verified;
+                    counts.built += built.len() - verified;
+                }
                 self.reporter.built(&source, &built);
                 self.record(&job.source, Some(&record))
             }

@@ -69,6 +69,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub check: bool,
 
+    /// With --check: sources that fail to build, and would fail again
+    /// (same content, same settings), do not fail the check.
+    #[arg(long, requires = "check")]
+    pub allow_failed: bool,
+
     /// Newline-delimited JSON on stdout, one object per action and a final
     /// summary. `--json=all` also lists outputs that were up to date.
     #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, require_equals = true, default_missing_value = "actions")]

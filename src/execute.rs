@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::{describe_io, Error};
 use crate::fsutil::{self, PathError};
 use crate::hash::hash_bytes;
-use crate::model::{OutputRecord, Shape, SourceRecord, Unreadable};
+use crate::model::{Hash, OutputRecord, Shape, SourceRecord, Unreadable};
 use crate::plan::{Build, Job, Plan, Removal};
 use crate::problem::Failure;
 use crate::reason::Reason;
@@ -32,9 +32,10 @@ pub struct Built {
     pub build: Build,
     /// What is now recorded for it.
     pub output: OutputRecord,
-    /// The file already held exactly these bytes and was left alone (a
-    /// build after losing the cache adopts the outputs it finds).
-    pub adopted: bool,
+    /// The file already held exactly these bytes and was left alone: a
+    /// build after losing the cache, or `--force`, verifies what it finds
+    /// rather than rewriting it.
+    pub verified: bool,
 }
 
 /// What became of one job.
@@ -73,6 +74,16 @@ struct RenderedJob {
     eighths: u8,
 }
 
+/// What `--check` finds of a source it has no record of.
+enum Verdict {
+    /// Its outputs are on disk, byte for byte.
+    UpToDate,
+    /// A build would write them.
+    Stale,
+    /// A build would fail.
+    Fails,
+}
+
 /// Why a job could not be rendered, and what to record (if the source
 /// could be read at all).
 struct RenderFailure {
@@ -86,9 +97,21 @@ pub struct Executor<'a> {
     pub config: &'a Config,
     /// Set on Ctrl-C, or by a fatal error: no new job starts.
     pub stop: &'a AtomicBool,
+    /// Recorded with a failure: the settings it failed under.
+    failure_context: Hash,
 }
 
-impl Executor<'_> {
+impl<'a> Executor<'a> {
+    /// An executor for `config`'s outputs.
+    pub fn new(config: &'a Config, stop: &'a AtomicBool) -> Executor<'a> {
+        let output = config.relative(&config.output);
+        Executor {
+            config,
+            stop,
+            failure_context: record::failure_context(config.max_pixels, &output, &config.variants),
+        }
+    }
+
     fn staging(&self) -> PathBuf {
         self.config.output.join(fsutil::STAGING_DIR)
     }
@@ -166,40 +189,54 @@ impl Executor<'_> {
     /// that did not restore it), every source looks new. Jobs whose outputs
     /// are already on disk, byte for byte what a build would write, are
     /// taken out of `plan` and counted up to date. Writes nothing.
+    ///
+    /// Sources that are known to fail are taken out too, into
+    /// [`Plan::failing`]: those that failed last time with the same content
+    /// and settings, and those without records that fail to render now. A
+    /// build cannot help them, so `--check` must not say it would.
     pub fn settle_by_content(&self, plan: &mut Plan) {
-        let (unknown, known): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.jobs)
+        let jobs = std::mem::take(&mut plan.jobs);
+        let (failing, jobs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|job| {
+            job.builds.iter().all(|b| {
+                b.reason
+                    == Reason::PreviouslyFailed {
+                        same_settings: true,
+                    }
+            })
+        });
+        plan.failing = failing.into_iter().map(|job| job.source).collect();
+        let (unknown, known): (Vec<_>, Vec<_>) = jobs
             .into_iter()
             .partition(|job| job.builds.iter().all(|b| b.reason == Reason::NewSource));
-        let verified = self.verify(&unknown);
+        let verdicts: Vec<Verdict> = unknown.par_iter().map(|job| self.verify(job)).collect();
         plan.jobs = known;
-        for (job, ok) in unknown.into_iter().zip(verified) {
-            if ok {
-                plan.up_to_date += job.builds.len();
-            } else {
-                plan.jobs.push(job);
+        for (job, verdict) in unknown.into_iter().zip(verdicts) {
+            match verdict {
+                Verdict::UpToDate => plan.up_to_date += job.builds.len(),
+                Verdict::Stale => plan.jobs.push(job),
+                Verdict::Fails => plan.failing.push(job.source),
             }
         }
         plan.jobs.sort_by(|a, b| a.source.cmp(&b.source));
+        plan.failing.sort();
     }
 
-    /// For each job, whether the files already at its output paths are
-    /// byte for byte what a build would write (outputs are deterministic).
-    fn verify(&self, jobs: &[Job]) -> Vec<bool> {
-        jobs.par_iter()
-            .map(|job| {
-                let exists = job
-                    .builds
-                    .iter()
-                    .all(|b| self.config.resolve(&b.path).is_file());
-                exists
-                    && self.render_job(job).is_ok_and(|done| {
-                        job.builds.iter().zip(&done.images).all(|(b, image)| {
-                            fsutil::same_content(&self.config.resolve(&b.path), &image.bytes)
-                                .is_some()
-                        })
-                    })
-            })
-            .collect()
+    /// Whether the files at `job`'s output paths are byte for byte what a
+    /// build would write (outputs are deterministic), or the source fails.
+    fn verify(&self, job: &Job) -> Verdict {
+        match self.render_job(job) {
+            Err(_) => Verdict::Fails,
+            Ok(done) => {
+                let same = job.builds.iter().zip(&done.images).all(|(b, image)| {
+                    fsutil::same_content(&self.config.resolve(&b.path), &image.bytes).is_some()
+                });
+                if same {
+                    Verdict::UpToDate
+                } else {
+                    Verdict::Stale
+                }
+            }
+        }
     }
 
     fn run_one(&self, job: &Job) -> Outcome {
@@ -220,7 +257,7 @@ impl Executor<'_> {
             // An identical file is left as it is (its mtime too), so a build
             // after losing the cache does not rewrite the whole tree.
             let existing = fsutil::same_content(&target, &image.bytes);
-            let adopted = existing.is_some();
+            let verified = existing.is_some();
             let written = match existing {
                 Some(stat) => Ok(stat),
                 None => fsutil::atomic_write(&staging, &target, &image.bytes),
@@ -255,7 +292,7 @@ impl Executor<'_> {
             };
             built.push(Built {
                 build: build.clone(),
-                adopted,
+                verified,
                 output: record::written(&self.config.variants[build.variant], eighths, written),
             });
         }
@@ -278,7 +315,7 @@ impl Executor<'_> {
             }
         }
         Outcome::Failed {
-            record: record.map(record::failed),
+            record: record.map(|r| record::failed(r, self.failure_context)),
             failure,
         }
     }

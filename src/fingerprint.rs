@@ -126,7 +126,9 @@ fn vanished_sizes(found: &[Found], state: &State) -> HashSet<u64, FxBuildHasher>
     let present: HashSet<&Path, FxBuildHasher> = found.iter().map(|f| f.rel.as_path()).collect();
     state
         .iter()
-        .filter(|(rel, r)| !r.failed && !r.outputs.is_empty() && !present.contains(rel.as_path()))
+        .filter(|(rel, r)| {
+            r.failed.is_none() && !r.outputs.is_empty() && !present.contains(rel.as_path())
+        })
         .map(|(_, r)| r.stat.len)
         .collect()
 }
@@ -224,7 +226,7 @@ mod tests {
                     },
                     hash: crate::hash::hash_bytes(&[i as u8; 10]),
                     racy: *name == "racy",
-                    failed: false,
+                    failed: None,
                     shape: None,
                     outputs: Vec::new(),
                 };

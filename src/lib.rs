@@ -46,6 +46,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 jobs: args.jobs,
                 dry_run: args.dry_run,
                 check: args.check,
+                allow_failed: args.allow_failed,
                 force: args.force,
             };
             let result = app::build(&options, stop, &reporter);

@@ -47,7 +47,7 @@ struct OutputEntry<'a> {
 /// they have no outputs).
 pub fn render(state: &State, config: &Config, manifest_path: &Path) -> Vec<u8> {
     let base = manifest_path.parent().unwrap_or(Path::new("/"));
-    let sorted: BTreeMap<&PathBuf, _> = state.iter().filter(|(_, r)| !r.failed).collect();
+    let sorted: BTreeMap<&PathBuf, _> = state.iter().filter(|(_, r)| r.failed.is_none()).collect();
     let sources = sorted
         .into_iter()
         .map(|(rel, record)| SourceEntry {
@@ -117,7 +117,7 @@ mod tests {
             stat: Stat::default(),
             hash: [0xab; 32],
             racy: false,
-            failed,
+            failed: failed.then_some([0; 32]),
             shape: None,
             outputs: vec![OutputRecord {
                 variant: "t".into(),

@@ -128,8 +128,11 @@ pub struct SourceRecord {
     /// Modified in the same clock tick as the record was taken: the stat
     /// cannot vouch for the content next time (see `fingerprint::is_racy`).
     pub racy: bool,
-    /// The last attempt failed; it has no outputs and is retried every build.
-    pub failed: bool,
+    /// The last attempt failed, under the settings this digest names (see
+    /// `record::failure_context`): it has no outputs, is retried every
+    /// build, and `--check` knows it fails while its content and those
+    /// settings stay the same.
+    pub failed: Option<Hash>,
     /// Upright size and kind of the source as last rendered, which decide
     /// how its variants are made (see `render::geometry::derivation`);
     /// `None` before the first successful decode.

@@ -88,6 +88,9 @@ pub struct Plan {
     pub forget: Vec<PathBuf>,
     /// Outputs that are already right.
     pub up_to_date: usize,
+    /// Sources known to fail, which no build can help (`--check` only; see
+    /// `Executor::settle_by_content`), relative to the source root.
+    pub failing: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -96,7 +99,7 @@ impl Plan {
         self.jobs.iter().map(|j| j.builds.len()).sum()
     }
 
-    /// Whether the output tree is not what a clean build would leave.
+    /// Whether a build would change the output tree.
     pub fn has_work(&self) -> bool {
         !self.jobs.is_empty() || !self.failures.is_empty() || !self.removals.is_empty()
     }
@@ -137,6 +140,8 @@ pub struct Settings<'a> {
     pub variants: &'a [Variant],
     /// The settings of recorded recipes, to say what changed in a variant.
     pub recipes: &'a Recipes,
+    /// `record::failure_context` of this build's settings.
+    pub failure_context: Hash,
     /// The output root relative to the config folder (e.g. `public/thumbs`).
     pub output: &'a Path,
     /// `--force`: rebuild outputs that are up to date.
@@ -207,7 +212,9 @@ pub fn plan(
         let whole_source_reason = match record {
             None => Some(Reason::NewSource),
             Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
-            Some(r) if r.failed => Some(Reason::PreviouslyFailed),
+            Some(r) if r.failed.is_some() => Some(Reason::PreviouslyFailed {
+                same_settings: r.failed == Some(settings.failure_context),
+            }),
             Some(_) => None,
         };
         let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
@@ -535,6 +542,7 @@ mod tests {
         let settings = Settings {
             variants,
             recipes: &Recipes::default(),
+            failure_context: [0; 32],
             output: Path::new("out"),
             force: false,
         };
@@ -542,7 +550,7 @@ mod tests {
             stat: fingerprint.stat,
             hash: fingerprint.hash.unwrap(),
             racy: false,
-            failed: false,
+            failed: None,
             shape: None,
             outputs: variants
                 .iter()
@@ -575,6 +583,7 @@ mod tests {
         let settings = Settings {
             variants,
             recipes: &Recipes::default(),
+            failure_context: [0; 32],
             output: Path::new("out"),
             force,
         };
@@ -841,6 +850,7 @@ mod tests {
         let settings = Settings {
             variants: &v,
             recipes: &Recipes::default(),
+            failure_context: [0; 32],
             output: Path::new("out"),
             force: false,
         };
@@ -952,7 +962,7 @@ mod tests {
                 stat: stat(1),
                 hash: [1; 32],
                 racy: false,
-                failed: true,
+                failed: Some([0; 32]),
                 shape: None,
                 outputs: vec![],
             },

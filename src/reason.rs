@@ -18,7 +18,11 @@ pub enum Reason {
     /// The source's content hash differs from the recorded one.
     SourceChanged,
     /// The source failed last time; failures are retried every build.
-    PreviouslyFailed,
+    PreviouslyFailed {
+        /// Under the same settings as now (see `record::failure_context`):
+        /// with the same content it fails again, as `--check` knows.
+        same_settings: bool,
+    },
     /// The source is recorded but this variant never was.
     NewVariant,
     /// The variant's settings, or where it writes, changed.
@@ -103,7 +107,7 @@ impl Reason {
         match self {
             Reason::NewSource => "new_source",
             Reason::SourceChanged => "source_changed",
-            Reason::PreviouslyFailed => "previously_failed",
+            Reason::PreviouslyFailed { .. } => "previously_failed",
             Reason::NewVariant => "new_variant",
             Reason::VariantChanged { .. } => "variant_changed",
             Reason::PipelineChanged { .. } => "pipeline_changed",

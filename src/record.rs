@@ -5,6 +5,8 @@
 //! `racy` means after a source changed under a build, which outputs a
 //! failed source keeps (none), and that outputs are sorted by path.
 
+use std::path::Path;
+
 use crate::model::{Fingerprint, Hash, OutputRecord, Shape, SourceRecord, Stat};
 use crate::variant::{Variant, PIPELINE_VERSION};
 
@@ -19,7 +21,7 @@ pub fn reobserved(
         stat: now.stat,
         hash: previous.hash,
         racy: now.racy,
-        failed: false,
+        failed: None,
         shape: previous.shape,
         outputs: sorted(outputs),
     }
@@ -48,7 +50,7 @@ pub fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
         },
         hash: read,
         racy: planned.racy || changed_since_planned,
-        failed: false,
+        failed: None,
         shape: None,
         outputs: Vec::new(),
     }
@@ -106,13 +108,33 @@ pub fn built(
 }
 
 /// A source that failed has no outputs, as after a clean build, and is
-/// retried every build until it changes or builds.
-pub fn failed(read: SourceRecord) -> SourceRecord {
+/// retried every build until it changes or builds. `context` is
+/// [`failure_context`] of the settings it failed under.
+pub fn failed(read: SourceRecord, context: Hash) -> SourceRecord {
     SourceRecord {
-        failed: true,
+        failed: Some(context),
         outputs: Vec::new(),
         ..read
     }
+}
+
+/// A digest of every setting that can turn a source's failure into
+/// success: the pipeline, `max_pixels`, where outputs go (a name one file
+/// system refuses another may take), and every variant's recipe. A source
+/// that failed with the same content under the same context fails again.
+pub fn failure_context(max_pixels: u64, output: &Path, variants: &[Variant]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"thumbgen-failure-context-v1\0");
+    h.update(&PIPELINE_VERSION.to_le_bytes());
+    h.update(&max_pixels.to_le_bytes());
+    h.update(output.as_os_str().as_encoded_bytes());
+    h.update(b"\0");
+    for v in variants {
+        h.update(v.name.as_bytes());
+        h.update(b"\0");
+        h.update(&v.settings_hash());
+    }
+    *h.finalize().as_bytes()
 }
 
 fn sorted(mut outputs: Vec<OutputRecord>) -> Vec<OutputRecord> {
@@ -166,7 +188,7 @@ mod tests {
             eighths: 8,
             via: 0,
         });
-        let failed = failed(record);
-        assert!(failed.failed && failed.outputs.is_empty());
+        let failed = failed(record, [7; 32]);
+        assert!(failed.failed == Some([7; 32]) && failed.outputs.is_empty());
     }
 }

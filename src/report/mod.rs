@@ -43,9 +43,13 @@ pub enum Mode {
     Check,
 }
 
-/// Counts for the summary line.
+/// Counts for the summary line: outputs, except `failed`, which counts
+/// sources.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Outputs already on disk byte for byte, recorded without writing
+    /// (a build after the cache was lost).
+    pub verified: usize,
     /// Outputs rendered (or found already right).
     pub built: usize,
     /// Outputs that were already right.
@@ -224,7 +228,7 @@ impl Reporter {
             self.event(|| {
                 let mut event = json!({"version": JSON_VERSION, "type": "built",
                 "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
-                "reason": b.build.reason.code(), "adopted": b.adopted, "bytes": o.stat.len,
+                "reason": b.build.reason.code(), "verified": b.verified, "bytes": o.stat.len,
                 "width": o.width, "height": o.height, "format": o.format.name()});
                 add_changes(&mut event, &b.build.reason);
                 event
@@ -362,27 +366,35 @@ impl Reporter {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary",
             "mode": mode.code(),
-            "built": summary.built, "up_to_date": summary.up_to_date,
+            "built": summary.built, "verified": summary.verified,
+            "up_to_date": summary.up_to_date,
             "removed": summary.removed, "failed": summary.failed,
+            "interrupted": exit == Exit::Interrupted,
             "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()})
         });
         if self.quiet {
             return;
         }
-        let secs = elapsed.as_secs_f64();
-        let text = match mode {
-            Mode::Build => format!(
-                "built {} · up to date {} · removed {} · failed {} · {secs:.2} s",
-                summary.built, summary.up_to_date, summary.removed, summary.failed
-            ),
-            Mode::DryRun | Mode::Check => format!(
-                "would build {} · up to date {} · would remove {} · would fail {} · {secs:.2} s",
-                summary.built, summary.up_to_date, summary.removed, summary.failed
-            ),
-        };
-        self.line(&text);
-        if mode == Mode::Check && exit != Exit::Ok {
+        self.line(&text::summary(summary, mode, elapsed.as_secs_f64()));
+        if exit == Exit::Interrupted {
+            self.line(
+                "interrupted: finished outputs are recorded; run `thumbgen build` to do the rest",
+            );
+        }
+    }
+
+    /// What `--check` concludes, after its summary: what to do about
+    /// outputs that are not up to date, and sources that fail to build
+    /// (named, relative to the config folder), which a build cannot help.
+    pub fn check_verdict(&self, stale: bool, failing: &[PathBuf], allowed: bool) {
+        if self.quiet {
+            return;
+        }
+        if stale {
             self.line("not up to date: run `thumbgen build`");
+        }
+        if !failing.is_empty() {
+            self.line(&text::failing(failing, allowed));
         }
     }
 

@@ -8,12 +8,14 @@ use crate::model::Unreadable;
 use crate::problem::{CacheDamage, Failure, Warning};
 use crate::reason::{Change, Reason, RemovalReason};
 
+use super::{Mode, Summary};
+
 /// Why an output is (re)built, as `--explain` prints it.
 pub(crate) fn reason(reason: &Reason) -> String {
     match reason {
         Reason::NewSource => "new source".into(),
         Reason::SourceChanged => "source content changed".into(),
-        Reason::PreviouslyFailed => "failed last time, retrying".into(),
+        Reason::PreviouslyFailed { .. } => "failed last time, retrying".into(),
         Reason::NewVariant => "new variant".into(),
         Reason::VariantChanged { variant, changes } if changes.is_empty() => {
             format!("variant \"{variant}\" settings changed")
@@ -186,6 +188,65 @@ fn cache_damage(damage: &CacheDamage) -> String {
         CacheDamage::Unreadable(error) => format!("unreadable ({error})"),
         CacheDamage::OtherVersion => "from another version of thumbgen".into(),
     }
+}
+
+/// The summary line.
+pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
+    let outputs = |n: usize| if n == 1 { "output" } else { "outputs" };
+    let sources = |n: usize| if n == 1 { "source" } else { "sources" };
+    match mode {
+        Mode::Build => {
+            let verified = if s.verified > 0 {
+                format!(", verified {}", s.verified)
+            } else {
+                String::new()
+            };
+            format!(
+                "built {}{verified}, up to date {}, removed {} {} · failed {} {} · {secs:.2} s",
+                s.built,
+                s.up_to_date,
+                s.removed,
+                outputs(s.removed),
+                s.failed,
+                sources(s.failed)
+            )
+        }
+        Mode::DryRun | Mode::Check => format!(
+            "would build {}, up to date {}, would remove {} {} · would fail {} {} · {secs:.2} s",
+            s.built,
+            s.up_to_date,
+            s.removed,
+            outputs(s.removed),
+            s.failed,
+            sources(s.failed)
+        ),
+    }
+}
+
+/// `--check`'s word on sources that fail whatever a build does.
+pub(crate) fn failing(sources: &[std::path::PathBuf], allowed: bool) -> String {
+    let names: Vec<String> = sources
+        .iter()
+        .take(5)
+        .map(|p| p.display().to_string())
+        .collect();
+    let more = match sources.len().saturating_sub(names.len()) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let count = match sources.len() {
+        1 => "1 source fails".to_string(),
+        n => format!("{n} sources fail"),
+    };
+    let advice = if allowed {
+        "allowed by --allow-failed"
+    } else {
+        "a build cannot change that: fix or remove them, or pass --allow-failed"
+    };
+    format!(
+        "{count} to build with the same content and settings: {}{more} ({advice})",
+        names.join(", ")
+    )
 }
 
 /// `changed: a.jpg, b/c.png and 3 more`.

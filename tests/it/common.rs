@@ -186,12 +186,30 @@ impl Run {
             .rev()
             .find(|l| l.starts_with("built "))
             .unwrap_or_else(|| panic!("no summary in:\n{}", self.stderr));
-        let numbers: Vec<usize> = line
-            .split(" · ")
-            .take(4)
-            .map(|part| part.rsplit(' ').next().unwrap().parse().unwrap())
-            .collect();
-        [numbers[0], numbers[1], numbers[2], numbers[3]]
+        let count = |label: &str| -> usize {
+            line.split([',', '·'])
+                .map(str::trim)
+                .find_map(|part| part.strip_prefix(label))
+                .and_then(|rest| rest.split(' ').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("no `{label}` in {line}"))
+        };
+        [
+            count("built "),
+            count("up to date "),
+            count("removed "),
+            count("failed "),
+        ]
+    }
+
+    /// The `verified N` count of the summary (0 when not shown).
+    pub fn verified(&self) -> usize {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("built "))
+            .and_then(|l| l.split(", verified ").nth(1))
+            .and_then(|rest| rest.split([',', ' ']).next()?.parse().ok())
+            .unwrap_or(0)
     }
 }
 

@@ -313,6 +313,14 @@ fn interrupted_build_exits_130_keeps_finished_work_and_leaves_no_temp_files() {
         return;
     }
     assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "interrupted: finished outputs are recorded; run `thumbgen build` to do the rest"
+        ),
+        "{stderr}"
+    );
     assert!(
         stopped_in < Duration::from_secs(1),
         "took {stopped_in:?} to stop"

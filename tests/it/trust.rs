@@ -140,3 +140,56 @@ fn a_moved_output_leaves_no_empty_folders_behind() {
         .join("site/thumbs/thumb/shoes/red/a.jpg")
         .exists());
 }
+
+#[test]
+fn check_names_sources_that_fail_and_does_not_ask_for_a_build() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    std::fs::write(env.src("broken.jpg"), b"not a picture").unwrap();
+    env.build(&[], 1);
+    for cache in ["kept", "lost"] {
+        if cache == "lost" {
+            std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+        }
+        let run = env.build(&["--check"], 1);
+        assert!(
+            run.stderr.contains(
+                "1 source fails to build with the same content and settings: images/broken.jpg"
+            ),
+            "cache {cache}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("run `thumbgen build`"),
+            "cache {cache}: a build cannot help: {}",
+            run.stderr
+        );
+        let allowed = env.build(&["--check", "--allow-failed"], 0);
+        assert!(allowed.stderr.contains("allowed by --allow-failed"));
+    }
+    // A stale output on top of the broken source: both are said.
+    env.add_image("new.jpg", 40, 30, 3);
+    let run = env.build(&["--check", "--allow-failed"], 1);
+    assert!(run.stderr.contains("not up to date: run `thumbgen build`"));
+}
+
+#[test]
+fn a_known_failure_is_retried_when_the_settings_change() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("big.jpg", 400, 300, 1);
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nmax_pixels = 1000\n{TWO_VARIANTS}"
+    ));
+    env.build(&[], 1);
+    env.build(&["--check"], 1);
+    // Raising the limit can help: the check says a build would.
+    env.set_variants(TWO_VARIANTS);
+    let run = env.build(&["--check"], 1);
+    assert!(
+        run.stderr.contains("run `thumbgen build`"),
+        "{}",
+        run.stderr
+    );
+    env.build(&[], 0);
+    env.build(&["--check"], 0);
+}
