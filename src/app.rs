@@ -143,7 +143,7 @@ fn observe(
         Error::Config(format!(
             "{}: `source` folder {}: {}; create it, or fix `source`",
             config.source_origin,
-            config.source.display(),
+            config.relative(&config.source).display(),
             describe_io(&e)
         ))
     })?;
@@ -173,7 +173,7 @@ pub fn build_once(
     reporter: &Reporter,
 ) -> Result<Exit> {
     let mode = options.mode();
-    reporter.begin_run();
+    reporter.begin_run(&config.root);
     let seen = observe(config, mode, held, reporter)?;
 
     let output_rel = config.relative(&config.output);
@@ -428,6 +428,7 @@ impl Commit<'_> {
 /// what thumbgen wrote), the folders that emptied, and the cache.
 pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(explicit)?;
+    reporter.begin_run(&config.root);
     if !config.cache.exists() {
         reporter.info("nothing to clean (no cache)");
         return Ok(Exit::Ok);

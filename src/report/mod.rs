@@ -68,6 +68,8 @@ pub struct Reporter {
     tty: bool,
     /// When the current run began (watch runs many in one process).
     started: Mutex<Instant>,
+    /// How paths are shown: relative to the config folder once known.
+    shown: Mutex<text::Shown>,
     progress: Mutex<Progress>,
 }
 
@@ -96,6 +98,7 @@ impl Reporter {
             json,
             tty: std::io::stderr().is_terminal(),
             started: Mutex::new(now),
+            shown: Mutex::new(text::Shown::default()),
             progress: Mutex::new(Progress {
                 bar: None,
                 done: 0,
@@ -111,10 +114,16 @@ impl Reporter {
         self.json == Some(JsonMode::All)
     }
 
-    /// A new run begins (watch reuses one reporter for every build): the
-    /// summary's clock restarts.
-    pub fn begin_run(&self) {
+    /// A new run begins, for the config in folder `root` (watch reuses one
+    /// reporter for every build): the summary's clock restarts, and paths
+    /// are shown relative to `root` from now on.
+    pub fn begin_run(&self, root: &Path) {
         *self.started.lock().unwrap() = Instant::now();
+        self.shown.lock().unwrap().root = Some(root.to_path_buf());
+    }
+
+    fn shown(&self) -> text::Shown {
+        self.shown.lock().unwrap().clone()
     }
 
     /// Print a line without tearing the progress bar.
@@ -265,7 +274,7 @@ impl Reporter {
 
     /// Something a person should know; a `warning` event under `--json`.
     pub fn warn(&self, warning: &Warning) {
-        let message = text::warning(warning);
+        let message = text::warning(warning, &self.shown());
         if !self.quiet {
             self.line(&format!("warning: {message}"));
         }
@@ -291,7 +300,7 @@ impl Reporter {
         let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         self.info(&format!(
             "another thumbgen run{who} is using the cache {}; waiting for it to finish",
-            cache.display()
+            self.shown().path(cache)
         ));
     }
 
@@ -302,13 +311,16 @@ impl Reporter {
 
     /// `watch` refused an edited config and keeps the last good one.
     pub fn config_rejected(&self, error: &Error) {
-        self.error(&format!("{error}\n(keeping the last good config)"));
+        self.error(&format!(
+            "{}\n(keeping the last good config)",
+            text::error(error, &self.shown())
+        ));
     }
 
     /// A build under `watch` stopped on an error; watching goes on.
     pub fn fatal_in_watch(&self, error: &Error) {
         self.finish();
-        self.error(&error.to_string());
+        self.error(&text::error(error, &self.shown()));
     }
 
     /// `thumbgen clean` finished.
@@ -402,10 +414,11 @@ impl Reporter {
     /// event followed by the summary, so a script always gets one.
     pub fn fatal(&self, error: &Error, mode: Mode) {
         self.finish();
-        self.line(&format!("error: {error}"));
+        let message = text::error(error, &self.shown());
+        self.line(&format!("error: {message}"));
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "error", "kind": error_kind(error),
-            "message": error.to_string()})
+            "message": message})
         });
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary", "mode": mode.code(),

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::error::Error;
 use crate::model::Unreadable;
 use crate::problem::{CacheDamage, Failure, Warning};
 use crate::reason::{Change, Reason, RemovalReason};
@@ -66,6 +67,50 @@ fn scale(eighths: u8) -> String {
     }
 }
 
+/// How paths are shown: relative to the folder holding the config file
+/// (the rule for every message and `--json`), once that folder is known.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Shown {
+    /// The config folder.
+    pub(crate) root: Option<std::path::PathBuf>,
+}
+
+impl Shown {
+    /// `path` as messages show it.
+    pub(crate) fn path(&self, path: &Path) -> String {
+        match &self.root {
+            Some(root) if path.is_absolute() => {
+                let rel = crate::paths::relative_to(path, root);
+                if rel.as_os_str().is_empty() {
+                    ".".into()
+                } else {
+                    rel.display().to_string()
+                }
+            }
+            _ => path.display().to_string(),
+        }
+    }
+}
+
+/// An error that ends the run. Paths it names are shown by the rule; the
+/// config file in config errors is named as it was found.
+pub(crate) fn error(error: &Error, shown: &Shown) -> String {
+    match error {
+        Error::Io { path, message } => format!("{}: {message}", shown.path(path)),
+        Error::Output {
+            verb,
+            path,
+            message,
+        } => format!("cannot {verb} {}: {message}", shown.path(path)),
+        Error::LockHeld { cache, pid } => format!(
+            "another thumbgen run{} is using the cache {}; wait for it to finish, then run again",
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            shown.path(cache)
+        ),
+        Error::Config(_) | Error::Cache(_) | Error::Fatal(_) => error.to_string(),
+    }
+}
+
 /// Why a recorded output is deleted.
 pub(crate) fn removal(reason: RemovalReason) -> &'static str {
     match reason {
@@ -110,27 +155,27 @@ pub(crate) fn failure(source: &Path, failure: &Failure) -> String {
 }
 
 /// A warning, in words (without the `warning: ` prefix).
-pub(crate) fn warning(warning: &Warning) -> String {
+pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
     match warning {
         Warning::CacheReset { path, damage } => format!(
             "the cache at {} is {}; starting over (outputs will be checked and rebuilt as needed)",
-            path.display(),
+            shown.path(path),
             cache_damage(damage)
         ),
         Warning::CacheInMemory { path, error } => format!(
             "cannot use the cache folder {} ({error}); records are kept in memory only and the next build starts over",
-            path.display()
+            shown.path(path)
         ),
         Warning::CacheUnread { path, error } => format!(
             "cannot read the cache {} ({error}); treating every source as new",
-            path.display()
+            shown.path(path)
         ),
         Warning::RecordsDropped { count } => format!(
             "{count} unreadable record(s) in the cache were ignored; their sources are rebuilt"
         ),
         Warning::SymlinkOutside { path } => format!(
             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
-            path.display()
+            shown.path(path)
         ),
         Warning::FormatsSkipped { format, count } => {
             let files = if *count == 1 { "file" } else { "files" };
@@ -141,14 +186,14 @@ pub(crate) fn warning(warning: &Warning) -> String {
         Warning::WalkError {
             path: Some(path),
             error,
-        } => format!("{}: {error}; skipped", path.display()),
+        } => format!("{}: {error}; skipped", shown.path(path)),
         Warning::WalkError { path: None, error } => format!("{error}; skipped"),
         Warning::OutputDisowned { path } => format!(
             "{} was changed by hand and is no longer needed; left in place and no longer tracked",
-            path.display()
+            shown.path(path)
         ),
         Warning::OutputLeft { path } => {
-            format!("{} was changed by hand; left in place", path.display())
+            format!("{} was changed by hand; left in place", shown.path(path))
         }
         Warning::Polling {
             path: None,
@@ -163,7 +208,7 @@ pub(crate) fn warning(warning: &Warning) -> String {
             "cannot watch {} with native events ({error}); polling every {every_ms} ms instead. \
              If the inotify watch limit is the cause, raise it: \
              sudo sysctl fs.inotify.max_user_watches=524288",
-            path.display()
+            shown.path(path)
         ),
         Warning::EventsLost { error } => format!("file watching: {error}; rescanning"),
         Warning::RemoveFailed {
@@ -174,11 +219,11 @@ pub(crate) fn warning(warning: &Warning) -> String {
         } => {
             let why = match (reason, source) {
                 (Some(reason), Some(source)) => {
-                    format!(" ({} of {})", removal(*reason), source.display())
+                    format!(" ({} of {})", removal(*reason), shown.path(source))
                 }
                 _ => String::new(),
             };
-            format!("cannot remove {}: {error}{why}", path.display())
+            format!("cannot remove {}: {error}{why}", shown.path(path))
         }
     }
 }
@@ -323,11 +368,30 @@ mod tests {
             format: "AVIF",
             count: 1,
         };
-        assert!(warning(&one).starts_with("skipped 1 AVIF file:"));
+        let shown = Shown::default();
+        assert!(warning(&one, &shown).starts_with("skipped 1 AVIF file:"));
         let many = Warning::FormatsSkipped {
             format: "HEIC/HEIF",
             count: 3,
         };
-        assert!(warning(&many).starts_with("skipped 3 HEIC/HEIF files:"));
+        assert!(warning(&many, &shown).starts_with("skipped 3 HEIC/HEIF files:"));
+    }
+
+    #[test]
+    fn paths_are_shown_relative_to_the_config_folder() {
+        let shown = Shown {
+            root: Some("/site".into()),
+        };
+        let outside = Warning::SymlinkOutside {
+            path: "/site/images/x.jpg".into(),
+        };
+        assert!(warning(&outside, &shown).starts_with("images/x.jpg: symlink"));
+        assert_eq!(shown.path(Path::new("/elsewhere/c")), "../elsewhere/c");
+        assert_eq!(shown.path(Path::new("public/a.jpg")), "public/a.jpg");
+        let locked = Error::LockHeld {
+            cache: "/site/.thumbgen".into(),
+            pid: Some(42),
+        };
+        assert!(error(&locked, &shown).contains("(pid 42) is using the cache .thumbgen;"));
     }
 }

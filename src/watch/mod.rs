@@ -65,6 +65,7 @@ impl Default for WatchOptions {
 /// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
 pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = app::load_config(options.config.as_deref())?;
+    reporter.begin_run(&config.root);
     let build_options = BuildOptions {
         jobs: options.jobs,
         ..BuildOptions::default()
