@@ -426,7 +426,9 @@ impl Commit<'_> {
 
 /// `thumbgen clean`: remove every output thumbgen recorded (if it is still
 /// what thumbgen wrote), the folders that emptied, and the cache.
-pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
+/// With `dry_run`, list what would go and change nothing (not even the
+/// cache, which is read from a private copy).
+pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(explicit)?;
     reporter.begin_run(&config.root);
     if !config.cache.exists() {
@@ -434,6 +436,32 @@ pub fn clean(explicit: Option<&Path>, reporter: &Reporter) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut warnings = Vec::new();
+    if dry_run {
+        let db = Db::snapshot(&config.cache, &mut warnings)?;
+        let state = db.load(&mut warnings);
+        for w in &warnings {
+            reporter.warn(w);
+        }
+        let mut outputs: Vec<_> = state.values().flat_map(|r| &r.outputs).collect();
+        outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut count = 0;
+        for output in outputs {
+            let path = config.resolve(&output.path);
+            if fsutil::is_ours(&path, &output.stat, &output.hash) {
+                reporter.would_remove(&path);
+                count += 1;
+            } else if path.exists() {
+                reporter.warn(&Warning::OutputLeft { path });
+            }
+        }
+        let manifest = db.manifest().map(|(p, _)| config.resolve(&p));
+        for path in manifest.iter().filter(|p| p.exists()) {
+            reporter.would_remove(path);
+        }
+        reporter.would_remove(&config.cache);
+        reporter.would_clean(count);
+        return Ok(Exit::Ok);
+    }
     let db = Db::open(&config.cache, &mut warnings)?;
     let state = db.load(&mut warnings);
     for w in &warnings {

@@ -29,7 +29,45 @@ pub enum Command {
     Watch(WatchArgs),
     /// Remove every output thumbgen recorded, the manifest and the cache.
     /// Files thumbgen did not write are left alone.
-    Clean(CommonArgs),
+    Clean(CleanArgs),
+    /// Write a starter .thumbgen.toml in this folder (or DIR).
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `thumbgen man > thumbgen.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// List what would be removed and remove nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write .thumbgen.toml in [default: this folder]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// The folder of source photos, relative to DIR.
+    #[arg(long, value_name = "DIR", default_value = "images")]
+    pub source: String,
+
+    /// The folder thumbnails go to, relative to DIR.
+    #[arg(long, value_name = "DIR", default_value = "public/thumbs")]
+    pub output: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +163,26 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clean_init_completions_parse() {
+        let cli = Cli::parse_from(["thumbgen", "clean", "--dry-run"]);
+        assert!(matches!(
+            cli.command,
+            Command::Clean(CleanArgs { dry_run: true, .. })
+        ));
+        let cli = Cli::parse_from(["thumbgen", "init", "site", "--source", "photos"]);
+        let Command::Init(init) = cli.command else {
+            panic!("init")
+        };
+        assert_eq!(init.dir, Some(PathBuf::from("site")));
+        assert_eq!(
+            (init.source.as_str(), init.output.as_str()),
+            ("photos", "public/thumbs")
+        );
+        assert!(Cli::try_parse_from(["thumbgen", "completions", "bash"]).is_ok());
+        assert!(Cli::try_parse_from(["thumbgen", "completions", "tcsh"]).is_err());
     }
 
     #[test]

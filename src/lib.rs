@@ -15,6 +15,7 @@ pub mod execute;
 pub mod fingerprint;
 pub mod fsutil;
 pub mod hash;
+pub mod init;
 mod libjpeg;
 pub mod manifest;
 pub mod model;
@@ -31,6 +32,9 @@ pub mod watch;
 
 use std::sync::atomic::AtomicBool;
 
+use std::path::PathBuf;
+
+use clap::CommandFactory;
 use cli::{Cli, Command};
 use error::Exit;
 use report::{Mode, Reporter};
@@ -64,9 +68,33 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
             (result, reporter, Mode::Build)
         }
         Command::Clean(args) => {
-            let reporter = Reporter::new(args.quiet);
-            let result = app::clean(args.config.as_deref(), &reporter);
+            let reporter = Reporter::new(args.common.quiet);
+            let result = app::clean(args.common.config.as_deref(), args.dry_run, &reporter);
             (result, reporter, Mode::Build)
+        }
+        Command::Init(args) => {
+            let reporter = Reporter::new(false);
+            let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+            let result = init::init(&dir, &args.source, &args.output).map(|file| {
+                reporter.initialized(&file);
+                Exit::Ok
+            });
+            (result, reporter, Mode::Build)
+        }
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "thumbgen", &mut script);
+            report::print_stdout(&script);
+            return Exit::Ok;
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            let written = clap_mangen::Man::new(Cli::command()).render(&mut page);
+            if written.is_ok() {
+                report::print_stdout(&page);
+            }
+            return Exit::Ok;
         }
     };
     result.unwrap_or_else(|e| {

@@ -164,7 +164,7 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf> {
         }
     }
     Err(Error::Config(format!(
-        "no {FILE_NAME} in {} or any parent folder; create one (see README) or pass --config PATH",
+        "no {FILE_NAME} in {} or any parent folder; run `thumbgen init` to write one, or pass --config PATH",
         start.display()
     )))
 }

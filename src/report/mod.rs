@@ -323,6 +323,26 @@ impl Reporter {
         self.error(&text::error(error, &self.shown()));
     }
 
+    /// `thumbgen init` wrote `file`.
+    pub fn initialized(&self, file: &Path) {
+        self.info(&format!(
+            "wrote {}; put photos in its `source` folder, then run `thumbgen build`",
+            file.display()
+        ));
+    }
+
+    /// `thumbgen clean --dry-run`: what would go.
+    pub fn would_remove(&self, path: &Path) {
+        self.info(&format!("remove {}", self.shown().path(path)));
+    }
+
+    /// `thumbgen clean --dry-run` finished.
+    pub fn would_clean(&self, outputs: usize) {
+        self.info(&format!(
+            "would remove {outputs} outputs and the cache (nothing was changed)"
+        ));
+    }
+
     /// `thumbgen clean` finished.
     pub fn cleaned(&self, removed: usize) {
         self.info(&format!("removed {removed} outputs and the cache"));
@@ -427,6 +447,12 @@ impl Reporter {
             "exit_code": error.exit().code()})
         });
     }
+}
+
+/// Bytes a command exists to print (a completion script, a manual page),
+/// to stdout. A closed pipe (`| head`) is not an error.
+pub fn print_stdout(bytes: &[u8]) {
+    let _ = std::io::stdout().lock().write_all(bytes);
 }
 
 /// Stable machine names of run-stopping errors, for `--json`.

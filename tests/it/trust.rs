@@ -193,3 +193,74 @@ fn a_known_failure_is_retried_when_the_settings_change() {
     env.build(&[], 0);
     env.build(&["--check"], 0);
 }
+
+#[test]
+fn init_writes_a_config_that_builds_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let thumbgen = |args: &[&str]| {
+        Run::from(
+            assert_cmd::Command::cargo_bin("thumbgen")
+                .unwrap()
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let missing = thumbgen(&["build"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("run `thumbgen init`"),
+        "{}",
+        missing.stderr
+    );
+    let init = thumbgen(&["init"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    std::fs::create_dir(dir.path().join("images")).unwrap();
+    std::fs::write(
+        dir.path().join("images/a.jpg"),
+        image_bytes("a.jpg", 300, 200, 1),
+    )
+    .unwrap();
+    let build = thumbgen(&["build"]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    assert!(dir.path().join("public/thumbs/thumb/a.jpg").exists());
+    assert!(dir.path().join("public/thumbs/large/a.webp").exists());
+    let again = thumbgen(&["init"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn clean_dry_run_lists_and_changes_nothing() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    env.build(&[], 0);
+    let before = tree(env.root());
+    let run = Run::from(env.cmd(&["clean", "--dry-run"]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("remove public/thumbs/thumb/a.jpg"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("remove .thumbgen"), "{}", run.stderr);
+    assert_eq!(tree(env.root()), before, "nothing changed");
+    assert_eq!(Run::from(env.cmd(&["clean"])).code, 0);
+    assert!(env.output_files().is_empty());
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let env = Env::new(TWO_VARIANTS);
+    let bash = Run::from(env.cmd(&["completions", "bash"]));
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.contains("--allow-failed") && bash.stdout.contains("thumbgen"));
+    let man = Run::from(env.cmd(&["man"]));
+    assert_eq!(man.code, 0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH thumbgen"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+}

@@ -1,0 +1,74 @@
+//! `thumbgen init`: a starter `.thumbgen.toml` that works as written and
+//! says what each key does, so a new project starts from a valid config
+//! rather than from the README.
+
+use std::path::Path;
+
+use crate::config::{self, FILE_NAME};
+use crate::error::{Error, Result};
+
+/// The starter config for photos in `source` and thumbnails in `output`
+/// (both relative to the config's folder).
+pub fn starter(source: &str, output: &str) -> String {
+    format!(
+        r#"# thumbgen: thumbnails of every photo under `source`, in `output`.
+# Paths are relative to this file. `thumbgen build` brings them up to date;
+# `thumbgen build --explain` says why each one is (re)built.
+
+source = "{source}"
+output = "{output}"
+# exclude = ["drafts/**"]      # globs relative to `source`; include = [...] too
+# manifest = "{output}/manifest.json"   # a JSON index of every output
+# max_pixels = 100_000_000     # larger photos fail with a clear error
+# jobs = 0                     # worker threads; 0 = all cores
+
+# One [[variants]] table per size: outputs go to <output>/<name>/<path>.
+[[variants]]
+name = "thumb"
+width = 256
+height = 256
+fit = "cover"                  # cover (fill, crop the centre) | contain
+format = "jpeg"                # jpeg | png | webp
+quality = 80
+
+[[variants]]
+name = "large"
+width = 1280
+height = 1280
+format = "webp"
+"#
+    )
+}
+
+/// Write the starter config in `dir`; never over an existing one.
+pub fn init(dir: &Path, source: &str, output: &str) -> Result<std::path::PathBuf> {
+    let file = dir.join(FILE_NAME);
+    if file.exists() {
+        return Err(Error::Config(format!(
+            "{} already exists; edit it, or remove it to start over",
+            file.display()
+        )));
+    }
+    let text = starter(source, output);
+    // The template must always be a valid config: check it as `build` will.
+    config::parse(&text, &file)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+    std::fs::write(&file, text).map_err(|e| Error::io(&file, &e))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_config_is_valid_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = init(dir.path(), "photos", "site/thumbs").unwrap();
+        let config = config::load(&file).unwrap();
+        assert_eq!(config.source, dir.path().join("photos"));
+        assert_eq!(config.variants.len(), 2);
+        let again = init(dir.path(), "photos", "site/thumbs").unwrap_err();
+        assert!(again.to_string().contains("already exists"), "{again}");
+    }
+}
