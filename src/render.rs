@@ -332,15 +332,16 @@ fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), RenderEr
     Ok(())
 }
 
-/// Size of the region each variant needs, in stored full-resolution pixels,
-/// and the stored-orientation size it is resized to.
-struct Plan {
+/// Where a variant sits in the stored (not yet upright) source: the region
+/// it needs, in stored full-resolution pixels, and the size it is resized
+/// to, stored and upright.
+struct Placement {
     crop: (f64, f64, f64, f64),
     out_stored: (u32, u32),
     out_upright: (u32, u32),
 }
 
-fn plan(full: (u32, u32), orientation: Orientation, v: &Variant) -> Plan {
+fn placement(full: (u32, u32), orientation: Orientation, v: &Variant) -> Placement {
     let (sw, sh) = full;
     let swaps = swaps_axes(orientation);
     let (uw, uh) = if swaps { (sh, sw) } else { (sw, sh) };
@@ -352,7 +353,7 @@ fn plan(full: (u32, u32), orientation: Orientation, v: &Variant) -> Plan {
     } else {
         out_upright
     };
-    Plan {
+    Placement {
         crop,
         out_stored,
         out_upright,
@@ -680,7 +681,7 @@ fn resize_variant(
     v: &Variant,
     resizer: &mut fr::Resizer,
 ) -> Result<Resized, RenderError> {
-    let p = plan(src.full, src.orientation, v);
+    let p = placement(src.full, src.orientation, v);
     let (sw, sh) = p.out_stored;
     // The image resized from, and its pixels per full-resolution pixel.
     let (pixels, iw, ih, scale_x, scale_y) = match from {
@@ -731,7 +732,7 @@ fn encode_variant(
         resized.height,
         src.px.channels(),
     );
-    debug_assert_eq!((w, h), plan(src.full, src.orientation, v).out_upright);
+    debug_assert_eq!((w, h), placement(src.full, src.orientation, v).out_upright);
 
     let bytes = match v.format {
         Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
