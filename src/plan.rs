@@ -15,7 +15,8 @@ use crate::model::{
     State,
 };
 use crate::record;
-use crate::variant::{derivation, Variant, PIPELINE_VERSION};
+use crate::render::geometry::derivation;
+use crate::variant::{Variant, PIPELINE_VERSION};
 
 /// Why an output is (re)built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

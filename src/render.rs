@@ -3,7 +3,7 @@
 //! disk, so the caller decides about paths, hashing and atomic writes.
 //!
 //! A source is decoded once for all its variants, the way
-//! `variant::derivation` says for the whole configured set: JPEGs at one
+//! [`geometry::derivation`] says for the whole configured set: JPEGs at one
 //! DCT scale, and smaller variants resized from larger ones. An output
 //! depends only on the source bytes, its own variant's settings and that
 //! derivation (which the caller records), never on which other variants
@@ -21,7 +21,10 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 
 use crate::model::{Format, Shape};
-use crate::variant::{derivation, geometry, Variant};
+use crate::variant::Variant;
+use geometry::{derivation, geometry};
+
+pub mod geometry;
 
 /// Resource limits for one render.
 pub struct Limits {
@@ -116,7 +119,7 @@ pub fn render(
 
 /// Decode `source` once and produce the outputs of the variants `wanted`
 /// (indices into `all`, the configured set), in that order, made the way
-/// `variant::derivation` says for the whole set: the decode scale, and the
+/// [`geometry::derivation`] says for the whole set: the decode scale, and the
 /// larger variant each is resized from. An output thus depends on the
 /// source, its own settings and that derivation (which the caller records),
 /// never on which other variants happen to be rendered in this call.
