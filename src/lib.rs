@@ -15,7 +15,6 @@ pub mod execute;
 pub mod fingerprint;
 pub mod fsutil;
 pub mod hash;
-mod libjpeg;
 pub mod manifest;
 pub mod model;
 pub mod plan;
