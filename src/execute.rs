@@ -17,7 +17,7 @@ use crate::hash::hash_bytes;
 use crate::model::{OutputRecord, Shape, SourceRecord};
 use crate::plan::{Build, Job, Removal};
 use crate::record;
-use crate::render::{render_shared, Limits, Rendered};
+use crate::render::{render, Limits, Rendered};
 
 pub struct Built {
     pub build: Build,
@@ -111,7 +111,7 @@ impl Executor<'_> {
             max_pixels: self.config.max_pixels,
         };
         let rendered = catch_unwind(AssertUnwindSafe(|| {
-            render_shared(&bytes, &wanted, &self.config.variants, &limits)
+            render(&bytes, &wanted, &self.config.variants, &limits)
         }));
         let error = match rendered {
             Ok(Ok((images, info))) => {

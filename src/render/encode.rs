@@ -339,7 +339,10 @@ mod tests {
         let src_icc = output_icc(&fixture("icc.png")).unwrap();
         with_alpha = reencode_png_with_icc(&with_alpha, &src_icc);
         let v = variant(32, 32, Fit::Contain, Format::Webp);
-        let r = render(&with_alpha, &[&v], &LIMITS).unwrap().remove(0);
+        let r = render(&with_alpha, &[0], &[v], &LIMITS)
+            .unwrap()
+            .0
+            .remove(0);
         assert_eq!(output_icc(&r.bytes).as_deref(), Some(&want[..]));
         let img = decode(&r);
         assert!(img.color().has_alpha());

@@ -471,7 +471,8 @@ mod tests {
         let v = variant(64, 64, Fit::Contain, Format::Jpeg);
         let e = render(
             &fixture("baseline.jpg"),
-            &[&v],
+            &[0],
+            &[v],
             &Limits { max_pixels: 10_000 },
         )
         .unwrap_err();

@@ -111,25 +111,13 @@ pub struct SourceInfo {
     pub eighths: u8,
 }
 
-/// Decode `source` once and produce one output per variant, in the same
-/// order, as if `variants` were the whole configured set.
-pub fn render(
-    source: &[u8],
-    variants: &[&Variant],
-    limits: &Limits,
-) -> Result<Vec<Rendered>, RenderError> {
-    let all: Vec<Variant> = variants.iter().map(|&v| v.clone()).collect();
-    let wanted: Vec<usize> = (0..all.len()).collect();
-    render_shared(source, &wanted, &all, limits).map(|(out, _)| out)
-}
-
 /// Decode `source` once and produce the outputs of the variants `wanted`
 /// (indices into `all`, the configured set), in that order, made the way
 /// [`geometry::derivation`] says for the whole set: the decode scale, and the
 /// larger variant each is resized from. An output thus depends on the
 /// source, its own settings and that derivation (which the caller records),
 /// never on which other variants happen to be rendered in this call.
-pub fn render_shared(
+pub fn render(
     source: &[u8],
     wanted: &[usize],
     all: &[Variant],
@@ -197,23 +185,23 @@ mod tests {
             variant(30, 30, Fit::Cover, Format::Jpeg),
             variant(40, 40, Fit::Contain, Format::Png),
         ];
-        let refs: Vec<&Variant> = vs.iter().collect();
-        let out = render(&fixture("baseline.jpg"), &refs, &LIMITS).unwrap();
+        let (out, _) = render(&fixture("baseline.jpg"), &[0, 1, 2], &vs, &LIMITS).unwrap();
         assert_eq!(out.len(), 3);
         assert!(out[0].bytes.starts_with(b"RIFF") && (out[0].width, out[0].height) == (20, 15));
         assert!(
             out[1].bytes.starts_with(&[0xFF, 0xD8]) && (out[1].width, out[1].height) == (30, 30)
         );
         assert!(out[2].bytes.starts_with(b"\x89PNG") && (out[2].width, out[2].height) == (40, 30));
-        assert!(render(&fixture("baseline.jpg"), &[], &LIMITS)
+        assert!(render(&fixture("baseline.jpg"), &[], &vs, &LIMITS)
             .unwrap()
+            .0
             .is_empty());
     }
 
     #[test]
     fn an_empty_variant_box_is_an_error() {
         let zero = variant(0, 10, Fit::Contain, Format::Png);
-        let e = render(&fixture("baseline.jpg"), &[&zero], &LIMITS).unwrap_err();
+        let e = render(&fixture("baseline.jpg"), &[0], &[zero], &LIMITS).unwrap_err();
         assert!(e.to_string().contains("at least 1"), "{e}");
     }
 
@@ -227,16 +215,16 @@ mod tests {
         let big = variant(96, 96, Fit::Contain, Format::Png);
         let src = fixture("exif-orientation-6.jpg");
         let config = [big.clone(), small.clone()];
-        let (alone, info) = render_shared(&src, &[1], &config, &LIMITS).unwrap();
-        let (both, info_both) = render_shared(&src, &[0, 1], &config, &LIMITS).unwrap();
-        let (reversed, _) = render_shared(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
+        let (alone, info) = render(&src, &[1], &config, &LIMITS).unwrap();
+        let (both, info_both) = render(&src, &[0, 1], &config, &LIMITS).unwrap();
+        let (reversed, _) = render(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
         assert_eq!(alone[0].bytes, both[1].bytes);
         assert_eq!(reversed[0].bytes, both[1].bytes);
         assert_eq!(reversed[1].bytes, both[0].bytes);
         assert_eq!(reversed[2].bytes, both[1].bytes);
         assert_eq!(info, info_both);
         assert_eq!(
-            render_shared(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
+            render(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
             both[0].bytes
         );
         assert_eq!((both[0].via, alone[0].via != 0), (0, true));
@@ -249,7 +237,7 @@ mod tests {
             jpeg: true,
         };
         assert_eq!(info.shape, shape, "upright size");
-        let (_, alone_info) = render_shared(&src, &[0], &[small], &LIMITS).unwrap();
+        let (_, alone_info) = render(&src, &[0], &[small], &LIMITS).unwrap();
         assert_eq!(alone_info.eighths, 2);
     }
 
@@ -260,15 +248,14 @@ mod tests {
             variant(50, 50, Fit::Contain, Format::Png),
             variant(50, 50, Fit::Contain, Format::Webp),
         ];
-        let refs: Vec<&Variant> = vs.iter().collect();
         for src in [
             "baseline.jpg",
             "icc.webp",
             "rgba-transparent.png",
             "exif-orientation-6.jpg",
         ] {
-            let a = render(&fixture(src), &refs, &LIMITS).unwrap();
-            let b = render(&fixture(src), &refs, &LIMITS).unwrap();
+            let (a, _) = render(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
+            let (b, _) = render(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
             for (x, y) in a.iter().zip(&b) {
                 assert_eq!(x.bytes, y.bytes, "{src}");
             }
@@ -306,7 +293,6 @@ mod tests {
             variant(24, 24, Fit::Cover, Format::Jpeg),
             variant(40, 30, Fit::Contain, Format::Webp),
         ];
-        let refs: Vec<&Variant> = vs.iter().collect();
         let limits = Limits {
             max_pixels: 4_000_000,
         };
@@ -330,7 +316,7 @@ mod tests {
                     b.extend_from_slice(&other[from..]);
                 }
             }
-            let result = std::panic::catch_unwind(|| render(&b, &refs, &limits).map(|_| ()));
+            let result = std::panic::catch_unwind(|| render(&b, &[0, 1], &vs, &limits).map(|_| ()));
             match result {
                 Ok(Ok(())) => ok += 1,
                 Ok(Err(_)) => err += 1,

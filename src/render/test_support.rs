@@ -33,14 +33,15 @@ pub(super) fn variant(width: u32, height: u32, fit: Fit, format: Format) -> Vari
 }
 
 pub(super) fn render_one(name: &str, v: &Variant) -> Rendered {
-    let mut out = render(&fixture(name), &[v], &LIMITS).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (mut out, _) = render(&fixture(name), &[0], std::slice::from_ref(v), &LIMITS)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
 pub(super) fn render_err(bytes: &[u8]) -> String {
     let v = variant(64, 64, Fit::Contain, Format::Jpeg);
-    match render(bytes, &[&v], &LIMITS) {
+    match render(bytes, &[0], &[v], &LIMITS) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }
