@@ -9,12 +9,11 @@
 //! derivation (which the caller records), never on which other variants
 //! happen to be rendered in the same call.
 //!
-//! One file per step: [`sniff`](self::sniff) picks the decoder,
-//! [`decode`](self::decode) and [`jpeg`](self::jpeg) decode (JPEG shrunk on
-//! load), [`geometry`] sizes every variant, [`resize`](self::resize) makes
-//! its pixels, [`orient`](self::orient) turns them upright and
-//! [`encode`](self::encode) writes the output format. This file holds the
-//! entry point, the types the caller sees, and the order of the steps.
+//! One file per step: `sniff` picks the decoder, `decode` and `jpeg` decode
+//! (JPEG shrunk on load), [`geometry`] sizes every variant, `resize` makes
+//! its pixels, `orient` turns them upright and `encode` writes the output
+//! format. This file holds the entry point, the types the caller sees, and
+//! the order of the steps.
 
 use crate::model::Shape;
 use crate::variant::Variant;
