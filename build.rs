@@ -2,9 +2,12 @@
 //! fast scaled JPEG decoding.
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/jpeg_shim.c");
+    println!("cargo:rerun-if-changed=src/render/jpeg_shim.c");
     let mut build = cc::Build::new();
-    build.file("src/jpeg_shim.c").warnings(true).opt_level(2);
+    build
+        .file("src/render/jpeg_shim.c")
+        .warnings(true)
+        .opt_level(2);
     match pkg_config::Config::new().probe("libjpeg") {
         Ok(lib) => {
             for dir in &lib.include_paths {

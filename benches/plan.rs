@@ -10,7 +10,8 @@ use thumbgen::model::{
     SourceRecord, Stat, State,
 };
 use thumbgen::plan::{self, Settings};
-use thumbgen::variant::{derivation, Fit, Variant, PIPELINE_VERSION};
+use thumbgen::render::geometry::derivation;
+use thumbgen::variant::{Fit, Variant, PIPELINE_VERSION};
 
 fn variants() -> Vec<Variant> {
     [

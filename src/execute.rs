@@ -24,7 +24,7 @@ use crate::plan::{Build, Job, Plan, Removal};
 use crate::problem::Failure;
 use crate::reason::Reason;
 use crate::record;
-use crate::render::{render_shared, Limits, Rendered};
+use crate::render::{render, Limits, Rendered};
 
 /// One output of a job, in place and recorded.
 pub struct Built {
@@ -158,7 +158,7 @@ impl<'a> Executor<'a> {
             max_pixels: self.config.max_pixels,
         };
         let rendered = catch_unwind(AssertUnwindSafe(|| {
-            render_shared(&bytes, &wanted, &self.config.variants, &limits)
+            render(&bytes, &wanted, &self.config.variants, &limits)
         }));
         let failure = match rendered {
             Ok(Ok((images, info))) => {

@@ -16,7 +16,6 @@ pub mod fingerprint;
 pub mod fsutil;
 pub mod hash;
 pub mod init;
-mod libjpeg;
 pub mod manifest;
 pub mod model;
 pub mod paths;

@@ -19,7 +19,8 @@ use crate::model::{
 use crate::problem::Failure;
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::record;
-use crate::variant::{derivation, Variant, PIPELINE_VERSION};
+use crate::render::geometry::derivation;
+use crate::variant::{Variant, PIPELINE_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 /// One output to (re)build.

@@ -1,6 +1,6 @@
 /*
  * Scaled JPEG decoding through the system's libjpeg (libjpeg-turbo on every
- * current Linux distribution), for `render.rs`. libjpeg-turbo's SIMD Huffman
+ * current Linux distribution), for `jpeg.rs`. libjpeg-turbo's SIMD Huffman
  * and reduced-size IDCTs are what make shrink-on-load fast; the pure-Rust
  * decoders measured 1.4x slower on the same scaled decode.
  *

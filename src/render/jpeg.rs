@@ -1,9 +1,21 @@
-//! Safe wrapper over `src/jpeg_shim.c`: JPEG headers, scaled decoding and
-//! encoding by the system libjpeg-turbo. The shim owns every libjpeg
-//! struct; only plain integers, byte buffers and an error string cross the
-//! boundary.
+//! The JPEG codec: a safe binding over `jpeg_shim.c` (headers, DCT-scaled
+//! decoding and encoding by the system libjpeg-turbo), and the glue that
+//! turns its headers, pixels and refusals into the render package's
+//! `Source` and `RenderError`. The shim owns every libjpeg struct; only
+//! plain integers, byte buffers and an error string cross the boundary.
+//!
+//! JPEG gets its own decoder rather than the `image` crate's for
+//! shrink-on-load: libjpeg-turbo decodes at 1/2, 1/4 or 1/8 scale, skipping
+//! most of the work a full-size decode does.
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, CStr};
+
+use image::metadata::Orientation;
+
+use super::decode::{check_pixels, Px, Source};
+use super::orient::swaps_axes;
+use super::{Limits, RenderError};
+use crate::model::Shape;
 
 #[repr(C)]
 struct TgJpegInfo {
@@ -45,30 +57,30 @@ extern "C" {
 
 /// What a JPEG's header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Info {
-    pub width: u32,
-    pub height: u32,
+struct Info {
+    width: u32,
+    height: u32,
     /// Bytes per decoded pixel: 1 (gray), 3 (RGB) or 4 (CMYK ink).
-    pub components: usize,
+    components: usize,
     /// The TIFF data of the Exif segment.
-    pub exif: Option<Vec<u8>>,
-    pub icc: Option<Vec<u8>>,
+    exif: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
 }
 
 /// Decoded pixels, `Info::components` bytes each.
-pub struct Decoded {
-    pub width: u32,
-    pub height: u32,
-    pub pixels: Vec<u8>,
+struct Decoded {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
 }
 
 /// Why libjpeg refused a file.
 #[derive(Debug)]
-pub struct Refusal {
-    pub message: String,
+struct Refusal {
+    message: String,
     /// The file is a JPEG of a kind this libjpeg does not implement (12-bit,
     /// lossless, hierarchical), rather than a damaged one.
-    pub unsupported: bool,
+    unsupported: bool,
 }
 
 impl Refusal {
@@ -110,7 +122,7 @@ unsafe fn take(ptr: *mut c_uchar, len: usize) -> Option<Vec<u8>> {
 }
 
 /// Read `data`'s header (size, colour layout, Exif, ICC) without decoding.
-pub fn read_info(data: &[u8]) -> Result<Info, Refusal> {
+fn read_info(data: &[u8]) -> Result<Info, Refusal> {
     let mut out = TgJpegInfo {
         width: 0,
         height: 0,
@@ -146,7 +158,7 @@ pub fn read_info(data: &[u8]) -> Result<Info, Refusal> {
 /// Decode `data`, whose header is `info`, at `eighths`/8 of its size (1, 2,
 /// 4 or 8), refusing a decoded buffer larger than `max_bytes` before
 /// allocating it.
-pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Decoded, Refusal> {
+fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Decoded, Refusal> {
     debug_assert!(matches!(eighths, 1 | 2 | 4 | 8));
     // libjpeg's scaled size: each dimension times eighths/8, rounded up.
     let width = (u64::from(info.width) * u64::from(eighths)).div_ceil(8);
@@ -184,7 +196,7 @@ pub fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<
 
 /// Encode `pixels` (`components` = 1 for gray, 3 for RGB) as a baseline
 /// 4:2:0 JPEG at `quality`, embedding `icc` if given.
-pub fn encode(
+pub(super) fn encode(
     pixels: &[u8],
     width: u32,
     height: u32,
@@ -231,17 +243,133 @@ pub fn encode(
     unsafe { take(out, out_len as usize) }.ok_or_else(|| "no output".to_string())
 }
 
+// ---------------------------------------------------------------------------
+// The render package's side: headers, pixels and refusals in its own types.
+
+/// What the JPEG header says, read before any pixel is decoded.
+pub(super) struct Header {
+    info: Info,
+    orientation: Orientation,
+}
+
+impl Header {
+    /// The upright size, which decides the decode scale.
+    pub(super) fn shape(&self) -> Shape {
+        let (width, height) = if swaps_axes(self.orientation) {
+            (self.info.height, self.info.width)
+        } else {
+            (self.info.width, self.info.height)
+        };
+        Shape {
+            width,
+            height,
+            jpeg: true,
+        }
+    }
+}
+
+fn decode_error(reason: String) -> RenderError {
+    RenderError::Decode {
+        format: "JPEG",
+        reason,
+    }
+}
+
+fn refused(refusal: Refusal) -> RenderError {
+    if !refusal.unsupported {
+        return decode_error(refusal.message);
+    }
+    // "Unsupported JPEG data precision 12" would say "unsupported" twice.
+    let reason = match refusal.message.strip_prefix("Unsupported JPEG ") {
+        Some(rest) => rest.to_string(),
+        None => refusal.message,
+    };
+    RenderError::UnsupportedVariant {
+        format: "JPEG",
+        reason,
+    }
+}
+
+/// Reads the header (size, Exif orientation, ICC profile) and checks the
+/// size against the limit, before any pixel is decoded.
+pub(super) fn read_header(source: &[u8], limits: &Limits) -> Result<Header, RenderError> {
+    let info = read_info(source).map_err(refused)?;
+    if info.width == 0 || info.height == 0 {
+        return Err(decode_error("image has no pixels".into()));
+    }
+    check_pixels(info.width, info.height, limits)?;
+    // Broken Exif is not worth refusing an otherwise good picture.
+    let orientation = info
+        .exif
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    Ok(Header { info, orientation })
+}
+
+/// Pixels come from libjpeg-turbo's DCT-scaled decode: at 1/8 it skips most
+/// of the IDCT, upsampling and colour work, which dominate for big photos.
+pub(super) fn decode_at_scale(
+    source: &[u8],
+    header: &Header,
+    eighths: u32,
+    limits: &Limits,
+) -> Result<Source, RenderError> {
+    let info = &header.info;
+    let (w, h) = (info.width, info.height);
+    let max_bytes = limits.max_pixels.saturating_mul(4);
+    let decoded = decode(source, info, eighths, max_bytes).map_err(refused)?;
+    let (dw, dh) = (decoded.width, decoded.height);
+    let (px, pixels) = match info.components {
+        1 => (Px::Gray, decoded.pixels),
+        3 => (Px::Rgb, decoded.pixels),
+        4 => (Px::Rgb, cmyk_to_rgb(&decoded.pixels)),
+        n => return Err(decode_error(format!("{n} colour components"))),
+    };
+    // A DCT-scaled decode maps each 8-pixel block onto `eighths` pixels, so
+    // that is the exact ratio; the size is only rounded up at the edge.
+    let scale = f64::from(eighths) / 8.0;
+    Ok(Source {
+        full: (w, h),
+        scale,
+        width: dw,
+        height: dh,
+        px,
+        pixels,
+        orientation: header.orientation,
+        icc: info.icc.clone(),
+        eighths: eighths as u8,
+        jpeg: true,
+    })
+}
+
+/// libjpeg hands out ink values here (the shim undoes Adobe's inverted
+/// storage, and libjpeg converts YCCK), so this is the naive ink -> light formula,
+/// rounded the way Pillow does, as there is no colour management here.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    fn mul255(a: u32, b: u32) -> u32 {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    }
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for p in cmyk.chunks_exact(4) {
+        let nk = 255 - u32::from(p[3]);
+        for &c in &p[..3] {
+            out.push((nk - mul255(u32::from(c), nk)) as u8);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::model::Format;
+    use crate::render::render;
+    use crate::render::test_support::{
+        decode as decode_output, fixture, near, render_err, render_one, rgba_at, variant,
+    };
+    use crate::variant::Fit;
 
     fn decode_all(data: &[u8], eighths: u32) -> Result<Decoded, Refusal> {
         decode(data, &read_info(data)?, eighths, u64::MAX)
@@ -321,5 +449,58 @@ mod tests {
             .unwrap();
         assert!(err.message.contains("bytes"), "{}", err.message);
         assert!(!err.unsupported);
+    }
+
+    #[test]
+    fn cmyk_jpeg_colours_match_pillow() {
+        let expected = image::load_from_memory(&fixture("cmyk-expected-rgb.png")).unwrap();
+        let r = render_one("cmyk.jpg", &variant(64, 48, Fit::Contain, Format::Png));
+        let got = decode_output(&r);
+        // Centres of the four flat patches.
+        for (x, y) in [(16, 12), (48, 12), (16, 36), (48, 36)] {
+            let (g, e) = (rgba_at(&got, x, y), rgba_at(&expected, x, y));
+            assert!(
+                near(&g[..3], &e[..3], 4),
+                "({x},{y}): got {g:?}, Pillow {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_jpeg_is_refused_from_its_frame_header() {
+        let v = variant(64, 64, Fit::Contain, Format::Jpeg);
+        let e = render(
+            &fixture("baseline.jpg"),
+            &[0],
+            &[v],
+            &Limits { max_pixels: 10_000 },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image is 160×120 (0.019 Mpx), more than max_pixels (0.010 Mpx)"
+        );
+    }
+
+    #[test]
+    fn damaged_and_unsupported_jpegs_give_a_readable_error() {
+        let msg = render_err(&fixture("truncated.jpg"));
+        assert!(msg.starts_with("corrupt or truncated JPEG data"), "{msg}");
+        // A JPEG cut right before its EOI marker still is incomplete.
+        let jpg = fixture("baseline.jpg");
+        let msg = render_err(&jpg[..jpg.len() - 2]);
+        assert!(msg.starts_with("corrupt or truncated JPEG"), "{msg}");
+        // Valid JPEGs of processes libjpeg does not implement: the frame
+        // header of a baseline file patched to 12-bit, then to lossless.
+        let mut twelve = fixture("baseline.jpg");
+        let sof = twelve.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        twelve[sof + 4] = 12;
+        let msg = render_err(&twelve);
+        assert!(msg.starts_with("JPEG variant not supported"), "{msg}");
+        assert!(msg.contains("12"), "{msg}");
+        let mut lossless = fixture("baseline.jpg");
+        lossless[sof + 1] = 0xC3;
+        let msg = render_err(&lossless);
+        assert!(msg.starts_with("JPEG variant not supported"), "{msg}");
     }
 }

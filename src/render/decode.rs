@@ -1,0 +1,363 @@
+//! Decoding into [`Source`], the pixels every later step works on: the
+//! formats the `image` crate reads, each by its own decoder, under the
+//! `max_pixels` limit checked from the header before any pixel buffer is
+//! allocated. JPEG decodes (shrunk on load at a DCT scale) are in `jpeg`,
+//! which fills the same `Source`.
+
+use std::io::Cursor;
+
+use image::codecs::{
+    bmp::BmpDecoder, gif::GifDecoder, ico::IcoDecoder, png::PngDecoder, tiff::TiffDecoder,
+    webp::WebPDecoder,
+};
+use image::error::UnsupportedErrorKind;
+use image::metadata::Orientation;
+use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
+
+use super::orient::swaps_axes;
+use super::{Limits, RenderError};
+use crate::model::Shape;
+
+/// The channel layout of decoded pixels, 8 bits each.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Px {
+    Gray,
+    Rgb,
+    Rgba,
+}
+
+impl Px {
+    pub(super) fn channels(self) -> usize {
+        match self {
+            Px::Gray => 1,
+            Px::Rgb => 3,
+            Px::Rgba => 4,
+        }
+    }
+}
+
+/// Decoded pixels in the stored (not yet EXIF-rotated) orientation, 8 bits a
+/// channel, possibly at a DCT-reduced scale.
+pub(super) struct Source {
+    /// Size of the full-resolution stored image.
+    pub(super) full: (u32, u32),
+    /// Decoded pixels per full-resolution pixel (1, 1/2, 1/4 or 1/8).
+    pub(super) scale: f64,
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) px: Px,
+    pub(super) pixels: Vec<u8>,
+    pub(super) orientation: Orientation,
+    pub(super) icc: Option<Vec<u8>>,
+    /// The DCT scale of a JPEG decode, in eighths; 8 for other formats.
+    pub(super) eighths: u8,
+    pub(super) jpeg: bool,
+}
+
+impl Source {
+    /// The upright size, as the planner records it.
+    pub(super) fn shape(&self) -> Shape {
+        let (width, height) = if swaps_axes(self.orientation) {
+            (self.full.1, self.full.0)
+        } else {
+            self.full
+        };
+        Shape {
+            width,
+            height,
+            jpeg: self.jpeg,
+        }
+    }
+}
+
+/// Refuses a source larger than `max_pixels`, from its header, before
+/// anything of that size is allocated.
+pub(super) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), RenderError> {
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(RenderError::TooLarge {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+fn image_error(format: &'static str, e: image::ImageError) -> RenderError {
+    let reason = match e {
+        image::ImageError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "unexpected end of file".to_string()
+        }
+        image::ImageError::Limits(_) => "image needs more memory than allowed".to_string(),
+        image::ImageError::Unsupported(u) => {
+            let reason = match u.kind() {
+                UnsupportedErrorKind::Color(ExtendedColorType::Unknown(bits)) => {
+                    format!("{bits}-bit pixels of a layout the decoder does not know")
+                }
+                UnsupportedErrorKind::Color(color) => format!("{color:?} pixels"),
+                UnsupportedErrorKind::GenericFeature(feature) => feature,
+                _ => u.to_string(),
+            };
+            return RenderError::UnsupportedVariant { format, reason };
+        }
+        // The decoder's own wording repeats what our message already says
+        // ("Format error decoding Gif: ..."); keep the part after it.
+        image::ImageError::Decoding(d) => {
+            let text = d.to_string();
+            let text = match text.split_once(": ") {
+                Some((head, rest)) if head.starts_with("Format error") => rest.to_string(),
+                _ => text,
+            };
+            // The PNG decoder prints the whole chunk type struct; name it.
+            match text.split_once("type: ") {
+                Some((head, rest)) if head.starts_with("CRC error") => {
+                    let chunk: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+                    format!("checksum mismatch in the {chunk} chunk")
+                }
+                _ => text,
+            }
+        }
+        other => other.to_string(),
+    };
+    RenderError::Decode { format, reason }
+}
+
+fn format_name(f: ImageFormat) -> &'static str {
+    match f {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Ico => "ICO",
+        ImageFormat::Jpeg => "JPEG",
+        _ => "image",
+    }
+}
+
+/// Decodes what the `image` crate reads (PNG, GIF, WebP, TIFF, BMP, ICO),
+/// whole: only JPEG has a cheaper reduced-size decode.
+pub(super) fn decode_other(
+    source: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<Source, RenderError> {
+    let name = format_name(format);
+    let err = |e| image_error(name, e);
+    // The decoders' own limits back up the explicit max_pixels check below:
+    // no side may exceed the pixel budget, and no decoder may allocate more
+    // than the 16-bit RGBA buffer of a maximal image plus slack.
+    let side = u32::try_from(limits.max_pixels).unwrap_or(u32::MAX).max(1);
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(side);
+    image_limits.max_image_height = Some(side);
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    // Decoders are built by hand rather than through `ImageReader`, whose
+    // `into_decoder` applies the limits at once: image's TIFF decoder then
+    // sizes the tag budget by the pixel buffer and loses the ICC profile of
+    // small images. Metadata is read first, limits are set before pixels.
+    let cursor = Cursor::new(source);
+    let built: image::ImageResult<Box<dyn ImageDecoder + '_>> = match format {
+        ImageFormat::Png => PngDecoder::with_limits(cursor, image_limits.clone())
+            .map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        ImageFormat::Gif => GifDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        ImageFormat::WebP => WebPDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        ImageFormat::Tiff => TiffDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        ImageFormat::Ico => IcoDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+        _ => BmpDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
+    };
+    let mut dec = built.map_err(err)?;
+    let (w, h) = dec.dimensions();
+    if w == 0 || h == 0 {
+        return Err(RenderError::Decode {
+            format: name,
+            reason: "image has no pixels".into(),
+        });
+    }
+    check_pixels(w, h, limits)?;
+    // Broken metadata is not worth refusing an otherwise good picture.
+    let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = dec.icc_profile().ok().flatten();
+    dec.set_limits(image_limits).map_err(err)?;
+    let img = DynamicImage::from_decoder(dec).map_err(err)?;
+    let (px, pixels) = match img {
+        DynamicImage::ImageLuma8(b) => (Px::Gray, b.into_raw()),
+        DynamicImage::ImageRgb8(b) => (Px::Rgb, b.into_raw()),
+        DynamicImage::ImageRgba8(b) => (Px::Rgba, b.into_raw()),
+        DynamicImage::ImageLuma16(_) => (Px::Gray, img.to_luma8().into_raw()),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
+            (Px::Rgb, img.to_rgb8().into_raw())
+        }
+        // Grey + alpha joins RGBA: fast_image_resize would handle U8x2, but
+        // the encoders below would then need a fourth layout for little gain.
+        _ => (Px::Rgba, img.to_rgba8().into_raw()),
+    };
+    let (px, pixels) = if px == Px::Rgba && pixels.chunks_exact(4).all(|p| p[3] == 255) {
+        // An alpha channel that is opaque everywhere is dropped so that
+        // outputs are plain RGB and the resize skips alpha premultiplication.
+        (Px::Rgb, rgba_to_rgb(pixels))
+    } else {
+        (px, pixels)
+    };
+    Ok(Source {
+        full: (w, h),
+        scale: 1.0,
+        width: w,
+        height: h,
+        px,
+        pixels,
+        orientation,
+        icc,
+        eighths: 8,
+        jpeg: false,
+    })
+}
+
+/// Drops the alpha bytes in place: a second buffer would double the peak
+/// memory of a large source (a 100 Mpx canvas is 400 MB as RGBA).
+fn rgba_to_rgb(mut pixels: Vec<u8>) -> Vec<u8> {
+    let n = pixels.len() / 4;
+    // Pixel i moves from 4i to 3i: never onto bytes not yet read.
+    for i in 0..n {
+        let (from, to) = (4 * i, 3 * i);
+        pixels[to] = pixels[from];
+        pixels[to + 1] = pixels[from + 1];
+        pixels[to + 2] = pixels[from + 2];
+    }
+    pixels.truncate(3 * n);
+    pixels
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::model::Format;
+    use crate::render::test_support::{
+        decode, fixture, near, render_err, render_one, rgba_at, variant, ALL_FORMATS,
+    };
+    use crate::variant::Fit;
+
+    #[test]
+    fn reads_every_supported_container() {
+        for src in [
+            "baseline.jpg",
+            "progressive.jpg",
+            "arithmetic.jpg",
+            "grayscale.jpg",
+            "cmyk.jpg",
+            "icc.webp",
+            "lossy.webp",
+            "lossless-alpha.webp",
+            "image.tiff",
+            "image.bmp",
+            "gray16.png",
+            "rgb16.png",
+            "palette-trns.png",
+            "gray-alpha.png",
+            "animated.gif",
+        ] {
+            for f in ALL_FORMATS {
+                let r = render_one(src, &variant(30, 30, Fit::Cover, f));
+                assert_eq!((r.width, r.height), (30, 30), "{src} -> {f:?}");
+                decode(&r);
+            }
+        }
+        // 16-bit sources come out as 8-bit with the right values.
+        let img = decode(&render_one(
+            "rgb16.png",
+            &variant(64, 48, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(img.color(), image::ColorType::Rgb8);
+        assert!(near(&rgba_at(&img, 0, 0)[..3], &[255, 0, 0], 1));
+        assert!(near(&rgba_at(&img, 40, 0)[..3], &[255, 160, 0], 1));
+        let img = decode(&render_one(
+            "gray16.png",
+            &variant(64, 48, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(img.color(), image::ColorType::L8);
+        // Progressive and baseline versions of the same picture agree.
+        let a = decode(&render_one(
+            "baseline.jpg",
+            &variant(40, 40, Fit::Contain, Format::Png),
+        ));
+        let b = decode(&render_one(
+            "progressive.jpg",
+            &variant(40, 40, Fit::Contain, Format::Png),
+        ));
+        assert!(near(a.as_bytes(), b.as_bytes(), 8));
+        // Arithmetic coding is lossless re-coding: the very same pixels.
+        let c = decode(&render_one(
+            "arithmetic.jpg",
+            &variant(40, 40, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(a.as_bytes(), c.as_bytes());
+    }
+
+    #[test]
+    fn animations_give_their_first_frame() {
+        for src in ["animated.gif", "animated.webp"] {
+            for f in ALL_FORMATS {
+                let img = decode(&render_one(src, &variant(24, 24, Fit::Contain, f)));
+                let p = rgba_at(&img, 12, 8);
+                assert!(near(&p[..3], &[255, 0, 0], 12), "{src} -> {f:?}: {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn decompression_bomb_is_refused_from_the_header() {
+        let start = Instant::now();
+        let msg = render_err(&fixture("bomb.png"));
+        assert!(
+            start.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            msg,
+            "image is 60000×60000 (3600 Mpx), more than max_pixels (100 Mpx)"
+        );
+    }
+
+    #[test]
+    fn damaged_input_gives_a_readable_error() {
+        let msg = render_err(&fixture("truncated.png"));
+        assert!(msg.starts_with("corrupt or truncated PNG data"), "{msg}");
+        // One flipped bit in the checksum of a PNG's pixel data chunk.
+        let mut png = fixture("icc.png");
+        let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
+        let len = u32::from_be_bytes(png[idat - 4..idat].try_into().unwrap()) as usize;
+        png[idat + 4 + len] ^= 1;
+        assert_eq!(
+            render_err(&png),
+            "corrupt or truncated PNG data: checksum mismatch in the IDAT chunk"
+        );
+        for src in [
+            "animated.gif",
+            "lossy.webp",
+            "image.tiff",
+            "image.bmp",
+            "progressive.jpg",
+        ] {
+            let b = fixture(src);
+            let msg = render_err(&b[..b.len() / 2]);
+            assert!(msg.starts_with("corrupt or truncated"), "{src}: {msg}");
+        }
+        let msg = render_err(&fixture("float.tif"));
+        assert!(
+            msg.starts_with("TIFF variant not supported: 32-bit"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn opaque_alpha_is_dropped_in_place() {
+        let rgba: Vec<u8> = (0..40u8).collect();
+        let rgb = rgba_to_rgb(rgba.clone());
+        let expected: Vec<u8> = rgba.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
+        assert_eq!(rgb, expected);
+        assert!(rgba_to_rgb(Vec::new()).is_empty());
+    }
+}

@@ -1,0 +1,370 @@
+//! Encoding per output format (JPEG, PNG, WebP), each from the resized
+//! pixels turned upright: alpha flattened where the format has none, and the
+//! source's ICC profile carried over where it describes the pixels written
+//! (libwebp writes none, so the WebP container is rebuilt with one).
+
+use super::decode::{Px, Source};
+use super::jpeg;
+use super::orient::orient;
+use super::resize::{placement, Resized};
+use super::{RenderError, Rendered};
+use crate::model::Format;
+use crate::variant::Variant;
+
+/// Turn resized pixels upright and encode them as `v` says.
+pub(super) fn encode_variant(
+    src: &Source,
+    resized: Resized,
+    v: &Variant,
+    via: u64,
+) -> Result<Rendered, RenderError> {
+    let (pixels, w, h) = orient(
+        src.orientation,
+        resized.pixels,
+        resized.width,
+        resized.height,
+        src.px.channels(),
+    );
+    debug_assert_eq!((w, h), placement(src.full, src.orientation, v).out_upright);
+
+    let bytes = match v.format {
+        Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
+        Format::Png => encode_png(src, &pixels, w, h)?,
+        Format::Webp => encode_webp(src, pixels, w, h, v)?,
+    };
+    Ok(Rendered {
+        width: w,
+        height: h,
+        bytes,
+        via,
+    })
+}
+
+/// The source's ICC profile, if it describes pixels like the ones written:
+/// a CMYK profile on converted RGB, or a grey one on expanded RGB, would be
+/// wrong, so those are dropped.
+fn icc_for(src: &Source, px: Px) -> Option<&[u8]> {
+    let icc = src.icc.as_deref()?;
+    let space = icc.get(16..20)?;
+    let fits = match px {
+        Px::Gray => space == b"GRAY",
+        Px::Rgb | Px::Rgba => space == b"RGB ",
+    };
+    fits.then_some(icc)
+}
+
+fn flatten(rgba: &[u8], bg: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rgba.len() / 4 * 3);
+    for p in rgba.chunks_exact(4) {
+        let a = u32::from(p[3]);
+        for c in 0..3 {
+            let v = u32::from(p[c]) * a + u32::from(bg[c]) * (255 - a);
+            out.push(((v + 127) / 255) as u8);
+        }
+    }
+    out
+}
+
+fn gray_to_rgb(gray: &[u8]) -> Vec<u8> {
+    gray.iter().flat_map(|&g| [g, g, g]).collect()
+}
+
+fn encode_error(format: &'static str) -> impl Fn(String) -> RenderError {
+    move |reason| RenderError::Encode { format, reason }
+}
+
+fn encode_jpeg(
+    src: &Source,
+    pixels: Vec<u8>,
+    w: u32,
+    h: u32,
+    v: &Variant,
+) -> Result<Vec<u8>, RenderError> {
+    let err = encode_error("JPEG");
+    let (px, pixels) = match src.px {
+        Px::Rgba => (Px::Rgb, flatten(&pixels, v.background)),
+        px => (px, pixels),
+    };
+    // libjpeg-turbo's SIMD encoder; 4:2:0, baseline, no EXIF (pixels are
+    // already upright).
+    let components = if px == Px::Gray { 1 } else { 3 };
+    jpeg::encode(&pixels, w, h, components, v.quality, icc_for(src, px)).map_err(err)
+}
+
+fn encode_png(src: &Source, pixels: &[u8], w: u32, h: u32) -> Result<Vec<u8>, RenderError> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    use image::ImageEncoder;
+    let err = encode_error("PNG");
+    let mut out = Vec::new();
+    // Measured on product photos with alpha: `Fast` (fdeflate) is about 6x
+    // quicker than `Default` for outputs only ~8% larger.
+    let mut enc =
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+    if let Some(icc) = icc_for(src, src.px) {
+        enc.set_icc_profile(icc.to_vec())
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let color = match src.px {
+        Px::Gray => image::ExtendedColorType::L8,
+        Px::Rgb => image::ExtendedColorType::Rgb8,
+        Px::Rgba => image::ExtendedColorType::Rgba8,
+    };
+    enc.write_image(pixels, w, h, color)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(out)
+}
+
+fn encode_webp(
+    src: &Source,
+    pixels: Vec<u8>,
+    w: u32,
+    h: u32,
+    v: &Variant,
+) -> Result<Vec<u8>, RenderError> {
+    let err = encode_error("WebP");
+    let (px, pixels) = match src.px {
+        Px::Gray => (Px::Rgb, gray_to_rgb(&pixels)),
+        px => (px, pixels),
+    };
+    let enc = if px == Px::Rgba {
+        webp::Encoder::from_rgba(&pixels, w, h)
+    } else {
+        webp::Encoder::from_rgb(&pixels, w, h)
+    };
+    let mut config = webp::WebPConfig::new().map_err(|()| err("libwebp config".into()))?;
+    config.quality = f32::from(v.quality.clamp(1, 100));
+    // Method 2 instead of libwebp's default 4: measured 2.5x faster on
+    // product photos for files ~2.5% larger at the same quality.
+    config.method = 2;
+    config.alpha_compression = 1;
+    let mem = enc
+        .encode_advanced(&config)
+        .map_err(|e| err(format!("{e:?}")))?;
+    match icc_for(src, px) {
+        Some(icc) => {
+            webp_with_icc(&mem, icc, w, h).ok_or_else(|| err("unexpected libwebp output".into()))
+        }
+        None => Ok(mem.to_vec()),
+    }
+}
+
+/// libwebp's simple API writes no ICC profile, so rebuild the RIFF container
+/// in its extended form: VP8X (with the ICC flag, and the alpha flag when an
+/// ALPH chunk is there), then ICCP, then libwebp's image chunks unchanged.
+fn webp_with_icc(simple: &[u8], icc: &[u8], w: u32, h: u32) -> Option<Vec<u8>> {
+    if simple.len() < 12 || &simple[..4] != b"RIFF" || &simple[8..12] != b"WEBP" {
+        return None;
+    }
+    let mut chunks: Vec<(&[u8], &[u8])> = Vec::new();
+    let mut at = 12;
+    while at + 8 <= simple.len() {
+        let tag = &simple[at..at + 4];
+        let len = u32::from_le_bytes(simple[at + 4..at + 8].try_into().ok()?) as usize;
+        let body = simple.get(at + 8..at + 8 + len)?;
+        chunks.push((tag, body));
+        at += 8 + len + (len & 1);
+    }
+    // 0x20: ICC profile present; 0x10: alpha. An existing VP8X (libwebp
+    // writes one for lossy + alpha) contributes its own flags.
+    let mut flags = 0x20u8;
+    for (tag, body) in &chunks {
+        match *tag {
+            b"ALPH" => flags |= 0x10,
+            b"VP8X" => flags |= body.first().copied().unwrap_or(0),
+            _ => {}
+        }
+    }
+    let mut vp8x = Vec::with_capacity(10);
+    vp8x.extend_from_slice(&[flags, 0, 0, 0]);
+    vp8x.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+    vp8x.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+
+    let mut body = Vec::with_capacity(simple.len() + icc.len() + 64);
+    body.extend_from_slice(b"WEBP");
+    let mut push = |tag: &[u8], data: &[u8]| {
+        body.extend_from_slice(tag);
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        if data.len() & 1 == 1 {
+            body.push(0);
+        }
+    };
+    push(b"VP8X", &vp8x);
+    push(b"ICCP", icc);
+    for (tag, data) in chunks.iter().filter(|(t, _)| *t != b"VP8X") {
+        push(tag, data);
+    }
+    let mut out = Vec::with_capacity(body.len() + 8);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&u32::try_from(body.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&body);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use image::codecs::{png::PngDecoder, tiff::TiffDecoder, webp::WebPDecoder};
+    use image::{ImageDecoder, ImageFormat};
+
+    use crate::model::Format;
+    use crate::render::render;
+    use crate::render::test_support::{
+        decode, fixture, near, render_one, rgba_at, variant, ALL_FORMATS, LIMITS,
+    };
+    use crate::variant::Fit;
+
+    /// The embedded ICC profile, read without `ImageReader` (see
+    /// `decode_other` on why it would lose small TIFFs' profiles).
+    fn output_icc(bytes: &[u8]) -> Option<Vec<u8>> {
+        let c = Cursor::new(bytes);
+        match image::guess_format(bytes).unwrap() {
+            ImageFormat::Jpeg => image::codecs::jpeg::JpegDecoder::new(c)
+                .unwrap()
+                .icc_profile()
+                .unwrap(),
+            ImageFormat::Png => PngDecoder::new(c).unwrap().icc_profile().unwrap(),
+            ImageFormat::WebP => WebPDecoder::new(c).unwrap().icc_profile().unwrap(),
+            ImageFormat::Tiff => TiffDecoder::new(c).unwrap().icc_profile().unwrap(),
+            f => panic!("{f:?}"),
+        }
+    }
+
+    #[test]
+    fn transparency_is_flattened_for_jpeg_and_kept_otherwise() {
+        // rgba-transparent: left half clear, right half red, bottom strip
+        // half-transparent blue.
+        let mut v = variant(64, 64, Fit::Contain, Format::Jpeg);
+        v.background = [0, 255, 0];
+        let img = decode(&render_one("rgba-transparent.png", &v));
+        assert!(near(&rgba_at(&img, 8, 8)[..3], &[0, 255, 0], 8));
+        assert!(near(&rgba_at(&img, 50, 8)[..3], &[255, 0, 0], 8));
+        assert!(near(&rgba_at(&img, 8, 44)[..3], &[0, 127, 128], 12));
+
+        let png = decode(&render_one(
+            "rgba-transparent.png",
+            &variant(64, 64, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(png.color(), image::ColorType::Rgba8);
+        assert_eq!(rgba_at(&png, 8, 8)[3], 0);
+        assert_eq!(rgba_at(&png, 50, 8), [255, 0, 0, 255]);
+        assert!(near(&rgba_at(&png, 8, 44), &[0, 0, 255, 128], 2));
+
+        for src in [
+            "rgba-transparent.png",
+            "lossless-alpha.webp",
+            "lossy-alpha.webp",
+        ] {
+            let r = render_one(src, &variant(32, 32, Fit::Contain, Format::Webp));
+            let webp = decode(&r);
+            assert!(webp.color().has_alpha(), "{src}");
+            assert!(rgba_at(&webp, 4, 4)[3] < 8, "{src}");
+            assert!(rgba_at(&webp, 28, 4)[3] > 247, "{src}");
+        }
+
+        // Palette with a tRNS entry, and grey + alpha.
+        for src in ["palette-trns.png", "gray-alpha.png"] {
+            let png = decode(&render_one(
+                src,
+                &variant(64, 64, Fit::Contain, Format::Png),
+            ));
+            assert!(png.color().has_alpha(), "{src}");
+            assert_eq!(rgba_at(&png, 8, 8)[3], 0, "{src}");
+            assert_eq!(rgba_at(&png, 50, 8)[3], 255, "{src}");
+        }
+        let pal = decode(&render_one(
+            "palette-trns.png",
+            &variant(64, 64, Fit::Contain, Format::Jpeg),
+        ));
+        assert!(near(&rgba_at(&pal, 8, 8)[..3], &[255, 255, 255], 4));
+        assert!(near(&rgba_at(&pal, 50, 8)[..3], &[0, 128, 0], 8));
+    }
+
+    #[test]
+    fn opaque_sources_give_outputs_without_alpha() {
+        for src in [
+            "baseline.jpg",
+            "icc.png",
+            "lossy.webp",
+            "image.tiff",
+            "image.bmp",
+            "animated.gif",
+        ] {
+            let png = decode(&render_one(
+                src,
+                &variant(32, 32, Fit::Contain, Format::Png),
+            ));
+            assert_eq!(png.color(), image::ColorType::Rgb8, "{src}");
+            let webp = decode(&render_one(
+                src,
+                &variant(32, 32, Fit::Contain, Format::Webp),
+            ));
+            assert!(!webp.color().has_alpha(), "{src}");
+        }
+        let gray = decode(&render_one(
+            "grayscale.jpg",
+            &variant(32, 32, Fit::Contain, Format::Png),
+        ));
+        assert_eq!(gray.color(), image::ColorType::L8);
+        let gray = decode(&render_one(
+            "grayscale.jpg",
+            &variant(32, 32, Fit::Contain, Format::Jpeg),
+        ));
+        assert_eq!(gray.color(), image::ColorType::L8);
+    }
+
+    #[test]
+    fn icc_profile_is_carried_into_every_output_format() {
+        let want = output_icc(&fixture("icc.png")).expect("fixture has a profile");
+        for src in ["icc.jpg", "icc.png", "icc.webp", "icc.tiff"] {
+            assert_eq!(
+                output_icc(&fixture(src)).as_deref(),
+                Some(&want[..]),
+                "{src} fixture"
+            );
+            for f in ALL_FORMATS {
+                let r = render_one(src, &variant(40, 40, Fit::Cover, f));
+                assert_eq!(
+                    output_icc(&r.bytes).as_deref(),
+                    Some(&want[..]),
+                    "{src} -> {f:?}"
+                );
+                decode(&r);
+            }
+        }
+        // With alpha the WebP output is VP8X + ALPH + VP8: the profile must
+        // join the existing extended header, and alpha must survive.
+        let mut with_alpha = fixture("rgba-transparent.png");
+        let src_icc = output_icc(&fixture("icc.png")).unwrap();
+        with_alpha = reencode_png_with_icc(&with_alpha, &src_icc);
+        let v = variant(32, 32, Fit::Contain, Format::Webp);
+        let r = render(&with_alpha, &[0], &[v], &LIMITS)
+            .unwrap()
+            .0
+            .remove(0);
+        assert_eq!(output_icc(&r.bytes).as_deref(), Some(&want[..]));
+        let img = decode(&r);
+        assert!(img.color().has_alpha());
+        assert!(rgba_at(&img, 4, 4)[3] < 8);
+        // No profile in, none out.
+        let r = render_one("baseline.jpg", &variant(32, 32, Fit::Contain, Format::Webp));
+        assert_eq!(output_icc(&r.bytes), None);
+    }
+
+    fn reencode_png_with_icc(png: &[u8], icc: &[u8]) -> Vec<u8> {
+        use image::ImageEncoder;
+        let img = image::load_from_memory(png).unwrap().to_rgba8();
+        let mut out = Vec::new();
+        let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+        enc.set_icc_profile(icc.to_vec()).unwrap();
+        enc.write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .unwrap();
+        out
+    }
+}

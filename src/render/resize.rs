@@ -1,0 +1,197 @@
+//! Resizing with `fast_image_resize` (Lanczos3): each variant's crop of the
+//! decode, or of a larger variant it is derived from, at its output size.
+//! Resizes run in the stored orientation, so the crop is mapped onto the
+//! stored image here and the result is turned upright only when encoded.
+
+use fast_image_resize as fr;
+use image::metadata::Orientation;
+
+use super::decode::{Px, Source};
+use super::geometry::geometry;
+use super::orient::{swaps_axes, upright_rect_to_stored};
+use super::RenderError;
+use crate::variant::Variant;
+
+/// Where a variant sits in the stored (not yet upright) source: the region
+/// it needs, in stored full-resolution pixels, and the size it is resized
+/// to, stored and upright.
+pub(super) struct Placement {
+    crop: (f64, f64, f64, f64),
+    out_stored: (u32, u32),
+    pub(super) out_upright: (u32, u32),
+}
+
+pub(super) fn placement(full: (u32, u32), orientation: Orientation, v: &Variant) -> Placement {
+    let (sw, sh) = full;
+    let swaps = swaps_axes(orientation);
+    let (uw, uh) = if swaps { (sh, sw) } else { (sw, sh) };
+    let g = geometry(uw, uh, v.width, v.height, v.fit);
+    let crop = upright_rect_to_stored(orientation, f64::from(sw), f64::from(sh), g.crop);
+    let out_upright = (g.out_width, g.out_height);
+    let out_stored = if swaps {
+        (g.out_height, g.out_width)
+    } else {
+        out_upright
+    };
+    Placement {
+        crop,
+        out_stored,
+        out_upright,
+    }
+}
+
+fn pixel_type(px: Px) -> fr::PixelType {
+    match px {
+        Px::Gray => fr::PixelType::U8,
+        Px::Rgb => fr::PixelType::U8x3,
+        Px::Rgba => fr::PixelType::U8x4,
+    }
+}
+
+/// A variant's pixels after the resize, still in the stored orientation
+/// (as the decode is), so that smaller variants can be resized from them.
+#[derive(Clone)]
+pub(super) struct Resized {
+    pub(super) pixels: Vec<u8>,
+    pub(super) width: u32,
+    pub(super) height: u32,
+}
+
+/// Resizes every `wanted` variant (indices into `all`), and the larger ones
+/// they derive from (`parent`, per variant), parents first. Indices follow
+/// `all`; a variant not needed stays `None`.
+pub(super) fn resize_wanted(
+    src: &Source,
+    parent: &[Option<usize>],
+    wanted: &[usize],
+    all: &[Variant],
+) -> Result<Vec<Option<Resized>>, RenderError> {
+    let mut resizer = fr::Resizer::new();
+    let mut resized: Vec<Option<Resized>> = (0..all.len()).map(|_| None).collect();
+    for &i in wanted {
+        let mut chain = vec![i];
+        while let Some(p) = parent[*chain.last().expect("not empty")] {
+            chain.push(p);
+        }
+        for &j in chain.iter().rev() {
+            if resized[j].is_none() {
+                let from = parent[j].and_then(|p| resized[p].as_ref());
+                resized[j] = Some(resize_variant(src, from, &all[j], &mut resizer)?);
+            }
+        }
+    }
+    Ok(resized)
+}
+
+/// Resize for `v` from the decode, or `from` a larger `contain` variant of
+/// the same source (which holds the whole image).
+fn resize_variant(
+    src: &Source,
+    from: Option<&Resized>,
+    v: &Variant,
+    resizer: &mut fr::Resizer,
+) -> Result<Resized, RenderError> {
+    let p = placement(src.full, src.orientation, v);
+    let (sw, sh) = p.out_stored;
+    // The image resized from, and its pixels per full-resolution pixel.
+    let (pixels, iw, ih, scale_x, scale_y) = match from {
+        None => (&src.pixels, src.width, src.height, src.scale, src.scale),
+        Some(r) => (
+            &r.pixels,
+            r.width,
+            r.height,
+            f64::from(r.width) / f64::from(src.full.0),
+            f64::from(r.height) / f64::from(src.full.1),
+        ),
+    };
+    // Crop in those pixels, clamped: scaled decodes round their size up,
+    // and float noise must not push the box past the buffer.
+    let (dw, dh) = (f64::from(iw), f64::from(ih));
+    let cx = (p.crop.0 * scale_x).clamp(0.0, dw - 1.0);
+    let cy = (p.crop.1 * scale_y).clamp(0.0, dh - 1.0);
+    let cw = (p.crop.2 * scale_x).clamp(1.0, dw - cx);
+    let ch = (p.crop.3 * scale_y).clamp(1.0, dh - cy);
+
+    let src_view = fr::images::ImageRef::new(iw, ih, pixels, pixel_type(src.px))
+        .map_err(|e| RenderError::Resize(e.to_string()))?;
+    let mut dst = fr::images::Image::new(sw, sh, pixel_type(src.px));
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .crop(cx, cy, cw, ch);
+    resizer
+        .resize(&src_view, &mut dst, &options)
+        .map_err(|e| RenderError::Resize(e.to_string()))?;
+    Ok(Resized {
+        pixels: dst.into_vec(),
+        width: sw,
+        height: sh,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_support::{decode, fixture, render_one, variant, ALL_FORMATS};
+    use crate::variant::Fit;
+
+    #[test]
+    fn contain_and_cover_sizes() {
+        for f in ALL_FORMATS {
+            for (src, w, h, fit, want) in [
+                ("baseline.jpg", 64, 64, Fit::Contain, (64, 48)),
+                ("baseline.jpg", 64, 64, Fit::Cover, (64, 64)),
+                ("baseline.jpg", 100, 30, Fit::Cover, (100, 30)),
+                ("baseline.jpg", 500, 500, Fit::Contain, (160, 120)),
+                ("baseline.jpg", 20, 100, Fit::Cover, (20, 100)),
+                ("icc.png", 40, 40, Fit::Contain, (40, 30)),
+                ("icc.png", 40, 40, Fit::Cover, (40, 40)),
+                ("exif-orientation-6.jpg", 32, 32, Fit::Contain, (32, 21)),
+                ("exif-orientation-6.jpg", 64, 20, Fit::Cover, (64, 20)),
+            ] {
+                let r = render_one(src, &variant(w, h, fit, f));
+                assert_eq!((r.width, r.height), want, "{src} {w}x{h} {fit:?} {f:?}");
+                decode(&r);
+            }
+        }
+    }
+
+    /// Whatever SIMD the machine has, the resize gives the same pixels, so
+    /// outputs do not depend on the CPU they were made on.
+    #[test]
+    fn resize_is_the_same_on_every_cpu_path() {
+        let img = image::load_from_memory(&fixture("rgba-transparent.png")).unwrap();
+        let (w, h) = (img.width(), img.height());
+        let layouts = [
+            (fr::PixelType::U8, img.to_luma8().into_raw()),
+            (fr::PixelType::U8x3, img.to_rgb8().into_raw()),
+            (fr::PixelType::U8x4, img.to_rgba8().into_raw()),
+        ];
+        for (pt, pixels) in &layouts {
+            let src = fr::images::ImageRef::new(w, h, pixels, *pt).unwrap();
+            let mut outs = Vec::new();
+            for ext in [
+                fr::CpuExtensions::None,
+                fr::CpuExtensions::Sse4_1,
+                fr::CpuExtensions::Avx2,
+            ] {
+                if !ext.is_supported() {
+                    continue;
+                }
+                let mut r = fr::Resizer::new();
+                // SAFETY: only extensions the CPU reports are selected.
+                unsafe { r.set_cpu_extensions(ext) };
+                let mut dst = fr::images::Image::new(23, 17, *pt);
+                let opts = fr::ResizeOptions::new().crop(3.5, 2.25, 55.0, 41.0);
+                r.resize(&src, &mut dst, &opts).unwrap();
+                outs.push((ext, dst.into_vec()));
+            }
+            for (ext, o) in &outs[1..] {
+                assert!(
+                    *o == outs[0].1,
+                    "{pt:?}: {ext:?} differs from {:?}",
+                    outs[0].0
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Content sniffing: which decoder a source goes to, decided from its first
+//! bytes alone, since file names lie. Formats people drop into photo
+//! folders but that are not read here get their own "unsupported" message
+//! rather than "not an image".
+
+use image::ImageFormat;
+
+use super::RenderError;
+
+/// Which decoder a source goes to.
+pub(super) enum Kind {
+    Jpeg,
+    Other(ImageFormat),
+}
+
+/// Decides the decoder from the content alone: file names lie.
+pub(super) fn sniff(b: &[u8]) -> Result<Kind, RenderError> {
+    if b.is_empty() {
+        return Err(RenderError::Empty);
+    }
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Kind::Jpeg);
+    }
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Kind::Other(ImageFormat::Png));
+    }
+    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        return Ok(Kind::Other(ImageFormat::Gif));
+    }
+    if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        return Ok(Kind::Other(ImageFormat::WebP));
+    }
+    if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
+        return Ok(Kind::Other(ImageFormat::Tiff));
+    }
+    // "BM" alone starts plenty of text files; also require a known DIB
+    // header size so that those get the "not an image" message.
+    if b.len() >= 18 && b.starts_with(b"BM") {
+        let dib = u32::from_le_bytes([b[14], b[15], b[16], b[17]]);
+        if matches!(dib, 12 | 16 | 40 | 52 | 56 | 64 | 108 | 124) {
+            return Ok(Kind::Other(ImageFormat::Bmp));
+        }
+    }
+    // Icons: reserved 0, type 1, then a non-zero image count.
+    if b.len() >= 22 && b.starts_with(&[0, 0, 1, 0]) && (b[4] != 0 || b[5] != 0) {
+        return Ok(Kind::Other(ImageFormat::Ico));
+    }
+    // Formats people do drop into photo folders but that are not read here:
+    // say so instead of claiming the file is no image at all.
+    if b.len() >= 12 && &b[4..8] == b"ftyp" {
+        let brand = &b[8..12];
+        if matches!(brand, b"avif" | b"avis") {
+            return Err(RenderError::Unsupported("AVIF"));
+        }
+        if matches!(brand, b"heic" | b"heix" | b"hevc" | b"mif1" | b"msf1") {
+            return Err(RenderError::Unsupported("HEIF/HEIC"));
+        }
+    }
+    if b.starts_with(&[0xFF, 0x0A]) || b.starts_with(b"\0\0\0\x0cJXL \r\n\x87\n") {
+        return Err(RenderError::Unsupported("JPEG XL"));
+    }
+    if b.starts_with(b"8BPS") {
+        return Err(RenderError::Unsupported("Photoshop PSD"));
+    }
+    if b.starts_with(b"qoif") {
+        return Err(RenderError::Unsupported("QOI"));
+    }
+    Err(RenderError::NotAnImage)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Format;
+    use crate::render::test_support::{decode, fixture, render_err, render_one, rgba_at, variant};
+    use crate::variant::Fit;
+
+    #[test]
+    fn content_decides_the_format_not_the_name() {
+        let r = render_one(
+            "png-named.jpg",
+            &variant(40, 40, Fit::Contain, Format::Jpeg),
+        );
+        assert_eq!((r.width, r.height), (40, 30));
+        assert!(r.bytes.starts_with(&[0xFF, 0xD8, 0xFF]));
+        // an icon saved under a .png name, as favicons often are
+        let r = render_one(
+            "icon-named.png",
+            &variant(64, 64, Fit::Contain, Format::Png),
+        );
+        assert_eq!((r.width, r.height), (32, 32));
+        let img = decode(&r);
+        assert_eq!(rgba_at(&img, 2, 2)[3], 0, "transparent quarter kept");
+        assert_eq!(rgba_at(&img, 30, 30), [200, 30, 30, 255]);
+    }
+
+    #[test]
+    fn unrecognised_and_unsupported_content_is_named() {
+        assert_eq!(render_err(&fixture("empty.jpg")), "empty file");
+        assert_eq!(
+            render_err(&fixture("not-an-image.jpg")),
+            "not an image (unrecognised content)"
+        );
+        assert_eq!(
+            render_err(b"BM is also how some text starts"),
+            "not an image (unrecognised content)"
+        );
+        assert_eq!(
+            render_err(b"\0\0\0\x18ftypheic\0\0\0\0"),
+            "unsupported image format (HEIF/HEIC)"
+        );
+    }
+}

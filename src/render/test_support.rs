@@ -1,0 +1,63 @@
+//! Fixtures and helpers the render package's unit tests share: most tests
+//! check one concern through the whole pipeline, from a fixture file to
+//! decoded output, so they need the same few tools.
+
+use image::DynamicImage;
+
+use super::{render, Limits, Rendered};
+use crate::model::Format;
+use crate::variant::{Fit, Variant};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+
+pub(super) const LIMITS: Limits = Limits {
+    max_pixels: 100_000_000,
+};
+
+pub(super) const ALL_FORMATS: [Format; 3] = [Format::Jpeg, Format::Png, Format::Webp];
+
+pub(super) fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+pub(super) fn variant(width: u32, height: u32, fit: Fit, format: Format) -> Variant {
+    Variant {
+        name: "t".into(),
+        width,
+        height,
+        fit,
+        format,
+        quality: 90,
+        background: [255, 255, 255],
+    }
+}
+
+pub(super) fn render_one(name: &str, v: &Variant) -> Rendered {
+    let (mut out, _) = render(&fixture(name), &[0], std::slice::from_ref(v), &LIMITS)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+pub(super) fn render_err(bytes: &[u8]) -> String {
+    let v = variant(64, 64, Fit::Contain, Format::Jpeg);
+    match render(bytes, &[0], &[v], &LIMITS) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Decodes an output, checking it has the size it claims.
+pub(super) fn decode(r: &Rendered) -> DynamicImage {
+    let img = image::load_from_memory(&r.bytes).expect("output decodes");
+    assert_eq!((img.width(), img.height()), (r.width, r.height));
+    img
+}
+
+pub(super) fn rgba_at(img: &DynamicImage, x: u32, y: u32) -> [u8; 4] {
+    img.to_rgba8().get_pixel(x, y).0
+}
+
+pub(super) fn near(a: &[u8], b: &[u8], tol: u8) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= tol)
+}
