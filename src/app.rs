@@ -362,8 +362,10 @@ impl Commit<'_> {
                 {
                     let mut counts = self.counts.lock().unwrap();
                     let verified = built.iter().filter(|b| b.verified).count();
+                    let moved = built.iter().filter(|b| b.moved).count();
                     counts.verified += verified;
-                    counts.built += built.len() - verified;
+                    counts.moved += moved;
+                    counts.built += built.len() - verified - moved;
                 }
                 self.reporter.built(&source, &built);
                 self.record(&job.source, Some(&record))

@@ -10,7 +10,7 @@
 //! outputs are deterministic.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -36,6 +36,8 @@ pub struct Built {
     /// build after losing the cache, or `--force`, verifies what it finds
     /// rather than rewriting it.
     pub verified: bool,
+    /// Moved from a renamed source's old path, not rendered.
+    pub moved: bool,
 }
 
 /// What became of one job.
@@ -147,13 +149,19 @@ impl<'a> Executor<'a> {
 
     /// Read the source and render the job's variants, without writing.
     fn render_job(&self, job: &Job) -> Result<RenderedJob, RenderFailure> {
+        let builds: Vec<&Build> = job.builds.iter().collect();
+        self.render_builds(job, &builds)
+    }
+
+    /// Read `job`'s source and render `builds`, without writing.
+    fn render_builds(&self, job: &Job, builds: &[&Build]) -> Result<RenderedJob, RenderFailure> {
         let path = self.config.source.join(&job.source);
         let bytes = std::fs::read(&path).map_err(|e| RenderFailure {
             record: None,
             failure: Failure::Unreadable(Unreadable::Io(describe_io(&e))),
         })?;
         let record = record::read(&job.fingerprint, hash_bytes(&bytes));
-        let wanted: Vec<usize> = job.builds.iter().map(|b| b.variant).collect();
+        let wanted: Vec<usize> = builds.iter().map(|b| b.variant).collect();
         let limits = Limits {
             max_pixels: self.config.max_pixels,
         };
@@ -239,20 +247,57 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Move an output of a renamed source to `path`; `None` if it is no
+    /// longer what was recorded (it is rendered instead).
+    fn relocate(&self, from: &OutputRecord, path: &Path) -> Option<OutputRecord> {
+        let old = self.config.resolve(&from.path);
+        let new = self.config.resolve(path);
+        let boundary = self.config.prune_boundary(&old);
+        match fsutil::relocate(&old, &new, &from.stat, &from.hash, boundary) {
+            Ok(Some(stat)) => Some(record::moved(from, path.to_path_buf(), stat)),
+            Ok(None) | Err(_) => None,
+        }
+    }
+
     fn run_one(&self, job: &Job) -> Outcome {
+        // Outputs of a renamed source move; the rest are rendered.
+        let mut built: Vec<Built> = Vec::with_capacity(job.builds.len());
+        let mut to_render: Vec<&Build> = Vec::new();
+        for build in &job.builds {
+            let moved = build
+                .from
+                .as_ref()
+                .and_then(|from| self.relocate(from, &build.path));
+            match moved {
+                Some(output) => built.push(Built {
+                    build: build.clone(),
+                    output,
+                    verified: false,
+                    moved: true,
+                }),
+                None => to_render.push(build),
+            }
+        }
+        if to_render.is_empty() {
+            if let (Some(hash), Some(shape)) = (job.fingerprint.hash, job.shape) {
+                let read = record::read(&job.fingerprint, hash);
+                let outputs = built.iter().map(|b| b.output.clone());
+                let record = record::built(read, shape, &job.keep, outputs);
+                return Outcome::Built { record, built };
+            }
+        }
         let RenderedJob {
             record,
             images: rendered,
             shape,
             eighths,
-        } = match self.render_job(job) {
+        } = match self.render_builds(job, &to_render) {
             Ok(done) => done,
             Err(failure) => return self.fail(job, failure.record.map(|r| *r), failure.failure),
         };
 
         let staging = self.staging();
-        let mut built: Vec<Built> = Vec::with_capacity(rendered.len());
-        for (build, image) in job.builds.iter().zip(rendered) {
+        for (&build, image) in to_render.iter().zip(rendered) {
             let target = self.config.resolve(&build.path);
             // An identical file is left as it is (its mtime too), so a build
             // after losing the cache does not rewrite the whole tree.
@@ -293,6 +338,7 @@ impl<'a> Executor<'a> {
             built.push(Built {
                 build: build.clone(),
                 verified,
+                moved: false,
                 output: record::written(&self.config.variants[build.variant], eighths, written),
             });
         }

@@ -122,6 +122,32 @@ pub fn remove_if_ours(
     Ok(true)
 }
 
+/// Move the file at `from`, if it is still the one recorded with `stat`
+/// and `hash`, to `to` (same file system: both are in the output tree),
+/// then prune the folders that emptied up to `root`. The stat of the file
+/// now at `to`, or `None` if `from` is no longer ours.
+pub fn relocate(
+    from: &Path,
+    to: &Path,
+    stat: &Stat,
+    hash: &[u8; 32],
+    root: &Path,
+) -> Result<Option<Stat>, PathError> {
+    if !is_ours(from, stat, hash) {
+        return Ok(None);
+    }
+    if from != to {
+        let parent = to.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(at(parent))?;
+        std::fs::rename(from, to).map_err(at(to))?;
+        if let Some(parent) = from.parent() {
+            prune_empty_dirs(parent, root);
+        }
+    }
+    let meta = std::fs::symlink_metadata(to).map_err(at(to))?;
+    Ok(Some(Stat::of(&meta)))
+}
+
 /// Remove `dir` and its parents while they are empty, stopping at `stop`
 /// (which is kept).
 fn prune_empty_dirs(mut dir: &Path, stop: &Path) {

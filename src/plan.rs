@@ -7,13 +7,13 @@
 //! inputs always give the same plan, in a deterministic order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
 use crate::model::{
-    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes,
+    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
     SourceRecord, Stat, State,
 };
 use crate::problem::Failure;
@@ -31,6 +31,10 @@ pub struct Build {
     pub path: PathBuf,
     /// Why.
     pub reason: Reason,
+    /// For a renamed source: the old source's output, to move here instead
+    /// of rendering (rendered after all if it is no longer what was
+    /// recorded).
+    pub from: Option<OutputRecord>,
 }
 
 /// One source to decode, and the variants to render from it.
@@ -47,6 +51,9 @@ pub struct Job {
     /// Outputs recorded before that this job's outputs do not overwrite but
     /// that must go if the job fails (a failed source has no outputs).
     pub previous: Vec<OutputRecord>,
+    /// The source's shape when it is known without decoding: a renamed
+    /// source's, whose outputs may all move.
+    pub shape: Option<Shape>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +187,7 @@ pub fn plan(
         .map(|v| v.settings_hash())
         .collect();
     let mut variant_changes = VariantChanges::new(settings);
+    let mut renames = Renames::default();
     let state_of = |o: &OutputRecord| {
         outputs
             .get(o.path.as_os_str())
@@ -210,6 +218,17 @@ pub fn plan(
             (Ok(fingerprint), None) => *fingerprint,
         };
 
+        // A new source with the content of one that vanished is that source
+        // renamed: its outputs move rather than being rendered again.
+        let renamed = match (record, fingerprint.hash) {
+            (None, Some(hash)) => renames.claim(hash, observed, state),
+            _ => None,
+        };
+        // Same content, so the same shape: how its outputs were made then is
+        // how a clean build makes them now, variant by variant.
+        let renamed_derivation = renamed
+            .and_then(|(_, old)| old.shape)
+            .map(|shape| derivation(shape, settings.variants));
         let whole_source_reason = match record {
             None => Some(Reason::NewSource),
             Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
@@ -269,11 +288,40 @@ pub fn plan(
                 },
             };
             if let Some(reason) = reason {
-                builds.push(Build {
-                    variant: index,
-                    path: path.clone(),
-                    reason,
+                let movable = renamed.and_then(|(from, old)| {
+                    let d = renamed_derivation.as_ref()?;
+                    let o = old.outputs.iter().find(|o| {
+                        o.variant == variant.name
+                            && o.settings == recipes[index]
+                            && o.pipeline == PIPELINE_VERSION
+                            && o.eighths == d.eighths
+                            && o.via == d.via[index]
+                    })?;
+                    let restat = match state_of(o) {
+                        OutputState::Intact => None,
+                        OutputState::Restat(stat) => Some(stat),
+                        OutputState::Missing | OutputState::Modified => return None,
+                    };
+                    Some((from, record::kept(o, restat)))
                 });
+                let build = match movable {
+                    Some((from, o)) => {
+                        renames.moved.insert(o.path.clone().into_os_string());
+                        Build {
+                            variant: index,
+                            path: path.clone(),
+                            reason: Reason::Renamed { from: from.clone() },
+                            from: Some(o),
+                        }
+                    }
+                    None => Build {
+                        variant: index,
+                        path: path.clone(),
+                        reason,
+                        from: None,
+                    },
+                };
+                builds.push(build);
             }
         }
 
@@ -314,6 +362,7 @@ pub fn plan(
                 builds,
                 keep: keep(),
                 previous,
+                shape: renamed.and_then(|(_, old)| old.shape),
             });
             continue;
         }
@@ -346,7 +395,12 @@ pub fn plan(
             Ok(_) => RemovalReason::SourceExcluded,
             Err(_) => RemovalReason::SourceRemoved,
         };
-        for o in &record.outputs {
+        // Outputs moving to a renamed source are not removed.
+        for o in record
+            .outputs
+            .iter()
+            .filter(|o| !renames.moved.contains(o.path.as_os_str()))
+        {
             remove_if_owned(&mut plan, rel, o, reason, state_of(o));
         }
         plan.forget.push(rel.clone());
@@ -446,6 +500,50 @@ impl<'a> VariantChanges<'a> {
             variant: variant.name.clone(),
             changes,
         }
+    }
+}
+
+/// Records of sources that vanished, by content, for new sources that are
+/// those sources renamed. Built on first use: most builds rename nothing.
+#[derive(Default)]
+struct Renames<'a> {
+    /// Vanished, successfully built sources by content hash (the first by
+    /// path when several share one).
+    vanished: Option<HashMap<Hash, (&'a PathBuf, &'a SourceRecord), rustc_hash::FxBuildHasher>>,
+    /// Old output paths that move to a renamed source.
+    moved: HashSet<OsString, rustc_hash::FxBuildHasher>,
+}
+
+impl<'a> Renames<'a> {
+    /// The vanished source with content `hash`, if there is one not
+    /// claimed yet by another new source.
+    fn claim(
+        &mut self,
+        hash: Hash,
+        observed: &[ObservedSource],
+        state: &'a State,
+    ) -> Option<(&'a PathBuf, &'a SourceRecord)> {
+        let vanished = self.vanished.get_or_insert_with(|| {
+            let present: HashSet<&OsStr, rustc_hash::FxBuildHasher> =
+                observed.iter().map(|s| s.rel.as_os_str()).collect();
+            let mut by_hash: HashMap<Hash, (&PathBuf, &SourceRecord), rustc_hash::FxBuildHasher> =
+                HashMap::default();
+            for (rel, record) in state {
+                if present.contains(rel.as_os_str()) || record.failed.is_some() {
+                    continue;
+                }
+                by_hash
+                    .entry(record.hash)
+                    .and_modify(|first| {
+                        if rel < first.0 {
+                            *first = (rel, record);
+                        }
+                    })
+                    .or_insert((rel, record));
+            }
+            by_hash
+        });
+        vanished.remove(&hash)
     }
 }
 

@@ -50,6 +50,12 @@ pub enum Reason {
         /// The chain of larger variants it is resized through changed.
         chain_changed: bool,
     },
+    /// The source is a recorded source renamed (same content): its
+    /// output moves instead of being rendered again.
+    Renamed {
+        /// The source's old path, relative to the source root.
+        from: std::path::PathBuf,
+    },
     /// The recorded output is gone.
     OutputMissing,
     /// The output on disk is not what thumbgen wrote.
@@ -112,6 +118,7 @@ impl Reason {
             Reason::VariantChanged { .. } => "variant_changed",
             Reason::PipelineChanged { .. } => "pipeline_changed",
             Reason::DecodeChanged { .. } => "decode_changed",
+            Reason::Renamed { .. } => "renamed",
             Reason::OutputMissing => "output_missing",
             Reason::OutputModified => "output_modified",
             Reason::Forced => "forced",

@@ -90,6 +90,15 @@ pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
     }
 }
 
+/// An output moved from a renamed source's old path to `path`.
+pub fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> OutputRecord {
+    OutputRecord {
+        path,
+        stat,
+        ..from.clone()
+    }
+}
+
 /// A source after a successful build: its shape, the outputs it kept and
 /// the ones just built.
 pub fn built(

@@ -47,10 +47,12 @@ pub enum Mode {
 /// sources.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    /// Outputs already on disk byte for byte, recorded without writing
-    /// (a build after the cache was lost).
+    /// Outputs rendered and found on disk byte for byte, so left alone (a
+    /// build after the cache was lost, `--force`).
     pub verified: usize,
-    /// Outputs rendered (or found already right).
+    /// Outputs moved from a renamed source's old path, not rendered.
+    pub moved: usize,
+    /// Outputs rendered and written.
     pub built: usize,
     /// Outputs that were already right.
     pub up_to_date: usize,
@@ -183,7 +185,7 @@ impl Reporter {
                     self.line(&format!(
                         "build  {}  ({})",
                         b.path.display(),
-                        text::reason(&b.reason)
+                        text::reason(&b.reason, names.source_prefix)
                     ));
                 }
             }
@@ -237,7 +239,8 @@ impl Reporter {
             self.event(|| {
                 let mut event = json!({"version": JSON_VERSION, "type": "built",
                 "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
-                "reason": b.build.reason.code(), "verified": b.verified, "bytes": o.stat.len,
+                "reason": b.build.reason.code(), "verified": b.verified, "moved": b.moved,
+                "bytes": o.stat.len,
                 "width": o.width, "height": o.height, "format": o.format.name()});
                 add_changes(&mut event, &b.build.reason);
                 event
@@ -398,7 +401,7 @@ impl Reporter {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary",
             "mode": mode.code(),
-            "built": summary.built, "verified": summary.verified,
+            "built": summary.built, "verified": summary.verified, "moved": summary.moved,
             "up_to_date": summary.up_to_date,
             "removed": summary.removed, "failed": summary.failed,
             "interrupted": exit == Exit::Interrupted,

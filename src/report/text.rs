@@ -12,8 +12,12 @@ use crate::reason::{Change, Reason, RemovalReason};
 use super::{Mode, Summary};
 
 /// Why an output is (re)built, as `--explain` prints it.
-pub(crate) fn reason(reason: &Reason) -> String {
+pub(crate) fn reason(reason: &Reason, source_prefix: &Path) -> String {
     match reason {
+        Reason::Renamed { from } => format!(
+            "renamed from {}; output moved",
+            source_prefix.join(from).display()
+        ),
         Reason::NewSource => "new source".into(),
         Reason::SourceChanged => "source content changed".into(),
         Reason::PreviouslyFailed { .. } => "failed last time, retrying".into(),
@@ -241,11 +245,13 @@ pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
     let sources = |n: usize| if n == 1 { "source" } else { "sources" };
     match mode {
         Mode::Build => {
-            let verified = if s.verified > 0 {
-                format!(", verified {}", s.verified)
-            } else {
-                String::new()
-            };
+            let mut verified = String::new();
+            if s.verified > 0 {
+                verified.push_str(&format!(", verified {}", s.verified));
+            }
+            if s.moved > 0 {
+                verified.push_str(&format!(", moved {}", s.moved));
+            }
             format!(
                 "built {}{verified}, up to date {}, removed {} {} · failed {} {} · {secs:.2} s",
                 s.built,
@@ -341,6 +347,7 @@ mod tests {
             ]
             .into(),
         };
+        let reason = |r: &Reason| reason(r, Path::new("images"));
         assert_eq!(
             reason(&changed),
             "variant \"card\" changed: width 640 → 480, sharpen (unset) → 0.5"

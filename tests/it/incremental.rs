@@ -148,7 +148,9 @@ fn renamed_source_moves_its_outputs() {
     let env = built_env();
     std::fs::rename(env.src("a.jpg"), env.src("z.jpg")).unwrap();
     let run = env.build(&[], 0);
-    assert_eq!(run.summary(), [2, 2, 2, 0]);
+    // Moved, not rendered again, and nothing left to remove.
+    assert_eq!(run.summary(), [0, 2, 0, 0]);
+    assert!(run.stderr.contains("moved 2"), "{}", run.stderr);
     assert!(env.out("thumb/z.jpg").exists() && !env.out("thumb/a.jpg").exists());
 }
 

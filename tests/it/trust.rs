@@ -264,3 +264,47 @@ fn completions_and_man_page_are_generated() {
         &man.stdout[..200.min(man.stdout.len())]
     );
 }
+
+#[test]
+fn a_renamed_photo_moves_its_outputs_instead_of_rendering_them() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("shoes/red.jpg", 300, 200, 1);
+    env.add_image("b.png", 120, 90, 2);
+    env.build(&[], 0);
+    std::fs::create_dir_all(env.src("archive")).unwrap();
+    std::fs::rename(env.src("shoes/red.jpg"), env.src("archive/crimson.jpg")).unwrap();
+    let run = env.build(&["--explain"], 0);
+    assert_transcript!("a_renamed_photo_moves_its_outputs", env, run);
+    assert_eq!(
+        run.summary(),
+        [0, 2, 0, 0],
+        "nothing rendered, nothing removed"
+    );
+    assert_eq!(env.outputs(), {
+        let clean = env.fresh_copy();
+        clean.build(&[], 0);
+        clean.outputs()
+    });
+    assert!(
+        !env.out("thumb/shoes").exists(),
+        "the emptied folder is gone"
+    );
+    env.build(&["--check"], 0);
+}
+
+#[test]
+fn a_renamed_photo_renders_only_the_variants_that_changed_meanwhile() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 300, 200, 1);
+    env.build(&[], 0);
+    std::fs::rename(env.src("a.jpg"), env.src("z.jpg")).unwrap();
+    // Only the large variant's quality changes: the thumbnail is made the
+    // same way as before, so it can move.
+    env.set_variants(&TWO_VARIANTS.replace("format = \"webp\"", "format = \"webp\"\nquality = 70"));
+    let run = env.build(&[], 0);
+    assert!(run.stderr.contains("built 1, moved 1,"), "{}", run.stderr);
+    assert_eq!(run.summary(), [1, 0, 1, 0], "the old large output goes");
+    let clean = env.fresh_copy();
+    clean.build(&[], 0);
+    assert_eq!(env.outputs(), clean.outputs());
+}
