@@ -308,3 +308,46 @@ fn a_renamed_photo_renders_only_the_variants_that_changed_meanwhile() {
     clean.build(&[], 0);
     assert_eq!(env.outputs(), clean.outputs());
 }
+
+#[test]
+fn json_ends_with_a_summary_when_the_cache_is_locked_and_plans_name_variants() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    let planned = env.build(&["--dry-run", "--json"], 0);
+    let builds: Vec<serde_json::Value> = planned
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["type"] == "build")
+        .collect();
+    assert_eq!(builds.len(), 2);
+    assert!(builds
+        .iter()
+        .all(|e| e["variant"] == "thumb" || e["variant"] == "large"));
+
+    let cache = env.root().join(".thumbgen");
+    std::fs::create_dir_all(&cache).unwrap();
+    let held = std::fs::File::create(cache.join("lock")).unwrap();
+    held.try_lock().unwrap();
+    let locked = env.build(&["--json"], 2);
+    let events: Vec<serde_json::Value> = locked
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["kind"], "lock_held");
+    assert_eq!(events.last().unwrap()["type"], "summary");
+    assert_eq!(events.last().unwrap()["exit_code"], 2);
+}
+
+#[test]
+fn after_losing_the_cache_outputs_already_right_are_verified_not_built() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    env.add_image("b.png", 40, 30, 2);
+    env.build(&[], 0);
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    let run = env.build(&[], 0);
+    assert_eq!(run.summary()[0], 0, "nothing was written: {}", run.stderr);
+    assert_eq!(run.verified(), 4);
+}
