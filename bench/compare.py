@@ -151,7 +151,7 @@ def write_config(path, source, output, cache, variants):
         f.write("\n".join(lines))
 
 
-SUMMARY_RE = re.compile(r"built (\d+)\D+?up to date (\d+)\D+?removed (\d+)\D+?failed (\d+)")
+SUMMARY_RE = re.compile(r"built (\d+).*?up to date (\d+)\D+?removed (\d+)\D+?failed (\d+)")
 
 
 def parse_summary(stderr_path):
