@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_main, Criterion};
 use thumbgen::model::{
     Fingerprint, Format, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
     SourceRecord, Stat, State,
@@ -123,5 +123,12 @@ fn bench_plan(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_plan);
+/// Runs the benchmarks with Criterion's options from the command line:
+/// what `criterion_group!` expands to, written out because the macro's
+/// `pub fn` cannot carry a doc comment.
+fn benches() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_plan(&mut criterion);
+}
+
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //! alone, and three variants from one decode (`render::render`). The
 //! whole-corpus comparison with other tools is `bench/compare.py`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_main, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
 use thumbgen::model::Format;
@@ -69,5 +69,12 @@ fn bench_render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_render);
+/// Runs the benchmarks with Criterion's options from the command line:
+/// what `criterion_group!` expands to, written out because the macro's
+/// `pub fn` cannot carry a doc comment.
+fn benches() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_render(&mut criterion);
+}
+
 criterion_main!(benches);

@@ -15,10 +15,12 @@ pub const DEFAULT_DEBOUNCE_MS: u64 = 200;
 #[derive(Debug, Parser)]
 #[command(name = "thumbgen", version, about, long_about = None)]
 pub struct Cli {
+    /// The subcommand and its flags.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands; clap shows each variant's doc as its help.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring every thumbnail up to date (build what is missing or stale,
@@ -38,8 +40,10 @@ pub enum Command {
     Man,
 }
 
+/// Flags of `thumbgen clean`.
 #[derive(Debug, Args)]
 pub struct CleanArgs {
+    /// The config file and `--quiet`.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -48,6 +52,7 @@ pub struct CleanArgs {
     pub dry_run: bool,
 }
 
+/// Arguments of `thumbgen init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Folder to write .thumbgen.toml in [default: this folder]
@@ -63,6 +68,7 @@ pub struct InitArgs {
     pub output: String,
 }
 
+/// Arguments of `thumbgen completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell.
@@ -70,6 +76,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// Flags shared by `build`, `watch` and `clean`.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// Config file [default: .thumbgen.toml in this directory or the nearest ancestor]
@@ -81,8 +88,10 @@ pub struct CommonArgs {
     pub quiet: bool,
 }
 
+/// Flags of `thumbgen build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
+    /// The config file and `--quiet`.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -118,8 +127,10 @@ pub struct BuildArgs {
     pub json: Option<JsonMode>,
 }
 
+/// Flags of `thumbgen watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
+    /// The config file and `--quiet`.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -147,6 +158,7 @@ pub struct WatchArgs {
 /// would look broken.
 pub const MAX_DEBOUNCE_MS: u64 = 60_000;
 
+/// What `--json` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JsonMode {
     /// Builds, removals, failures and the summary.

@@ -1,3 +1,6 @@
+//! The `thumbgen` command: parses the command line, installs the Ctrl-C
+//! handler and runs the library's [`thumbgen::run`].
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 

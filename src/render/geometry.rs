@@ -14,7 +14,9 @@ pub struct Geometry {
     /// Region of the (upright) source that is used, in source pixels:
     /// left, top, width, height. Fractional so that scaled decodes stay exact.
     pub crop: (f64, f64, f64, f64),
+    /// Width of the output, in pixels.
     pub out_width: u32,
+    /// Height of the output, in pixels.
     pub out_height: u32,
 }
 

@@ -117,6 +117,9 @@ unsafe fn take(ptr: *mut c_uchar, len: usize) -> Option<Vec<u8>> {
     }
     // SAFETY: as the caller promises; freed right after the copy.
     let copy = unsafe { std::slice::from_raw_parts(ptr, len).to_vec() };
+    // SAFETY: `ptr` is non-null and came from C `malloc` (the caller's
+    // promise), which `tg_jpeg_free` undoes with `free`; nothing else frees
+    // it, and no reference into it outlives the copy above.
     unsafe { tg_jpeg_free(ptr) };
     Some(copy)
 }

@@ -41,8 +41,11 @@ pub struct Limits {
 /// One encoded output.
 #[derive(Debug)]
 pub struct Rendered {
+    /// Pixel width as written (upright).
     pub width: u32,
+    /// Pixel height as written (upright).
     pub height: u32,
+    /// The encoded file, ready to be written.
     pub bytes: Vec<u8>,
     /// The chain of resizes it was made through (`Derivation::via`).
     pub via: u64,
@@ -52,39 +55,65 @@ pub struct Rendered {
 /// caller knows which file it was.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The source has no bytes.
     #[error("empty file")]
     Empty,
+    /// The content matches no image format we know of.
     #[error("not an image (unrecognised content)")]
     NotAnImage,
+    /// A known image format that no decoder here reads (such as AVIF or
+    /// HEIF), by name.
     #[error("unsupported image format ({0})")]
     Unsupported(&'static str),
+    /// A supported format, but a kind of it the decoder does not implement
+    /// (e.g. 12-bit JPEG, an unknown pixel layout), rather than damaged data.
     #[error("{format} variant not supported: {reason}")]
     UnsupportedVariant {
+        /// The format's name.
         format: &'static str,
+        /// What the decoder does not support.
         reason: String,
     },
+    /// The header gives more pixels than [`Limits::max_pixels`]; refused
+    /// before decoding.
     #[error(
         "image is {width}×{height} ({} Mpx), more than max_pixels ({} Mpx)",
         mpx(u64::from(*.width) * u64::from(*.height)),
         mpx(*.max_pixels)
     )]
     TooLarge {
+        /// Stored width in pixels, from the header.
         width: u32,
+        /// Stored height in pixels, from the header.
         height: u32,
+        /// The limit it exceeds.
         max_pixels: u64,
     },
+    /// The data is damaged or truncated, or holds no pixels.
     #[error("corrupt or truncated {format} data: {reason}")]
     Decode {
+        /// The format's name.
         format: &'static str,
+        /// What is wrong with the data.
         reason: String,
     },
+    /// A configured variant that cannot be rendered (an empty box).
     #[error("variant `{name}`: {reason}")]
-    Variant { name: String, reason: String },
+    Variant {
+        /// The variant's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The resizer failed, in its words.
     #[error("could not resize: {0}")]
     Resize(String),
+    /// The encoder of the output format failed.
     #[error("could not encode {format}: {reason}")]
     Encode {
+        /// The output format's name.
         format: &'static str,
+        /// The encoder's complaint.
         reason: String,
     },
 }
@@ -106,7 +135,9 @@ fn mpx(pixels: u64) -> String {
 /// size, always for other formats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceInfo {
+    /// Upright size, and whether it is a JPEG.
     pub shape: Shape,
+    /// The JPEG DCT scale it was decoded at, in eighths.
     pub eighths: u8,
 }
 

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use crate::fingerprint;
 
+/// Where the watch loop gets the time: [`SystemClock`] for real, a manual
+/// clock in tests.
 pub trait Clock {
     /// Monotonic time, for the quiet period.
     fn now(&self) -> Instant;
@@ -46,7 +48,7 @@ fn system_now_ns() -> i64 {
 }
 
 #[cfg(test)]
-pub use manual::ManualClock;
+pub(super) use manual::ManualClock;
 
 #[cfg(test)]
 mod manual {
@@ -59,7 +61,7 @@ mod manual {
     /// Virtual time for tests: both clocks move only when told to. The file
     /// system's clock starts in 2001, far from the real time, so that code
     /// comparing mtimes with the system clock instead fails the tests.
-    pub struct ManualClock {
+    pub(crate) struct ManualClock {
         start: Instant,
         elapsed: Cell<Duration>,
         fs_reads: Cell<usize>,
@@ -68,7 +70,7 @@ mod manual {
     const FS_START_NS: i64 = 1_000_000_000 * 1_000_000_000;
 
     impl ManualClock {
-        pub fn new() -> ManualClock {
+        pub(crate) fn new() -> ManualClock {
             ManualClock {
                 start: Instant::now(),
                 elapsed: Cell::new(Duration::ZERO),
@@ -77,27 +79,27 @@ mod manual {
         }
 
         /// Time since the clock was made.
-        pub fn elapsed(&self) -> Duration {
+        pub(crate) fn elapsed(&self) -> Duration {
             self.elapsed.get()
         }
 
-        pub fn advance(&self, by: Duration) {
+        pub(crate) fn advance(&self, by: Duration) {
             self.elapsed.set(self.elapsed.get() + by);
         }
 
         /// Move to `at` after the start; never backwards.
-        pub fn advance_to(&self, at: Duration) {
+        pub(crate) fn advance_to(&self, at: Duration) {
             self.elapsed.set(self.elapsed.get().max(at));
         }
 
         /// The file system's time `at` after the start, to stamp files with.
-        pub fn fs_at(&self, at: Duration) -> i64 {
+        pub(crate) fn fs_at(&self, at: Duration) -> i64 {
             FS_START_NS + i64::try_from(at.as_nanos()).unwrap()
         }
 
         /// How often the file system's clock was read (each read costs a
         /// marker write for real).
-        pub fn fs_reads(&self) -> usize {
+        pub(crate) fn fs_reads(&self) -> usize {
             self.fs_reads.get()
         }
     }

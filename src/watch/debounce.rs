@@ -22,12 +22,17 @@ pub struct Debouncer {
 /// One batch of changes to build.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Batch {
+    /// The changed paths under the source folder, sorted, each once.
     pub paths: Vec<PathBuf>,
+    /// The config file changed: reload it before building.
     pub config: bool,
+    /// Events were lost, so the paths may not be all that changed.
     pub rescan: bool,
 }
 
 impl Debouncer {
+    /// A debouncer with nothing pending that waits `quiet` after the last
+    /// change.
     pub fn new(quiet: Duration) -> Debouncer {
         Debouncer {
             quiet,
@@ -38,10 +43,13 @@ impl Debouncer {
         }
     }
 
+    /// The quiet period.
     pub fn quiet(&self) -> Duration {
         self.quiet
     }
 
+    /// Add `change`, heard at `now`, to the pending batch; the quiet
+    /// period starts again.
     pub fn add(&mut self, now: Instant, change: Change) {
         match change {
             Change::Source(path) => {
@@ -70,10 +78,12 @@ impl Debouncer {
         self.pending.iter()
     }
 
+    /// Whether a batch is pending and its quiet period is over at `now`.
     pub fn ready(&self, now: Instant) -> bool {
         self.deadline().is_some_and(|d| now >= d)
     }
 
+    /// The pending batch, leaving nothing pending.
     pub fn take(&mut self) -> Batch {
         self.last = None;
         Batch {

@@ -21,13 +21,18 @@ pub enum Change {
 /// The folders and file a watcher cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
+    /// The source folder, watched recursively.
     pub source: PathBuf,
+    /// The output folder; events under it are our own writes and ignored.
     pub output: PathBuf,
+    /// The cache folder; events under it are our own writes and ignored.
     pub cache: PathBuf,
+    /// The config file; its folder is watched too.
     pub config_file: PathBuf,
 }
 
 impl Scope {
+    /// The folders and file `config` names.
     pub fn of(config: &Config) -> Scope {
         Scope {
             source: config.source.clone(),
@@ -40,7 +45,7 @@ impl Scope {
 
 /// The changes one event stands for: none for reads and for files that
 /// cannot affect a build.
-pub fn changes(event: &notify::Event, scope: &Scope) -> Vec<Change> {
+pub(super) fn changes(event: &notify::Event, scope: &Scope) -> Vec<Change> {
     if !changes_content(&event.kind) {
         return Vec::new();
     }
@@ -116,7 +121,7 @@ fn changes_content(kind: &notify::EventKind) -> bool {
 pub(super) mod tests {
     use super::*;
 
-    pub fn scope() -> Scope {
+    pub(crate) fn scope() -> Scope {
         Scope {
             source: "/p/images".into(),
             output: "/p/public/thumbs".into(),

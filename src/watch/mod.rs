@@ -41,9 +41,12 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(crate::cli::DEFAULT
 /// The longest wait for events before the stop flag (Ctrl-C) is looked at.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
+/// How `thumbgen watch` runs, from the command line.
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
+    /// `--config`; `None` finds the nearest `.thumbgen.toml`.
     pub config: Option<PathBuf>,
+    /// `-j`; `None` or 0 takes `jobs` from the config.
     pub jobs: Option<usize>,
     /// Poll instead of using native file-system events.
     pub poll: bool,

@@ -14,7 +14,7 @@ use crate::problem::Warning;
 use crate::report::Reporter;
 
 /// How often a polling watcher looks at the tree.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What one wait for an event gave.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub enum Received {
     Closed,
 }
 
+/// Where the watch loop's events come from: [`NotifySource`] for real, a
+/// scripted source in tests.
 pub trait EventSource {
     /// The next event, waiting at most `timeout`.
     fn next(&mut self, timeout: Duration) -> Received;
@@ -50,6 +52,8 @@ pub struct NotifySource<'r> {
 }
 
 impl<'r> NotifySource<'r> {
+    /// Start watching `scope`: polling if `poll` is set, or (with a warning
+    /// to `reporter`) if native events cannot be had.
     pub fn start(scope: &Scope, poll: bool, reporter: &'r Reporter) -> Result<NotifySource<'r>> {
         let (sender, received) = mpsc::channel();
         let watcher = start_watcher(scope, sender.clone(), poll, reporter)?;

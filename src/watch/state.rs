@@ -32,12 +32,16 @@ pub enum Step {
     Build(Batch),
 }
 
+/// The state between steps: the scope events are classified by, and the
+/// batch being gathered.
 pub struct WatchLoop {
     scope: Scope,
     debouncer: Debouncer,
 }
 
 impl WatchLoop {
+    /// A loop over `scope` with nothing pending, building a batch after
+    /// `quiet` without changes.
     pub fn new(scope: Scope, quiet: Duration) -> WatchLoop {
         WatchLoop {
             scope,
@@ -45,6 +49,7 @@ impl WatchLoop {
         }
     }
 
+    /// The scope events are classified by.
     pub fn scope(&self) -> &Scope {
         &self.scope
     }
@@ -54,6 +59,9 @@ impl WatchLoop {
         self.scope = scope;
     }
 
+    /// Take in one input at `clock`'s time and say what to do next. A batch
+    /// is built only on [`Input::Idle`], and put off while a changed file is
+    /// still being written.
     pub fn step(&mut self, input: Input, clock: &impl Clock) -> Step {
         let now = clock.now();
         match input {

@@ -8,7 +8,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 
-pub const TWO_VARIANTS: &str = r#"
+pub(crate) const TWO_VARIANTS: &str = r#"
 [[variants]]
 name = "thumb"
 width = 64
@@ -22,14 +22,14 @@ height = 160
 format = "webp"
 "#;
 
-pub struct Env {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Env {
     /// A project with `source = "images"`, `output = "public/thumbs"` and
     /// the given `[[variants]]` text.
-    pub fn new(variants: &str) -> Env {
+    pub(crate) fn new(variants: &str) -> Env {
         let env = Env {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -38,37 +38,37 @@ impl Env {
         env
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn set_variants(&self, variants: &str) {
+    pub(crate) fn set_variants(&self, variants: &str) {
         self.write_config(&format!(
             "source = \"images\"\noutput = \"public/thumbs\"\n{variants}"
         ));
     }
 
-    pub fn write_config(&self, text: &str) {
+    pub(crate) fn write_config(&self, text: &str) {
         std::fs::write(self.root().join(".thumbgen.toml"), text).unwrap();
     }
 
-    pub fn src(&self, rel: &str) -> PathBuf {
+    pub(crate) fn src(&self, rel: &str) -> PathBuf {
         self.root().join("images").join(rel)
     }
 
-    pub fn out(&self, rel: &str) -> PathBuf {
+    pub(crate) fn out(&self, rel: &str) -> PathBuf {
         self.root().join("public/thumbs").join(rel)
     }
 
     /// Write a source image whose pixels depend on `seed`; the format
     /// follows the extension (jpg/jpeg, png; png gets an alpha channel).
-    pub fn add_image(&self, rel: &str, width: u32, height: u32, seed: u32) {
+    pub(crate) fn add_image(&self, rel: &str, width: u32, height: u32, seed: u32) {
         let path = self.src(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, image_bytes(rel, width, height, seed)).unwrap();
     }
 
-    pub fn cmd(&self, args: &[&str]) -> Output {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
         Command::cargo_bin("thumbgen")
             .unwrap()
             .current_dir(self.root())
@@ -82,14 +82,14 @@ impl Env {
     }
 
     /// `thumbgen ARGS`, whatever the exit code (a transcript records it).
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let mut run = Run::from(self.cmd(args));
         run.args = args.iter().map(|a| a.to_string()).collect();
         run
     }
 
     /// `thumbgen build ARGS`, asserting the exit code.
-    pub fn build(&self, args: &[&str], code: i32) -> Run {
+    pub(crate) fn build(&self, args: &[&str], code: i32) -> Run {
         let mut all = vec!["build"];
         all.extend_from_slice(args);
         let run = self.run(&all);
@@ -102,12 +102,12 @@ impl Env {
     }
 
     /// Every file under the output root with its bytes.
-    pub fn outputs(&self) -> BTreeMap<String, Vec<u8>> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, Vec<u8>> {
         tree(&self.root().join("public/thumbs"))
     }
 
     /// The files under the output root, without folders.
-    pub fn output_files(&self) -> Vec<String> {
+    pub(crate) fn output_files(&self) -> Vec<String> {
         self.outputs()
             .into_keys()
             .filter(|k| !k.ends_with('/'))
@@ -116,7 +116,7 @@ impl Env {
 
     /// A fresh project with the same config and sources, not built yet:
     /// what a clean build is compared against.
-    pub fn fresh_copy(&self) -> Env {
+    pub(crate) fn fresh_copy(&self) -> Env {
         let copy = Env::new("");
         std::fs::copy(
             self.root().join(".thumbgen.toml"),
@@ -141,12 +141,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-pub struct Run {
+pub(crate) struct Run {
     /// The arguments after `thumbgen` (empty when not known).
-    pub args: Vec<String>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl From<Output> for Run {
@@ -179,7 +179,7 @@ impl std::fmt::Display for Run {
 
 impl Run {
     /// The `built N · up to date N · removed N · failed N` numbers.
-    pub fn summary(&self) -> [usize; 4] {
+    pub(crate) fn summary(&self) -> [usize; 4] {
         let line = self
             .stderr
             .lines()
@@ -202,7 +202,7 @@ impl Run {
     }
 
     /// The `verified N` count of the summary (0 when not shown).
-    pub fn verified(&self) -> usize {
+    pub(crate) fn verified(&self) -> usize {
         self.stderr
             .lines()
             .rev()
@@ -213,7 +213,7 @@ impl Run {
     }
 }
 
-pub fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<u8> {
+pub(crate) fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<u8> {
     let ext = Path::new(rel)
         .extension()
         .unwrap()
@@ -251,7 +251,7 @@ pub fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<u8> {
 }
 
 /// Every file under `dir` (relative path -> bytes); empty if it is missing.
-pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -291,13 +291,13 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-pub fn decode(path: &Path) -> image::DynamicImage {
+pub(crate) fn decode(path: &Path) -> image::DynamicImage {
     image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Set a file's mtime `secs` seconds into the future (a touch that no
 /// racy-timestamp rule can confuse with the build that recorded it).
-pub fn touch(path: &Path, secs: i64) {
+pub(crate) fn touch(path: &Path, secs: i64) {
     let now = filetime::FileTime::now();
     let t = filetime::FileTime::from_unix_time(now.unix_seconds() + secs, 0);
     filetime::set_file_mtime(path, t).unwrap();
@@ -305,7 +305,7 @@ pub fn touch(path: &Path, secs: i64) {
 
 /// Several runs as one snapshot, each after a `#` line saying what was
 /// done before it.
-pub fn story(steps: &[(&str, &Run)]) -> String {
+pub(crate) fn story(steps: &[(&str, &Run)]) -> String {
     steps
         .iter()
         .map(|(what, run)| format!("# {what}\n{run}"))
@@ -316,7 +316,7 @@ pub fn story(steps: &[(&str, &Run)]) -> String {
 /// The settings every snapshot is taken with: the filters that make the
 /// output of a run the same on every machine and every run. `roots` are the
 /// temporary folders the run could name (`[ROOT]`).
-pub fn snapshot_settings(roots: &[&Path]) -> insta::Settings {
+pub(crate) fn snapshot_settings(roots: &[&Path]) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
