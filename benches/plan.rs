@@ -11,7 +11,7 @@ use thumbgen::model::{
 };
 use thumbgen::plan::{self, Settings};
 use thumbgen::render::geometry::derivation;
-use thumbgen::variant::{Fit, Variant, PIPELINE_VERSION};
+use thumbgen::variant::{Variant, PIPELINE_VERSION};
 
 fn variants() -> Vec<Variant> {
     [
@@ -20,15 +20,7 @@ fn variants() -> Vec<Variant> {
         ("large", 1280, Format::Jpeg),
     ]
     .into_iter()
-    .map(|(name, size, format)| Variant {
-        name: name.into(),
-        width: size,
-        height: size,
-        fit: Fit::Contain,
-        format,
-        quality: 80,
-        background: [255; 3],
-    })
+    .map(|(name, size, format)| Variant::new(name, size, size, format))
     .collect()
 }
 

@@ -7,18 +7,10 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
 use thumbgen::model::Format;
 use thumbgen::render::{render, Limits};
-use thumbgen::variant::{Fit, Variant};
+use thumbgen::variant::Variant;
 
 fn variant(name: &str, size: u32, format: Format) -> Variant {
-    Variant {
-        name: name.into(),
-        width: size,
-        height: size,
-        fit: Fit::Contain,
-        format,
-        quality: 80,
-        background: [255; 3],
-    }
+    Variant::new(name, size, size, format)
 }
 
 /// A 4000x3000 JPEG with photo-like detail: smooth gradients plus texture.

@@ -50,7 +50,28 @@ impl Fit {
     }
 }
 
+/// `quality` when a variant gives none.
+pub const DEFAULT_QUALITY: u8 = 80;
+/// What transparency is flattened onto when the config names no colour.
+pub const DEFAULT_BACKGROUND: [u8; 3] = [255, 255, 255];
+
 impl Variant {
+    /// A variant with the config's defaults for everything but its name,
+    /// box and format: `contain`, [`DEFAULT_QUALITY`],
+    /// [`DEFAULT_BACKGROUND`]. Tests and benchmarks start from it and set
+    /// what they vary (`Variant { fit: Fit::Cover, ..Variant::new(…) }`).
+    pub fn new(name: &str, width: u32, height: u32, format: Format) -> Variant {
+        Variant {
+            name: name.to_string(),
+            width,
+            height,
+            fit: Fit::Contain,
+            format,
+            quality: DEFAULT_QUALITY,
+            background: DEFAULT_BACKGROUND,
+        }
+    }
+
     /// The settings that decide its outputs' bytes, as the config writes
     /// them; recorded with the recipe so that `--explain` can say what
     /// changed. Keep in step with [`Variant::settings_hash`].
@@ -110,15 +131,7 @@ mod tests {
     use super::*;
 
     fn variant(name: &str, format: Format) -> Variant {
-        Variant {
-            name: name.into(),
-            width: 256,
-            height: 256,
-            fit: Fit::Contain,
-            format,
-            quality: 80,
-            background: [255, 255, 255],
-        }
+        Variant::new(name, 256, 256, format)
     }
 
     #[test]

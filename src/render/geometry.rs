@@ -186,15 +186,7 @@ mod tests {
     use crate::model::Format;
 
     fn variant(name: &str, format: Format) -> Variant {
-        Variant {
-            name: name.into(),
-            width: 256,
-            height: 256,
-            fit: Fit::Contain,
-            format,
-            quality: 80,
-            background: [255, 255, 255],
-        }
+        Variant::new(name, 256, 256, format)
     }
 
     #[test]
@@ -252,10 +244,8 @@ mod tests {
 
     fn sized(name: &str, size: u32, fit: Fit) -> Variant {
         Variant {
-            width: size,
-            height: size,
             fit,
-            ..variant(name, Format::Jpeg)
+            ..Variant::new(name, size, size, Format::Jpeg)
         }
     }
 

@@ -22,13 +22,9 @@ pub(super) fn fixture(name: &str) -> Vec<u8> {
 
 pub(super) fn variant(width: u32, height: u32, fit: Fit, format: Format) -> Variant {
     Variant {
-        name: "t".into(),
-        width,
-        height,
         fit,
-        format,
         quality: 90,
-        background: [255, 255, 255],
+        ..Variant::new("t", width, height, format)
     }
 }
 

@@ -1,0 +1,511 @@
+//! The planner's table: every way a source, a variant or an output can
+//! change, planned from in-memory observations and records.
+
+use super::*;
+use crate::model::{Format, Shape, Unreadable};
+
+fn variant(name: &str, width: u32, format: Format) -> Variant {
+    Variant::new(name, width, width, format)
+}
+
+fn variants() -> Vec<Variant> {
+    vec![
+        variant("thumb", 256, Format::Jpeg),
+        variant("large", 1200, Format::Webp),
+    ]
+}
+
+fn stat(n: i64) -> Stat {
+    Stat {
+        len: 100,
+        mtime_ns: n,
+        ctime_ns: n,
+        ino: 1,
+    }
+}
+
+fn fp(content: u8, mtime: i64) -> Fingerprint {
+    Fingerprint {
+        stat: stat(mtime),
+        hash: Some([content; 32]),
+        racy: false,
+    }
+}
+
+fn seen(rel: &str, fingerprint: Fingerprint) -> ObservedSource {
+    ObservedSource {
+        rel: rel.into(),
+        fingerprint: Ok(fingerprint),
+    }
+}
+
+/// The record a successful build of `rel` with `variants` leaves.
+fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRecord {
+    let settings = Settings {
+        variants,
+        recipes: &Recipes::default(),
+        failure_context: [0; 32],
+        output: Path::new("out"),
+        force: false,
+    };
+    let mut record = SourceRecord {
+        stat: fingerprint.stat,
+        hash: fingerprint.hash.unwrap(),
+        racy: false,
+        failed: None,
+        shape: None,
+        outputs: variants
+            .iter()
+            .map(|v| OutputRecord {
+                variant: v.name.clone(),
+                path: output_path(&settings, v, Path::new(rel)),
+                settings: v.settings_hash(),
+                pipeline: PIPELINE_VERSION,
+                stat: stat(7),
+                hash: [9; 32],
+                width: 1,
+                height: 1,
+                format: v.format,
+                eighths: 8,
+                via: 0,
+            })
+            .collect(),
+    };
+    record.outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    record
+}
+
+fn run(
+    observed: &[ObservedSource],
+    state: &State,
+    outputs: &OutputStates,
+    variants: &[Variant],
+    force: bool,
+) -> Plan {
+    let settings = Settings {
+        variants,
+        recipes: &Recipes::default(),
+        failure_context: [0; 32],
+        output: Path::new("out"),
+        force,
+    };
+    plan(observed, &[], state, outputs, &settings)
+}
+
+/// State after building `sources` with `variants`, all outputs intact.
+fn state_of(sources: &[(&str, Fingerprint)], variants: &[Variant]) -> (State, OutputStates) {
+    let mut state = State::default();
+    let mut outputs = OutputStates::default();
+    for (rel, f) in sources {
+        let record = built(rel, *f, variants);
+        for o in &record.outputs {
+            outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
+        }
+        state.insert(PathBuf::from(rel), record);
+    }
+    (state, outputs)
+}
+
+fn reasons(plan: &Plan) -> Vec<(String, &'static str)> {
+    plan.jobs
+        .iter()
+        .flat_map(|j| {
+            j.builds
+                .iter()
+                .map(|b| (b.path.to_string_lossy().into_owned(), b.reason.code()))
+        })
+        .collect()
+}
+
+fn removed(plan: &Plan) -> Vec<(String, RemovalReason)> {
+    plan.removals
+        .iter()
+        .map(|r| (r.output.path.to_string_lossy().into_owned(), r.reason))
+        .collect()
+}
+
+#[test]
+fn new_sources_build_every_variant() {
+    let v = variants();
+    let p = run(
+        &[seen("b/x.png", fp(1, 1))],
+        &State::default(),
+        &OutputStates::default(),
+        &v,
+        false,
+    );
+    assert_eq!(
+        reasons(&p),
+        [
+            ("out/thumb/b/x.jpg".into(), "new_source"),
+            ("out/large/b/x.webp".into(), "new_source")
+        ]
+    );
+    assert_eq!(p.up_to_date, 0);
+    assert!(p.removals.is_empty() && p.updates.is_empty());
+}
+
+#[test]
+fn unchanged_source_is_up_to_date() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert!(!p.has_work());
+    assert_eq!(p.up_to_date, 2);
+    assert!(p.updates.is_empty());
+}
+
+#[test]
+fn touched_but_identical_updates_the_record_only() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(&[seen("a.jpg", fp(1, 2))], &state, &outputs, &v, false);
+    assert!(!p.has_work());
+    assert_eq!(p.up_to_date, 2);
+    assert_eq!(p.updates.len(), 1);
+    assert_eq!(p.updates[0].1.stat, stat(2));
+}
+
+#[test]
+fn content_change_rebuilds_every_variant() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(&[seen("a.jpg", fp(2, 2))], &state, &outputs, &v, false);
+    assert!(reasons(&p).iter().all(|(_, r)| *r == "source_changed"));
+    assert_eq!(p.build_count(), 2);
+    assert!(p.removals.is_empty());
+}
+
+#[test]
+fn one_variant_changed_rebuilds_only_that_variant() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let mut changed = v.clone();
+    changed[1].quality = 90;
+    let p = run(
+        &[seen("a.jpg", fp(1, 1))],
+        &state,
+        &outputs,
+        &changed,
+        false,
+    );
+    assert_eq!(
+        reasons(&p),
+        [("out/large/a.webp".into(), "variant_changed")]
+    );
+    assert_eq!(p.jobs[0].keep.len(), 1);
+    assert_eq!(p.up_to_date, 1);
+}
+
+#[test]
+fn format_change_moves_the_output() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let mut changed = v.clone();
+    changed[0].format = Format::Png;
+    let p = run(
+        &[seen("a.jpg", fp(1, 1))],
+        &state,
+        &outputs,
+        &changed,
+        false,
+    );
+    assert_eq!(reasons(&p), [("out/thumb/a.png".into(), "variant_changed")]);
+    assert_eq!(
+        removed(&p),
+        [("out/thumb/a.jpg".into(), RemovalReason::Moved)]
+    );
+}
+
+#[test]
+fn pipeline_change_rebuilds() {
+    let v = variants();
+    let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    for o in &mut state.get_mut(Path::new("a.jpg")).unwrap().outputs {
+        o.pipeline = PIPELINE_VERSION - 1;
+    }
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert!(reasons(&p).iter().all(|(_, r)| *r == "pipeline_changed"));
+}
+
+#[test]
+fn a_new_decode_scale_rebuilds_the_outputs_it_changes() {
+    let v = variants();
+    let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let record = state.get_mut(Path::new("a.jpg")).unwrap();
+    let shape = Shape {
+        width: 4000,
+        height: 3000,
+        jpeg: true,
+    };
+    record.shape = Some(shape);
+    let made = derivation(shape, &v);
+    assert_eq!(made.parent, [Some(1), None], "thumb from large");
+    for o in &mut record.outputs {
+        let index = v.iter().position(|x| x.name == o.variant).unwrap();
+        (o.eighths, o.via) = (made.eighths, made.via[index]);
+    }
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert_eq!(reasons(&p), [], "as recorded");
+    // a change to the small variant keeps the decode scale
+    let mut smaller = v.clone();
+    smaller[0].width = 200;
+    let p = run(
+        &[seen("a.jpg", fp(1, 1))],
+        &state,
+        &outputs,
+        &smaller,
+        false,
+    );
+    assert_eq!(reasons(&p), [("out/thumb/a.jpg".into(), "variant_changed")]);
+    // growing the largest one changes it: every output is redone
+    let mut larger = v.clone();
+    larger[1].width = 3000;
+    larger[1].height = 3000;
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &larger, false);
+    assert_eq!(
+        reasons(&p),
+        [
+            ("out/thumb/a.jpg".into(), "decode_changed"),
+            ("out/large/a.webp".into(), "variant_changed")
+        ]
+    );
+    // without the large one, the thumbnail comes from the decode
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v[..1], false);
+    assert_eq!(reasons(&p), [("out/thumb/a.jpg".into(), "decode_changed")]);
+    assert_eq!(
+        removed(&p),
+        [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
+    );
+}
+
+#[test]
+fn variant_added_and_removed() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let fewer = vec![v[0].clone(), variant("mid", 640, Format::Jpeg)];
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &fewer, false);
+    assert_eq!(reasons(&p), [("out/mid/a.jpg".into(), "new_variant")]);
+    assert_eq!(
+        removed(&p),
+        [("out/large/a.webp".into(), RemovalReason::VariantRemoved)]
+    );
+}
+
+#[test]
+fn only_removal_updates_the_record() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v[..1], false);
+    assert!(p.jobs.is_empty());
+    assert_eq!(p.removals.len(), 1);
+    assert_eq!(p.updates.len(), 1);
+    assert_eq!(p.updates[0].1.outputs.len(), 1);
+}
+
+#[test]
+fn output_deleted_or_modified_is_rebuilt() {
+    let v = variants();
+    let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    outputs.insert("out/thumb/a.jpg".into(), OutputState::Missing);
+    outputs.insert("out/large/a.webp".into(), OutputState::Modified);
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert_eq!(
+        reasons(&p),
+        [
+            ("out/thumb/a.jpg".into(), "output_missing"),
+            ("out/large/a.webp".into(), "output_modified")
+        ]
+    );
+}
+
+#[test]
+fn output_restat_updates_record_without_building() {
+    let v = variants();
+    let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    outputs.insert("out/thumb/a.jpg".into(), OutputState::Restat(stat(42)));
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert!(!p.has_work());
+    assert_eq!(p.updates.len(), 1);
+    assert!(p.updates[0].1.outputs.iter().any(|o| o.stat == stat(42)));
+}
+
+#[test]
+fn removed_source_removes_its_owned_outputs_only() {
+    let v = variants();
+    let (state, mut outputs) = state_of(&[("a.jpg", fp(1, 1)), ("gone.jpg", fp(2, 1))], &v);
+    outputs.insert("out/large/gone.webp".into(), OutputState::Modified);
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert_eq!(
+        removed(&p),
+        [("out/thumb/gone.jpg".into(), RemovalReason::SourceRemoved)]
+    );
+    assert_eq!(p.disowned, [PathBuf::from("out/large/gone.webp")]);
+    assert_eq!(p.forget, [PathBuf::from("gone.jpg")]);
+    assert_eq!(p.up_to_date, 2);
+}
+
+#[test]
+fn a_source_left_out_by_the_globs_is_excluded_not_removed() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1)), ("b/x.jpg", fp(2, 1))], &v);
+    let settings = Settings {
+        variants: &v,
+        recipes: &Recipes::default(),
+        failure_context: [0; 32],
+        output: Path::new("out"),
+        force: false,
+    };
+    let excluded = [PathBuf::from("b/x.jpg")];
+    let p = plan(
+        &[seen("a.jpg", fp(1, 1))],
+        &excluded,
+        &state,
+        &outputs,
+        &settings,
+    );
+    assert!(p
+        .removals
+        .iter()
+        .all(|r| r.reason == RemovalReason::SourceExcluded));
+    assert_eq!(p.removals.len(), 2);
+}
+
+#[test]
+fn racy_flag_is_recorded_and_cleared() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let racy = Fingerprint {
+        racy: true,
+        ..fp(1, 1)
+    };
+    let p = run(&[seen("a.jpg", racy)], &state, &outputs, &v, false);
+    assert!(!p.has_work());
+    assert!(p.updates[0].1.racy);
+    let (mut state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    state.get_mut(Path::new("a.jpg")).unwrap().racy = true;
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
+    assert!(!p.updates[0].1.racy);
+}
+
+#[test]
+fn collision_fails_both_and_removes_their_outputs() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(
+        &[
+            seen("a.jpg", fp(1, 1)),
+            seen("a.png", fp(2, 1)),
+            seen("b.jpg", fp(3, 1)),
+        ],
+        &state,
+        &outputs,
+        &v,
+        false,
+    );
+    let failed: Vec<_> = p.failures.iter().map(|f| f.source.clone()).collect();
+    assert_eq!(failed, [PathBuf::from("a.jpg"), PathBuf::from("a.png")]);
+    assert!(
+        matches!(&p.failures[0].failure, Failure::Collision { other } if other.ends_with("a.png"))
+    );
+    assert_eq!(p.removals.len(), 2);
+    assert!(p
+        .removals
+        .iter()
+        .all(|r| r.reason == RemovalReason::SourceFailed));
+    assert_eq!(p.forget, [PathBuf::from("a.jpg")]);
+    assert_eq!(reasons(&p).len(), 2, "b.jpg still builds");
+}
+
+#[test]
+fn collisions_are_found_whatever_sorts_between_them() {
+    // "a.mid.jpg" sorts between "a.jpg" and "a.png"; "d/a.jpg" shares
+    // the stem "a" only by file name, not by path.
+    let sources = [
+        "a.jpg",
+        "a.mid.jpg",
+        "a.png",
+        "a.tif",
+        "d/a.jpg",
+        "e.x/f",
+        "e.x/f.png",
+    ];
+    let observed: Vec<_> = sources.iter().map(|s| seen(s, fp(1, 1))).collect();
+    let found = collisions(&observed);
+    let mut colliding: Vec<_> = found.keys().map(|p| p.to_str().unwrap()).collect();
+    colliding.sort();
+    assert_eq!(colliding, ["a.jpg", "a.png", "a.tif", "e.x/f", "e.x/f.png"]);
+    assert_eq!(found[Path::new("a.jpg")], Path::new("a.png"));
+    assert_eq!(found[Path::new("a.tif")], Path::new("a.jpg"));
+    assert_eq!(without_extension(Path::new("e.x/f")), b"e.x/f");
+}
+
+#[test]
+fn unreadable_source_fails_and_loses_its_outputs() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let broken = ObservedSource {
+        rel: "a.jpg".into(),
+        fingerprint: Err(Unreadable::Io("permission denied".into())),
+    };
+    let p = run(&[broken], &state, &outputs, &v, false);
+    assert_eq!(p.failures.len(), 1);
+    assert_eq!(p.removals.len(), 2);
+    assert_eq!(p.forget, [PathBuf::from("a.jpg")]);
+}
+
+#[test]
+fn previously_failed_source_is_retried() {
+    let v = variants();
+    let mut state = State::default();
+    state.insert(
+        "a.jpg".into(),
+        SourceRecord {
+            stat: stat(1),
+            hash: [1; 32],
+            racy: false,
+            failed: Some([0; 32]),
+            shape: None,
+            outputs: vec![],
+        },
+    );
+    let p = run(
+        &[seen("a.jpg", fp(1, 1))],
+        &state,
+        &OutputStates::default(),
+        &v,
+        false,
+    );
+    assert!(reasons(&p).iter().all(|(_, r)| *r == "previously_failed"));
+}
+
+#[test]
+fn force_rebuilds_everything_fresh() {
+    let v = variants();
+    let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
+    let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, true);
+    assert!(reasons(&p).iter().all(|(_, r)| *r == "forced"));
+    assert_eq!(p.build_count(), 2);
+    assert_eq!(p.jobs[0].previous.len(), 2);
+}
+
+#[test]
+fn plans_are_deterministic_and_sorted() {
+    let v = variants();
+    let (state, outputs) = state_of(
+        &[
+            ("z.jpg", fp(1, 1)),
+            ("m.jpg", fp(2, 1)),
+            ("c.jpg", fp(3, 1)),
+        ],
+        &v,
+    );
+    let a = run(&[], &state, &outputs, &v, false);
+    let b = run(&[], &state, &outputs, &v, false);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    let paths: Vec<_> = a.removals.iter().map(|r| r.output.path.clone()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+    assert_eq!(a.forget.len(), 3);
+}
