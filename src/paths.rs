@@ -24,6 +24,15 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
 }
 
 /// Lexical relative path from `base` to `path` (both absolute, normalised).
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use thumbgen::paths::relative_to;
+///
+/// let site = Path::new("/srv/site");
+/// assert_eq!(relative_to(Path::new("/srv/site/public/a.jpg"), site), PathBuf::from("public/a.jpg"));
+/// assert_eq!(relative_to(Path::new("/srv/cache"), site), PathBuf::from("../cache"));
+/// ```
 pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
     let path: Vec<_> = path.components().collect();
     let base: Vec<_> = base.components().collect();
