@@ -239,39 +239,29 @@ fn cache_damage(damage: &CacheDamage) -> String {
     }
 }
 
-/// The summary line.
+/// The summary line. A dry run or a check says what a build *would* do.
 pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
-    let outputs = |n: usize| if n == 1 { "output" } else { "outputs" };
-    let sources = |n: usize| if n == 1 { "source" } else { "sources" };
-    match mode {
-        Mode::Build => {
-            let mut verified = String::new();
-            if s.verified > 0 {
-                verified.push_str(&format!(", verified {}", s.verified));
-            }
-            if s.moved > 0 {
-                verified.push_str(&format!(", moved {}", s.moved));
-            }
-            format!(
-                "built {}{verified}, up to date {}, removed {} {} · failed {} {} · {secs:.2} s",
-                s.built,
-                s.up_to_date,
-                s.removed,
-                outputs(s.removed),
-                s.failed,
-                sources(s.failed)
-            )
-        }
-        Mode::DryRun | Mode::Check => format!(
-            "would build {}, up to date {}, would remove {} {} · would fail {} {} · {secs:.2} s",
-            s.built,
-            s.up_to_date,
-            s.removed,
-            outputs(s.removed),
-            s.failed,
-            sources(s.failed)
-        ),
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let (built, removed, failed) = match mode {
+        Mode::Build => ("built", "removed", "failed"),
+        Mode::DryRun | Mode::Check => ("would build", "would remove", "would fail"),
+    };
+    let mut extra = String::new();
+    if s.verified > 0 {
+        extra.push_str(&format!(", verified {}", s.verified));
     }
+    if s.moved > 0 {
+        extra.push_str(&format!(", moved {}", s.moved));
+    }
+    format!(
+        "{built} {}{extra}, up to date {}, {removed} {} {} · {failed} {} {} · {secs:.2} s",
+        s.built,
+        s.up_to_date,
+        s.removed,
+        plural(s.removed, "output", "outputs"),
+        s.failed,
+        plural(s.failed, "source", "sources"),
+    )
 }
 
 /// `--check`'s word on sources that fail whatever a build does.
