@@ -72,7 +72,7 @@ impl Stat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Baseline JPEG (libjpeg-turbo); `jpg` is accepted in the config.
+    /// Baseline JPEG (mozjpeg, vendored); `jpg` is accepted in the config.
     #[serde(alias = "jpg")]
     Jpeg,
     /// Lossless PNG.

@@ -8,8 +8,44 @@ use std::path::{Path, PathBuf};
 use crate::model::{Format, Recipe, Setting};
 
 /// Bumped whenever the render pipeline changes what bytes it produces for the
-/// same settings (decoder, resampler, encoder settings). Part of every recipe.
-pub const PIPELINE_VERSION: u32 = 2;
+/// same settings (decoder, resampler, encoder settings). Recorded with every
+/// output; an output of another version is rebuilt.
+///
+/// It also stands for the JPEG *decoder* ([`JPEG_DECODER`]), which shapes
+/// the pixels of every output made from a JPEG source, whatever its format.
+/// Folding it in here rather than into each output's recorded decode
+/// information keeps the record layout (and so every cache) as it is: the
+/// decoder only changes with the mozjpeg-sys version, which changes the
+/// JPEG encoder's identity too, so the only extra work a bump costs is
+/// re-rendering PNG and WebP outputs of non-JPEG sources once. A test pins
+/// the pair, so that a new decoder cannot ship without a new version.
+///
+/// 3: JPEG decoded and encoded by the vendored mozjpeg instead of the
+/// system libjpeg-turbo.
+pub const PIPELINE_VERSION: u32 = 3;
+
+/// The library that decodes JPEG sources: the crate and its version
+/// (mozjpeg-sys also writes JPEG outputs; see [`encoder`]).
+pub const JPEG_DECODER: &str = env!("THUMBGEN_CODEC_JPEG");
+
+/// Whether mozjpeg was built with its SIMD kernels (on x86 they need nasm
+/// at build time; without it the build warns and is slower). Not part of
+/// any identity: SIMD and non-SIMD builds write the same bytes (measured on
+/// the example images, and pinned by the golden test in CI, which builds
+/// with SIMD, against digests that were made by both).
+pub const JPEG_SIMD: bool = matches!(env!("THUMBGEN_JPEG_SIMD").as_bytes(), b"1");
+
+/// The codec identity of `format`: the crates, at the versions this binary
+/// was built with, that encode its bytes (build.rs reads them from mozjpeg's
+/// headers and from Cargo.lock). Part of the recipe of every variant of that
+/// format, so that a codec upgrade rebuilds exactly the outputs it changes.
+pub fn encoder(format: Format) -> &'static str {
+    match format {
+        Format::Jpeg => env!("THUMBGEN_CODEC_JPEG"),
+        Format::Png => env!("THUMBGEN_CODEC_PNG"),
+        Format::Webp => env!("THUMBGEN_CODEC_WEBP"),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +120,7 @@ impl Variant {
             ("format", self.format.name().to_string()),
             ("quality", self.quality.to_string()),
             ("background", format!("#{r:02x}{g:02x}{b:02x}")),
+            ("codec", encoder(self.format).to_string()),
         ]
         .into_iter()
         .map(|(key, value)| Setting {
@@ -93,14 +130,17 @@ impl Variant {
         .collect()
     }
 
-    /// The recipe: a hash of [`Variant::settings`] and the pipeline version.
+    /// The recipe: a hash of [`Variant::settings`], the format's codec
+    /// identity ([`encoder`]) included.
     pub fn settings_hash(&self) -> Recipe {
         let mut h = blake3::Hasher::new();
-        h.update(b"thumbgen-variant-v1\0");
+        h.update(b"thumbgen-variant-v2\0");
         h.update(&self.width.to_le_bytes());
         h.update(&self.height.to_le_bytes());
         h.update(&[self.fit as u8, self.format as u8, self.quality]);
         h.update(&self.background);
+        h.update(encoder(self.format).as_bytes());
+        h.update(b"\0");
         *h.finalize().as_bytes()
     }
 
@@ -164,5 +204,34 @@ mod tests {
         d.fit = Fit::Cover;
         assert_ne!(a.settings_hash(), d.settings_hash());
         assert_ne!(a.settings_hash(), variant("a", Format::Png).settings_hash());
+    }
+
+    #[test]
+    fn codec_identities_name_crates_and_versions() {
+        assert!(encoder(Format::Jpeg).starts_with("mozjpeg-sys 2."));
+        assert!(encoder(Format::Png).contains("png 0."));
+        assert!(encoder(Format::Webp).contains("libwebp-sys 0."));
+        let codec = |v: &Variant| {
+            v.settings()
+                .into_iter()
+                .find(|s| s.key == "codec")
+                .map(|s| s.value)
+        };
+        for f in [Format::Jpeg, Format::Png, Format::Webp] {
+            assert_eq!(codec(&variant("a", f)).as_deref(), Some(encoder(f)));
+        }
+    }
+
+    /// The JPEG decoder's identity is folded into [`PIPELINE_VERSION`]: a
+    /// new mozjpeg-sys changes the pixels of every output of a JPEG source.
+    /// When this fails after an upgrade, bump `PIPELINE_VERSION` and update
+    /// the pair here (and `tests/golden/example.digests`).
+    #[test]
+    fn pipeline_version_covers_the_jpeg_decoder() {
+        assert_eq!(
+            (PIPELINE_VERSION, JPEG_DECODER),
+            (3, "mozjpeg-sys 2.2.3"),
+            "the JPEG decoder changed: bump PIPELINE_VERSION"
+        );
     }
 }

@@ -85,7 +85,7 @@ fn encode_jpeg(
         Px::Rgba => (Px::Rgb, flatten(&pixels, v.background)),
         px => (px, pixels),
     };
-    // libjpeg-turbo's SIMD encoder; 4:2:0, baseline, no EXIF (pixels are
+    // mozjpeg with libjpeg-turbo's defaults (see jpeg_shim.c); 4:2:0, baseline, no EXIF (pixels are
     // already upright).
     let components = if px == Px::Gray { 1 } else { 3 };
     jpeg::encode(&pixels, w, h, components, v.quality, icc_for(src, px)).map_err(err)

@@ -1,5 +1,6 @@
 //! The JPEG codec: a safe binding over `jpeg_shim.c` (headers, DCT-scaled
-//! decoding and encoding by the system libjpeg-turbo), and the glue that
+//! decoding and encoding by mozjpeg, the libjpeg-turbo fork that the
+//! `mozjpeg-sys` crate vendors, builds and links statically), and the glue that
 //! turns its headers, pixels and refusals into the render package's
 //! `Source` and `RenderError`. The shim owns every libjpeg struct; only
 //! plain integers, byte buffers and an error string cross the boundary.
@@ -9,6 +10,10 @@
 //! most of the work a full-size decode does.
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, CStr};
+
+// Nothing of its Rust API is used: naming the crate makes rustc link its
+// static library, which the shim's libjpeg calls resolve to.
+use mozjpeg_sys as _;
 
 use image::metadata::Orientation;
 
@@ -310,7 +315,7 @@ pub(super) fn read_header(source: &[u8], limits: &Limits) -> Result<Header, Rend
     Ok(Header { info, orientation })
 }
 
-/// Pixels come from libjpeg-turbo's DCT-scaled decode: at 1/8 it skips most
+/// Pixels come from libjpeg's (mozjpeg's) DCT-scaled decode: at 1/8 it skips most
 /// of the IDCT, upsampling and colour work, which dominate for big photos.
 pub(super) fn decode_at_scale(
     source: &[u8],
@@ -376,6 +381,41 @@ mod tests {
 
     fn decode_all(data: &[u8], eighths: u32) -> Result<Decoded, Refusal> {
         decode(data, &read_info(data)?, eighths, u64::MAX)
+    }
+
+    /// `.ci/run` sets `THUMBGEN_REQUIRE_JPEG_SIMD=1` (and installs nasm):
+    /// a build that silently lost mozjpeg's SIMD kernels fails there.
+    #[test]
+    fn simd_kernels_are_built_where_required() {
+        if std::env::var_os("THUMBGEN_REQUIRE_JPEG_SIMD").is_some_and(|v| v == "1") {
+            assert!(
+                crate::variant::JPEG_SIMD,
+                "mozjpeg was built without SIMD: install nasm, then `cargo clean -p mozjpeg-sys`"
+            );
+        }
+    }
+
+    #[test]
+    fn encodes_baseline_with_standard_tables() {
+        let rgb: Vec<u8> = (0..96 * 64 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        let jpeg = encode(&rgb, 96, 64, 3, 80, None).unwrap();
+        // SOF0 (baseline), no SOF2 (progressive, mozjpeg's own default).
+        assert!(jpeg.windows(2).any(|w| w == [0xFF, 0xC0]), "baseline");
+        assert!(
+            !jpeg.windows(2).any(|w| w == [0xFF, 0xC2]),
+            "not progressive"
+        );
+        // A JFIF APP0 header right after SOI, as libjpeg-turbo writes.
+        assert_eq!(&jpeg[..4], &[0xFF, 0xD8, 0xFF, 0xE0]);
+        assert_eq!(&jpeg[6..11], b"JFIF\0");
+        let back = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        assert_eq!(back.dimensions(), (96, 64));
+        // At quality 50 the luminance table is the standard's (Annex K),
+        // not one of mozjpeg's alternatives: the first eight in zigzag order.
+        let jpeg = encode(&rgb, 96, 64, 3, 50, None).unwrap();
+        let dqt = jpeg.windows(2).position(|w| w == [0xFF, 0xDB]).unwrap();
+        assert_eq!(jpeg[dqt + 4], 0, "8-bit table 0");
+        assert_eq!(&jpeg[dqt + 5..dqt + 13], &[16, 11, 12, 14, 12, 10, 16, 14]);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 /*
- * Scaled JPEG decoding through the system's libjpeg (libjpeg-turbo on every
- * current Linux distribution), for `jpeg.rs`. libjpeg-turbo's SIMD Huffman
- * and reduced-size IDCTs are what make shrink-on-load fast; the pure-Rust
- * decoders measured 1.4x slower on the same scaled decode.
+ * Scaled JPEG decoding and encoding through the libjpeg API of the vendored
+ * mozjpeg (a libjpeg-turbo fork, built from source by the mozjpeg-sys crate
+ * and linked statically; its headers come from DEP_JPEG_INCLUDE, see
+ * build.rs), for `jpeg.rs`. libjpeg-turbo's SIMD Huffman and reduced-size
+ * IDCTs are what make shrink-on-load fast; the pure-Rust decoders measured
+ * 1.4x slower on the same scaled decode.
  *
  * Plain C entry points: no libjpeg struct crosses into Rust, so the binding
  * does not depend on the library's struct layout. Headers are read here too
@@ -244,6 +246,11 @@ int tg_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
     cinfo.image_height = (JDIMENSION)height;
     cinfo.input_components = components;
     cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    /* mozjpeg's jpeg_set_defaults otherwise picks its max-compression
+     * profile (progressive, trellis quantisation, optimised Huffman tables:
+     * several times slower). JCP_FASTEST gives libjpeg-turbo's baseline
+     * defaults; it must be set before jpeg_set_defaults. */
+    jpeg_c_set_int_param(&cinfo, JINT_COMPRESS_PROFILE, JCP_FASTEST);
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, quality, TRUE);
     /* Fixed 4:2:0 whatever the quality: small files, and chroma detail
