@@ -6,6 +6,7 @@ mod ci;
 mod clean;
 mod common;
 mod equivalence;
+mod golden;
 mod failures;
 mod hardening;
 mod incremental;
