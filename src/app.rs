@@ -177,8 +177,9 @@ pub fn build_once(
     let seen = observe(config, mode, held, reporter)?;
 
     let output_rel = config.relative(&config.output);
+    let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
     let settings = Settings {
-        failure_context: record::failure_context(config.max_pixels, &output_rel, &config.variants),
+        failure_context,
         variants: &config.variants,
         recipes: &seen.recipes,
         output: &output_rel,
@@ -196,7 +197,7 @@ pub fn build_once(
         source_prefix: &source_prefix,
         variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
     };
-    let executor = Executor::new(config, stop);
+    let executor = Executor::new(config, stop, failure_context);
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
     }

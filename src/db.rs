@@ -35,11 +35,10 @@ const MANIFEST_KEY: &[u8] = b"manifest";
 #[derive(Clone)]
 pub struct RunLock {
     cache: PathBuf,
-    /// `None` when the cache folder cannot be written: the run goes on
-    /// with records in memory (see [`Warning::CacheInMemory`]).
-    file: Option<std::sync::Arc<File>>,
-    /// Why the folder is unusable, when `file` is `None`.
-    unusable: Option<String>,
+    /// The locked file, or why the cache folder cannot be written: then
+    /// the run goes on with records in memory (see
+    /// [`Warning::CacheInMemory`]).
+    file: std::result::Result<std::sync::Arc<File>, String>,
 }
 
 impl RunLock {
@@ -48,8 +47,7 @@ impl RunLock {
     pub fn acquire(cache: &Path) -> Result<RunLock> {
         let unusable = |e: &std::io::Error| RunLock {
             cache: cache.to_path_buf(),
-            file: None,
-            unusable: Some(describe_io(e)),
+            file: Err(describe_io(e)),
         };
         if let Err(e) = std::fs::create_dir_all(cache) {
             return Ok(unusable(&e));
@@ -57,8 +55,7 @@ impl RunLock {
         match lock(cache) {
             Ok(file) => Ok(RunLock {
                 cache: cache.to_path_buf(),
-                file: Some(std::sync::Arc::new(file)),
-                unusable: None,
+                file: Ok(std::sync::Arc::new(file)),
             }),
             Err(LockError::Held(pid)) => Err(Error::LockHeld {
                 cache: cache.to_path_buf(),
@@ -94,10 +91,10 @@ impl Db {
     /// be opened or read is started over, with a warning pushed onto
     /// `warnings`.
     pub fn open_locked(lock: &RunLock, warnings: &mut Vec<Warning>) -> Result<Db> {
-        if lock.file.is_none() {
+        if let Err(error) = &lock.file {
             warnings.push(Warning::CacheInMemory {
                 path: lock.cache.clone(),
-                error: lock.unusable.clone().unwrap_or_default(),
+                damage: CacheDamage::Io(error.clone()),
             });
             return Db::in_memory();
         }
@@ -114,11 +111,7 @@ impl Db {
                 match open_checked(&path) {
                     Ok(tree) => tree,
                     Err(damage) => {
-                        let error = match damage {
-                            CacheDamage::Unreadable(e) => e,
-                            CacheDamage::OtherVersion => "from another version".into(),
-                        };
-                        warnings.push(Warning::CacheInMemory { path, error });
+                        warnings.push(Warning::CacheInMemory { path, damage });
                         temporary()?
                     }
                 }
@@ -150,20 +143,16 @@ impl Db {
         if let Err(e) = copy_dir(&source, &target) {
             warnings.push(Warning::CacheUnread {
                 path: source,
-                error: describe_io(&e),
+                damage: CacheDamage::Io(describe_io(&e)),
             });
             return Ok(Db::empty());
         }
         let tree = match open_checked(&target) {
             Ok(tree) => Some(tree),
             Err(damage) => {
-                let error = match damage {
-                    CacheDamage::Unreadable(e) => e,
-                    CacheDamage::OtherVersion => "from another version of thumbgen".into(),
-                };
                 warnings.push(Warning::CacheUnread {
                     path: source,
-                    error,
+                    damage,
                 });
                 None
             }

@@ -104,13 +104,13 @@ pub struct Executor<'a> {
 }
 
 impl<'a> Executor<'a> {
-    /// An executor for `config`'s outputs.
-    pub fn new(config: &'a Config, stop: &'a AtomicBool) -> Executor<'a> {
-        let output = config.relative(&config.output);
+    /// An executor for `config`'s outputs; a failure is recorded with
+    /// `failure_context` (`record::failure_context` of this build).
+    pub fn new(config: &'a Config, stop: &'a AtomicBool, failure_context: Hash) -> Executor<'a> {
         Executor {
             config,
             stop,
-            failure_context: record::failure_context(config.max_pixels, &output, &config.variants),
+            failure_context,
         }
     }
 

@@ -63,6 +63,8 @@ pub enum CacheDamage {
     Unreadable(String),
     /// Written by a version of thumbgen with another record layout.
     OtherVersion,
+    /// The folder cannot be read or written, in the file system's words.
+    Io(String),
 }
 
 /// Something a person should know that fails nothing.
@@ -79,16 +81,16 @@ pub enum Warning {
     CacheInMemory {
         /// The cache folder.
         path: PathBuf,
-        /// Why, in words.
-        error: String,
+        /// Why.
+        damage: CacheDamage,
     },
     /// A read-only run (`--dry-run`, `--check`) could not read the cache:
     /// every source is treated as new.
     CacheUnread {
         /// The store's folder.
         path: PathBuf,
-        /// Why, in words.
-        error: String,
+        /// Why.
+        damage: CacheDamage,
     },
     /// Records that could not be decoded were dropped; their sources are
     /// rebuilt.

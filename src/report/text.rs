@@ -166,13 +166,15 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             shown.path(path),
             cache_damage(damage)
         ),
-        Warning::CacheInMemory { path, error } => format!(
-            "cannot use the cache folder {} ({error}); records are kept in memory only and the next build starts over",
-            shown.path(path)
+        Warning::CacheInMemory { path, damage } => format!(
+            "cannot use the cache folder {} ({}); records are kept in memory only and the next build starts over",
+            shown.path(path),
+            cache_damage(damage)
         ),
-        Warning::CacheUnread { path, error } => format!(
-            "cannot read the cache {} ({error}); treating every source as new",
-            shown.path(path)
+        Warning::CacheUnread { path, damage } => format!(
+            "cannot read the cache {} ({}); treating every source as new",
+            shown.path(path),
+            cache_damage(damage)
         ),
         Warning::RecordsDropped { count } => format!(
             "{count} unreadable record(s) in the cache were ignored; their sources are rebuilt"
@@ -236,6 +238,7 @@ fn cache_damage(damage: &CacheDamage) -> String {
     match damage {
         CacheDamage::Unreadable(error) => format!("unreadable ({error})"),
         CacheDamage::OtherVersion => "from another version of thumbgen".into(),
+        CacheDamage::Io(error) => error.clone(),
     }
 }
 

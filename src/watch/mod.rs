@@ -84,7 +84,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
             lock = None;
             lock = wait_for_lock(&config.cache, stop, reporter);
             if lock.is_none() {
-                return; // stopped while waiting
+                return; // stopped while waiting, or the lock cannot be had
             }
         }
         let built =
@@ -113,7 +113,8 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
 
 /// The run lock on `cache`, waiting while another run holds it (a `build`
 /// that was started first): a watcher must not give up on its tree, nor
-/// drop a batch. `None` if `stop` is set while waiting.
+/// drop a batch. `None` if `stop` is set while waiting, or the lock cannot
+/// be had for another reason (reported).
 fn wait_for_lock(cache: &Path, stop: &AtomicBool, reporter: &Reporter) -> Option<RunLock> {
     let mut told = false;
     while !stop.load(Ordering::Relaxed) {
@@ -128,9 +129,11 @@ fn wait_for_lock(cache: &Path, stop: &AtomicBool, reporter: &Reporter) -> Option
                 // release, so look again shortly.
                 std::thread::sleep(LOCK_RETRY);
             }
+            // Not a held lock (`acquire` turns an unusable folder into a
+            // lock that keeps records in memory): say it once, skip the build.
             Err(e) => {
                 reporter.fatal_in_watch(&e);
-                std::thread::sleep(LOCK_RETRY);
+                return None;
             }
         }
     }
