@@ -35,6 +35,8 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
         variants,
         output,
         force: false,
+        shard: None,
+        elsewhere: &[],
     };
     let mut observed = Vec::with_capacity(n);
     let mut state = State::default();
@@ -107,6 +109,8 @@ fn bench_plan(c: &mut Criterion) {
         variants: &variants,
         output: Path::new("public/thumbs"),
         force: false,
+        shard: None,
+        elsewhere: &[],
     };
     let p = plan::plan(&observed, &[], &state, &outputs, &settings);
     assert_eq!((p.up_to_date, p.jobs.len()), (30_000, 0), "a no-op plan");

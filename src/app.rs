@@ -23,12 +23,14 @@ use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
 use crate::fsutil;
 use crate::manifest;
-use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, Stat, State};
+use crate::model::{ObservedSource, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State};
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
 use crate::record;
+use crate::remote::{self, Remote};
 use crate::report::{Mode, Names, Reporter, Summary};
 use crate::scan;
+use crate::shard::Shard;
 
 /// How `thumbgen build` was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +47,10 @@ pub struct BuildOptions {
     pub allow_failed: bool,
     /// `--force`.
     pub force: bool,
+    /// `--remote`: overrides `THUMBGEN_REMOTE_MODE` and `[remote] mode`.
+    pub remote: Option<RemoteMode>,
+    /// `--shard K/N`.
+    pub shard: Option<Shard>,
 }
 
 impl BuildOptions {
@@ -98,18 +104,24 @@ struct Observation {
     recipes: Recipes,
     /// The state of every recorded output on disk.
     outputs: OutputStates,
-    /// Every source found, fingerprinted.
+    /// Every source found (in the shard, if one is given), fingerprinted.
     observed: Vec<ObservedSource>,
+    /// Sources of other shards (for collisions only).
+    elsewhere: Vec<PathBuf>,
     /// Image files that `include`/`exclude` leave out.
     excluded: Vec<PathBuf>,
 }
 
 /// Step 1: walk the sources and, meanwhile, open the cache and check the
 /// outputs it lists; then fingerprint the sources whose stat changed.
+/// `hash_new`: hash new sources too (the shared cache looks outputs up by
+/// their source's content). `shard`: fingerprint only that part.
 fn observe(
     config: &Config,
     mode: Mode,
     held: Option<&RunLock>,
+    hash_new: bool,
+    shard: Option<Shard>,
     reporter: &Reporter,
 ) -> Result<Observation> {
     // Neither a dry run nor a check writes anything, not even the cache.
@@ -151,13 +163,21 @@ fn observe(
     for w in &warnings {
         reporter.warn(w);
     }
-    let observed = observe_sources(&found.found, &state, &config.source, now, reporter);
+    let (mine, elsewhere) = match shard {
+        Some(shard) => found
+            .found
+            .into_iter()
+            .partition(|f| shard.contains(&f.rel)),
+        None => (found.found, Vec::new()),
+    };
+    let observed = observe_sources(&mine, &state, &config.source, now, hash_new, reporter);
     Ok(Observation {
         db,
         state,
         recipes,
         outputs,
         observed,
+        elsewhere: elsewhere.into_iter().map(|f| f.rel).collect(),
         excluded: found.excluded,
     })
 }
@@ -174,7 +194,19 @@ pub fn build_once(
 ) -> Result<Exit> {
     let mode = options.mode();
     reporter.begin_run(&config.root);
-    let seen = observe(config, mode, held, reporter)?;
+    // Neither a dry run nor a check downloads anything.
+    let remote_mode = match (&config.remote, mode) {
+        (Some(settings), Mode::Build) => remote_mode(settings.mode, options.remote)?,
+        (None, _) if !matches!(options.remote, None | Some(RemoteMode::Off)) => {
+            return Err(Error::Config(format!(
+                "{}: --remote needs a [remote] table in the config (see the README); add one, or drop --remote",
+                config.file.display()
+            )))
+        }
+        _ => RemoteMode::Off,
+    };
+    let hash_new = remote_mode != RemoteMode::Off;
+    let seen = observe(config, mode, held, hash_new, options.shard, reporter)?;
 
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
@@ -184,6 +216,8 @@ pub fn build_once(
         recipes: &seen.recipes,
         output: &output_rel,
         force: options.force,
+        shard: options.shard,
+        elsewhere: &seen.elsewhere,
     };
     let mut plan = plan::plan(
         &seen.observed,
@@ -197,7 +231,7 @@ pub fn build_once(
         source_prefix: &source_prefix,
         variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
     };
-    let executor = Executor::new(config, stop, failure_context);
+    let mut executor = Executor::new(config, stop, failure_context);
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
     }
@@ -255,7 +289,24 @@ pub fn build_once(
     for variant in &config.variants {
         db.put_recipe(&variant.settings_hash(), &variant.settings())?;
     }
-    let manifest_state = config.manifest.is_some().then_some(state);
+    // A shard writes no manifest: it knows only its part.
+    let manifest_state = (config.manifest.is_some() && options.shard.is_none()).then_some(state);
+    // Opened only when there is work: a no-op build never touches it.
+    let remote = match &config.remote {
+        Some(settings) if remote_mode != RemoteMode::Off && !plan.jobs.is_empty() => {
+            match Remote::open(settings, remote_mode) {
+                Ok(remote) => remote,
+                Err(warning) => {
+                    reporter.warn(&warning);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    // `--force` renders everything here (and uploads it): it is how a
+    // machine whose outputs predate the remote fills it.
+    executor.use_remote(remote.as_ref(), !options.force);
     let commit = Commit {
         db,
         reporter,
@@ -266,8 +317,14 @@ pub fn build_once(
             ..Summary::default()
         }),
         first_error: Mutex::new(None),
+        remote: remote.as_ref(),
+        sharded: options.shard.is_some(),
     };
     apply(&plan, &executor, &commit, reporter)?;
+    if let Some(remote) = &remote {
+        remote.finish(stop.load(Ordering::Relaxed));
+        commit.report_remote();
+    }
     let summary = commit.finish(config)?;
     let exit = Exit::decide(&Ending {
         interrupted: stop.load(Ordering::Relaxed),
@@ -279,6 +336,13 @@ pub fn build_once(
     // build's real work on big trees; let it happen off the critical path.
     std::thread::spawn(move || drop((observed, outputs, plan)));
     Ok(exit)
+}
+
+/// The mode of the shared cache for this build: `--remote`, else
+/// `THUMBGEN_REMOTE_MODE`, else the config's.
+fn remote_mode(configured: RemoteMode, flag: Option<RemoteMode>) -> Result<RemoteMode> {
+    let env = std::env::var("THUMBGEN_REMOTE_MODE").ok();
+    remote::resolve_mode(Some(configured), flag, env.as_deref()).map_err(Error::Config)
 }
 
 /// Step 3: carry out `plan` — removals, records that change without work,
@@ -336,6 +400,10 @@ struct Commit<'a> {
     counts: Mutex<Summary>,
     /// The first error that must end the run (a full disk, a failing store).
     first_error: Mutex<Option<Error>>,
+    /// The shared cache, whose warnings are reported as outcomes arrive.
+    remote: Option<&'a Remote>,
+    /// A `--shard` build: the manifest is left as it is.
+    sharded: bool,
 }
 
 impl Commit<'_> {
@@ -355,8 +423,16 @@ impl Commit<'_> {
         Ok(())
     }
 
+    /// Warnings of the shared cache raised so far.
+    fn report_remote(&self) {
+        for warning in self.remote.map(Remote::take_warnings).unwrap_or_default() {
+            self.reporter.warn(&warning);
+        }
+    }
+
     /// One job's outcome, from a worker thread.
     fn outcome(&self, job: &Job, outcome: Outcome) {
+        self.report_remote();
         let source = self.names.source(&job.source);
         let committed = match outcome {
             Outcome::Built { record, built } => {
@@ -364,9 +440,11 @@ impl Commit<'_> {
                     let mut counts = self.counts.lock().unwrap();
                     let verified = built.iter().filter(|b| b.verified).count();
                     let moved = built.iter().filter(|b| b.moved).count();
+                    let downloaded = built.iter().filter(|b| b.downloaded && !b.verified).count();
                     counts.verified += verified;
                     counts.moved += moved;
-                    counts.built += built.len() - verified - moved;
+                    counts.downloaded += downloaded;
+                    counts.built += built.len() - verified - moved - downloaded;
                 }
                 self.reporter.built(&source, &built);
                 self.record(&job.source, Some(&record))
@@ -389,6 +467,9 @@ impl Commit<'_> {
         self.db.flush()?;
         if let Some(e) = self.first_error.into_inner().unwrap() {
             return Err(e);
+        }
+        if self.sharded {
+            return Ok(self.counts.into_inner().unwrap());
         }
         // A manifest written under an earlier `manifest` setting goes, as
         // a clean build would not have it.

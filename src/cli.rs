@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::shard::Shard;
+
 /// How long the tree must be quiet before `watch` builds a batch, by
 /// default: long enough to merge an editor's save-by-rename and a pasted
 /// burst, short enough to feel immediate. (Here, not in `watch`, so that
@@ -121,6 +123,18 @@ pub struct BuildArgs {
     #[arg(long, requires = "check")]
     pub allow_failed: bool,
 
+    /// Use the shared cache (`[remote]`) read-write, read-only (look up,
+    /// never upload: for untrusted jobs such as pull requests), or not at
+    /// all [default: THUMBGEN_REMOTE_MODE, else `[remote] mode`]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub remote: Option<RemoteArg>,
+
+    /// Build only part K of N of the sources (a CI matrix job): outputs of
+    /// other parts are left alone and no manifest is written. A final
+    /// unsharded build assembles the tree from the shared cache.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+
     /// Newline-delimited JSON on stdout, one object per action and a final
     /// summary. `--json=all` also lists outputs that were up to date.
     #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, require_equals = true, default_missing_value = "actions")]
@@ -157,6 +171,17 @@ pub struct WatchArgs {
 /// A longer quiet period than a minute is a typo, not a choice: rebuilds
 /// would look broken.
 pub const MAX_DEBOUNCE_MS: u64 = 60_000;
+
+/// `--remote`: how a build uses the shared cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RemoteArg {
+    /// Look outputs up, and upload what is rendered here.
+    ReadWrite,
+    /// Look outputs up; never write.
+    ReadOnly,
+    /// Do not use the shared cache.
+    Off,
+}
 
 /// What `--json` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -260,5 +285,29 @@ mod tests {
             Some(JsonMode::All)
         );
         assert!(Cli::try_parse_from(["thumbgen", "build", "--check", "--force"]).is_err());
+    }
+
+    #[test]
+    fn remote_and_shard_parse() {
+        let Command::Build(b) = Cli::parse_from([
+            "thumbgen",
+            "build",
+            "--remote",
+            "read-only",
+            "--shard",
+            "2/3",
+        ])
+        .command
+        else {
+            panic!("expected build")
+        };
+        assert_eq!(b.remote, Some(RemoteArg::ReadOnly));
+        assert_eq!(b.shard, Some(Shard { index: 2, count: 3 }));
+        for bad in [["--shard", "4/3"], ["--remote", "write"]] {
+            let mut args = vec!["thumbgen", "build"];
+            args.extend(bad);
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert!(error.to_string().contains(bad[0]), "{error}");
+        }
     }
 }

@@ -11,7 +11,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -24,6 +24,7 @@ use crate::plan::{Build, Job, Plan, Removal};
 use crate::problem::Failure;
 use crate::reason::Reason;
 use crate::record;
+use crate::remote::{self, Entry, Found, Made, Remote, Repair};
 use crate::render::{render, Limits, Rendered};
 
 /// One output of a job, in place and recorded.
@@ -38,6 +39,8 @@ pub struct Built {
     pub verified: bool,
     /// Moved from a renamed source's old path, not rendered.
     pub moved: bool,
+    /// Downloaded from the shared cache, not rendered.
+    pub downloaded: bool,
 }
 
 /// What became of one job.
@@ -76,6 +79,35 @@ struct RenderedJob {
     eighths: u8,
 }
 
+/// Why an output could not be put in place.
+enum Placed {
+    /// The file system refuses its name: the source fails.
+    Refused(Failure),
+    /// Anything else: the run stops.
+    Fatal(Error),
+}
+
+/// Hand an output rendered here to the shared cache.
+fn upload(
+    remote: &Remote,
+    key: Hash,
+    image: Rendered,
+    hash: Hash,
+    eighths: u8,
+    shape: Shape,
+    repair: Repair,
+) {
+    let made = Made {
+        width: image.width,
+        height: image.height,
+        eighths,
+        via: image.via,
+        shape,
+    };
+    let entry = Entry::new(&hash, image.bytes.len() as u64, made);
+    remote.upload(key, entry, image.bytes, repair);
+}
+
 /// What `--check` finds of a source it has no record of.
 enum Verdict {
     /// Its outputs are on disk, byte for byte.
@@ -101,6 +133,10 @@ pub struct Executor<'a> {
     pub stop: &'a AtomicBool,
     /// Recorded with a failure: the settings it failed under.
     failure_context: Hash,
+    /// The shared cache: rendered outputs are uploaded to it if it may be
+    /// written, and with `lookups` outputs are first looked up in it.
+    remote: Option<&'a Remote>,
+    lookups: bool,
 }
 
 impl<'a> Executor<'a> {
@@ -111,7 +147,29 @@ impl<'a> Executor<'a> {
             config,
             stop,
             failure_context,
+            remote: None,
+            lookups: false,
         }
+    }
+
+    /// Use `remote` for this run's jobs: look outputs up in it first (with
+    /// `lookups`), and upload what is rendered (if it may be written).
+    pub fn use_remote(&mut self, remote: Option<&'a Remote>, lookups: bool) {
+        self.remote = remote;
+        self.lookups = lookups;
+    }
+
+    /// The action key of each build of `job` in the shared cache (`None`
+    /// for an output moved from a renamed source, or a source whose
+    /// content is not known before it is read).
+    fn keys(&self, job: &Job) -> Vec<Option<Hash>> {
+        job.builds
+            .iter()
+            .map(|b| {
+                let hash = job.fingerprint.hash.filter(|_| b.from.is_none())?;
+                Some(remote::action_key(&hash, &self.config.variants, b.variant))
+            })
+            .collect()
     }
 
     fn staging(&self) -> PathBuf {
@@ -133,17 +191,36 @@ impl<'a> Executor<'a> {
     }
 
     /// Run `jobs` on the current rayon pool, calling `done` with each
-    /// outcome as soon as it is known (from a worker thread).
+    /// outcome as soon as it is known (from a worker thread). Workers take
+    /// jobs in order, the order in which the shared cache is asked ahead.
     pub fn run(&self, jobs: &[Job], done: &(dyn Fn(&Job, Outcome) + Sync)) {
-        jobs.par_iter().for_each(|job| {
-            if self.stop.load(Ordering::Relaxed) {
-                return done(job, Outcome::Skipped);
+        let prefetch = match self.remote {
+            Some(remote) if self.lookups => {
+                Some(remote.prefetch(jobs.iter().map(|j| self.keys(j)).collect()))
             }
-            let outcome = self.run_one(job);
+            _ => None,
+        };
+        let next = AtomicUsize::new(0);
+        let work = || loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(index) else {
+                return;
+            };
+            if self.stop.load(Ordering::Relaxed) {
+                done(job, Outcome::Skipped);
+                continue;
+            }
+            let found = prefetch.as_ref().map(|p| p.take(index, job.builds.len()));
+            let outcome = self.run_one(job, found);
             if matches!(outcome, Outcome::Fatal { .. }) {
                 self.stop.store(true, Ordering::Relaxed);
             }
             done(job, outcome);
+        };
+        rayon::scope(|scope| {
+            for _ in 0..rayon::current_num_threads() {
+                scope.spawn(|_| work());
+            }
         });
     }
 
@@ -259,88 +336,124 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn run_one(&self, job: &Job) -> Outcome {
-        // Outputs of a renamed source move; the rest are rendered.
+    /// Carry out one job: move what a renamed source's outputs give,
+    /// install what the shared cache had (`found`, one answer per build),
+    /// render the rest from one decode and upload it.
+    fn run_one(&self, job: &Job, found: Option<Vec<Found>>) -> Outcome {
+        let mut answers = found.map(Vec::into_iter);
         let mut built: Vec<Built> = Vec::with_capacity(job.builds.len());
-        let mut to_render: Vec<&Build> = Vec::new();
-        for build in &job.builds {
+        let mut hits: Vec<(&Build, Entry, Vec<u8>)> = Vec::new();
+        let mut to_render: Vec<(usize, &Build, Repair)> = Vec::new();
+        for (index, build) in job.builds.iter().enumerate() {
+            let answer = answers.as_mut().and_then(Iterator::next);
             let moved = build
                 .from
                 .as_ref()
                 .and_then(|from| self.relocate(from, &build.path));
-            match moved {
-                Some(output) => built.push(Built {
+            match (moved, answer) {
+                (Some(output), _) => built.push(Built {
                     build: build.clone(),
                     output,
                     verified: false,
                     moved: true,
+                    downloaded: false,
                 }),
-                None => to_render.push(build),
+                (None, Some(Found::Hit { entry, bytes })) => hits.push((build, entry, bytes)),
+                (None, Some(Found::Miss { repair })) => to_render.push((index, build, repair)),
+                (None, None) => to_render.push((index, build, Repair::default())),
             }
         }
-        if to_render.is_empty() {
-            if let (Some(hash), Some(shape)) = (job.fingerprint.hash, job.shape) {
-                let read = record::read(&job.fingerprint, hash);
-                let outputs = built.iter().map(|b| b.output.clone());
-                let record = record::built(read, shape, &job.keep, outputs);
-                return Outcome::Built { record, built };
+
+        // Without anything to render, the record comes from the plan: the
+        // content was hashed, and the shape is known from what the cache
+        // or the renamed source says.
+        let known_shape = hits.first().map(|(_, e, _)| e.made().shape).or(job.shape);
+        let (record, shape, eighths, rendered) = match (job.fingerprint.hash, known_shape) {
+            (Some(hash), Some(shape)) if to_render.is_empty() => {
+                (record::read(&job.fingerprint, hash), shape, 8, Vec::new())
             }
-        }
-        let RenderedJob {
-            record,
-            images: rendered,
-            shape,
-            eighths,
-        } = match self.render_builds(job, &to_render) {
-            Ok(done) => done,
-            Err(failure) => return self.fail(job, failure.record.map(|r| *r), failure.failure),
+            _ => {
+                let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
+                let mut done = match self.render_builds(job, &builds) {
+                    Ok(done) => done,
+                    Err(failure) => {
+                        return self.fail(job, failure.record.map(|r| *r), failure.failure)
+                    }
+                };
+                // The source changed after it was looked up: what the cache
+                // had is of the old content, so render everything.
+                if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
+                    let keys: Vec<usize> = to_render.iter().map(|(i, _, _)| *i).collect();
+                    for (build, _, _) in hits.drain(..) {
+                        let index = job.builds.iter().position(|b| b == build).unwrap_or(0);
+                        if !keys.contains(&index) {
+                            to_render.push((index, build, Repair::default()));
+                        }
+                    }
+                    to_render.sort_by_key(|(i, _, _)| *i);
+                    let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
+                    done = match self.render_builds(job, &builds) {
+                        Ok(done) => done,
+                        Err(failure) => {
+                            return self.fail(job, failure.record.map(|r| *r), failure.failure)
+                        }
+                    };
+                }
+                (done.record, done.shape, done.eighths, done.images)
+            }
         };
 
-        let staging = self.staging();
-        for (&build, image) in to_render.iter().zip(rendered) {
-            let target = self.config.resolve(&build.path);
-            // An identical file is left as it is (its mtime too), so a build
-            // after losing the cache does not rewrite the whole tree.
-            let existing = fsutil::same_content(&target, &image.bytes);
-            let verified = existing.is_some();
-            let written = match existing {
-                Some(stat) => Ok(stat),
-                None => fsutil::atomic_write(&staging, &target, &image.bytes),
+        for (build, entry, bytes) in hits {
+            let (stat, verified) = match self.place(build, &bytes, &built) {
+                Ok(placed) => placed,
+                Err(outcome) => return self.fail_placed(job, record, outcome),
             };
-            let stat = match written {
-                Ok(stat) => stat,
-                // A name the file system refuses concerns this source only.
-                Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
-                    for done in &built {
-                        let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
-                    }
-                    let failure = Failure::Unwritable {
-                        path: build.path.clone(),
-                        error: describe_io(&e.error),
-                    };
-                    return self.fail(job, Some(record), failure);
-                }
-                // Anything else (no space, no permission) stops the run.
-                Err(e) => {
-                    return Outcome::Fatal {
-                        error: Error::output("write", e.path, &e.error),
-                    }
-                }
-            };
+            let made = entry.made();
             let written = record::Written {
                 path: build.path.clone(),
                 stat,
-                hash: hash_bytes(&image.bytes),
+                hash: entry.digest().expect("verified on download"),
+                width: made.width,
+                height: made.height,
+                via: made.via,
+            };
+            let variant = &self.config.variants[build.variant];
+            built.push(Built {
+                build: build.clone(),
+                output: record::written(variant, made.eighths, written),
+                verified,
+                moved: false,
+                downloaded: true,
+            });
+        }
+
+        let keys = self.remote.filter(|r| r.writes()).map(|_| self.keys(job));
+        for ((index, build, repair), image) in to_render.into_iter().zip(rendered) {
+            let (stat, verified) = match self.place(build, &image.bytes, &built) {
+                Ok(placed) => placed,
+                Err(outcome) => return self.fail_placed(job, record, outcome),
+            };
+            let hash = hash_bytes(&image.bytes);
+            let variant = &self.config.variants[build.variant];
+            let written = record::Written {
+                path: build.path.clone(),
+                stat,
+                hash,
                 width: image.width,
                 height: image.height,
                 via: image.via,
             };
             built.push(Built {
                 build: build.clone(),
+                output: record::written(variant, eighths, written),
                 verified,
                 moved: false,
-                output: record::written(&self.config.variants[build.variant], eighths, written),
+                downloaded: false,
             });
+            let key = keys.as_ref().and_then(|k| k[index]);
+            if let (Some(remote), Some(key)) = (self.remote, key) {
+                upload(remote, key, image, hash, eighths, shape, repair);
+            }
         }
         let record = record::built(
             record,
@@ -349,6 +462,44 @@ impl<'a> Executor<'a> {
             built.iter().map(|b| b.output.clone()),
         );
         Outcome::Built { record, built }
+    }
+
+    /// Put `bytes` at `build`'s path, atomically. An identical file is left
+    /// as it is (its mtime too), so a build after losing the cache does not
+    /// rewrite the whole tree: then the flag is true. On error, the
+    /// outcome of the job (after removing what `built` already placed).
+    fn place(
+        &self,
+        build: &Build,
+        bytes: &[u8],
+        built: &[Built],
+    ) -> Result<(crate::model::Stat, bool), Placed> {
+        let target = self.config.resolve(&build.path);
+        if let Some(stat) = fsutil::same_content(&target, bytes) {
+            return Ok((stat, true));
+        }
+        match fsutil::atomic_write(&self.staging(), &target, bytes) {
+            Ok(stat) => Ok((stat, false)),
+            // A name the file system refuses concerns this source only.
+            Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
+                for done in built {
+                    let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
+                }
+                Err(Placed::Refused(Failure::Unwritable {
+                    path: build.path.clone(),
+                    error: describe_io(&e.error),
+                }))
+            }
+            // Anything else (no space, no permission) stops the run.
+            Err(e) => Err(Placed::Fatal(Error::output("write", e.path, &e.error))),
+        }
+    }
+
+    fn fail_placed(&self, job: &Job, record: SourceRecord, placed: Placed) -> Outcome {
+        match placed {
+            Placed::Refused(failure) => self.fail(job, Some(record), failure),
+            Placed::Fatal(error) => Outcome::Fatal { error },
+        }
     }
 
     /// A failed source has no outputs, as after a clean build.

@@ -51,13 +51,16 @@ pub fn fs_now(dir: &Path) -> io::Result<i64> {
 /// Fingerprint every found source, hashing only those with a record whose
 /// stat cannot vouch for the recorded hash. `now_ns` is the file-system
 /// clock at the start of the run (for the racy rule); `None` when nothing
-/// is recorded. `progress` hears how many files need hashing (a fresh
-/// checkout hashes them all), then once per file hashed.
+/// is recorded. `hash_new`: hash sources without a record too (the shared
+/// cache finds outputs by their source's content). `progress` hears how
+/// many files need hashing (a fresh checkout hashes them all), then once
+/// per file hashed.
 pub fn observe_sources(
     found: &[Found],
     state: &State,
     source_root: &Path,
     now_ns: Option<i64>,
+    hash_new: bool,
     progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
     // One lookup per source: its record, and whether its stat can vouch for
@@ -68,7 +71,8 @@ pub fn observe_sources(
             let record = state.get(&f.rel);
             let stale = match (&f.stat, record) {
                 (Ok(stat), Some(r)) => r.stat != *stat || r.racy,
-                _ => false,
+                (Ok(_), None) => hash_new,
+                (Err(_), _) => false,
             };
             (record, stale)
         })
@@ -238,7 +242,8 @@ mod tests {
             });
         }
         let progress = Counted::default();
-        let observed = observe_sources(&found, &state, dir.path(), Some(i64::MAX), &progress);
+        let observed =
+            observe_sources(&found, &state, dir.path(), Some(i64::MAX), false, &progress);
         assert_eq!(*progress.started.lock().unwrap(), [2], "touched and racy");
         assert_eq!(progress.hashed.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert_eq!(
@@ -254,10 +259,16 @@ mod tests {
             [0u8, 1, 2].map(|i| Some(crate::hash::hash_bytes(&[i; 10])))
         );
         assert_eq!(hashes[3], None, "a new source is hashed while it is built");
+        // With a shared cache, outputs are found by content: hash it now.
+        let observed = observe_sources(&found, &state, dir.path(), None, true, &Counted::default());
+        assert_eq!(
+            observed[3].fingerprint.as_ref().unwrap().hash,
+            Some(crate::hash::hash_bytes(&[3; 10]))
+        );
 
         // Nothing to hash: no progress at all.
         let quiet = Counted::default();
-        observe_sources(&found[..1], &state, dir.path(), None, &quiet);
+        observe_sources(&found[..1], &state, dir.path(), None, false, &quiet);
         assert!(quiet.started.lock().unwrap().is_empty());
         assert_eq!(quiet.finished.load(std::sync::atomic::Ordering::SeqCst), 0);
     }

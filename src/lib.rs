@@ -23,9 +23,11 @@ pub mod plan;
 pub mod problem;
 pub mod reason;
 pub mod record;
+pub mod remote;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod shard;
 pub mod variant;
 pub mod watch;
 
@@ -51,6 +53,12 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 check: args.check,
                 allow_failed: args.allow_failed,
                 force: args.force,
+                remote: args.remote.map(|r| match r {
+                    cli::RemoteArg::ReadWrite => model::RemoteMode::ReadWrite,
+                    cli::RemoteArg::ReadOnly => model::RemoteMode::ReadOnly,
+                    cli::RemoteArg::Off => model::RemoteMode::Off,
+                }),
+                shard: args.shard,
             };
             let result = app::build(&options, stop, &reporter);
             (result, reporter, options.mode())

@@ -291,3 +291,35 @@ pub mod path_bytes {
         Ok(from_bytes(&bytes))
     }
 }
+
+/// How a build uses the shared cache (`[remote] mode`, `--remote`,
+/// `THUMBGEN_REMOTE_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteMode {
+    /// Look outputs up and upload what is rendered.
+    ReadWrite,
+    /// Look outputs up; never write (a pull-request job).
+    ReadOnly,
+    /// Do not use the shared cache.
+    Off,
+}
+
+impl RemoteMode {
+    /// Every mode, in the order the help lists them.
+    pub const ALL: [RemoteMode; 3] = [RemoteMode::ReadWrite, RemoteMode::ReadOnly, RemoteMode::Off];
+
+    /// The name used in the config, on the command line and in the
+    /// environment.
+    pub fn name(self) -> &'static str {
+        match self {
+            RemoteMode::ReadWrite => "read-write",
+            RemoteMode::ReadOnly => "read-only",
+            RemoteMode::Off => "off",
+        }
+    }
+
+    /// The mode named `text`, if any.
+    pub fn parse(text: &str) -> Option<RemoteMode> {
+        RemoteMode::ALL.into_iter().find(|m| m.name() == text)
+    }
+}

@@ -153,6 +153,26 @@ pub enum Warning {
         /// Its source, relative to the config folder, when known.
         source: Option<PathBuf>,
     },
+    /// The shared cache could not be used (down, slow, refusing): nothing
+    /// more is asked of it in this run, and everything renders locally.
+    RemoteUnavailable {
+        /// The `[remote] url`.
+        url: String,
+        /// What went wrong, in words.
+        error: String,
+    },
+    /// An object in the shared cache is damaged: it was not used, the
+    /// output was rendered locally, and a read-write run replaces it.
+    RemoteDamaged {
+        /// The `[remote] url`.
+        url: String,
+        /// The object's name under the prefix (`cas/…`, `ac/…`).
+        object: String,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// Whether this run replaces it (read-write mode).
+        replaced: bool,
+    },
 }
 
 impl Warning {
@@ -171,6 +191,8 @@ impl Warning {
             Warning::RemoveFailed { .. } => "remove_failed",
             Warning::Polling { .. } => "polling",
             Warning::EventsLost { .. } => "events_lost",
+            Warning::RemoteUnavailable { .. } => "remote_unavailable",
+            Warning::RemoteDamaged { .. } => "remote_damaged",
         }
     }
 }

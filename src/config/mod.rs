@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::model::Format;
+use crate::model::{Format, RemoteMode};
 use crate::paths;
 
 mod toml_errors;
@@ -52,6 +52,38 @@ pub struct Config {
     pub follow_links: bool,
     /// The `[[variants]]`, in config order.
     pub variants: Vec<Variant>,
+    /// The shared cache (`[remote]`), if one is configured.
+    pub remote: Option<RemoteSettings>,
+}
+
+/// A validated `[remote]` table. Credentials are never here: they come
+/// from the standard AWS environment variables or credential chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSettings {
+    /// The `url` as written, for messages.
+    pub url: String,
+    /// Where the objects live.
+    pub location: RemoteLocation,
+    /// An S3-compatible endpoint (MinIO, R2, Ceph …) instead of AWS.
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    pub region: Option<String>,
+    /// The configured mode (`--remote` and `THUMBGEN_REMOTE_MODE` override it).
+    pub mode: RemoteMode,
+}
+
+/// The store behind a `[remote] url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteLocation {
+    /// `s3://bucket/prefix`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix (no leading or trailing `/`; may be empty).
+        prefix: String,
+    },
+    /// `file:///shared/folder`: a folder, e.g. on a network mount.
+    Folder(PathBuf),
 }
 
 impl Config {
@@ -96,7 +128,10 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "follow_links",
     "background",
     "variants",
+    "remote",
 ];
+/// The keys of the `[remote]` table (keep in step with [`RawRemote`]).
+const REMOTE_KEYS: &[&str] = &["url", "endpoint", "region", "mode"];
 /// The keys of a `[[variants]]` table (keep in step with [`RawVariant`]).
 const VARIANT_KEYS: &[&str] = &[
     "name",
@@ -125,6 +160,16 @@ struct RawConfig {
     follow_links: bool,
     background: Option<Spanned<String>>,
     variants: Option<Spanned<Vec<Spanned<RawVariant>>>>,
+    remote: Option<Spanned<RawRemote>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemote {
+    url: Spanned<String>,
+    endpoint: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +254,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         };
         let known = if table.is_some() {
             VARIANT_KEYS
+        } else if toml_errors::in_remote_table(text, start) {
+            REMOTE_KEYS
         } else {
             TOP_LEVEL_KEYS
         };
@@ -284,6 +331,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         }
         variants.push(v);
     }
+    let remote = match &raw.remote {
+        Some(r) => Some(ctx.remote(r.get_ref(), &root)?),
+        None => None,
+    };
 
     Ok(Config {
         file: file.to_path_buf(),
@@ -303,6 +354,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         max_pixels,
         follow_links: raw.follow_links,
         variants,
+        remote,
     })
 }
 
@@ -343,6 +395,84 @@ impl Ctx<'_> {
     fn color(&self, value: &Spanned<String>, key: &str) -> Result<[u8; 3]> {
         parse_color(value.get_ref())
             .ok_or_else(|| self.err(value, key, "must be a colour like \"#ffffff\" or \"#fff\""))
+    }
+
+    fn remote(&self, raw: &RawRemote, root: &Path) -> Result<RemoteSettings> {
+        let url = raw.url.get_ref().trim();
+        let location = if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(self.err(
+                    &raw.url,
+                    "remote.url",
+                    "names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX",
+                ));
+            }
+            RemoteLocation::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            }
+        } else if let Some(rest) = url.strip_prefix("file://") {
+            if rest.is_empty() {
+                return Err(self.err(
+                    &raw.url,
+                    "remote.url",
+                    "names no folder: write file:///absolute/path",
+                ));
+            }
+            // `file://cache` is taken relative to the config folder, as
+            // every other path in this file is.
+            RemoteLocation::Folder(paths::absolute(root, Path::new(rest)))
+        } else {
+            return Err(self.err(
+                &raw.url,
+                "remote.url",
+                &format!("must start with s3:// or file:// (got \"{url}\")"),
+            ));
+        };
+        let endpoint = match &raw.endpoint {
+            Some(e) if matches!(location, RemoteLocation::Folder(_)) => {
+                return Err(self.err(
+                    e,
+                    "remote.endpoint",
+                    "applies only to s3:// urls; remove it",
+                ))
+            }
+            Some(e)
+                if !(e.get_ref().starts_with("http://") || e.get_ref().starts_with("https://")) =>
+            {
+                return Err(self.err(
+                    e,
+                    "remote.endpoint",
+                    &format!(
+                        "must be an http:// or https:// address (got \"{}\")",
+                        e.get_ref()
+                    ),
+                ))
+            }
+            Some(e) => Some(e.get_ref().trim_end_matches('/').to_string()),
+            None => None,
+        };
+        let mode = match &raw.mode {
+            Some(m) => RemoteMode::parse(m.get_ref()).ok_or_else(|| {
+                self.err(
+                    m,
+                    "remote.mode",
+                    &format!(
+                        "must be one of read-write | read-only | off (got \"{}\")",
+                        m.get_ref()
+                    ),
+                )
+            })?,
+            None => RemoteMode::ReadWrite,
+        };
+        Ok(RemoteSettings {
+            url: url.to_string(),
+            location,
+            endpoint,
+            region: raw.region.as_ref().map(|r| r.get_ref().clone()),
+            mode,
+        })
     }
 
     fn variant(&self, i: usize, raw: &RawVariant, background: [u8; 3]) -> Result<Variant> {

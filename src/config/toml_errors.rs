@@ -21,8 +21,26 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
     }
     Some(match variant_index(text, line_start) {
         Some(i) => format!("variants[{i}].{name}"),
+        None if in_remote_table(text, line_start) => format!("remote.{name}"),
         None => name,
     })
+}
+
+/// Whether the byte `offset` of `text` falls in the `[remote]` table.
+pub(super) fn in_remote_table(text: &str, offset: usize) -> bool {
+    let mut inside = false;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if at > offset {
+            break;
+        }
+        let header = line.trim();
+        if header.starts_with('[') {
+            inside = header == "[remote]";
+        }
+        at += line.len();
+    }
+    inside
 }
 
 /// Which `[[variants]]` table the byte `offset` falls in, if any.

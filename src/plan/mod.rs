@@ -20,6 +20,7 @@ use crate::problem::Failure;
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::record;
 use crate::render::geometry::derivation;
+use crate::shard::Shard;
 use crate::variant::{Variant, PIPELINE_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +155,12 @@ pub struct Settings<'a> {
     pub output: &'a Path,
     /// `--force`: rebuild outputs that are up to date.
     pub force: bool,
+    /// `--shard`: plan only the sources of this part; records of other
+    /// parts are left as they are.
+    pub shard: Option<Shard>,
+    /// Sources of other parts, relative to the source root: not planned,
+    /// but a collision with one of them is still a collision.
+    pub elsewhere: &'a [PathBuf],
 }
 
 /// Where `source`'s output for `variant` goes, relative to the config folder.
@@ -180,7 +187,8 @@ pub fn plan(
     settings: &Settings,
 ) -> Plan {
     let mut plan = Plan::default();
-    let collisions = collisions(observed);
+    let collisions = collisions(observed, settings.elsewhere);
+    let in_part = |rel: &Path| settings.shard.is_none_or(|shard| shard.contains(rel));
     let recipes: Vec<Hash> = settings
         .variants
         .iter()
@@ -199,7 +207,7 @@ pub fn plan(
     // allocated per output.
     let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
     let mut recorded_seen = 0;
-    for source in observed {
+    for source in observed.iter().filter(|s| in_part(&s.rel)) {
         let record = state.get(&source.rel);
         recorded_seen += usize::from(record.is_some());
         let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
@@ -385,7 +393,7 @@ pub fn plan(
             observed.iter().map(|s| s.rel.as_os_str()).collect();
         state
             .iter()
-            .filter(|(rel, _)| !observed_paths.contains(rel.as_os_str()))
+            .filter(|(rel, _)| !observed_paths.contains(rel.as_os_str()) && in_part(rel))
             .collect()
     };
     gone.sort_by(|a, b| a.0.cmp(b.0));
@@ -548,23 +556,23 @@ impl<'a> Renames<'a> {
 }
 
 /// Sources whose outputs would land on the same paths (`a.png` and `a.jpg`),
-/// each mapped to one of the others.
-fn collisions(observed: &[ObservedSource]) -> HashMap<PathBuf, PathBuf> {
+/// each mapped to one of the others; `elsewhere` are sources of other
+/// shards, which collide all the same.
+fn collisions(observed: &[ObservedSource], elsewhere: &[PathBuf]) -> HashMap<PathBuf, PathBuf> {
+    let all: Vec<&PathBuf> = observed.iter().map(|s| &s.rel).chain(elsewhere).collect();
     // Keyed by the raw bytes of the path without its extension: `Path`
     // keys compare component by component, which was most of the planner's
     // time over ten thousand sources.
     let mut first_by_stem: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> =
-        HashMap::with_capacity_and_hasher(observed.len(), Default::default());
+        HashMap::with_capacity_and_hasher(all.len(), Default::default());
     let mut groups: BTreeMap<usize, Vec<&PathBuf>> = BTreeMap::new();
-    for (index, source) in observed.iter().enumerate() {
-        let first = *first_by_stem
-            .entry(without_extension(&source.rel))
-            .or_insert(index);
+    for (index, rel) in all.iter().enumerate() {
+        let first = *first_by_stem.entry(without_extension(rel)).or_insert(index);
         if first != index {
             groups
                 .entry(first)
-                .or_insert_with(|| vec![&observed[first].rel])
-                .push(&source.rel);
+                .or_insert_with(|| vec![all[first]])
+                .push(rel);
         }
     }
     let mut out = HashMap::new();

@@ -47,6 +47,8 @@ fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRec
         failure_context: [0; 32],
         output: Path::new("out"),
         force: false,
+        shard: None,
+        elsewhere: &[],
     };
     let mut record = SourceRecord {
         stat: fingerprint.stat,
@@ -88,6 +90,8 @@ fn run(
         failure_context: [0; 32],
         output: Path::new("out"),
         force,
+        shard: None,
+        elsewhere: &[],
     };
     plan(observed, &[], state, outputs, &settings)
 }
@@ -355,6 +359,8 @@ fn a_source_left_out_by_the_globs_is_excluded_not_removed() {
         failure_context: [0; 32],
         output: Path::new("out"),
         force: false,
+        shard: None,
+        elsewhere: &[],
     };
     let excluded = [PathBuf::from("b/x.jpg")];
     let p = plan(
@@ -431,7 +437,7 @@ fn collisions_are_found_whatever_sorts_between_them() {
         "e.x/f.png",
     ];
     let observed: Vec<_> = sources.iter().map(|s| seen(s, fp(1, 1))).collect();
-    let found = collisions(&observed);
+    let found = collisions(&observed, &[]);
     let mut colliding: Vec<_> = found.keys().map(|p| p.to_str().unwrap()).collect();
     colliding.sort();
     assert_eq!(colliding, ["a.jpg", "a.png", "a.tif", "e.x/f", "e.x/f.png"]);
@@ -508,4 +514,65 @@ fn plans_are_deterministic_and_sorted() {
     sorted.sort();
     assert_eq!(paths, sorted);
     assert_eq!(a.forget.len(), 3);
+}
+
+#[test]
+fn a_shard_plans_its_part_only_and_keeps_collisions_across_parts() {
+    use crate::shard::Shard;
+    let v = variants();
+    let names: Vec<String> = (0..20).map(|i| format!("p{i}.jpg")).collect();
+    let one = Shard { index: 1, count: 2 };
+    let (mine, theirs): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| one.contains(Path::new(n)));
+    assert!(!mine.is_empty() && !theirs.is_empty());
+    // Everything recorded, then every source deleted: only part 1's go.
+    let recorded: Vec<(&str, Fingerprint)> = names.iter().map(|n| (n.as_str(), fp(1, 1))).collect();
+    let (state, outputs) = state_of(&recorded, &v);
+    fn sharded<'a>(
+        v: &'a [Variant],
+        recipes: &'a Recipes,
+        elsewhere: &'a [PathBuf],
+    ) -> Settings<'a> {
+        Settings {
+            variants: v,
+            recipes,
+            failure_context: [0; 32],
+            output: Path::new("out"),
+            force: false,
+            shard: Some(Shard { index: 1, count: 2 }),
+            elsewhere,
+        }
+    }
+    let recipes = Recipes::default();
+    let p = plan(&[], &[], &state, &outputs, &sharded(&v, &recipes, &[]));
+    assert_eq!(p.removals.len(), mine.len() * v.len());
+    assert!(
+        p.removals.iter().all(|r| one.contains(&r.source)),
+        "nothing of part 2 is removed"
+    );
+    assert_eq!(p.forget.len(), mine.len());
+
+    // New sources: only part 1's are built, and a part-1 source that
+    // collides with a part-2 source still fails.
+    let observed: Vec<ObservedSource> = mine.iter().map(|n| seen(n, fp(2, 2))).collect();
+    let nothing = (State::default(), OutputStates::default());
+    let p = plan(
+        &observed,
+        &[],
+        &nothing.0,
+        &nothing.1,
+        &sharded(&v, &recipes, &[]),
+    );
+    assert_eq!(p.jobs.len(), mine.len());
+    let stem = mine[0].strip_suffix(".jpg").unwrap();
+    let other = [PathBuf::from(format!("{stem}.png"))];
+    let p = plan(
+        &observed,
+        &[],
+        &nothing.0,
+        &nothing.1,
+        &sharded(&v, &recipes, &other),
+    );
+    assert_eq!(p.jobs.len(), mine.len() - 1);
+    assert!(matches!(&p.failures[..], [f] if f.source == Path::new(mine[0].as_str())));
 }

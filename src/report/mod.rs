@@ -54,6 +54,8 @@ pub struct Summary {
     pub moved: usize,
     /// Outputs rendered and written.
     pub built: usize,
+    /// Outputs downloaded from the shared cache and written.
+    pub downloaded: usize,
     /// Outputs that were already right.
     pub up_to_date: usize,
     /// Recorded outputs deleted.
@@ -236,10 +238,17 @@ impl Reporter {
     pub fn built(&self, source: &Path, built: &[Built]) {
         for b in built {
             let o = &b.output;
+            if self.explain && b.downloaded && !self.quiet {
+                self.line(&format!(
+                    "got    {}  (downloaded from the shared cache)",
+                    o.path.display()
+                ));
+            }
             self.event(|| {
                 let mut event = json!({"version": JSON_VERSION, "type": "built",
                 "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
                 "reason": b.build.reason.code(), "verified": b.verified, "moved": b.moved,
+                "downloaded": b.downloaded,
                 "bytes": o.stat.len,
                 "width": o.width, "height": o.height, "format": o.format.name()});
                 add_changes(&mut event, &b.build.reason);
@@ -401,7 +410,8 @@ impl Reporter {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary",
             "mode": mode.code(),
-            "built": summary.built, "verified": summary.verified, "moved": summary.moved,
+            "built": summary.built, "downloaded": summary.downloaded,
+            "verified": summary.verified, "moved": summary.moved,
             "up_to_date": summary.up_to_date,
             "removed": summary.removed, "failed": summary.failed,
             "interrupted": exit == Exit::Interrupted,
@@ -445,7 +455,7 @@ impl Reporter {
         });
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary", "mode": mode.code(),
-            "built": 0, "up_to_date": 0, "removed": 0, "failed": 0,
+            "built": 0, "downloaded": 0, "up_to_date": 0, "removed": 0, "failed": 0,
             "duration_ms": self.started.lock().unwrap().elapsed().as_millis() as u64,
             "exit_code": error.exit().code()})
         });

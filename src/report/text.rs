@@ -231,6 +231,22 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             };
             format!("cannot remove {}: {error}{why}", shown.path(path))
         }
+        Warning::RemoteUnavailable { url, error } => format!(
+            "shared cache {url}: {error}; building locally without it for the rest of this run"
+        ),
+        Warning::RemoteDamaged {
+            url,
+            object,
+            problem,
+            replaced,
+        } => {
+            let then = if *replaced {
+                "rendered locally and replaced"
+            } else {
+                "rendered locally (a read-write run replaces it)"
+            };
+            format!("shared cache {url}: object {object} {problem}; not used, {then}")
+        }
     }
 }
 
@@ -250,6 +266,9 @@ pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
         Mode::DryRun | Mode::Check => ("would build", "would remove", "would fail"),
     };
     let mut extra = String::new();
+    if s.downloaded > 0 {
+        extra.push_str(&format!(", downloaded {}", s.downloaded));
+    }
     if s.verified > 0 {
         extra.push_str(&format!(", verified {}", s.verified));
     }

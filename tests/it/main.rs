@@ -10,6 +10,7 @@ mod failures;
 mod golden;
 mod hardening;
 mod incremental;
+mod remote;
 mod snapshots;
 mod trust;
 mod watch;

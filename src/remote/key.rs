@@ -1,0 +1,239 @@
+//! What the shared cache stores, and under which names (pure).
+//!
+//! Two kinds of object, under the configured prefix:
+//!
+//! - `ac/<action key>`: a small JSON [`Entry`] saying which blob an action
+//!   produced and what it is (size in pixels and bytes, how it was made);
+//! - `cas/<blake3 of the blob>`: the output's bytes, content-addressed.
+//!
+//! An action key names everything that decides an output's bytes: the
+//! source's content, the variant's recipe (which holds the encoder's
+//! identity), the pipeline and JPEG decoder, and the derivation — the
+//! decode scale and the chain of larger variants it is resized from, which
+//! follow from the geometry of *every* configured variant. Two machines
+//! that agree on a key write the same bytes, so either may serve the other.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Hash, Shape};
+use crate::variant::{Variant, JPEG_DECODER, PIPELINE_VERSION};
+
+/// The key of the output of `variants[index]` made from a source whose
+/// bytes hash to `source`, under the configured set `variants`.
+pub fn action_key(source: &Hash, variants: &[Variant], index: usize) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"thumbgen-action-v1\0");
+    h.update(source);
+    h.update(&variants[index].settings_hash());
+    h.update(&PIPELINE_VERSION.to_le_bytes());
+    h.update(JPEG_DECODER.as_bytes());
+    h.update(b"\0");
+    // `render::geometry::derivation` reads these, and only these, of the
+    // other variants: the decode scale and the cascade follow from them.
+    for v in variants {
+        h.update(&v.width.to_le_bytes());
+        h.update(&v.height.to_le_bytes());
+        h.update(&[v.fit as u8]);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The object name of an action's entry, relative to the prefix.
+pub fn entry_name(key: &Hash) -> String {
+    format!("ac/{}", hex(key))
+}
+
+/// The object name of a blob, relative to the prefix.
+pub fn blob_name(digest: &Hash) -> String {
+    format!("cas/{}", hex(digest))
+}
+
+/// What an action produced: enough to install and record the output
+/// without rendering it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Layout version of this record.
+    pub v: u32,
+    /// blake3 of the output's bytes, in hex: the blob's name.
+    pub blob: String,
+    /// The blob's length.
+    pub bytes: u64,
+    /// Pixel size as encoded.
+    pub width: u32,
+    /// Pixel size as encoded.
+    pub height: u32,
+    /// The JPEG DCT scale the source was decoded at (8: full size).
+    pub eighths: u8,
+    /// The resizes its pixels went through (`Derivation::via`).
+    pub via: u64,
+    /// The source's upright size, and whether it is a JPEG.
+    pub source_width: u32,
+    /// See `source_width`.
+    pub source_height: u32,
+    /// See `source_width`.
+    pub source_jpeg: bool,
+}
+
+/// The only layout of [`Entry`] this build reads and writes.
+pub const ENTRY_VERSION: u32 = 1;
+
+impl Entry {
+    /// The entry for an output whose bytes hash to `digest`.
+    pub fn new(digest: &Hash, bytes: u64, made: Made) -> Entry {
+        Entry {
+            v: ENTRY_VERSION,
+            blob: hex(digest),
+            bytes,
+            width: made.width,
+            height: made.height,
+            eighths: made.eighths,
+            via: made.via,
+            source_width: made.shape.width,
+            source_height: made.shape.height,
+            source_jpeg: made.shape.jpeg,
+        }
+    }
+
+    /// Parse a stored entry; `None` if it is not one this build wrote.
+    pub fn parse(bytes: &[u8]) -> Option<Entry> {
+        let entry: Entry = serde_json::from_slice(bytes).ok()?;
+        (entry.v == ENTRY_VERSION && entry.digest().is_some()).then_some(entry)
+    }
+
+    /// The stored form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain data serializes")
+    }
+
+    /// The blob's digest.
+    pub fn digest(&self) -> Option<Hash> {
+        unhex(&self.blob)
+    }
+
+    /// How the output was made.
+    pub fn made(&self) -> Made {
+        Made {
+            width: self.width,
+            height: self.height,
+            eighths: self.eighths,
+            via: self.via,
+            shape: Shape {
+                width: self.source_width,
+                height: self.source_height,
+                jpeg: self.source_jpeg,
+            },
+        }
+    }
+}
+
+/// What is recorded of an output besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Made {
+    /// Pixel size as encoded.
+    pub width: u32,
+    /// Pixel size as encoded.
+    pub height: u32,
+    /// The JPEG DCT scale the source was decoded at.
+    pub eighths: u8,
+    /// The resizes its pixels went through.
+    pub via: u64,
+    /// The source's upright size and kind.
+    pub shape: Shape,
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(hash: &Hash) -> String {
+    use std::fmt::Write;
+    hash.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unhex(text: &str) -> Option<Hash> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Format;
+    use crate::variant::Fit;
+
+    fn set() -> Vec<Variant> {
+        vec![
+            Variant::new("large", 1280, 1280, Format::Jpeg),
+            Variant::new("medium", 640, 640, Format::Webp),
+            Variant::new("thumb", 256, 256, Format::Jpeg),
+        ]
+    }
+
+    #[test]
+    fn the_key_follows_what_decides_the_bytes() {
+        let source = [7u8; 32];
+        let base = set();
+        let key = action_key(&source, &base, 2);
+        assert_eq!(key, action_key(&source, &set(), 2), "stable");
+        assert_ne!(key, action_key(&[8u8; 32], &base, 2), "source content");
+        assert_ne!(key, action_key(&source, &base, 0), "another variant");
+
+        let mut own = set();
+        own[2].quality = 90;
+        assert_ne!(key, action_key(&source, &own, 2), "its own recipe");
+
+        // Another variant's box or fit changes the decode scale or the
+        // cascade, so it changes the key; its quality or format does not.
+        let mut other_box = set();
+        other_box[0].width = 1000;
+        assert_ne!(key, action_key(&source, &other_box, 2));
+        let mut other_fit = set();
+        other_fit[1].fit = Fit::Cover;
+        assert_ne!(key, action_key(&source, &other_fit, 2));
+        let mut other_quality = set();
+        other_quality[1].quality = 50;
+        other_quality[1].format = Format::Png;
+        assert_eq!(key, action_key(&source, &other_quality, 2));
+
+        // The name decides only the path, which is not in the store.
+        let mut renamed = set();
+        renamed[2].name = "small".into();
+        assert_eq!(key, action_key(&source, &renamed, 2));
+    }
+
+    #[test]
+    fn entries_round_trip_and_refuse_garbage() {
+        let made = Made {
+            width: 256,
+            height: 171,
+            eighths: 2,
+            via: 42,
+            shape: Shape {
+                width: 4000,
+                height: 2667,
+                jpeg: true,
+            },
+        };
+        let digest = *blake3::hash(b"thumb").as_bytes();
+        let entry = Entry::new(&digest, 5, made);
+        let parsed = Entry::parse(&entry.to_bytes()).unwrap();
+        assert_eq!(parsed, entry);
+        assert_eq!(parsed.digest(), Some(digest));
+        assert_eq!(parsed.made(), made);
+        assert_eq!(blob_name(&digest), format!("cas/{}", hex(&digest)));
+
+        assert_eq!(Entry::parse(b"not json"), None);
+        let mut other_version = entry.clone();
+        other_version.v = 2;
+        assert_eq!(Entry::parse(&other_version.to_bytes()), None);
+        let mut bad_digest = entry;
+        bad_digest.blob = "zz".repeat(32);
+        assert_eq!(Entry::parse(&bad_digest.to_bytes()), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! Opening the object store a `[remote]` table names, and saying in a few
+//! words what went wrong with it. Credentials are never read from the
+//! config: `object_store` takes them from the standard AWS environment
+//! variables or the credential chain (web identity, container, instance
+//! metadata), as every AWS tool does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+
+use crate::config::{RemoteLocation, RemoteSettings};
+
+/// A connection is refused or made within this on any working network; a
+/// remote that is down costs no more.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// One request, a thumbnail's worth of bytes.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An opened store and where under it thumbgen's objects live.
+pub(super) struct Opened {
+    pub(super) store: Arc<dyn ObjectStore>,
+    pub(super) prefix: ObjectPath,
+    /// Whether credentials were found in the environment (else they come
+    /// from the instance's role, if any).
+    pub(super) env_credentials: bool,
+}
+
+/// Open the store of `settings`; the error is in words.
+pub(super) fn open(settings: &RemoteSettings) -> Result<Opened, String> {
+    match &settings.location {
+        RemoteLocation::S3 { bucket, prefix } => {
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_connect_timeout(CONNECT_TIMEOUT)
+                        .with_timeout(REQUEST_TIMEOUT),
+                )
+                // One retry: the cache is an optimisation, and a store
+                // that fails twice is cheaper to do without than to wait on.
+                .with_retry(RetryConfig {
+                    max_retries: 1,
+                    retry_timeout: Duration::from_secs(5),
+                    ..RetryConfig::default()
+                });
+            if let Some(endpoint) = &settings.endpoint {
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            if let Some(region) = &settings.region {
+                builder = builder.with_region(region);
+            }
+            let store = builder.build().map_err(|e| describe(&e, true))?;
+            Ok(Opened {
+                store: Arc::new(store),
+                prefix: ObjectPath::from(prefix.as_str()),
+                env_credentials: env_credentials(),
+            })
+        }
+        RemoteLocation::Folder(folder) => {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                format!(
+                    "cannot create {}: {}",
+                    folder.display(),
+                    crate::error::describe_io(&e)
+                )
+            })?;
+            let store = LocalFileSystem::new_with_prefix(folder).map_err(|e| describe(&e, true))?;
+            Ok(Opened {
+                store: Arc::new(store),
+                prefix: ObjectPath::default(),
+                env_credentials: true,
+            })
+        }
+    }
+}
+
+/// Whether any of the ways the AWS tools find credentials in the
+/// environment is set up.
+fn env_credentials() -> bool {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_SKIP_SIGNATURE",
+    ]
+    .iter()
+    .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+}
+
+/// A store error in a few words: the kind of refusal, or the innermost
+/// cause (a refused connection, a timeout, the server's status and S3 error
+/// code), without the request dump.
+pub(super) fn describe(error: &object_store::Error, env_credentials: bool) -> String {
+    use object_store::Error as E;
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let detail = tidy(&cause.to_string());
+    let text = match error {
+        E::PermissionDenied { .. } => format!("access denied ({detail})"),
+        E::Unauthenticated { .. } => format!("not authenticated ({detail})"),
+        E::NotImplemented => "the store does not support put-if-absent".into(),
+        _ => detail,
+    };
+    if !env_credentials {
+        // Without credentials in the environment the client asks the
+        // instance's role, which is what fails off a cloud machine.
+        format!("{text}; no AWS credentials in the environment: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    } else if matches!(
+        error,
+        E::PermissionDenied { .. } | E::Unauthenticated { .. }
+    ) {
+        format!("{text}; check the AWS credentials")
+    } else {
+        text
+    }
+}
+
+/// `Server returned non-2xx status code: 404 Not Found: <?xml …<Code>NoSuchBucket</Code><Message>…`
+/// as `server answered 404 Not Found: NoSuchBucket (The specified bucket does not exist)`.
+fn tidy(text: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let rest = &text[text.find(&open)? + open.len()..];
+        Some(rest[..rest.find('<')?].to_string())
+    };
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    let head = text
+        .split("<?xml")
+        .next()
+        .unwrap_or(text)
+        .trim_end_matches([' ', ':']);
+    let head = match head.split_once("status code: ") {
+        Some((_, status)) => format!("server answered {status}"),
+        None => head.to_string(),
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{head}: {code} ({message})"),
+        (Some(code), None) => format!("{head}: {code}"),
+        _ => head,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn server_errors_are_tidied_to_status_and_code() {
+        let raw = "Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><RequestId>x</RequestId></Error>";
+        assert_eq!(
+            tidy(raw),
+            "server answered 404 Not Found: NoSuchBucket (The specified bucket does not exist)"
+        );
+        assert_eq!(
+            tidy("Connection refused (os error 111)"),
+            "Connection refused"
+        );
+        assert_eq!(
+            tidy("Server returned non-2xx status code: 503 Service Unavailable: "),
+            "server answered 503 Service Unavailable"
+        );
+    }
+}

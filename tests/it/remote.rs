@@ -1,0 +1,584 @@
+//! The shared cache against a real S3 server on loopback (moto in server
+//! mode, started here on a free port), and against a shared folder.
+//!
+//! Each test that needs S3 starts its own server, so that one can be
+//! killed or run with authentication on without touching the others. When
+//! `moto_server` is not installed the S3 tests say so and pass, except on
+//! CI (`CI` set), where `.ci/run` installs it and its absence is a failure.
+
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+use crate::common::{Env, Run, TWO_VARIANTS};
+
+const BUCKET: &str = "thumbs";
+
+/// A moto S3 server on loopback, killed on drop.
+struct S3Server {
+    child: Child,
+    port: u16,
+}
+
+impl S3Server {
+    /// Start one, or `None` (outside CI) if moto is not installed.
+    fn start() -> Option<S3Server> {
+        S3Server::start_with(&[])
+    }
+
+    #[allow(clippy::print_stderr)] // says why it did not run, in the test log
+    fn start_with(env: &[(&str, &str)]) -> Option<S3Server> {
+        let port = free_port();
+        let spawned = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("skipped: moto_server not found ({e}); pip install 'moto[server]'");
+                return None;
+            }
+            Err(e) => panic!("moto_server is required on CI: {e}"),
+        };
+        let server = S3Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // With authentication on, nothing is accepted, nor needs a bucket.
+        if env.is_empty() {
+            let (status, body) = server.http("PUT", &format!("/{BUCKET}"), b"");
+            assert_eq!(status, 200, "create bucket: {body}");
+        }
+        Some(server)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One unsigned HTTP/1.0 request (moto does not check signatures
+    /// unless told to): status and body.
+    fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\r\n",
+            self.port,
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Every object name in the bucket, sorted.
+    fn keys(&self) -> Vec<String> {
+        let (status, body) = self.http("GET", &format!("/{BUCKET}?list-type=2&max-keys=1000"), b"");
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("<IsTruncated>true"), "more than a page");
+        let mut keys: Vec<String> = body
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split("</Key>").next())
+            .map(str::to_string)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Overwrite an object, signed as the machines that wrote it (moto
+    /// refuses an anonymous overwrite of their objects).
+    fn put(&self, key: &str, bytes: &[u8]) {
+        use object_store::ObjectStore;
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id(CREDENTIALS[0].1)
+            .with_secret_access_key(CREDENTIALS[1].1)
+            .with_token(CREDENTIALS[2].1)
+            .build()
+            .unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(store.put(&key.into(), bytes.to_vec().into()))
+            .unwrap();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A project with a manifest, two variants and the given `[remote]` table.
+fn project(remote: &str) -> Env {
+    let env = Env::new("");
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nmanifest = \"public/thumbs/manifest.json\"\n{TWO_VARIANTS}\n{remote}"
+    ));
+    env
+}
+
+fn s3_table(server: &S3Server) -> String {
+    format!(
+        "[remote]\nurl = \"s3://{BUCKET}/team\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n",
+        server.endpoint()
+    )
+}
+
+fn add_photos(env: &Env, count: u32) {
+    for i in 0..count {
+        let ext = if i % 4 == 0 { "png" } else { "jpg" };
+        env.add_image(&format!("c{}/p{i}.{ext}", i % 3), 120 + i, 90 + i % 7, i);
+    }
+}
+
+/// Credentials moto accepts; the instance-metadata fallback pointed at a
+/// closed loopback port, so that no test ever asks the network for them.
+const CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_SESSION_TOKEN", "testing"),
+];
+
+fn thumbgen(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::cargo_bin("thumbgen").unwrap();
+    cmd.current_dir(env.root()).args(args);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT",
+        "AWS_ENDPOINT_URL",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "THUMBGEN_REMOTE_MODE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env(
+        "AWS_METADATA_ENDPOINT",
+        format!("http://127.0.0.1:{}", free_port()),
+    );
+    cmd.envs(vars.iter().copied());
+    cmd
+}
+
+/// `thumbgen build ARGS` with `vars`, asserting the exit code.
+fn build(env: &Env, args: &[&str], vars: &[(&str, &str)], code: i32) -> Run {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let run = Run::from(thumbgen(env, &all, vars).output().unwrap());
+    assert_eq!(run.code, code, "build {args:?}\n{}", run.stderr);
+    run
+}
+
+/// The summary's `downloaded N` (0 when not shown).
+fn downloaded(run: &Run) -> usize {
+    run.stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("built "))
+        .and_then(|l| l.split(", downloaded ").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn warnings(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: shared cache"))
+        .collect()
+}
+
+/// What a clean local build of `env`'s sources and config (without any
+/// remote) leaves, manifest included.
+fn clean_build_of(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let clean = env.fresh_copy();
+    let text = std::fs::read_to_string(env.root().join(".thumbgen.toml")).unwrap();
+    let local = text.split("[remote]").next().unwrap().to_string();
+    clean.write_config(&local);
+    clean.build(&[], 0);
+    clean.outputs()
+}
+
+#[test]
+fn a_second_machine_downloads_everything_and_gets_identical_bytes() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let a = project(&s3_table(&server));
+    add_photos(&a, 6);
+    let first = build(&a, &[], &CREDENTIALS, 0);
+    assert_eq!(first.summary()[0], 12, "{}", first.stderr);
+    assert!(warnings(&first).is_empty(), "{}", first.stderr);
+    let objects = server.keys();
+    assert_eq!(
+        objects.iter().filter(|k| k.starts_with("team/ac/")).count(),
+        12
+    );
+    assert!(
+        objects.iter().all(|k| k.starts_with("team/")),
+        "{objects:?}"
+    );
+
+    // Machine B: a fresh copy of the sources, no local cache.
+    let b = a.fresh_copy();
+    let second = build(&b, &["--json"], &CREDENTIALS, 0);
+    assert_eq!(second.summary()[0], 0, "renders nothing: {}", second.stderr);
+    assert_eq!(downloaded(&second), 12, "{}", second.stderr);
+    assert!(
+        second.stdout.contains(r#""downloaded":12"#),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(b.outputs(), a.outputs(), "byte-identical to machine A");
+    assert_eq!(
+        b.outputs(),
+        clean_build_of(&a),
+        "and to a clean local build"
+    );
+
+    // What was downloaded is recorded like what is rendered.
+    let again = build(&b, &[], &CREDENTIALS, 0);
+    assert_eq!(again.summary(), [0, 12, 0, 0], "{}", again.stderr);
+    build(&b, &["--check"], &CREDENTIALS, 0);
+    let explained = build(&b.fresh_copy(), &["--explain"], &CREDENTIALS, 0);
+    assert!(
+        explained
+            .stderr
+            .contains("got    public/thumbs/thumb/c0/p0.jpg  (downloaded from the shared cache)"),
+        "{}",
+        explained.stderr
+    );
+}
+
+#[test]
+fn read_only_never_writes_to_the_bucket() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = project(&format!("{}mode = \"read-only\"\n", s3_table(&server)));
+    add_photos(&env, 4);
+    let before = server.keys();
+    let run = build(&env, &[], &CREDENTIALS, 0);
+    assert_eq!(run.summary()[0], 8);
+    assert_eq!(server.keys(), before, "read-only wrote");
+
+    // The environment overrides the config, and the flag the environment.
+    let other = env.fresh_copy();
+    let mut vars = CREDENTIALS.to_vec();
+    vars.push(("THUMBGEN_REMOTE_MODE", "read-write"));
+    build(&other, &["--remote", "read-only"], &vars, 0);
+    assert_eq!(server.keys(), before, "--remote read-only wrote");
+    build(&other, &["--force"], &vars, 0);
+    assert_eq!(
+        server.keys().iter().filter(|k| k.contains("/ac/")).count(),
+        8,
+        "THUMBGEN_REMOTE_MODE=read-write over the config's read-only"
+    );
+}
+
+#[test]
+fn a_corrupted_blob_is_never_installed_and_a_writer_replaces_it() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let a = project(&s3_table(&server));
+    add_photos(&a, 3);
+    build(&a, &[], &CREDENTIALS, 0);
+    let blobs: Vec<String> = server
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("team/cas/"))
+        .collect();
+    assert_eq!(blobs.len(), 6);
+    server.put(&blobs[0], b"not the thumbnail that hashes to this name");
+
+    // A read-only machine: the damage is seen, the output rendered here.
+    let b = a.fresh_copy();
+    let run = build(&b, &["--remote", "read-only"], &CREDENTIALS, 0);
+    assert_eq!(
+        (run.summary()[0], downloaded(&run)),
+        (1, 5),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("does not match its digest"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(b.outputs(), a.outputs(), "nothing bad installed");
+
+    // A read-write machine replaces it; the next one downloads good bytes.
+    let c = a.fresh_copy();
+    let run = build(&c, &[], &CREDENTIALS, 0);
+    assert_eq!(
+        (run.summary()[0], downloaded(&run)),
+        (1, 5),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(c.outputs(), a.outputs());
+    let d = a.fresh_copy();
+    let run = build(&d, &[], &CREDENTIALS, 0);
+    assert_eq!(
+        (run.summary()[0], downloaded(&run)),
+        (0, 6),
+        "{}",
+        run.stderr
+    );
+    assert!(warnings(&run).is_empty(), "{}", run.stderr);
+    assert_eq!(d.outputs(), a.outputs());
+}
+
+#[test]
+fn a_server_killed_mid_build_costs_one_warning_and_the_build_completes() {
+    let Some(mut server) = S3Server::start() else {
+        return;
+    };
+    let a = project(&s3_table(&server));
+    for i in 0..40u32 {
+        a.add_image(&format!("p{i}.jpg"), 900, 700, i);
+    }
+    build(&a, &[], &CREDENTIALS, 0);
+    // B has the same photos and as many new ones, which it must render and
+    // would upload.
+    let b = a.fresh_copy();
+    for i in 40..80u32 {
+        b.add_image(&format!("p{i}.jpg"), 900, 700, i);
+    }
+    let mut child = thumbgen(&b, &["build", "-j1", "--json"], &CREDENTIALS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(r#""type":"built""#), "{first}");
+    server.kill();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let summary = rest.last().unwrap();
+    assert!(summary.contains(r#""failed":0"#), "{summary}");
+    let warned = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: shared cache"))
+        .count();
+    assert_eq!(warned, 1, "{stderr}");
+    assert_eq!(b.outputs(), clean_build_of(&b), "complete and right");
+}
+
+#[test]
+fn two_machines_uploading_the_same_keys_at_once_make_one_object_per_key() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let a = project(&s3_table(&server));
+    add_photos(&a, 8);
+    let b = a.fresh_copy();
+    let children: Vec<_> = [&a, &b]
+        .iter()
+        .map(|env| {
+            thumbgen(env, &["build"], &CREDENTIALS)
+                .stderr(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+    let keys = server.keys();
+    let entries = keys.iter().filter(|k| k.starts_with("team/ac/")).count();
+    let blobs = keys.iter().filter(|k| k.starts_with("team/cas/")).count();
+    assert_eq!((entries, blobs), (16, 16), "{keys:?}");
+    assert_eq!(a.outputs(), b.outputs());
+}
+
+#[test]
+fn wrong_or_missing_credentials_warn_once_and_build_locally() {
+    // Authentication on from the first request: unknown keys are refused.
+    let Some(server) = S3Server::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]) else {
+        return;
+    };
+    let env = project(&s3_table(&server));
+    add_photos(&env, 3);
+    let wrong = [
+        ("AWS_ACCESS_KEY_ID", "AKIANOTAREALKEY00000"),
+        ("AWS_SECRET_ACCESS_KEY", "wrong"),
+    ];
+    let run = build(&env, &[], &wrong, 0);
+    assert_eq!(run.summary()[0], 6);
+    let warned = warnings(&run);
+    assert_eq!(warned.len(), 1, "{}", run.stderr);
+    assert!(warned[0].contains("building locally"), "{}", warned[0]);
+    assert_eq!(env.outputs(), clean_build_of(&env));
+
+    let fresh = env.fresh_copy();
+    let run = build(&fresh, &[], &[], 0);
+    let warned = warnings(&run);
+    assert_eq!(warned.len(), 1, "{}", run.stderr);
+    assert!(
+        warned[0].contains("no AWS credentials in the environment"),
+        "{}",
+        warned[0]
+    );
+    assert_eq!(fresh.outputs(), clean_build_of(&env));
+}
+
+#[test]
+fn three_shards_then_an_assembling_build_that_renders_nothing() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let origin = project(&s3_table(&server));
+    add_photos(&origin, 12);
+    let mut rendered = 0;
+    for k in 1..=3 {
+        let shard = origin.fresh_copy();
+        let run = build(&shard, &["--shard", &format!("{k}/3")], &CREDENTIALS, 0);
+        let built = run.summary()[0];
+        assert!(built < 24, "a shard builds only its part: {}", run.stderr);
+        rendered += built;
+        assert!(
+            !shard.root().join("public/thumbs/manifest.json").exists(),
+            "a shard writes no manifest"
+        );
+    }
+    assert_eq!(rendered, 24, "the parts cover every output once");
+
+    let assemble = origin.fresh_copy();
+    let run = build(&assemble, &[], &CREDENTIALS, 0);
+    assert_eq!(
+        (run.summary()[0], downloaded(&run)),
+        (0, 24),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(assemble.outputs(), clean_build_of(&origin));
+}
+
+#[test]
+fn a_shard_leaves_other_parts_alone() {
+    let env = Env::new(TWO_VARIANTS);
+    add_photos(&env, 9);
+    build(&env, &[], &[], 0);
+    let before = env.outputs();
+    // A part rebuilds nothing that is up to date and removes nothing of the
+    // others, even with its local cache holding all of them.
+    let run = build(&env, &["--shard", "1/2"], &[], 0);
+    assert_eq!(run.summary()[2], 0, "{}", run.stderr);
+    assert_eq!(env.outputs(), before);
+    // Deleting a source of part 1 is done by part 1 only.
+    let in_one = (0..9u32)
+        .map(|i| format!("c{}/p{i}.{}", i % 3, if i % 4 == 0 { "png" } else { "jpg" }))
+        .find(|rel| thumbgen::shard::Shard { index: 1, count: 2 }.contains(Path::new(rel)))
+        .unwrap();
+    std::fs::remove_file(env.src(&in_one)).unwrap();
+    let two = build(&env, &["--shard", "2/2"], &[], 0);
+    assert_eq!(
+        two.summary()[2],
+        0,
+        "part 2 removes nothing: {}",
+        two.stderr
+    );
+    let one = build(&env, &["--shard", "1/2"], &[], 0);
+    assert_eq!(
+        one.summary()[2],
+        2,
+        "part 1 removes its outputs: {}",
+        one.stderr
+    );
+}
+
+#[test]
+fn a_shared_folder_works_as_a_remote() {
+    let shared = tempfile::tempdir().unwrap();
+    let table = format!("[remote]\nurl = \"file://{}\"\n", shared.path().display());
+    let a = project(&table);
+    add_photos(&a, 4);
+    build(&a, &[], &[], 0);
+    let b = a.fresh_copy();
+    let run = build(&b, &[], &[], 0);
+    assert_eq!(
+        (run.summary()[0], downloaded(&run)),
+        (0, 8),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(b.outputs(), a.outputs());
+    // `--remote off` and a config error for a bad mode.
+    let c = a.fresh_copy();
+    let run = build(&c, &["--remote", "off"], &[], 0);
+    assert_eq!((run.summary()[0], downloaded(&run)), (8, 0));
+    let run = build(
+        &a.fresh_copy(),
+        &[],
+        &[("THUMBGEN_REMOTE_MODE", "sometimes")],
+        2,
+    );
+    assert!(
+        run.stderr.contains("THUMBGEN_REMOTE_MODE"),
+        "{}",
+        run.stderr
+    );
+}
