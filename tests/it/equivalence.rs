@@ -158,7 +158,10 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
     }
 }
 
-fn check_sequence(seed: u64, steps: usize) {
+/// With `shared`, the incremental builds use a shared folder as their
+/// `[remote]`, and a third, fresh workspace with the same remote must get
+/// what the clean build gets, downloading instead of rendering.
+fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut variants = vec![
         VariantSpec {
@@ -187,9 +190,33 @@ fn check_sequence(seed: u64, steps: usize) {
         log.push(edit);
         let context = || format!("seed {seed}, step {step}, edits:\n  {}", log.join("\n  "));
 
+        let remote = shared.map(|dir| format!("\n[remote]\nurl = \"file://{}\"\n", dir.display()));
+        let config = env.root().join(".thumbgen.toml");
+        let local = std::fs::read_to_string(&config).unwrap();
+        if let Some(table) = &remote {
+            std::fs::write(&config, format!("{local}{table}")).unwrap();
+        }
         let incremental = Run::from(env.cmd(&["build", "-j2"]));
         let clean = env.fresh_copy();
+        clean.write_config(&local);
         let fresh = Run::from(clean.cmd(&["build", "-j1"]));
+        if remote.is_some() {
+            let downloader = env.fresh_copy();
+            let got = Run::from(downloader.cmd(&["build", "-j2"]));
+            assert_eq!(got.code, fresh.code, "{}\n{}", context(), got.stderr);
+            assert_eq!(
+                downloader.outputs(),
+                clean.outputs(),
+                "downloaded != clean; {}\n{}",
+                context(),
+                got.stderr
+            );
+            assert!(
+                !got.stderr.contains("warning: shared cache"),
+                "{}",
+                got.stderr
+            );
+        }
 
         assert_eq!(
             incremental.code,
@@ -215,6 +242,9 @@ fn check_sequence(seed: u64, steps: usize) {
             );
         }
         let again = Run::from(env.cmd(&["build"]));
+        if remote.is_some() {
+            std::fs::write(&config, &local).unwrap();
+        }
         let s = again.summary();
         assert!(
             s[0] == 0 && s[2] == 0,
@@ -227,15 +257,21 @@ fn check_sequence(seed: u64, steps: usize) {
 
 #[test]
 fn random_edit_sequences_seed_1() {
-    check_sequence(1, 14);
+    check_sequence(1, 14, None);
 }
 
 #[test]
 fn random_edit_sequences_seed_2() {
-    check_sequence(2, 14);
+    check_sequence(2, 14, None);
 }
 
 #[test]
 fn random_edit_sequences_seed_3() {
-    check_sequence(3, 14);
+    check_sequence(3, 14, None);
+}
+
+#[test]
+fn random_edit_sequences_through_a_shared_cache() {
+    let shared = tempfile::tempdir().unwrap();
+    check_sequence(4, 14, Some(shared.path()));
 }
