@@ -342,7 +342,7 @@ impl<'a> Executor<'a> {
     fn run_one(&self, job: &Job, found: Option<Vec<Found>>) -> Outcome {
         let mut answers = found.map(Vec::into_iter);
         let mut built: Vec<Built> = Vec::with_capacity(job.builds.len());
-        let mut hits: Vec<(&Build, Entry, Vec<u8>)> = Vec::new();
+        let mut hits: Vec<(usize, &Build, Entry, Vec<u8>)> = Vec::new();
         let mut to_render: Vec<(usize, &Build, Repair)> = Vec::new();
         for (index, build) in job.builds.iter().enumerate() {
             let answer = answers.as_mut().and_then(Iterator::next);
@@ -358,52 +358,51 @@ impl<'a> Executor<'a> {
                     moved: true,
                     downloaded: false,
                 }),
-                (None, Some(Found::Hit { entry, bytes })) => hits.push((build, entry, bytes)),
+                (None, Some(Found::Hit { entry, bytes })) => {
+                    hits.push((index, build, entry, bytes))
+                }
                 (None, Some(Found::Miss { repair })) => to_render.push((index, build, repair)),
                 (None, None) => to_render.push((index, build, Repair::default())),
             }
         }
 
+        let render = |to_render: &[(usize, &Build, Repair)]| {
+            let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
+            self.render_builds(job, &builds).map_err(|failure| {
+                Box::new(self.fail(job, failure.record.map(|r| *r), failure.failure))
+            })
+        };
         // Without anything to render, the record comes from the plan: the
         // content was hashed, and the shape is known from what the cache
         // or the renamed source says.
-        let known_shape = hits.first().map(|(_, e, _)| e.made().shape).or(job.shape);
+        let known_shape = hits
+            .first()
+            .map(|(_, _, e, _)| e.made().shape)
+            .or(job.shape);
         let (record, shape, eighths, rendered) = match (job.fingerprint.hash, known_shape) {
             (Some(hash), Some(shape)) if to_render.is_empty() => {
                 (record::read(&job.fingerprint, hash), shape, 8, Vec::new())
             }
             _ => {
-                let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
-                let mut done = match self.render_builds(job, &builds) {
+                let mut done = match render(&to_render) {
                     Ok(done) => done,
-                    Err(failure) => {
-                        return self.fail(job, failure.record.map(|r| *r), failure.failure)
-                    }
+                    Err(outcome) => return *outcome,
                 };
                 // The source changed after it was looked up: what the cache
                 // had is of the old content, so render everything.
                 if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
-                    let keys: Vec<usize> = to_render.iter().map(|(i, _, _)| *i).collect();
-                    for (build, _, _) in hits.drain(..) {
-                        let index = job.builds.iter().position(|b| b == build).unwrap_or(0);
-                        if !keys.contains(&index) {
-                            to_render.push((index, build, Repair::default()));
-                        }
-                    }
+                    to_render.extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
                     to_render.sort_by_key(|(i, _, _)| *i);
-                    let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
-                    done = match self.render_builds(job, &builds) {
+                    done = match render(&to_render) {
                         Ok(done) => done,
-                        Err(failure) => {
-                            return self.fail(job, failure.record.map(|r| *r), failure.failure)
-                        }
+                        Err(outcome) => return *outcome,
                     };
                 }
                 (done.record, done.shape, done.eighths, done.images)
             }
         };
 
-        for (build, entry, bytes) in hits {
+        for (_, build, entry, bytes) in hits {
             let (stat, verified) = match self.place(build, &bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
