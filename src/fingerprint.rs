@@ -8,7 +8,7 @@
 //! checkout that changes every mtime costs one hash per file and no rebuild.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
@@ -144,32 +144,40 @@ pub trait HashProgress {
 }
 
 /// The state of every recorded output: stat first, content only when the
-/// stat changed.
+/// stat changed. Only the outputs that are not intact are listed.
 pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
-    let mut by_dir: HashMap<&OsStr, Vec<&OutputRecord>, FxBuildHasher> = HashMap::default();
+    // Grouped by folder, each opened once; keyed by the folder's bytes,
+    // which are cheaper to hash than a `Path`'s components.
+    let mut by_dir: HashMap<&[u8], (&Path, Vec<&OutputRecord>), FxBuildHasher> = HashMap::default();
     for o in state.values().flat_map(|r| &r.outputs) {
-        let dir = o.path.parent().map_or(OsStr::new(""), Path::as_os_str);
-        by_dir.entry(dir).or_default().push(o);
+        let (dir, _) = crate::paths::split_last(&o.path);
+        by_dir
+            .entry(dir)
+            .or_insert_with(|| (o.path.parent().unwrap_or(Path::new("")), Vec::new()))
+            .1
+            .push(o);
     }
-    let dirs: Vec<(&OsStr, Vec<&OutputRecord>)> = by_dir.into_iter().collect();
-    dirs.par_iter()
+    let dirs: Vec<(&Path, Vec<&OutputRecord>)> = by_dir.into_values().collect();
+    let changed: Vec<(OsString, OutputState)> = dirs
+        .par_iter()
         .flat_map_iter(|(dir, outputs)| {
-            let folder = Folder::open(crate::paths::absolute(root, Path::new(dir)));
-            outputs.iter().map(move |o| {
-                let name = o.path.file_name().unwrap_or_default();
+            let folder = Folder::open(crate::paths::absolute(root, dir));
+            outputs.iter().filter_map(move |o| {
+                let (_, name) = crate::paths::split_last(&o.path);
                 let observed = match folder.lstat(name) {
                     Err(_) => OutputState::Missing,
                     Ok((_, false)) => OutputState::Modified,
-                    Ok((stat, true)) if stat == o.stat => OutputState::Intact,
+                    Ok((stat, true)) if stat == o.stat => return None,
                     Ok((stat, true)) => match hash_file(&crate::paths::absolute(root, &o.path)) {
                         Ok(hash) if hash == o.hash => OutputState::Restat(stat),
                         _ => OutputState::Modified,
                     },
                 };
-                (o.path.clone().into_os_string(), observed)
+                Some((o.path.clone().into_os_string(), observed))
             })
         })
-        .collect()
+        .collect();
+    OutputStates::intact_except(changed)
 }
 
 #[cfg(test)]

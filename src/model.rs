@@ -243,9 +243,53 @@ pub enum OutputState {
 }
 
 /// Recorded output path (relative to the config folder) -> its state.
-/// Keyed by the raw path string: hashing a `Path` walks its components,
-/// which is measurable over tens of thousands of outputs.
-pub type OutputStates = HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>;
+///
+/// Only some outputs are listed; the others are all in one state, which
+/// is [`OutputState::Missing`] for a map built entry by entry (the
+/// default) and [`OutputState::Intact`] for one made by observing every
+/// recorded output, which lists only those that are not intact: on a
+/// no-op build over hundreds of thousands of outputs, that map is empty.
+/// Keyed by the raw path string: hashing a `Path` walks its components.
+#[derive(Debug, Clone)]
+pub struct OutputStates {
+    listed: HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>,
+    unlisted: OutputState,
+}
+
+impl Default for OutputStates {
+    fn default() -> Self {
+        OutputStates {
+            listed: HashMap::default(),
+            unlisted: OutputState::Missing,
+        }
+    }
+}
+
+impl OutputStates {
+    /// The states of every recorded output, given those that are not
+    /// [`OutputState::Intact`].
+    pub fn intact_except(
+        listed: impl IntoIterator<Item = (OsString, OutputState)>,
+    ) -> OutputStates {
+        OutputStates {
+            listed: listed.into_iter().collect(),
+            unlisted: OutputState::Intact,
+        }
+    }
+
+    /// Set the state of the output at `path`.
+    pub fn insert(&mut self, path: OsString, state: OutputState) {
+        self.listed.insert(path, state);
+    }
+
+    /// The state of the output at `path`.
+    pub fn of(&self, path: &std::ffi::OsStr) -> OutputState {
+        if self.listed.is_empty() {
+            return self.unlisted;
+        }
+        self.listed.get(path).copied().unwrap_or(self.unlisted)
+    }
+}
 
 /// Paths as raw bytes, so that file names that are not UTF-8 survive
 /// serialization.

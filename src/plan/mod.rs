@@ -188,12 +188,7 @@ pub fn plan(
         .collect();
     let mut variant_changes = VariantChanges::new(settings);
     let mut renames = Renames::default();
-    let state_of = |o: &OutputRecord| {
-        outputs
-            .get(o.path.as_os_str())
-            .copied()
-            .unwrap_or(OutputState::Missing)
-    };
+    let state_of = |o: &OutputRecord| outputs.of(o.path.as_os_str());
 
     // Reused for every source: output paths are rebuilt in place, not
     // allocated per output.
