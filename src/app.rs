@@ -45,6 +45,10 @@ pub struct BuildOptions {
     pub allow_failed: bool,
     /// `--force`.
     pub force: bool,
+    /// The process ends when the build returns (`thumbgen build`): what
+    /// it read is left for the OS to reclaim rather than freed piece by
+    /// piece, and the store, once flushed, is not closed.
+    pub process_ends: bool,
 }
 
 impl BuildOptions {
@@ -242,6 +246,13 @@ pub fn build_once(
             let failing: Vec<PathBuf> = failing.iter().map(|s| names.source(s)).collect();
             reporter.check_verdict(stale, &failing, options.allow_failed);
         }
+        // The store (a private copy, removed when dropped) goes now; the
+        // records later.
+        drop(seen.db);
+        discard(
+            (seen.state, seen.observed, seen.outputs, plan),
+            options.process_ends,
+        );
         return Ok(exit);
     }
 
@@ -255,7 +266,13 @@ pub fn build_once(
     for variant in &config.variants {
         db.put_recipe(&variant.settings_hash(), &variant.settings())?;
     }
-    let manifest_state = config.manifest.is_some().then_some(state);
+    let manifest_state = match config.manifest {
+        Some(_) => Some(state),
+        None => {
+            discard(state, options.process_ends);
+            None
+        }
+    };
     let commit = Commit {
         db,
         reporter,
@@ -266,6 +283,7 @@ pub fn build_once(
             ..Summary::default()
         }),
         first_error: Mutex::new(None),
+        process_ends: options.process_ends,
     };
     apply(&plan, &executor, &commit, reporter)?;
     let summary = commit.finish(config)?;
@@ -275,10 +293,20 @@ pub fn build_once(
         not_up_to_date: false,
     });
     reporter.summary(&summary, mode, exit);
-    // Freeing tens of thousands of small records takes longer than a no-op
-    // build's real work on big trees; let it happen off the critical path.
-    std::thread::spawn(move || drop((observed, outputs, plan)));
+    discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
+}
+
+/// Free `value` on another thread, or with `process_ends` not at all.
+/// Freeing hundreds of thousands of small records takes longer than a
+/// no-op build's real work on big trees; a process that ends meanwhile
+/// does not wait for it.
+fn discard<T: Send + 'static>(value: T, process_ends: bool) {
+    if process_ends {
+        std::mem::forget(value);
+    } else {
+        std::thread::spawn(move || drop(value));
+    }
 }
 
 /// Step 3: carry out `plan` — removals, records that change without work,
@@ -336,6 +364,8 @@ struct Commit<'a> {
     counts: Mutex<Summary>,
     /// The first error that must end the run (a full disk, a failing store).
     first_error: Mutex<Option<Error>>,
+    /// See [`BuildOptions::process_ends`].
+    process_ends: bool,
 }
 
 impl Commit<'_> {
@@ -413,7 +443,7 @@ impl Commit<'_> {
                 let state = state.into_inner().unwrap();
                 let hash = manifest::write(&state, config, path)
                     .map_err(|e| Error::output("write", e.path, &e.error))?;
-                std::thread::spawn(move || drop(state));
+                discard(state, self.process_ends);
                 Some(hash)
             }
             _ => None,
@@ -423,7 +453,18 @@ impl Commit<'_> {
             self.db.set_manifest(now)?;
             self.db.flush()?;
         }
-        Ok(self.counts.into_inner().unwrap())
+        let Commit {
+            db,
+            counts,
+            process_ends,
+            ..
+        } = self;
+        if process_ends {
+            db.close_at_exit()?;
+        } else {
+            drop(db);
+        }
+        Ok(counts.into_inner().unwrap())
     }
 }
 

@@ -75,6 +75,9 @@ impl RunLock {
 /// read-only runs, or nothing for a run that must not touch the cache).
 pub struct Db {
     tree: Option<sled::Db>,
+    /// The store is the cache's own, in its folder (not a temporary one,
+    /// nor a private copy: both are removed when dropped).
+    in_cache: bool,
     _lock: Option<RunLock>,
     /// For a read-only run: the copy of the store that was opened.
     _snapshot: Option<tempfile::TempDir>,
@@ -99,6 +102,7 @@ impl Db {
             return Db::in_memory();
         }
         let path = lock.cache.join("db");
+        let mut in_cache = true;
         let tree = match open_checked(&path) {
             Ok(tree) => tree,
             Err(damage) => {
@@ -112,6 +116,7 @@ impl Db {
                     Ok(tree) => tree,
                     Err(damage) => {
                         warnings.push(Warning::CacheInMemory { path, damage });
+                        in_cache = false;
                         temporary()?
                     }
                 }
@@ -119,6 +124,7 @@ impl Db {
         };
         Ok(Db {
             tree: Some(tree),
+            in_cache,
             _lock: Some(lock.clone()),
             _snapshot: None,
         })
@@ -159,6 +165,7 @@ impl Db {
         };
         Ok(Db {
             tree,
+            in_cache: false,
             _lock: None,
             _snapshot: Some(copy),
         })
@@ -169,6 +176,7 @@ impl Db {
     fn in_memory() -> Result<Db> {
         Ok(Db {
             tree: Some(temporary()?),
+            in_cache: false,
             _lock: None,
             _snapshot: None,
         })
@@ -178,6 +186,7 @@ impl Db {
     pub fn empty() -> Db {
         Db {
             tree: None,
+            in_cache: false,
             _lock: None,
             _snapshot: None,
         }
@@ -289,6 +298,18 @@ impl Db {
             return Ok(());
         };
         tree.remove(key(source)).map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Close the store when the process is about to end: a store of the
+    /// cache, flushed, is left to the OS (sled's closing flushes again,
+    /// and frees every page it read, one by one); any other is dropped,
+    /// which removes it.
+    pub fn close_at_exit(self) -> Result<()> {
+        if self.in_cache {
+            self.flush()?;
+            std::mem::forget(self);
+        }
         Ok(())
     }
 

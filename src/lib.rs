@@ -39,7 +39,8 @@ use error::Exit;
 use report::{Mode, Reporter};
 
 /// Run a parsed command line with the one reporter of this process;
-/// errors that end the run are reported here.
+/// errors that end the run are reported here. The process is expected to
+/// end when it returns (see [`app::BuildOptions::process_ends`]).
 pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
     let (result, reporter, mode) = match cli.command {
         Command::Build(args) => {
@@ -51,6 +52,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 check: args.check,
                 allow_failed: args.allow_failed,
                 force: args.force,
+                process_ends: true,
             };
             let result = app::build(&options, stop, &reporter);
             (result, reporter, options.mode())
