@@ -20,7 +20,7 @@ use crate::config::{self, Config};
 use crate::db::{Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
-use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
+use crate::fingerprint::{fs_now, observe_found, observe_outputs};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{ObservedSource, OutputStates, Recipes, SourceRecord, Stat, State};
@@ -155,7 +155,7 @@ fn observe(
     for w in &warnings {
         reporter.warn(w);
     }
-    let observed = observe_sources(&found.found, &state, &config.source, now, reporter);
+    let observed = observe_found(found.found, &state, &config.source, now, reporter);
     Ok(Observation {
         db,
         state,

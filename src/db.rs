@@ -24,6 +24,10 @@ const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
+/// sled's page cache. Its default (1 GiB) keeps every page a build reads:
+/// tens of megabytes more for a large catalogue, read once per run, in a
+/// sorted scan or in sorted puts that need only the pages at hand.
+const CACHE_BYTES: u64 = 16 << 20;
 /// The manifest last written: its path (relative to the config folder)
 /// and the hash of its bytes.
 const MANIFEST_KEY: &[u8] = b"manifest";
@@ -198,27 +202,41 @@ impl Db {
         let Some(tree) = &self.tree else {
             return State::default();
         };
-        // Decoding is most of the cost of loading; spread it over the pool.
-        let raw: Vec<_> = tree.scan_prefix([SOURCE_PREFIX]).collect();
-        let mut state = State::with_capacity_and_hasher(raw.len(), Default::default());
-        let decoded: Vec<Option<(PathBuf, SourceRecord)>> = raw
-            .par_iter()
-            .map(|item| {
-                let (key, value) = item.as_ref().ok()?;
-                let record = postcard::from_bytes::<SourceRecord>(value).ok()?;
-                Some((path_bytes::from_bytes(&key[1..]), record))
-            })
-            .collect();
+        // Read in batches, each decoded on the pool while the next one is
+        // read: the raw bytes of one batch at a time stay in memory, and
+        // reading (one thread: sled's iterator) overlaps decoding.
+        const BATCH: usize = 4096;
+        let mut state = State::default();
         let mut bad = 0usize;
-        for (item, decoded) in raw.iter().zip(decoded) {
-            match (item, decoded) {
-                // "schema" starts with the source prefix; it is no record.
-                (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
-                (_, Some((path, record))) => {
-                    state.insert(path, record);
+        let mut items = tree.scan_prefix([SOURCE_PREFIX]);
+        let read = |items: &mut sled::Iter| -> Vec<_> { items.by_ref().take(BATCH).collect() };
+        let mut batch = read(&mut items);
+        while !batch.is_empty() {
+            let (next, decoded) = rayon::join(
+                || read(&mut items),
+                || -> Vec<Option<(PathBuf, SourceRecord)>> {
+                    batch
+                        .par_iter()
+                        .map(|item| {
+                            let (key, value) = item.as_ref().ok()?;
+                            let record = postcard::from_bytes::<SourceRecord>(value).ok()?;
+                            Some((path_bytes::from_bytes(&key[1..]), record))
+                        })
+                        .collect()
+                },
+            );
+            state.reserve(decoded.len());
+            for (item, decoded) in batch.iter().zip(decoded) {
+                match (item, decoded) {
+                    // "schema" starts with the source prefix; it is no record.
+                    (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
+                    (_, Some((path, record))) => {
+                        state.insert(path, record);
+                    }
+                    _ => bad += 1,
                 }
-                _ => bad += 1,
             }
+            batch = next;
         }
         if bad > 0 {
             warnings.push(Warning::RecordsDropped { count: bad });
@@ -354,7 +372,11 @@ fn temporary() -> Result<sled::Db> {
 /// Open the store and check its schema; `Err` says what is wrong with it.
 fn open_checked(path: &Path) -> std::result::Result<sled::Db, CacheDamage> {
     let unreadable = |e: sled::Error| CacheDamage::Unreadable(e.to_string());
-    let tree = sled::Config::new().path(path).open().map_err(unreadable)?;
+    let tree = sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .open()
+        .map_err(unreadable)?;
     let schema = tree.get(SCHEMA_KEY).map_err(unreadable)?;
     let expected = SCHEMA_VERSION.to_le_bytes();
     match schema {

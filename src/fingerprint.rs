@@ -60,6 +60,18 @@ pub fn observe_sources(
     now_ns: Option<i64>,
     progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
+    observe_found(found.to_vec(), state, source_root, now_ns, progress)
+}
+
+/// [`observe_sources`], taking the found sources' paths rather than
+/// copying them.
+pub fn observe_found(
+    found: Vec<Found>,
+    state: &State,
+    source_root: &Path,
+    now_ns: Option<i64>,
+    progress: &(dyn HashProgress + Sync),
+) -> Vec<ObservedSource> {
     // One lookup per source: its record, and whether its stat can vouch for
     // the recorded hash. Counted first, so that progress has a total.
     let mut records: Vec<(Option<&SourceRecord>, bool)> = found
@@ -78,7 +90,7 @@ pub fn observe_sources(
     // rendering them again. Other new sources are hashed while they build.
     let seen = records.iter().filter(|(r, _)| r.is_some()).count();
     if seen < state.len() {
-        let vanished = vanished_sizes(found, state);
+        let vanished = vanished_sizes(&found, state);
         for (f, (record, stale)) in found.iter().zip(&mut records) {
             if record.is_none() && f.stat.as_ref().is_ok_and(|s| vanished.contains(&s.len)) {
                 *stale = true;
@@ -90,7 +102,7 @@ pub fn observe_sources(
         progress.start(to_hash);
     }
     let observed = found
-        .par_iter()
+        .into_par_iter()
         .zip(&records)
         .map(|(f, &(record, stale))| {
             let fingerprint = f.stat.clone().and_then(|stat| {
@@ -110,7 +122,7 @@ pub fn observe_sources(
                 })
             });
             ObservedSource {
-                rel: f.rel.clone(),
+                rel: f.rel,
                 fingerprint,
             }
         })

@@ -296,7 +296,8 @@ impl OutputStates {
 pub mod path_bytes {
     use std::path::{Path, PathBuf};
 
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     /// The bytes of `path` (lossy only where the platform has no raw bytes).
     #[cfg(unix)]
@@ -329,9 +330,31 @@ pub mod path_bytes {
         s.serialize_bytes(&to_bytes(path))
     }
 
-    /// serde `deserialize_with`.
+    /// serde `deserialize_with`. Reads the bytes in one piece (a
+    /// `Vec<u8>` is read byte by byte, then copied again).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-        let bytes: Vec<u8> = Deserialize::deserialize(d)?;
-        Ok(from_bytes(&bytes))
+        d.deserialize_bytes(PathVisitor)
+    }
+
+    struct PathVisitor;
+
+    impl<'de> Visitor<'de> for PathVisitor {
+        type Value = PathBuf;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("the bytes of a path")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<PathBuf, E> {
+            Ok(from_bytes(bytes))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PathBuf, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            Ok(from_bytes(&bytes))
+        }
     }
 }
