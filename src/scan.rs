@@ -187,7 +187,7 @@ fn stat_files<'a>(
     files: &'a [PathBuf],
 ) -> impl ParallelIterator<Item = Found> + 'a {
     files
-        .par_chunk_by(|a, b| a.parent() == b.parent())
+        .par_chunk_by(|a, b| crate::paths::split_last(a).0 == crate::paths::split_last(b).0)
         .flat_map_iter(move |siblings| {
             let parent = siblings[0].parent().unwrap_or(Path::new(""));
             let folder = Folder::open(root.join(parent));
