@@ -194,6 +194,10 @@ pub fn plan(
     // allocated per output.
     let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
     let mut recorded_seen = 0;
+    // Outputs that stay, with a new stat if only their stat changed.
+    // Borrowed, not cloned: an up-to-date output costs no copy of its
+    // record. Reused from source to source, like `wanted`.
+    let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
     for source in observed {
         let record = state.get(&source.rel);
         recorded_seen += usize::from(record.is_some());
@@ -240,9 +244,7 @@ pub fn plan(
         let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
 
         let mut builds = Vec::new();
-        // Outputs that stay, with a new stat if only their stat changed.
-        // Borrowed, not cloned: an up-to-date output costs no copy of its record.
-        let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
+        kept.clear();
         for (index, variant) in settings.variants.iter().enumerate() {
             let path = &mut wanted[index];
             output_path_into(path, settings, variant, &source.rel);
