@@ -3,7 +3,10 @@
 
     python3 bench/remote.py --thumbgen target/release/thumbgen --corpus DIR [--rounds 3]
 
-Starts `moto_server` (pip install 'moto[server]') on a free loopback port,
+Starts `moto_server` (pip install 'moto[server]') on a free loopback port
+(or, with `--s3s-fs PATH`, the Rust S3 server `s3s-fs`, from
+`cargo install s3s-fs --features binary`: moto is Python and serves a few
+hundred requests a second, which bounds the warm scenario on it),
 fills a bucket with one read-write build of the corpus (three variants:
 256 JPEG, 640 WebP, 1280 JPEG), then every round runs, in rotating order,
 each from an empty output folder and an empty local cache, with -j2:
@@ -11,7 +14,7 @@ each from an empty output folder and an empty local cache, with -j2:
   cold         no remote at all: every output rendered here
   warm-s3      the remote on moto: every output downloaded and verified
   warm-folder  the same from a `file://` shared folder
-  shard-1of2   --shard 1/2 with the remote read-only (half the photos)
+  shard-1of2   --shard 1/2 without a remote: half the photos, rendered here
   unreachable  the remote on a closed loopback port: one warning, all local
 
 Prints the median wall time, the ratio to `cold`, peak RSS, the download
@@ -118,6 +121,7 @@ def main():
     ap.add_argument("--thumbgen", required=True)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--s3s-fs", help="path of an s3s-fs binary to use instead of moto")
     ap.add_argument("--latency-ms", type=float, default=0.0,
                     help="delay per request to moto, through a local proxy")
     ap.add_argument("--work", default=tempfile.gettempdir() + "/thumbgen-remote-bench")
@@ -129,11 +133,18 @@ def main():
     os.makedirs(args.work)
 
     port = free_port()
-    moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.s3s_fs:
+        root = os.path.join(args.work, "s3s-root")
+        os.makedirs(os.path.join(root, BUCKET))  # its buckets are folders
+        server = [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port),
+                  "--access-key", "bench", "--secret-key", "bench", root]
+    else:
+        server = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    moto = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port)
-        http(port, "PUT", "/" + BUCKET)
+        if not args.s3s_fs:
+            http(port, "PUT", "/" + BUCKET)
         endpoint = port
         if args.latency_ms > 0:
             endpoint = free_port()
@@ -151,7 +162,7 @@ def main():
             "cold": (None, []),
             "warm-s3": (s3, []),
             "warm-folder": (folder, []),
-            "shard-1of2": (s3 + 'mode = "read-only"\n', ["--shard", "1/2"]),
+            "shard-1of2": (None, ["--shard", "1/2"]),
             "unreachable": (closed, []),
         }
         scenarios = args.scenarios.split(",")
@@ -184,7 +195,8 @@ def main():
         total = sum(os.path.getsize(os.path.join(r, f))
                     for r, _, fs in os.walk(os.path.join(args.work, "fill-s3", "out"))
                     for f in fs)
-        print("latency per request: %.1f ms\n" % args.latency_ms)
+        print("S3 server: %s; latency per request: %.1f ms\n"
+              % ("s3s-fs" if args.s3s_fs else "moto", args.latency_ms))
         print("| scenario | median s | vs cold | peak RSS | download throughput |")
         print("|---|---|---|---|---|")
         for name in scenarios:

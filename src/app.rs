@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, RemoteSettings};
 use crate::db::{Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
-use crate::fingerprint::{fs_now, observe_outputs, observe_sources};
+use crate::fingerprint::{fs_now, observe_found, observe_outputs};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{ObservedSource, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State};
@@ -51,6 +51,10 @@ pub struct BuildOptions {
     pub remote: Option<RemoteMode>,
     /// `--shard K/N`.
     pub shard: Option<Shard>,
+    /// The process ends when the build returns (`thumbgen build`): what
+    /// it read is left for the OS to reclaim rather than freed piece by
+    /// piece, and the store, once flushed, is not closed.
+    pub process_ends: bool,
 }
 
 impl BuildOptions {
@@ -110,17 +114,32 @@ struct Observation {
     elsewhere: Vec<PathBuf>,
     /// Image files that `include`/`exclude` leave out.
     excluded: Vec<PathBuf>,
+    /// The shared cache, if it was opened for new sources.
+    remote: Option<Remote>,
+}
+
+/// Open the shared cache; a store that cannot be set up is a warning.
+fn open_remote(settings: &RemoteSettings, mode: RemoteMode, reporter: &Reporter) -> Option<Remote> {
+    match Remote::open(settings, mode) {
+        Ok(remote) => remote,
+        Err(warning) => {
+            reporter.warn(&warning);
+            None
+        }
+    }
 }
 
 /// Step 1: walk the sources and, meanwhile, open the cache and check the
 /// outputs it lists; then fingerprint the sources whose stat changed.
-/// `hash_new`: hash new sources too (the shared cache looks outputs up by
-/// their source's content). `shard`: fingerprint only that part.
+/// With `remote` (its settings and this run's mode), new sources are
+/// hashed too, since the shared cache finds outputs by their source's
+/// content — unless it does not answer a first question, asked only when
+/// there are new sources. `shard`: fingerprint only that part.
 fn observe(
     config: &Config,
     mode: Mode,
     held: Option<&RunLock>,
-    hash_new: bool,
+    remote: Option<(&RemoteSettings, RemoteMode)>,
     shard: Option<Shard>,
     reporter: &Reporter,
 ) -> Result<Observation> {
@@ -170,7 +189,17 @@ fn observe(
             .partition(|f| shard.contains(&f.rel)),
         None => (found.found, Vec::new()),
     };
-    let observed = observe_sources(&mine, &state, &config.source, now, hash_new, reporter);
+    let remote = match remote {
+        Some((settings, mode)) if mine.iter().any(|f| !state.contains_key(&f.rel)) => {
+            open_remote(settings, mode, reporter)
+        }
+        _ => None,
+    };
+    let hash_new = remote.as_ref().is_some_and(Remote::probe);
+    for warning in remote.iter().flat_map(Remote::take_warnings) {
+        reporter.warn(&warning);
+    }
+    let observed = observe_found(mine, &state, &config.source, now, hash_new, reporter);
     Ok(Observation {
         db,
         state,
@@ -179,6 +208,7 @@ fn observe(
         observed,
         elsewhere: elsewhere.into_iter().map(|f| f.rel).collect(),
         excluded: found.excluded,
+        remote,
     })
 }
 
@@ -205,8 +235,12 @@ pub fn build_once(
         }
         _ => RemoteMode::Off,
     };
-    let hash_new = remote_mode != RemoteMode::Off;
-    let seen = observe(config, mode, held, hash_new, options.shard, reporter)?;
+    let remote_settings = config
+        .remote
+        .as_ref()
+        .filter(|_| remote_mode != RemoteMode::Off)
+        .map(|settings| (settings, remote_mode));
+    let mut seen = observe(config, mode, held, remote_settings, options.shard, reporter)?;
 
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
@@ -276,6 +310,13 @@ pub fn build_once(
             let failing: Vec<PathBuf> = failing.iter().map(|s| names.source(s)).collect();
             reporter.check_verdict(stale, &failing, options.allow_failed);
         }
+        // The store (a private copy, removed when dropped) goes now; the
+        // records later.
+        drop(seen.db);
+        discard(
+            (seen.state, seen.observed, seen.outputs, plan),
+            options.process_ends,
+        );
         return Ok(exit);
     }
 
@@ -290,17 +331,18 @@ pub fn build_once(
         db.put_recipe(&variant.settings_hash(), &variant.settings())?;
     }
     // A shard writes no manifest: it knows only its part.
-    let manifest_state = (config.manifest.is_some() && options.shard.is_none()).then_some(state);
+    let manifest_state = match config.manifest {
+        Some(_) if options.shard.is_none() => Some(state),
+        _ => {
+            discard(state, options.process_ends);
+            None
+        }
+    };
     // Opened only when there is work: a no-op build never touches it.
-    let remote = match &config.remote {
-        Some(settings) if remote_mode != RemoteMode::Off && !plan.jobs.is_empty() => {
-            match Remote::open(settings, remote_mode) {
-                Ok(remote) => remote,
-                Err(warning) => {
-                    reporter.warn(&warning);
-                    None
-                }
-            }
+    let remote = match (seen.remote.take(), remote_settings) {
+        (Some(remote), _) => Some(remote),
+        (None, Some((settings, mode))) if !plan.jobs.is_empty() => {
+            open_remote(settings, mode, reporter)
         }
         _ => None,
     };
@@ -319,6 +361,7 @@ pub fn build_once(
         first_error: Mutex::new(None),
         remote: remote.as_ref(),
         sharded: options.shard.is_some(),
+        process_ends: options.process_ends,
     };
     apply(&plan, &executor, &commit, reporter)?;
     if let Some(remote) = &remote {
@@ -332,9 +375,7 @@ pub fn build_once(
         not_up_to_date: false,
     });
     reporter.summary(&summary, mode, exit);
-    // Freeing tens of thousands of small records takes longer than a no-op
-    // build's real work on big trees; let it happen off the critical path.
-    std::thread::spawn(move || drop((observed, outputs, plan)));
+    discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
 }
 
@@ -343,6 +384,18 @@ pub fn build_once(
 fn remote_mode(configured: RemoteMode, flag: Option<RemoteMode>) -> Result<RemoteMode> {
     let env = std::env::var("THUMBGEN_REMOTE_MODE").ok();
     remote::resolve_mode(Some(configured), flag, env.as_deref()).map_err(Error::Config)
+}
+
+/// Free `value` on another thread, or with `process_ends` not at all.
+/// Freeing hundreds of thousands of small records takes longer than a
+/// no-op build's real work on big trees; a process that ends meanwhile
+/// does not wait for it.
+fn discard<T: Send + 'static>(value: T, process_ends: bool) {
+    if process_ends {
+        std::mem::forget(value);
+    } else {
+        std::thread::spawn(move || drop(value));
+    }
 }
 
 /// Step 3: carry out `plan` — removals, records that change without work,
@@ -404,6 +457,8 @@ struct Commit<'a> {
     remote: Option<&'a Remote>,
     /// A `--shard` build: the manifest is left as it is.
     sharded: bool,
+    /// See [`BuildOptions::process_ends`].
+    process_ends: bool,
 }
 
 impl Commit<'_> {
@@ -494,7 +549,7 @@ impl Commit<'_> {
                 let state = state.into_inner().unwrap();
                 let hash = manifest::write(&state, config, path)
                     .map_err(|e| Error::output("write", e.path, &e.error))?;
-                std::thread::spawn(move || drop(state));
+                discard(state, self.process_ends);
                 Some(hash)
             }
             _ => None,
@@ -504,7 +559,18 @@ impl Commit<'_> {
             self.db.set_manifest(now)?;
             self.db.flush()?;
         }
-        Ok(self.counts.into_inner().unwrap())
+        let Commit {
+            db,
+            counts,
+            process_ends,
+            ..
+        } = self;
+        if process_ends {
+            db.close_at_exit()?;
+        } else {
+            drop(db);
+        }
+        Ok(counts.into_inner().unwrap())
     }
 }
 

@@ -24,6 +24,10 @@ const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
+/// sled's page cache. Its default (1 GiB) keeps every page a build reads:
+/// tens of megabytes more for a large catalogue, read once per run, in a
+/// sorted scan or in sorted puts that need only the pages at hand.
+const CACHE_BYTES: u64 = 16 << 20;
 /// The manifest last written: its path (relative to the config folder)
 /// and the hash of its bytes.
 const MANIFEST_KEY: &[u8] = b"manifest";
@@ -75,6 +79,9 @@ impl RunLock {
 /// read-only runs, or nothing for a run that must not touch the cache).
 pub struct Db {
     tree: Option<sled::Db>,
+    /// The store is the cache's own, in its folder (not a temporary one,
+    /// nor a private copy: both are removed when dropped).
+    in_cache: bool,
     _lock: Option<RunLock>,
     /// For a read-only run: the copy of the store that was opened.
     _snapshot: Option<tempfile::TempDir>,
@@ -99,6 +106,7 @@ impl Db {
             return Db::in_memory();
         }
         let path = lock.cache.join("db");
+        let mut in_cache = true;
         let tree = match open_checked(&path) {
             Ok(tree) => tree,
             Err(damage) => {
@@ -112,6 +120,7 @@ impl Db {
                     Ok(tree) => tree,
                     Err(damage) => {
                         warnings.push(Warning::CacheInMemory { path, damage });
+                        in_cache = false;
                         temporary()?
                     }
                 }
@@ -119,6 +128,7 @@ impl Db {
         };
         Ok(Db {
             tree: Some(tree),
+            in_cache,
             _lock: Some(lock.clone()),
             _snapshot: None,
         })
@@ -159,6 +169,7 @@ impl Db {
         };
         Ok(Db {
             tree,
+            in_cache: false,
             _lock: None,
             _snapshot: Some(copy),
         })
@@ -169,6 +180,7 @@ impl Db {
     fn in_memory() -> Result<Db> {
         Ok(Db {
             tree: Some(temporary()?),
+            in_cache: false,
             _lock: None,
             _snapshot: None,
         })
@@ -178,6 +190,7 @@ impl Db {
     pub fn empty() -> Db {
         Db {
             tree: None,
+            in_cache: false,
             _lock: None,
             _snapshot: None,
         }
@@ -189,27 +202,41 @@ impl Db {
         let Some(tree) = &self.tree else {
             return State::default();
         };
-        // Decoding is most of the cost of loading; spread it over the pool.
-        let raw: Vec<_> = tree.scan_prefix([SOURCE_PREFIX]).collect();
-        let mut state = State::with_capacity_and_hasher(raw.len(), Default::default());
-        let decoded: Vec<Option<(PathBuf, SourceRecord)>> = raw
-            .par_iter()
-            .map(|item| {
-                let (key, value) = item.as_ref().ok()?;
-                let record = postcard::from_bytes::<SourceRecord>(value).ok()?;
-                Some((path_bytes::from_bytes(&key[1..]), record))
-            })
-            .collect();
+        // Read in batches, each decoded on the pool while the next one is
+        // read: the raw bytes of one batch at a time stay in memory, and
+        // reading (one thread: sled's iterator) overlaps decoding.
+        const BATCH: usize = 4096;
+        let mut state = State::default();
         let mut bad = 0usize;
-        for (item, decoded) in raw.iter().zip(decoded) {
-            match (item, decoded) {
-                // "schema" starts with the source prefix; it is no record.
-                (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
-                (_, Some((path, record))) => {
-                    state.insert(path, record);
+        let mut items = tree.scan_prefix([SOURCE_PREFIX]);
+        let read = |items: &mut sled::Iter| -> Vec<_> { items.by_ref().take(BATCH).collect() };
+        let mut batch = read(&mut items);
+        while !batch.is_empty() {
+            let (next, decoded) = rayon::join(
+                || read(&mut items),
+                || -> Vec<Option<(PathBuf, SourceRecord)>> {
+                    batch
+                        .par_iter()
+                        .map(|item| {
+                            let (key, value) = item.as_ref().ok()?;
+                            let record = postcard::from_bytes::<SourceRecord>(value).ok()?;
+                            Some((path_bytes::from_bytes(&key[1..]), record))
+                        })
+                        .collect()
+                },
+            );
+            state.reserve(decoded.len());
+            for (item, decoded) in batch.iter().zip(decoded) {
+                match (item, decoded) {
+                    // "schema" starts with the source prefix; it is no record.
+                    (Ok((key, _)), None) if &**key == SCHEMA_KEY => {}
+                    (_, Some((path, record))) => {
+                        state.insert(path, record);
+                    }
+                    _ => bad += 1,
                 }
-                _ => bad += 1,
             }
+            batch = next;
         }
         if bad > 0 {
             warnings.push(Warning::RecordsDropped { count: bad });
@@ -292,6 +319,18 @@ impl Db {
         Ok(())
     }
 
+    /// Close the store when the process is about to end: a store of the
+    /// cache, flushed, is left to the OS (sled's closing flushes again,
+    /// and frees every page it read, one by one); any other is dropped,
+    /// which removes it.
+    pub fn close_at_exit(self) -> Result<()> {
+        if self.in_cache {
+            self.flush()?;
+            std::mem::forget(self);
+        }
+        Ok(())
+    }
+
     /// Make every record written so far durable.
     pub fn flush(&self) -> Result<()> {
         if let Some(tree) = &self.tree {
@@ -333,7 +372,11 @@ fn temporary() -> Result<sled::Db> {
 /// Open the store and check its schema; `Err` says what is wrong with it.
 fn open_checked(path: &Path) -> std::result::Result<sled::Db, CacheDamage> {
     let unreadable = |e: sled::Error| CacheDamage::Unreadable(e.to_string());
-    let tree = sled::Config::new().path(path).open().map_err(unreadable)?;
+    let tree = sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .open()
+        .map_err(unreadable)?;
     let schema = tree.get(SCHEMA_KEY).map_err(unreadable)?;
     let expected = SCHEMA_VERSION.to_le_bytes();
     match schema {

@@ -8,7 +8,7 @@
 //! checkout that changes every mtime costs one hash per file and no rebuild.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
@@ -63,6 +63,26 @@ pub fn observe_sources(
     hash_new: bool,
     progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
+    observe_found(
+        found.to_vec(),
+        state,
+        source_root,
+        now_ns,
+        hash_new,
+        progress,
+    )
+}
+
+/// [`observe_sources`], taking the found sources' paths rather than
+/// copying them.
+pub fn observe_found(
+    found: Vec<Found>,
+    state: &State,
+    source_root: &Path,
+    now_ns: Option<i64>,
+    hash_new: bool,
+    progress: &(dyn HashProgress + Sync),
+) -> Vec<ObservedSource> {
     // One lookup per source: its record, and whether its stat can vouch for
     // the recorded hash. Counted first, so that progress has a total.
     let mut records: Vec<(Option<&SourceRecord>, bool)> = found
@@ -82,7 +102,7 @@ pub fn observe_sources(
     // rendering them again. Other new sources are hashed while they build.
     let seen = records.iter().filter(|(r, _)| r.is_some()).count();
     if seen < state.len() {
-        let vanished = vanished_sizes(found, state);
+        let vanished = vanished_sizes(&found, state);
         for (f, (record, stale)) in found.iter().zip(&mut records) {
             if record.is_none() && f.stat.as_ref().is_ok_and(|s| vanished.contains(&s.len)) {
                 *stale = true;
@@ -94,7 +114,7 @@ pub fn observe_sources(
         progress.start(to_hash);
     }
     let observed = found
-        .par_iter()
+        .into_par_iter()
         .zip(&records)
         .map(|(f, &(record, stale))| {
             let fingerprint = f.stat.clone().and_then(|stat| {
@@ -114,7 +134,7 @@ pub fn observe_sources(
                 })
             });
             ObservedSource {
-                rel: f.rel.clone(),
+                rel: f.rel,
                 fingerprint,
             }
         })
@@ -148,32 +168,40 @@ pub trait HashProgress {
 }
 
 /// The state of every recorded output: stat first, content only when the
-/// stat changed.
+/// stat changed. Only the outputs that are not intact are listed.
 pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
-    let mut by_dir: HashMap<&OsStr, Vec<&OutputRecord>, FxBuildHasher> = HashMap::default();
+    // Grouped by folder, each opened once; keyed by the folder's bytes,
+    // which are cheaper to hash than a `Path`'s components.
+    let mut by_dir: HashMap<&[u8], (&Path, Vec<&OutputRecord>), FxBuildHasher> = HashMap::default();
     for o in state.values().flat_map(|r| &r.outputs) {
-        let dir = o.path.parent().map_or(OsStr::new(""), Path::as_os_str);
-        by_dir.entry(dir).or_default().push(o);
+        let (dir, _) = crate::paths::split_last(&o.path);
+        by_dir
+            .entry(dir)
+            .or_insert_with(|| (o.path.parent().unwrap_or(Path::new("")), Vec::new()))
+            .1
+            .push(o);
     }
-    let dirs: Vec<(&OsStr, Vec<&OutputRecord>)> = by_dir.into_iter().collect();
-    dirs.par_iter()
+    let dirs: Vec<(&Path, Vec<&OutputRecord>)> = by_dir.into_values().collect();
+    let changed: Vec<(OsString, OutputState)> = dirs
+        .par_iter()
         .flat_map_iter(|(dir, outputs)| {
-            let folder = Folder::open(crate::paths::absolute(root, Path::new(dir)));
-            outputs.iter().map(move |o| {
-                let name = o.path.file_name().unwrap_or_default();
+            let folder = Folder::open(crate::paths::absolute(root, dir));
+            outputs.iter().filter_map(move |o| {
+                let (_, name) = crate::paths::split_last(&o.path);
                 let observed = match folder.lstat(name) {
                     Err(_) => OutputState::Missing,
                     Ok((_, false)) => OutputState::Modified,
-                    Ok((stat, true)) if stat == o.stat => OutputState::Intact,
+                    Ok((stat, true)) if stat == o.stat => return None,
                     Ok((stat, true)) => match hash_file(&crate::paths::absolute(root, &o.path)) {
                         Ok(hash) if hash == o.hash => OutputState::Restat(stat),
                         _ => OutputState::Modified,
                     },
                 };
-                (o.path.clone().into_os_string(), observed)
+                Some((o.path.clone().into_os_string(), observed))
             })
         })
-        .collect()
+        .collect();
+    OutputStates::intact_except(changed)
 }
 
 #[cfg(test)]

@@ -41,7 +41,8 @@ use error::Exit;
 use report::{Mode, Reporter};
 
 /// Run a parsed command line with the one reporter of this process;
-/// errors that end the run are reported here.
+/// errors that end the run are reported here. The process is expected to
+/// end when it returns (see [`app::BuildOptions::process_ends`]).
 pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
     let (result, reporter, mode) = match cli.command {
         Command::Build(args) => {
@@ -59,6 +60,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                     cli::RemoteArg::Off => model::RemoteMode::Off,
                 }),
                 shard: args.shard,
+                process_ends: true,
             };
             let result = app::build(&options, stop, &reporter);
             (result, reporter, options.mode())

@@ -243,16 +243,61 @@ pub enum OutputState {
 }
 
 /// Recorded output path (relative to the config folder) -> its state.
-/// Keyed by the raw path string: hashing a `Path` walks its components,
-/// which is measurable over tens of thousands of outputs.
-pub type OutputStates = HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>;
+///
+/// Only some outputs are listed; the others are all in one state, which
+/// is [`OutputState::Missing`] for a map built entry by entry (the
+/// default) and [`OutputState::Intact`] for one made by observing every
+/// recorded output, which lists only those that are not intact: on a
+/// no-op build over hundreds of thousands of outputs, that map is empty.
+/// Keyed by the raw path string: hashing a `Path` walks its components.
+#[derive(Debug, Clone)]
+pub struct OutputStates {
+    listed: HashMap<OsString, OutputState, rustc_hash::FxBuildHasher>,
+    unlisted: OutputState,
+}
+
+impl Default for OutputStates {
+    fn default() -> Self {
+        OutputStates {
+            listed: HashMap::default(),
+            unlisted: OutputState::Missing,
+        }
+    }
+}
+
+impl OutputStates {
+    /// The states of every recorded output, given those that are not
+    /// [`OutputState::Intact`].
+    pub fn intact_except(
+        listed: impl IntoIterator<Item = (OsString, OutputState)>,
+    ) -> OutputStates {
+        OutputStates {
+            listed: listed.into_iter().collect(),
+            unlisted: OutputState::Intact,
+        }
+    }
+
+    /// Set the state of the output at `path`.
+    pub fn insert(&mut self, path: OsString, state: OutputState) {
+        self.listed.insert(path, state);
+    }
+
+    /// The state of the output at `path`.
+    pub fn of(&self, path: &std::ffi::OsStr) -> OutputState {
+        if self.listed.is_empty() {
+            return self.unlisted;
+        }
+        self.listed.get(path).copied().unwrap_or(self.unlisted)
+    }
+}
 
 /// Paths as raw bytes, so that file names that are not UTF-8 survive
 /// serialization.
 pub mod path_bytes {
     use std::path::{Path, PathBuf};
 
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     /// The bytes of `path` (lossy only where the platform has no raw bytes).
     #[cfg(unix)]
@@ -285,10 +330,32 @@ pub mod path_bytes {
         s.serialize_bytes(&to_bytes(path))
     }
 
-    /// serde `deserialize_with`.
+    /// serde `deserialize_with`. Reads the bytes in one piece (a
+    /// `Vec<u8>` is read byte by byte, then copied again).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
-        let bytes: Vec<u8> = Deserialize::deserialize(d)?;
-        Ok(from_bytes(&bytes))
+        d.deserialize_bytes(PathVisitor)
+    }
+
+    struct PathVisitor;
+
+    impl<'de> Visitor<'de> for PathVisitor {
+        type Value = PathBuf;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("the bytes of a path")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<PathBuf, E> {
+            Ok(from_bytes(bytes))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PathBuf, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            Ok(from_bytes(&bytes))
+        }
     }
 }
 

@@ -23,6 +23,37 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
     out
 }
 
+/// The bytes of `path` before its last separator (empty for a bare
+/// name), and its last part: cheaper than `Path::parent` and
+/// `Path::file_name`, which parse components, for paths built by
+/// joining names (no `.`, `..` or trailing separators).
+#[cfg(unix)]
+pub fn split_last(path: &Path) -> (&[u8], &std::ffi::OsStr) {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    match bytes.iter().rposition(|&b| b == b'/') {
+        Some(slash) => (
+            &bytes[..slash],
+            std::ffi::OsStr::from_bytes(&bytes[slash + 1..]),
+        ),
+        None => (&[], path.as_os_str()),
+    }
+}
+
+/// The bytes of `path` before its last separator (empty for a bare
+/// name), and its last part.
+#[cfg(not(unix))]
+pub fn split_last(path: &Path) -> (&[u8], &std::ffi::OsStr) {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match path.file_name() {
+        Some(name) if bytes.ends_with(name.as_encoded_bytes()) => {
+            let dir = bytes.len() - name.len();
+            (&bytes[..dir.saturating_sub(1)], name)
+        }
+        _ => (bytes, std::ffi::OsStr::new("")),
+    }
+}
+
 /// Lexical relative path from `base` to `path` (both absolute, normalised).
 ///
 /// ```
@@ -77,5 +108,12 @@ mod tests {
             PathBuf::from("../other/x")
         );
         assert_eq!(slash(Path::new("a/b/c.jpg")), "a/b/c.jpg");
+        let (dir, name) = split_last(Path::new("out/t/a/b.jpg"));
+        assert_eq!(
+            (dir, name),
+            (&b"out/t/a"[..], std::ffi::OsStr::new("b.jpg"))
+        );
+        let (dir, name) = split_last(Path::new("b.jpg"));
+        assert_eq!((dir, name), (&b""[..], std::ffi::OsStr::new("b.jpg")));
     }
 }

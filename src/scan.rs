@@ -110,7 +110,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
             if file_type.is_dir() {
                 return WalkState::Continue;
             }
-            let Ok(rel) = entry.path().strip_prefix(root) else {
+            let Some(rel) = relative(entry.path(), root) else {
                 return WalkState::Continue;
             };
             if !is_image_name(rel) {
@@ -180,6 +180,24 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     Ok(scan)
 }
 
+/// `path` relative to `root`, which it was made from by joining names:
+/// the bytes after `root/`, without parsing components (that was a
+/// measurable part of walking a large tree).
+fn relative<'a>(path: &'a Path, root: &Path) -> Option<&'a Path> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let prefix = root.as_os_str().as_encoded_bytes();
+    match bytes.strip_prefix(prefix) {
+        Some([sep, rest @ ..]) if std::path::is_separator(char::from(*sep)) && !rest.is_empty() => {
+            // SAFETY: `rest` follows an ASCII separator in bytes that came
+            // from an `OsStr`, which is a valid boundary to split at.
+            Some(Path::new(unsafe {
+                std::ffi::OsStr::from_encoded_bytes_unchecked(rest)
+            }))
+        }
+        _ => path.strip_prefix(root).ok(),
+    }
+}
+
 /// Stat `files` (relative to `root`, sorted so that siblings are mostly
 /// adjacent) relative to their open folder, in parallel.
 fn stat_files<'a>(
@@ -187,7 +205,7 @@ fn stat_files<'a>(
     files: &'a [PathBuf],
 ) -> impl ParallelIterator<Item = Found> + 'a {
     files
-        .par_chunk_by(|a, b| a.parent() == b.parent())
+        .par_chunk_by(|a, b| crate::paths::split_last(a).0 == crate::paths::split_last(b).0)
         .flat_map_iter(move |siblings| {
             let parent = siblings[0].parent().unwrap_or(Path::new(""));
             let folder = Folder::open(root.join(parent));
@@ -211,6 +229,10 @@ fn stat_files<'a>(
 /// lower-cased when the config is read, and so is the path's here, so that
 /// `**/*.jpg` selects `Photo.JPG`.
 fn selected(config: &Config, rel: &Path) -> bool {
+    // Preparing a path for matching copies it, even for an empty set.
+    if config.exclude.is_empty() && config.include.is_none() {
+        return true;
+    }
     let lowered;
     let rel = match rel.extension().and_then(|e| e.to_str()) {
         Some(ext) if ext.bytes().any(|b| b.is_ascii_uppercase()) => {
@@ -219,11 +241,12 @@ fn selected(config: &Config, rel: &Path) -> bool {
         }
         _ => rel,
     };
-    if config.exclude.is_match(rel) {
+    let candidate = globset::Candidate::new(rel);
+    if config.exclude.is_match_candidate(&candidate) {
         return false;
     }
     match &config.include {
-        Some(include) => include.is_match(rel),
+        Some(include) => include.is_match_candidate(&candidate),
         None => true,
     }
 }

@@ -196,17 +196,16 @@ pub fn plan(
         .collect();
     let mut variant_changes = VariantChanges::new(settings);
     let mut renames = Renames::default();
-    let state_of = |o: &OutputRecord| {
-        outputs
-            .get(o.path.as_os_str())
-            .copied()
-            .unwrap_or(OutputState::Missing)
-    };
+    let state_of = |o: &OutputRecord| outputs.of(o.path.as_os_str());
 
     // Reused for every source: output paths are rebuilt in place, not
     // allocated per output.
     let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
     let mut recorded_seen = 0;
+    // Outputs that stay, with a new stat if only their stat changed.
+    // Borrowed, not cloned: an up-to-date output costs no copy of its
+    // record. Reused from source to source, like `wanted`.
+    let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
     for source in observed.iter().filter(|s| in_part(&s.rel)) {
         let record = state.get(&source.rel);
         recorded_seen += usize::from(record.is_some());
@@ -253,9 +252,7 @@ pub fn plan(
         let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
 
         let mut builds = Vec::new();
-        // Outputs that stay, with a new stat if only their stat changed.
-        // Borrowed, not cloned: an up-to-date output costs no copy of its record.
-        let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
+        kept.clear();
         for (index, variant) in settings.variants.iter().enumerate() {
             let path = &mut wanted[index];
             output_path_into(path, settings, variant, &source.rel);

@@ -46,7 +46,7 @@ const REQUESTS_IN_FLIGHT: usize = 32;
 /// Jobs looked up at once; each asks for every output it builds.
 const JOBS_IN_FLIGHT: usize = 16;
 /// Jobs fetched ahead of the executor; bounds the downloaded bytes held.
-const JOBS_AHEAD: usize = 256;
+const JOBS_AHEAD: usize = 128;
 /// Uploads queued or in flight; a worker waits for a free one.
 const UPLOADS_IN_FLIGHT: usize = 32;
 /// How long a worker waits for its job's lookups before it calls the store
@@ -226,6 +226,28 @@ impl Remote {
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
         self.runtime.as_ref().expect("the runtime lives until drop")
+    }
+
+    /// Ask the store one cheap question (is this name there?), so that a
+    /// store that is down or refusing is known, with its one warning,
+    /// before sources are hashed for it. Whether it answered.
+    pub fn probe(&self) -> bool {
+        let path = self.object("probe");
+        let answer = self
+            .runtime()
+            .block_on(async { tokio::time::timeout(PATIENCE, self.store.head(&path)).await });
+        match answer {
+            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => true,
+            Ok(Err(e)) => {
+                self.health.store_error(&e);
+                false
+            }
+            Err(_) => {
+                self.health
+                    .failed(format!("no answer within {} s", PATIENCE.as_secs()));
+                false
+            }
+        }
     }
 
     /// Whether rendered outputs are uploaded.
