@@ -124,6 +124,13 @@ fn a_second_upload_of_the_same_key_is_no_error_and_no_new_object() {
 }
 
 #[test]
+fn a_store_that_answers_passes_the_probe() {
+    let remote = remote_over(Arc::new(InMemory::new()), RemoteMode::ReadOnly);
+    assert!(remote.probe());
+    assert!(remote.take_warnings().is_empty());
+}
+
+#[test]
 fn read_only_never_writes() {
     let store = Arc::new(InMemory::new());
     let remote = remote_over(store.clone(), RemoteMode::ReadOnly);
@@ -203,6 +210,7 @@ fn a_dead_store_costs_one_warning_and_is_not_asked_again() {
         .unwrap();
     let remote = remote_over(Arc::new(store), RemoteMode::ReadWrite);
     let started = Instant::now();
+    assert!(!remote.probe(), "the first question finds it dead");
     let jobs: Vec<Vec<Option<Hash>>> = (0..50u8).map(|i| vec![Some([i; 32]); 3]).collect();
     let prefetch = remote.prefetch(jobs);
     for index in 0..50 {
