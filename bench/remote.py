@@ -73,14 +73,16 @@ def http(port, method, path):
 
 
 def delaying_proxy(listen, target, delay):
-    """A TCP proxy that holds every request `delay` seconds before passing it
-    on: one round trip of a real network per request."""
+    """A TCP proxy that holds everything the client sends `delay` seconds
+    before passing it on: a real network's round trip for every request."""
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", listen))
     server.listen(256)
 
     def pipe(src, dst, hold):
+        # Connections are kept alive: every request the client sends (one
+        # read, for the small GETs of a lookup) waits, not each connection.
         try:
             while True:
                 data = src.recv(65536)
@@ -88,7 +90,6 @@ def delaying_proxy(listen, target, delay):
                     break
                 if hold:
                     time.sleep(delay)
-                    hold = False
                 dst.sendall(data)
         except OSError:
             pass
