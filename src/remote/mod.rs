@@ -367,7 +367,7 @@ impl Remote {
         });
     }
 
-    /// Wait for uploads still in flight (at most [`UPLOAD_GRACE`]); after
+    /// Wait for uploads still in flight (at most `UPLOAD_GRACE`); after
     /// Ctrl-C (`abandon`), do not wait.
     pub fn finish(&self, abandon: bool) {
         if abandon {
@@ -504,7 +504,7 @@ pub struct Prefetch {
 impl Prefetch {
     /// The answer for job `index`, one [`Found`] per key asked (all misses
     /// once the store has failed, or if it keeps the worker waiting longer
-    /// than [`PATIENCE`], which counts as failing).
+    /// than `PATIENCE`, which counts as failing).
     pub fn take(&self, index: usize, outputs: usize) -> Vec<Found> {
         let misses = || {
             (0..outputs)
