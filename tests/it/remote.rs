@@ -115,7 +115,24 @@ impl S3Server {
     /// refuses an anonymous overwrite of their objects).
     fn put(&self, key: &str, bytes: &[u8]) {
         use object_store::ObjectStore;
-        let store = object_store::aws::AmazonS3Builder::new()
+        let store = self.signed();
+        runtime()
+            .block_on(store.put(&key.into(), bytes.to_vec().into()))
+            .unwrap();
+    }
+
+    /// An object's bytes, read signed.
+    fn get(&self, key: &str) -> Vec<u8> {
+        use object_store::ObjectStore;
+        let store = self.signed();
+        runtime()
+            .block_on(async { store.get(&key.into()).await?.bytes().await })
+            .unwrap()
+            .to_vec()
+    }
+
+    fn signed(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
             .with_bucket_name(BUCKET)
             .with_endpoint(self.endpoint())
             .with_allow_http(true)
@@ -124,13 +141,7 @@ impl S3Server {
             .with_secret_access_key(CREDENTIALS[1].1)
             .with_token(CREDENTIALS[2].1)
             .build()
-            .unwrap();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
             .unwrap()
-            .block_on(store.put(&key.into(), bytes.to_vec().into()))
-            .unwrap();
     }
 
     fn kill(&mut self) {
@@ -143,6 +154,13 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn free_port() -> u16 {
@@ -581,4 +599,53 @@ fn a_shared_folder_works_as_a_remote() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn ctrl_c_abandons_uploads_without_leaving_an_entry_without_its_blob() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = project(&s3_table(&server));
+    for i in 0..40u32 {
+        env.add_image(&format!("p{i}.jpg"), 900, 700, i);
+    }
+    let mut child = thumbgen(&env, &["build", "-j1", "--json"], &CREDENTIALS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(r#""type":"built""#), "{first}");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+
+    // Whatever was uploaded is whole: every entry's blob is there.
+    let keys = server.keys();
+    let entries: Vec<&String> = keys.iter().filter(|k| k.starts_with("team/ac/")).collect();
+    assert!(
+        entries.len() < 80,
+        "interrupted before the end: {}",
+        entries.len()
+    );
+    for entry in entries {
+        let body = String::from_utf8(server.get(entry)).unwrap();
+        let blob = body
+            .split(r#""blob":""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no blob in {body}"));
+        assert!(
+            keys.contains(&format!("team/cas/{blob}")),
+            "{entry} names a blob that is not there"
+        );
+    }
+    // And the next build finishes the job, right.
+    build(&env, &[], &CREDENTIALS, 0);
+    assert_eq!(env.outputs(), clean_build_of(&env));
 }
