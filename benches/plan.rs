@@ -60,7 +60,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
             .iter()
             .enumerate()
             .map(|(index, v)| OutputRecord {
-                variant: v.name.clone(),
+                variant: v.name.as_str().into(),
                 path: plan::output_path(&settings, v, &rel),
                 settings: v.settings_hash(),
                 pipeline: PIPELINE_VERSION,

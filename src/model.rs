@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -144,8 +145,10 @@ pub struct SourceRecord {
 /// One output thumbgen wrote and owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputRecord {
-    /// The variant's name.
-    pub variant: String,
+    /// The variant's name, shared by every output of that variant read
+    /// from the store (one allocation per name, not per output).
+    #[serde(with = "shared_name")]
+    pub variant: Arc<str>,
     /// Relative to the config file's folder.
     #[serde(with = "path_bytes")]
     pub path: PathBuf,
@@ -288,6 +291,63 @@ impl OutputStates {
             return self.unlisted;
         }
         self.listed.get(path).copied().unwrap_or(self.unlisted)
+    }
+}
+
+/// Variant names read from the store, shared: hundreds of thousands of
+/// records name the same few variants. Written as a plain string.
+pub mod shared_name {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use serde::de::Visitor;
+    use serde::{Deserializer, Serializer};
+
+    /// Names kept per thread; more distinct names than this are allocated
+    /// each time they are read.
+    const KEPT: usize = 64;
+
+    thread_local! {
+        static SEEN: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The shared copy of `name`.
+    pub fn intern(name: &str) -> Arc<str> {
+        SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            if let Some(known) = seen.iter().find(|k| &***k == name) {
+                return known.clone();
+            }
+            let new: Arc<str> = Arc::from(name);
+            if seen.len() < KEPT {
+                seen.push(new.clone());
+            }
+            new
+        })
+    }
+
+    /// serde `serialize_with`: a plain string.
+    pub fn serialize<S: Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(name)
+    }
+
+    /// serde `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+
+    struct NameVisitor;
+
+    impl<'de> Visitor<'de> for NameVisitor {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a variant name")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+            Ok(intern(name))
+        }
     }
 }
 

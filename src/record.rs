@@ -76,7 +76,7 @@ pub struct Written {
 /// `eighths`.
 pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
     OutputRecord {
-        variant: variant.name.clone(),
+        variant: crate::model::shared_name::intern(&variant.name),
         path: w.path,
         settings: variant.settings_hash(),
         pipeline: PIPELINE_VERSION,

@@ -256,7 +256,7 @@ pub fn plan(
         for (index, variant) in settings.variants.iter().enumerate() {
             let path = &mut wanted[index];
             output_path_into(path, settings, variant, &source.rel);
-            let existing = recorded.iter().find(|o| o.variant == variant.name);
+            let existing = recorded.iter().find(|o| *o.variant == *variant.name);
             let reason = match (&whole_source_reason, existing) {
                 (Some(reason), _) => Some(reason.clone()),
                 (None, None) => Some(Reason::NewVariant),
@@ -296,7 +296,7 @@ pub fn plan(
                 let movable = renamed.and_then(|(from, old)| {
                     let d = renamed_derivation.as_ref()?;
                     let o = old.outputs.iter().find(|o| {
-                        o.variant == variant.name
+                        *o.variant == *variant.name
                             && o.settings == recipes[index]
                             && o.pipeline == PIPELINE_VERSION
                             && o.eighths == d.eighths
@@ -336,7 +336,7 @@ pub fn plan(
             .iter()
             .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
         {
-            let reason = if settings.variants.iter().any(|v| v.name == o.variant) {
+            let reason = if settings.variants.iter().any(|v| *v.name == *o.variant) {
                 RemovalReason::Moved
             } else {
                 RemovalReason::VariantRemoved

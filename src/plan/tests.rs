@@ -59,7 +59,7 @@ fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRec
         outputs: variants
             .iter()
             .map(|v| OutputRecord {
-                variant: v.name.clone(),
+                variant: v.name.as_str().into(),
                 path: output_path(&settings, v, Path::new(rel)),
                 settings: v.settings_hash(),
                 pipeline: PIPELINE_VERSION,
@@ -246,7 +246,7 @@ fn a_new_decode_scale_rebuilds_the_outputs_it_changes() {
     let made = derivation(shape, &v);
     assert_eq!(made.parent, [Some(1), None], "thumb from large");
     for o in &mut record.outputs {
-        let index = v.iter().position(|x| x.name == o.variant).unwrap();
+        let index = v.iter().position(|x| *x.name == *o.variant).unwrap();
         (o.eighths, o.via) = (made.eighths, made.via[index]);
     }
     let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
