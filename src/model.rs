@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::Metadata;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -149,9 +149,9 @@ pub struct OutputRecord {
     /// from the store (one allocation per name, not per output).
     #[serde(with = "shared_name")]
     pub variant: Arc<str>,
-    /// Relative to the config file's folder.
-    #[serde(with = "path_bytes")]
-    pub path: PathBuf,
+    /// Relative to the config file's folder; boxed, as it never grows.
+    #[serde(with = "path_bytes::boxed")]
+    pub path: Box<Path>,
     /// The variant's recipe when it was written.
     pub settings: Recipe,
     /// The pipeline version that wrote it.
@@ -394,6 +394,23 @@ pub mod path_bytes {
     /// `Vec<u8>` is read byte by byte, then copied again).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
         d.deserialize_bytes(PathVisitor)
+    }
+
+    /// [`path_bytes`](self) for a `Box<Path>`.
+    pub mod boxed {
+        use std::path::Path;
+
+        use serde::{Deserializer, Serializer};
+
+        /// serde `serialize_with`.
+        pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+            super::serialize(path, s)
+        }
+
+        /// serde `deserialize_with`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<Path>, D::Error> {
+            super::deserialize(d).map(|p| p.into_boxed_path())
+        }
     }
 
     struct PathVisitor;

@@ -435,7 +435,7 @@ impl<'a> Sources<'a> {
                     let build = match movable {
                         Some((from, o)) => {
                             if let Some(renames) = renames.as_deref_mut() {
-                                renames.moved.insert(o.path.clone().into_os_string());
+                                renames.moved.insert(o.path.as_os_str().to_os_string());
                             }
                             Build {
                                 variant: index,
@@ -483,7 +483,7 @@ impl<'a> Sources<'a> {
             if !builds.is_empty() {
                 let previous = recorded
                     .iter()
-                    .filter(|o| builds.iter().any(|b| b.path == o.path))
+                    .filter(|o| builds.iter().any(|b| *b.path == *o.path))
                     .cloned()
                     .collect();
                 plan.jobs.push(Job {
@@ -550,7 +550,7 @@ fn remove_if_owned(
             output: output.clone(),
             reason,
         }),
-        OutputState::Modified => plan.disowned.push(output.path.clone()),
+        OutputState::Modified => plan.disowned.push(output.path.to_path_buf()),
         OutputState::Missing => {}
     }
 }
@@ -583,7 +583,7 @@ impl<'a> VariantChanges<'a> {
             }
         });
         let format_changed = changes.iter().any(|c| c.key == "format");
-        let changes = if old.path != path && !format_changed {
+        let changes = if *old.path != *path && !format_changed {
             // Only where it writes changed (the output folder moved).
             let mut with_path = changes.to_vec();
             with_path.push(Change {

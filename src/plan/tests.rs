@@ -60,7 +60,7 @@ fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRec
             .iter()
             .map(|v| OutputRecord {
                 variant: v.name.as_str().into(),
-                path: output_path(&settings, v, Path::new(rel)),
+                path: output_path(&settings, v, Path::new(rel)).into(),
                 settings: v.settings_hash(),
                 pipeline: PIPELINE_VERSION,
                 stat: stat(7),
@@ -103,7 +103,7 @@ fn state_of(sources: &[(&str, Fingerprint)], variants: &[Variant]) -> (State, Ou
     for (rel, f) in sources {
         let record = built(rel, *f, variants);
         for o in &record.outputs {
-            outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
+            outputs.insert(o.path.as_os_str().to_os_string(), OutputState::Intact);
         }
         state.insert(PathBuf::from(rel), record);
     }
@@ -585,16 +585,18 @@ fn planning_in_parts_gives_the_plan_of_one_pass() {
     let (mut state, mut outputs) = state_of(&recorded, &v);
     // One output of each of a few sources missing, one modified, one
     // restatted; a removed variant's output; a failed source.
-    let out = |rel: &str, i: usize| state[Path::new(rel)].outputs[i].path.clone();
-    outputs.insert(out(&names[3], 0).into_os_string(), OutputState::Missing);
-    outputs.insert(out(&names[7], 1).into_os_string(), OutputState::Modified);
-    outputs.insert(
-        out(&names[11], 0).into_os_string(),
-        OutputState::Restat(stat(8)),
-    );
+    let out = |rel: &str, i: usize| {
+        state[Path::new(rel)].outputs[i]
+            .path
+            .as_os_str()
+            .to_os_string()
+    };
+    outputs.insert(out(&names[3], 0), OutputState::Missing);
+    outputs.insert(out(&names[7], 1), OutputState::Modified);
+    outputs.insert(out(&names[11], 0), OutputState::Restat(stat(8)));
     let mut extra = state[Path::new(&names[13])].outputs[0].clone();
     extra.variant = "gone".into();
-    extra.path = "out/gone/p13.jpg".into();
+    extra.path = Path::new("out/gone/p13.jpg").into();
     state
         .get_mut(Path::new(&names[13]))
         .unwrap()
