@@ -60,8 +60,8 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
             .iter()
             .enumerate()
             .map(|(index, v)| OutputRecord {
-                variant: v.name.clone(),
-                path: plan::output_path(&settings, v, &rel),
+                variant: v.name.as_str().into(),
+                path: plan::output_path(&settings, v, &rel).into(),
                 settings: v.settings_hash(),
                 pipeline: PIPELINE_VERSION,
                 stat,
@@ -74,7 +74,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
             })
             .collect();
         for o in &records {
-            outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
+            outputs.insert(o.path.as_os_str().to_os_string(), OutputState::Intact);
         }
         state.insert(
             rel.clone(),

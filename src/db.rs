@@ -448,7 +448,7 @@ mod tests {
             }),
             outputs: vec![OutputRecord {
                 variant: "thumb".into(),
-                path: PathBuf::from("out/thumb/a.jpg"),
+                path: Path::new("out/thumb/a.jpg").into(),
                 settings: [2; 32],
                 pipeline: 1,
                 stat: Stat::default(),

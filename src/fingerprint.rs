@@ -197,7 +197,7 @@ pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
                         _ => OutputState::Modified,
                     },
                 };
-                Some((o.path.clone().into_os_string(), observed))
+                Some((o.path.as_os_str().to_os_string(), observed))
             })
         })
         .collect();

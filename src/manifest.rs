@@ -121,7 +121,7 @@ mod tests {
             shape: None,
             outputs: vec![OutputRecord {
                 variant: "t".into(),
-                path: "site/thumbs/t/b/c.jpg".into(),
+                path: std::path::Path::new("site/thumbs/t/b/c.jpg").into(),
                 settings: [0; 32],
                 pipeline: 1,
                 stat: Stat {

@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::Metadata;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -144,11 +145,13 @@ pub struct SourceRecord {
 /// One output thumbgen wrote and owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputRecord {
-    /// The variant's name.
-    pub variant: String,
-    /// Relative to the config file's folder.
-    #[serde(with = "path_bytes")]
-    pub path: PathBuf,
+    /// The variant's name, shared by every output of that variant read
+    /// from the store (one allocation per name, not per output).
+    #[serde(with = "shared_name")]
+    pub variant: Arc<str>,
+    /// Relative to the config file's folder; boxed, as it never grows.
+    #[serde(with = "path_bytes::boxed")]
+    pub path: Box<Path>,
     /// The variant's recipe when it was written.
     pub settings: Recipe,
     /// The pipeline version that wrote it.
@@ -291,6 +294,63 @@ impl OutputStates {
     }
 }
 
+/// Variant names read from the store, shared: hundreds of thousands of
+/// records name the same few variants. Written as a plain string.
+pub mod shared_name {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use serde::de::Visitor;
+    use serde::{Deserializer, Serializer};
+
+    /// Names kept per thread; more distinct names than this are allocated
+    /// each time they are read.
+    const KEPT: usize = 64;
+
+    thread_local! {
+        static SEEN: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The shared copy of `name`.
+    pub fn intern(name: &str) -> Arc<str> {
+        SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            if let Some(known) = seen.iter().find(|k| &***k == name) {
+                return known.clone();
+            }
+            let new: Arc<str> = Arc::from(name);
+            if seen.len() < KEPT {
+                seen.push(new.clone());
+            }
+            new
+        })
+    }
+
+    /// serde `serialize_with`: a plain string.
+    pub fn serialize<S: Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(name)
+    }
+
+    /// serde `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+
+    struct NameVisitor;
+
+    impl<'de> Visitor<'de> for NameVisitor {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a variant name")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+            Ok(intern(name))
+        }
+    }
+}
+
 /// Paths as raw bytes, so that file names that are not UTF-8 survive
 /// serialization.
 pub mod path_bytes {
@@ -334,6 +394,23 @@ pub mod path_bytes {
     /// `Vec<u8>` is read byte by byte, then copied again).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
         d.deserialize_bytes(PathVisitor)
+    }
+
+    /// [`path_bytes`](self) for a `Box<Path>`.
+    pub mod boxed {
+        use std::path::Path;
+
+        use serde::{Deserializer, Serializer};
+
+        /// serde `serialize_with`.
+        pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+            super::serialize(path, s)
+        }
+
+        /// serde `deserialize_with`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<Path>, D::Error> {
+            super::deserialize(d).map(|p| p.into_boxed_path())
+        }
     }
 
     struct PathVisitor;

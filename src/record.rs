@@ -76,8 +76,8 @@ pub struct Written {
 /// `eighths`.
 pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
     OutputRecord {
-        variant: variant.name.clone(),
-        path: w.path,
+        variant: crate::model::shared_name::intern(&variant.name),
+        path: w.path.into_boxed_path(),
         settings: variant.settings_hash(),
         pipeline: PIPELINE_VERSION,
         stat: w.stat,
@@ -93,7 +93,7 @@ pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
 /// An output moved from a renamed source's old path to `path`.
 pub fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> OutputRecord {
     OutputRecord {
-        path,
+        path: path.into_boxed_path(),
         stat,
         ..from.clone()
     }
@@ -186,7 +186,7 @@ mod tests {
         let mut record = read(&fingerprint(None), [0; 32]);
         record.outputs.push(OutputRecord {
             variant: "t".into(),
-            path: "out/t/a.jpg".into(),
+            path: Path::new("out/t/a.jpg").into(),
             settings: [0; 32],
             pipeline: PIPELINE_VERSION,
             stat: Stat::default(),

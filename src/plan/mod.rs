@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::model::{
     Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
     SourceRecord, Stat, State,
@@ -177,6 +179,11 @@ fn output_path_into(path: &mut PathBuf, settings: &Settings, variant: &Variant, 
     variant.push_output_rel(path, source);
 }
 
+/// Sources planned together on one thread; larger catalogues are planned
+/// in parts of this many sources, in parallel, when no source may be a
+/// renamed one.
+const PART: usize = 4096;
+
 /// Plan one build: compare what is on disk with what was recorded and
 /// what is configured. Pure and deterministic.
 pub fn plan(
@@ -186,201 +193,69 @@ pub fn plan(
     outputs: &OutputStates,
     settings: &Settings,
 ) -> Plan {
-    let mut plan = Plan::default();
+    plan_in_parts(observed, excluded, state, outputs, settings, PART)
+}
+
+/// [`plan`], with sources planned in parts of `part` sources.
+fn plan_in_parts(
+    observed: &[ObservedSource],
+    excluded: &[PathBuf],
+    state: &State,
+    outputs: &OutputStates,
+    settings: &Settings,
+    part: usize,
+) -> Plan {
     let collisions = collisions(observed, settings.elsewhere);
-    let in_part = |rel: &Path| settings.shard.is_none_or(|shard| shard.contains(rel));
     let recipes: Vec<Hash> = settings
         .variants
         .iter()
         .map(|v| v.settings_hash())
         .collect();
-    let mut variant_changes = VariantChanges::new(settings);
-    let mut renames = Renames::default();
+    let sources = Sources {
+        observed,
+        state,
+        outputs,
+        settings,
+        collisions: &collisions,
+        recipes: &recipes,
+    };
+    let in_part = |rel: &Path| settings.shard.is_none_or(|shard| shard.contains(rel));
     let state_of = |o: &OutputRecord| outputs.of(o.path.as_os_str());
 
-    // Reused for every source: output paths are rebuilt in place, not
-    // allocated per output.
-    let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
-    let mut recorded_seen = 0;
-    // Outputs that stay, with a new stat if only their stat changed.
-    // Borrowed, not cloned: an up-to-date output costs no copy of its
-    // record. Reused from source to source, like `wanted`.
-    let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
-    for source in observed.iter().filter(|s| in_part(&s.rel)) {
-        let record = state.get(&source.rel);
-        recorded_seen += usize::from(record.is_some());
-        let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
-            (Err(error), _) => {
-                let failure = Failure::Unreadable(error.clone());
-                fail(&mut plan, source, record, failure, &state_of);
-                continue;
+    // Each part is planned on its own, and the parts joined in order: the
+    // same plan as one pass, as long as no source may be a renamed one
+    // (which claims a vanished record, the first claim winning). A part
+    // that meets such a source gives up, and everything is planned in one
+    // pass.
+    let parts = if observed.len() > part {
+        observed
+            .par_chunks(part)
+            .map(|chunk| sources.plan(chunk, None))
+            .collect::<Option<Vec<_>>>()
+    } else {
+        None
+    };
+    let mut renames = Renames::default();
+    let (mut plan, recorded_seen) = match parts {
+        Some(parts) => {
+            let mut plan = Plan::default();
+            let mut recorded_seen = 0;
+            for (part, seen) in parts {
+                recorded_seen += seen;
+                plan.jobs.extend(part.jobs);
+                plan.failures.extend(part.failures);
+                plan.removals.extend(part.removals);
+                plan.disowned.extend(part.disowned);
+                plan.updates.extend(part.updates);
+                plan.forget.extend(part.forget);
+                plan.up_to_date += part.up_to_date;
             }
-            (Ok(_), Some(other)) => {
-                let failure = Failure::Collision {
-                    other: other.clone(),
-                };
-                fail(&mut plan, source, record, failure, &state_of);
-                continue;
-            }
-            (Ok(fingerprint), None) => *fingerprint,
-        };
-
-        // A new source with the content of one that vanished is that source
-        // renamed: its outputs move rather than being rendered again.
-        let renamed = match (record, fingerprint.hash) {
-            (None, Some(hash)) => renames.claim(hash, observed, state),
-            _ => None,
-        };
-        // Same content, so the same shape: how its outputs were made then is
-        // how a clean build makes them now, variant by variant.
-        let renamed_derivation = renamed
-            .and_then(|(_, old)| old.shape)
-            .map(|shape| derivation(shape, settings.variants));
-        let whole_source_reason = match record {
-            None => Some(Reason::NewSource),
-            Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
-            Some(r) if r.failed.is_some() => Some(Reason::PreviouslyFailed {
-                same_settings: r.failed == Some(settings.failure_context),
-            }),
-            Some(_) => None,
-        };
-        let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
-        let derivation = record
-            .and_then(|r| r.shape)
-            .map(|shape| derivation(shape, settings.variants));
-        let eighths = derivation.as_ref().map_or(8, |d| d.eighths);
-        let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
-
-        let mut builds = Vec::new();
-        kept.clear();
-        for (index, variant) in settings.variants.iter().enumerate() {
-            let path = &mut wanted[index];
-            output_path_into(path, settings, variant, &source.rel);
-            let existing = recorded.iter().find(|o| o.variant == variant.name);
-            let reason = match (&whole_source_reason, existing) {
-                (Some(reason), _) => Some(reason.clone()),
-                (None, None) => Some(Reason::NewVariant),
-                (None, Some(o))
-                    if o.path.as_os_str() != path.as_os_str() || o.settings != recipes[index] =>
-                {
-                    Some(variant_changes.reason(index, o, path))
-                }
-                (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
-                    Some(Reason::PipelineChanged {
-                        old: o.pipeline,
-                        new: PIPELINE_VERSION,
-                    })
-                }
-                (None, Some(o)) if o.eighths != eighths || o.via != via(index) => {
-                    Some(Reason::DecodeChanged {
-                        old_eighths: o.eighths,
-                        new_eighths: eighths,
-                        chain_changed: o.via != via(index),
-                    })
-                }
-                (None, Some(o)) => match state_of(o) {
-                    OutputState::Missing => Some(Reason::OutputMissing),
-                    OutputState::Modified => Some(Reason::OutputModified),
-                    _ if settings.force => Some(Reason::Forced),
-                    OutputState::Intact => {
-                        kept.push((o, None));
-                        None
-                    }
-                    OutputState::Restat(stat) => {
-                        kept.push((o, Some(stat)));
-                        None
-                    }
-                },
-            };
-            if let Some(reason) = reason {
-                let movable = renamed.and_then(|(from, old)| {
-                    let d = renamed_derivation.as_ref()?;
-                    let o = old.outputs.iter().find(|o| {
-                        o.variant == variant.name
-                            && o.settings == recipes[index]
-                            && o.pipeline == PIPELINE_VERSION
-                            && o.eighths == d.eighths
-                            && o.via == d.via[index]
-                    })?;
-                    let restat = match state_of(o) {
-                        OutputState::Intact => None,
-                        OutputState::Restat(stat) => Some(stat),
-                        OutputState::Missing | OutputState::Modified => return None,
-                    };
-                    Some((from, record::kept(o, restat)))
-                });
-                let build = match movable {
-                    Some((from, o)) => {
-                        renames.moved.insert(o.path.clone().into_os_string());
-                        Build {
-                            variant: index,
-                            path: path.clone(),
-                            reason: Reason::Renamed { from: from.clone() },
-                            from: Some(o),
-                        }
-                    }
-                    None => Build {
-                        variant: index,
-                        path: path.clone(),
-                        reason,
-                        from: None,
-                    },
-                };
-                builds.push(build);
-            }
+            (plan, recorded_seen)
         }
-
-        // Recorded outputs no variant writes any more.
-        let mut dropped = false;
-        for o in recorded
-            .iter()
-            .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
-        {
-            let reason = if settings.variants.iter().any(|v| v.name == o.variant) {
-                RemovalReason::Moved
-            } else {
-                RemovalReason::VariantRemoved
-            };
-            remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
-            dropped = true;
-        }
-
-        plan.up_to_date += kept.len();
-        let restatted = kept.iter().any(|(_, stat)| stat.is_some());
-        let keep = || -> Vec<OutputRecord> {
-            let mut keep: Vec<OutputRecord> = kept
-                .iter()
-                .map(|(o, stat)| record::kept(o, *stat))
-                .collect();
-            keep.sort_by(|a, b| a.path.cmp(&b.path));
-            keep
-        };
-        if !builds.is_empty() {
-            let previous = recorded
-                .iter()
-                .filter(|o| builds.iter().any(|b| b.path == o.path))
-                .cloned()
-                .collect();
-            plan.jobs.push(Job {
-                source: source.rel.clone(),
-                fingerprint,
-                builds,
-                keep: keep(),
-                previous,
-                shape: renamed.and_then(|(_, old)| old.shape),
-            });
-            continue;
-        }
-        let record = record.expect("a source with no builds has a record");
-        let unchanged = !restatted
-            && !dropped
-            && record.stat == fingerprint.stat
-            && record.racy == fingerprint.racy;
-        if !unchanged {
-            let next = record::reobserved(record, &fingerprint, keep());
-            plan.updates.push((source.rel.clone(), next));
-        }
-    }
+        None => sources
+            .plan(observed, Some(&mut renames))
+            .expect("planning with renames never gives up"),
+    };
 
     // Every record belongs to a distinct observed source: none is gone.
     let mut gone: Vec<(&PathBuf, &SourceRecord)> = if recorded_seen == state.len() {
@@ -415,6 +290,225 @@ pub fn plan(
         .sort_by(|a, b| a.output.path.cmp(&b.output.path));
     plan.disowned.sort();
     plan
+}
+
+/// What every source of a plan is planned against.
+struct Sources<'a> {
+    observed: &'a [ObservedSource],
+    state: &'a State,
+    outputs: &'a OutputStates,
+    settings: &'a Settings<'a>,
+    collisions: &'a HashMap<PathBuf, PathBuf>,
+    /// Each variant's recipe.
+    recipes: &'a [Hash],
+}
+
+impl<'a> Sources<'a> {
+    /// The plan of the sources `part` of `observed`, and how many of them
+    /// have a record. Without `renames`, `None` on meeting a source that may
+    /// be a renamed one.
+    fn plan(
+        &self,
+        part: &[ObservedSource],
+        mut renames: Option<&mut Renames<'a>>,
+    ) -> Option<(Plan, usize)> {
+        let (observed, state, outputs, settings) =
+            (self.observed, self.state, self.outputs, self.settings);
+        let (collisions, recipes) = (self.collisions, self.recipes);
+        let mut plan = Plan::default();
+        let in_part = |rel: &Path| settings.shard.is_none_or(|shard| shard.contains(rel));
+        let mut variant_changes = VariantChanges::new(settings);
+        let state_of = |o: &OutputRecord| outputs.of(o.path.as_os_str());
+
+        // Reused for every source: output paths are rebuilt in place, not
+        // allocated per output.
+        let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
+        let mut recorded_seen = 0;
+        // Outputs that stay, with a new stat if only their stat changed.
+        // Borrowed, not cloned: an up-to-date output costs no copy of its
+        // record. Reused from source to source, like `wanted`.
+        let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
+        for source in part.iter().filter(|s| in_part(&s.rel)) {
+            let record = state.get(&source.rel);
+            recorded_seen += usize::from(record.is_some());
+            let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
+                (Err(error), _) => {
+                    let failure = Failure::Unreadable(error.clone());
+                    fail(&mut plan, source, record, failure, &state_of);
+                    continue;
+                }
+                (Ok(_), Some(other)) => {
+                    let failure = Failure::Collision {
+                        other: other.clone(),
+                    };
+                    fail(&mut plan, source, record, failure, &state_of);
+                    continue;
+                }
+                (Ok(fingerprint), None) => *fingerprint,
+            };
+
+            // A new source with the content of one that vanished is that source
+            // renamed: its outputs move rather than being rendered again.
+            let renamed = match (record, fingerprint.hash) {
+                (None, Some(hash)) => renames.as_deref_mut()?.claim(hash, observed, state),
+                _ => None,
+            };
+            // Same content, so the same shape: how its outputs were made then is
+            // how a clean build makes them now, variant by variant.
+            let renamed_derivation = renamed
+                .and_then(|(_, old)| old.shape)
+                .map(|shape| derivation(shape, settings.variants));
+            let whole_source_reason = match record {
+                None => Some(Reason::NewSource),
+                Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
+                Some(r) if r.failed.is_some() => Some(Reason::PreviouslyFailed {
+                    same_settings: r.failed == Some(settings.failure_context),
+                }),
+                Some(_) => None,
+            };
+            let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
+            let derivation = record
+                .and_then(|r| r.shape)
+                .map(|shape| derivation(shape, settings.variants));
+            let eighths = derivation.as_ref().map_or(8, |d| d.eighths);
+            let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
+
+            let mut builds = Vec::new();
+            kept.clear();
+            for (index, variant) in settings.variants.iter().enumerate() {
+                let path = &mut wanted[index];
+                output_path_into(path, settings, variant, &source.rel);
+                let existing = recorded.iter().find(|o| *o.variant == *variant.name);
+                let reason = match (&whole_source_reason, existing) {
+                    (Some(reason), _) => Some(reason.clone()),
+                    (None, None) => Some(Reason::NewVariant),
+                    (None, Some(o))
+                        if o.path.as_os_str() != path.as_os_str()
+                            || o.settings != recipes[index] =>
+                    {
+                        Some(variant_changes.reason(index, o, path))
+                    }
+                    (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
+                        Some(Reason::PipelineChanged {
+                            old: o.pipeline,
+                            new: PIPELINE_VERSION,
+                        })
+                    }
+                    (None, Some(o)) if o.eighths != eighths || o.via != via(index) => {
+                        Some(Reason::DecodeChanged {
+                            old_eighths: o.eighths,
+                            new_eighths: eighths,
+                            chain_changed: o.via != via(index),
+                        })
+                    }
+                    (None, Some(o)) => match state_of(o) {
+                        OutputState::Missing => Some(Reason::OutputMissing),
+                        OutputState::Modified => Some(Reason::OutputModified),
+                        _ if settings.force => Some(Reason::Forced),
+                        OutputState::Intact => {
+                            kept.push((o, None));
+                            None
+                        }
+                        OutputState::Restat(stat) => {
+                            kept.push((o, Some(stat)));
+                            None
+                        }
+                    },
+                };
+                if let Some(reason) = reason {
+                    let movable = renamed.and_then(|(from, old)| {
+                        let d = renamed_derivation.as_ref()?;
+                        let o = old.outputs.iter().find(|o| {
+                            *o.variant == *variant.name
+                                && o.settings == recipes[index]
+                                && o.pipeline == PIPELINE_VERSION
+                                && o.eighths == d.eighths
+                                && o.via == d.via[index]
+                        })?;
+                        let restat = match state_of(o) {
+                            OutputState::Intact => None,
+                            OutputState::Restat(stat) => Some(stat),
+                            OutputState::Missing | OutputState::Modified => return None,
+                        };
+                        Some((from, record::kept(o, restat)))
+                    });
+                    let build = match movable {
+                        Some((from, o)) => {
+                            if let Some(renames) = renames.as_deref_mut() {
+                                renames.moved.insert(o.path.as_os_str().to_os_string());
+                            }
+                            Build {
+                                variant: index,
+                                path: path.clone(),
+                                reason: Reason::Renamed { from: from.clone() },
+                                from: Some(o),
+                            }
+                        }
+                        None => Build {
+                            variant: index,
+                            path: path.clone(),
+                            reason,
+                            from: None,
+                        },
+                    };
+                    builds.push(build);
+                }
+            }
+
+            // Recorded outputs no variant writes any more.
+            let mut dropped = false;
+            for o in recorded
+                .iter()
+                .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
+            {
+                let reason = if settings.variants.iter().any(|v| *v.name == *o.variant) {
+                    RemovalReason::Moved
+                } else {
+                    RemovalReason::VariantRemoved
+                };
+                remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
+                dropped = true;
+            }
+
+            plan.up_to_date += kept.len();
+            let restatted = kept.iter().any(|(_, stat)| stat.is_some());
+            let keep = || -> Vec<OutputRecord> {
+                let mut keep: Vec<OutputRecord> = kept
+                    .iter()
+                    .map(|(o, stat)| record::kept(o, *stat))
+                    .collect();
+                keep.sort_by(|a, b| a.path.cmp(&b.path));
+                keep
+            };
+            if !builds.is_empty() {
+                let previous = recorded
+                    .iter()
+                    .filter(|o| builds.iter().any(|b| *b.path == *o.path))
+                    .cloned()
+                    .collect();
+                plan.jobs.push(Job {
+                    source: source.rel.clone(),
+                    fingerprint,
+                    builds,
+                    keep: keep(),
+                    previous,
+                    shape: renamed.and_then(|(_, old)| old.shape),
+                });
+                continue;
+            }
+            let record = record.expect("a source with no builds has a record");
+            let unchanged = !restatted
+                && !dropped
+                && record.stat == fingerprint.stat
+                && record.racy == fingerprint.racy;
+            if !unchanged {
+                let next = record::reobserved(record, &fingerprint, keep());
+                plan.updates.push((source.rel.clone(), next));
+            }
+        }
+
+        Some((plan, recorded_seen))
+    }
 }
 
 /// A source that fails before decoding: its outputs go, its record goes.
@@ -456,7 +550,7 @@ fn remove_if_owned(
             output: output.clone(),
             reason,
         }),
-        OutputState::Modified => plan.disowned.push(output.path.clone()),
+        OutputState::Modified => plan.disowned.push(output.path.to_path_buf()),
         OutputState::Missing => {}
     }
 }
@@ -489,7 +583,7 @@ impl<'a> VariantChanges<'a> {
             }
         });
         let format_changed = changes.iter().any(|c| c.key == "format");
-        let changes = if old.path != path && !format_changed {
+        let changes = if *old.path != *path && !format_changed {
             // Only where it writes changed (the output folder moved).
             let mut with_path = changes.to_vec();
             with_path.push(Change {

@@ -59,8 +59,8 @@ fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRec
         outputs: variants
             .iter()
             .map(|v| OutputRecord {
-                variant: v.name.clone(),
-                path: output_path(&settings, v, Path::new(rel)),
+                variant: v.name.as_str().into(),
+                path: output_path(&settings, v, Path::new(rel)).into(),
                 settings: v.settings_hash(),
                 pipeline: PIPELINE_VERSION,
                 stat: stat(7),
@@ -103,7 +103,7 @@ fn state_of(sources: &[(&str, Fingerprint)], variants: &[Variant]) -> (State, Ou
     for (rel, f) in sources {
         let record = built(rel, *f, variants);
         for o in &record.outputs {
-            outputs.insert(o.path.clone().into_os_string(), OutputState::Intact);
+            outputs.insert(o.path.as_os_str().to_os_string(), OutputState::Intact);
         }
         state.insert(PathBuf::from(rel), record);
     }
@@ -246,7 +246,7 @@ fn a_new_decode_scale_rebuilds_the_outputs_it_changes() {
     let made = derivation(shape, &v);
     assert_eq!(made.parent, [Some(1), None], "thumb from large");
     for o in &mut record.outputs {
-        let index = v.iter().position(|x| x.name == o.variant).unwrap();
+        let index = v.iter().position(|x| *x.name == *o.variant).unwrap();
         (o.eighths, o.via) = (made.eighths, made.via[index]);
     }
     let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
@@ -575,4 +575,92 @@ fn a_shard_plans_its_part_only_and_keeps_collisions_across_parts() {
     );
     assert_eq!(p.jobs.len(), mine.len() - 1);
     assert!(matches!(&p.failures[..], [f] if f.source == Path::new(mine[0].as_str())));
+}
+
+#[test]
+fn planning_in_parts_gives_the_plan_of_one_pass() {
+    let v = variants();
+    let names: Vec<String> = (0..30).map(|i| format!("d{}/p{i:02}.jpg", i % 4)).collect();
+    let recorded: Vec<(&str, Fingerprint)> = names.iter().map(|n| (n.as_str(), fp(1, 1))).collect();
+    let (mut state, mut outputs) = state_of(&recorded, &v);
+    // One output of each of a few sources missing, one modified, one
+    // restatted; a removed variant's output; a failed source.
+    let out = |rel: &str, i: usize| {
+        state[Path::new(rel)].outputs[i]
+            .path
+            .as_os_str()
+            .to_os_string()
+    };
+    outputs.insert(out(&names[3], 0), OutputState::Missing);
+    outputs.insert(out(&names[7], 1), OutputState::Modified);
+    outputs.insert(out(&names[11], 0), OutputState::Restat(stat(8)));
+    let mut extra = state[Path::new(&names[13])].outputs[0].clone();
+    extra.variant = "gone".into();
+    extra.path = Path::new("out/gone/p13.jpg").into();
+    state
+        .get_mut(Path::new(&names[13]))
+        .unwrap()
+        .outputs
+        .push(extra);
+    state.get_mut(Path::new(&names[17])).unwrap().failed = Some([0; 32]);
+    // The vanished source, whose outputs a rename can move.
+    state.get_mut(Path::new(&names[19])).unwrap().shape = Some(Shape {
+        width: 10,
+        height: 10,
+        jpeg: false,
+    });
+    let observed: Vec<ObservedSource> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 19)
+        .map(|(i, n)| match i {
+            5 => seen(n, fp(2, 1)),
+            9 => seen(n, fp(1, 2)),
+            21 => ObservedSource {
+                rel: n.into(),
+                fingerprint: Err(Unreadable::NotAFile),
+            },
+            _ => seen(n, fp(1, 1)),
+        })
+        .chain([
+            seen("d0/p05.png", fp(3, 1)),
+            ObservedSource {
+                rel: "new.jpg".into(),
+                fingerprint: Ok(Fingerprint {
+                    hash: None,
+                    ..fp(4, 1)
+                }),
+            },
+        ])
+        .collect();
+    let settings = Settings {
+        variants: &v,
+        recipes: &Recipes::default(),
+        failure_context: [0; 32],
+        output: Path::new("out"),
+        force: false,
+        shard: None,
+        elsewhere: &[],
+    };
+    let whole = plan_in_parts(&observed, &[], &state, &outputs, &settings, usize::MAX);
+    assert!(whole.jobs.len() >= 4 && !whole.removals.is_empty() && !whole.updates.is_empty());
+    for part in [1, 2, 3, 7] {
+        let parts = plan_in_parts(&observed, &[], &state, &outputs, &settings, part);
+        assert_eq!(
+            format!("{parts:?}"),
+            format!("{whole:?}"),
+            "parts of {part}"
+        );
+    }
+    // A new source with the content of the vanished one is that source
+    // renamed, whichever way the sources are split.
+    let mut renamed = observed.clone();
+    renamed.push(seen("moved.jpg", fp(1, 1)));
+    let whole = plan_in_parts(&renamed, &[], &state, &outputs, &settings, usize::MAX);
+    assert!(whole
+        .jobs
+        .iter()
+        .any(|j| matches!(j.builds[0].reason, Reason::Renamed { .. })));
+    let parts = plan_in_parts(&renamed, &[], &state, &outputs, &settings, 2);
+    assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
 }

@@ -198,7 +198,7 @@ impl Reporter {
         for r in &plan.removals {
             self.event(|| {
                 json!({"version": JSON_VERSION, "type": "remove",
-                "source": path_text(&names.source(&r.source)), "variant": r.output.variant,
+                "source": path_text(&names.source(&r.source)), "variant": &*r.output.variant,
                 "path": path_text(&r.output.path), "reason": r.reason.code()})
             });
         }
@@ -227,7 +227,7 @@ impl Reporter {
         for o in outputs {
             self.event(|| {
                 json!({"version": JSON_VERSION, "type": "up_to_date",
-                "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
+                "source": path_text(source), "variant": &*o.variant, "path": path_text(&o.path),
                 "bytes": o.stat.len, "width": o.width, "height": o.height,
                 "format": o.format.name()})
             });
@@ -246,7 +246,7 @@ impl Reporter {
             }
             self.event(|| {
                 let mut event = json!({"version": JSON_VERSION, "type": "built",
-                "source": path_text(source), "variant": o.variant, "path": path_text(&o.path),
+                "source": path_text(source), "variant": &*o.variant, "path": path_text(&o.path),
                 "reason": b.build.reason.code(), "verified": b.verified, "moved": b.moved,
                 "downloaded": b.downloaded,
                 "bytes": o.stat.len,
@@ -261,7 +261,7 @@ impl Reporter {
     pub fn removed(&self, source: &Path, removal: &Removal) {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "removed",
-            "source": path_text(source), "variant": removal.output.variant,
+            "source": path_text(source), "variant": &*removal.output.variant,
             "path": path_text(&removal.output.path), "reason": removal.reason.code()})
         });
     }
