@@ -37,6 +37,9 @@ import sys
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import read_json, write_json  # noqa: E402
+
 VARIANTS = [
     dict(name="s", width=256, height=256, format="jpeg", quality=80),
     dict(name="m", width=640, height=640, format="webp", quality=80),
@@ -51,22 +54,6 @@ class BenchError(Exception):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------

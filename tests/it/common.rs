@@ -203,11 +203,21 @@ impl Run {
 
     /// The `verified N` count of the summary (0 when not shown).
     pub(crate) fn verified(&self) -> usize {
+        self.optional_count("verified")
+    }
+
+    /// The `downloaded N` count of the summary (0 when not shown).
+    pub(crate) fn downloaded(&self) -> usize {
+        self.optional_count("downloaded")
+    }
+
+    /// A count the summary shows only when it is not 0 (`, verified N`).
+    fn optional_count(&self, label: &str) -> usize {
         self.stderr
             .lines()
             .rev()
             .find(|l| l.starts_with("built "))
-            .and_then(|l| l.split(", verified ").nth(1))
+            .and_then(|l| l.split(&format!(", {label} ")).nth(1))
             .and_then(|rest| rest.split([',', ' ']).next()?.parse().ok())
             .unwrap_or(0)
     }

@@ -236,17 +236,6 @@ fn build(env: &Env, args: &[&str], vars: &[(&str, &str)], code: i32) -> Run {
     run
 }
 
-/// The summary's `downloaded N` (0 when not shown).
-fn downloaded(run: &Run) -> usize {
-    run.stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("built "))
-        .and_then(|l| l.split(", downloaded ").nth(1))
-        .and_then(|rest| rest.split([',', ' ']).next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn warnings(run: &Run) -> Vec<&str> {
     run.stderr
         .lines()
@@ -289,7 +278,7 @@ fn a_second_machine_downloads_everything_and_gets_identical_bytes() {
     let b = a.fresh_copy();
     let second = build(&b, &["--json"], &CREDENTIALS, 0);
     assert_eq!(second.summary()[0], 0, "renders nothing: {}", second.stderr);
-    assert_eq!(downloaded(&second), 12, "{}", second.stderr);
+    assert_eq!(second.downloaded(), 12, "{}", second.stderr);
     assert!(
         second.stdout.contains(r#""downloaded":12"#),
         "{}",
@@ -362,7 +351,7 @@ fn a_corrupted_blob_is_never_installed_and_a_writer_replaces_it() {
     let b = a.fresh_copy();
     let run = build(&b, &["--remote", "read-only"], &CREDENTIALS, 0);
     assert_eq!(
-        (run.summary()[0], downloaded(&run)),
+        (run.summary()[0], run.downloaded()),
         (1, 5),
         "{}",
         run.stderr
@@ -378,7 +367,7 @@ fn a_corrupted_blob_is_never_installed_and_a_writer_replaces_it() {
     let c = a.fresh_copy();
     let run = build(&c, &[], &CREDENTIALS, 0);
     assert_eq!(
-        (run.summary()[0], downloaded(&run)),
+        (run.summary()[0], run.downloaded()),
         (1, 5),
         "{}",
         run.stderr
@@ -387,7 +376,7 @@ fn a_corrupted_blob_is_never_installed_and_a_writer_replaces_it() {
     let d = a.fresh_copy();
     let run = build(&d, &[], &CREDENTIALS, 0);
     assert_eq!(
-        (run.summary()[0], downloaded(&run)),
+        (run.summary()[0], run.downloaded()),
         (0, 6),
         "{}",
         run.stderr
@@ -527,7 +516,7 @@ fn three_shards_then_an_assembling_build_that_renders_nothing() {
     let assemble = origin.fresh_copy();
     let run = build(&assemble, &[], &CREDENTIALS, 0);
     assert_eq!(
-        (run.summary()[0], downloaded(&run)),
+        (run.summary()[0], run.downloaded()),
         (0, 24),
         "{}",
         run.stderr
@@ -578,7 +567,7 @@ fn a_shared_folder_works_as_a_remote() {
     let b = a.fresh_copy();
     let run = build(&b, &[], &[], 0);
     assert_eq!(
-        (run.summary()[0], downloaded(&run)),
+        (run.summary()[0], run.downloaded()),
         (0, 8),
         "{}",
         run.stderr
@@ -587,7 +576,7 @@ fn a_shared_folder_works_as_a_remote() {
     // `--remote off` and a config error for a bad mode.
     let c = a.fresh_copy();
     let run = build(&c, &["--remote", "off"], &[], 0);
-    assert_eq!((run.summary()[0], downloaded(&run)), (8, 0));
+    assert_eq!((run.summary()[0], run.downloaded()), (8, 0));
     let run = build(
         &a.fresh_copy(),
         &[],
