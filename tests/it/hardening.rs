@@ -187,7 +187,9 @@ fn disk_full_is_fatal_and_records_only_what_was_written() {
     disk.grow("16m");
     let run = env.build(&[], 0);
     let [built, up_to_date, _, _] = run.summary();
-    assert_eq!(built + up_to_date, 48, "{}", run.stderr);
+    // An output of a job cut short by the full disk may be in place but
+    // unrecorded: it is rendered again and found right (verified).
+    assert_eq!(built + run.verified() + up_to_date, 48, "{}", run.stderr);
     assert!(
         up_to_date <= written.len(),
         "only files that exist were recorded"
