@@ -32,6 +32,22 @@ fn fp(content: u8, mtime: i64) -> Fingerprint {
     }
 }
 
+/// No recorded recipes: what changed in a variant is not known.
+static NO_RECIPES: Recipes = Recipes::with_hasher(rustc_hash::FxBuildHasher);
+
+/// The settings the tests plan with: outputs under `out`, no shard.
+fn settings_for(variants: &[Variant]) -> Settings<'_> {
+    Settings {
+        variants,
+        recipes: &NO_RECIPES,
+        failure_context: [0; 32],
+        output: Path::new("out"),
+        force: false,
+        shard: None,
+        elsewhere: &[],
+    }
+}
+
 fn seen(rel: &str, fingerprint: Fingerprint) -> ObservedSource {
     ObservedSource {
         rel: rel.into(),
@@ -41,15 +57,7 @@ fn seen(rel: &str, fingerprint: Fingerprint) -> ObservedSource {
 
 /// The record a successful build of `rel` with `variants` leaves.
 fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRecord {
-    let settings = Settings {
-        variants,
-        recipes: &Recipes::default(),
-        failure_context: [0; 32],
-        output: Path::new("out"),
-        force: false,
-        shard: None,
-        elsewhere: &[],
-    };
+    let settings = settings_for(variants);
     let mut record = SourceRecord {
         stat: fingerprint.stat,
         hash: fingerprint.hash.unwrap(),
@@ -85,13 +93,8 @@ fn run(
     force: bool,
 ) -> Plan {
     let settings = Settings {
-        variants,
-        recipes: &Recipes::default(),
-        failure_context: [0; 32],
-        output: Path::new("out"),
         force,
-        shard: None,
-        elsewhere: &[],
+        ..settings_for(variants)
     };
     plan(observed, &[], state, outputs, &settings)
 }
@@ -353,15 +356,7 @@ fn removed_source_removes_its_owned_outputs_only() {
 fn a_source_left_out_by_the_globs_is_excluded_not_removed() {
     let v = variants();
     let (state, outputs) = state_of(&[("a.jpg", fp(1, 1)), ("b/x.jpg", fp(2, 1))], &v);
-    let settings = Settings {
-        variants: &v,
-        recipes: &Recipes::default(),
-        failure_context: [0; 32],
-        output: Path::new("out"),
-        force: false,
-        shard: None,
-        elsewhere: &[],
-    };
+    let settings = settings_for(&v);
     let excluded = [PathBuf::from("b/x.jpg")];
     let p = plan(
         &[seen("a.jpg", fp(1, 1))],
@@ -528,23 +523,12 @@ fn a_shard_plans_its_part_only_and_keeps_collisions_across_parts() {
     // Everything recorded, then every source deleted: only part 1's go.
     let recorded: Vec<(&str, Fingerprint)> = names.iter().map(|n| (n.as_str(), fp(1, 1))).collect();
     let (state, outputs) = state_of(&recorded, &v);
-    fn sharded<'a>(
-        v: &'a [Variant],
-        recipes: &'a Recipes,
-        elsewhere: &'a [PathBuf],
-    ) -> Settings<'a> {
-        Settings {
-            variants: v,
-            recipes,
-            failure_context: [0; 32],
-            output: Path::new("out"),
-            force: false,
-            shard: Some(Shard { index: 1, count: 2 }),
-            elsewhere,
-        }
-    }
-    let recipes = Recipes::default();
-    let p = plan(&[], &[], &state, &outputs, &sharded(&v, &recipes, &[]));
+    let sharded = |elsewhere| Settings {
+        shard: Some(one),
+        elsewhere,
+        ..settings_for(&v)
+    };
+    let p = plan(&[], &[], &state, &outputs, &sharded(&[]));
     assert_eq!(p.removals.len(), mine.len() * v.len());
     assert!(
         p.removals.iter().all(|r| one.contains(&r.source)),
@@ -556,23 +540,11 @@ fn a_shard_plans_its_part_only_and_keeps_collisions_across_parts() {
     // collides with a part-2 source still fails.
     let observed: Vec<ObservedSource> = mine.iter().map(|n| seen(n, fp(2, 2))).collect();
     let nothing = (State::default(), OutputStates::default());
-    let p = plan(
-        &observed,
-        &[],
-        &nothing.0,
-        &nothing.1,
-        &sharded(&v, &recipes, &[]),
-    );
+    let p = plan(&observed, &[], &nothing.0, &nothing.1, &sharded(&[]));
     assert_eq!(p.jobs.len(), mine.len());
     let stem = mine[0].strip_suffix(".jpg").unwrap();
     let other = [PathBuf::from(format!("{stem}.png"))];
-    let p = plan(
-        &observed,
-        &[],
-        &nothing.0,
-        &nothing.1,
-        &sharded(&v, &recipes, &other),
-    );
+    let p = plan(&observed, &[], &nothing.0, &nothing.1, &sharded(&other));
     assert_eq!(p.jobs.len(), mine.len() - 1);
     assert!(matches!(&p.failures[..], [f] if f.source == Path::new(mine[0].as_str())));
 }
@@ -633,15 +605,7 @@ fn planning_in_parts_gives_the_plan_of_one_pass() {
             },
         ])
         .collect();
-    let settings = Settings {
-        variants: &v,
-        recipes: &Recipes::default(),
-        failure_context: [0; 32],
-        output: Path::new("out"),
-        force: false,
-        shard: None,
-        elsewhere: &[],
-    };
+    let settings = settings_for(&v);
     let whole = plan_in_parts(&observed, &[], &state, &outputs, &settings, usize::MAX);
     assert!(whole.jobs.len() >= 4 && !whole.removals.is_empty() && !whole.updates.is_empty());
     for part in [1, 2, 3, 7] {

@@ -236,6 +236,26 @@ fn build(env: &Env, args: &[&str], vars: &[(&str, &str)], code: i32) -> Run {
     run
 }
 
+/// `thumbgen build -j1 --json` running in the background, once its first
+/// output is in place: the process and the rest of its events.
+fn started_build(
+    env: &Env,
+    stderr: Stdio,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = thumbgen(env, &["build", "-j1", "--json"], &CREDENTIALS)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains(r#""type":"built""#), "{first}");
+    (child, lines)
+}
+
 fn warnings(run: &Run) -> Vec<&str> {
     run.stderr
         .lines()
@@ -401,14 +421,7 @@ fn a_server_killed_mid_build_costs_one_warning_and_the_build_completes() {
     for i in 40..80u32 {
         b.add_image(&format!("p{i}.jpg"), 900, 700, i);
     }
-    let mut child = thumbgen(&b, &["build", "-j1", "--json"], &CREDENTIALS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.contains(r#""type":"built""#), "{first}");
+    let (mut child, lines) = started_build(&b, Stdio::piped());
     server.kill();
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let mut stderr = String::new();
@@ -599,14 +612,7 @@ fn ctrl_c_abandons_uploads_without_leaving_an_entry_without_its_blob() {
     for i in 0..40u32 {
         env.add_image(&format!("p{i}.jpg"), 900, 700, i);
     }
-    let mut child = thumbgen(&env, &["build", "-j1", "--json"], &CREDENTIALS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.contains(r#""type":"built""#), "{first}");
+    let (mut child, lines) = started_build(&env, Stdio::null());
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
