@@ -142,6 +142,14 @@ pub(super) fn decode_other(
     format: ImageFormat,
     limits: &Limits,
 ) -> Result<Source, RenderError> {
+    // image's ICO decoder refuses PNG entries that are not 8-bit RGBA
+    // ("The PNG is not in RGBA format!"), which browsers show; an icon
+    // whose best entry is a PNG is that PNG.
+    if format == ImageFormat::Ico {
+        if let Some(png) = best_png_icon(source) {
+            return decode_other(png, ImageFormat::Png, limits);
+        }
+    }
     let name = format_name(format);
     let err = |e| image_error(name, e);
     // The decoders' own limits back up the explicit max_pixels check below:
@@ -215,6 +223,47 @@ pub(super) fn decode_other(
 
 /// Drops the alpha bytes in place: a second buffer would double the peak
 /// memory of a large source (a 100 Mpx canvas is 400 MB as RGBA).
+/// The PNG bytes of an icon's best entry — the largest, then the deepest,
+/// as image's ICO decoder chooses — if that entry is a PNG. The directory
+/// is 6 bytes, then 16 per entry: width and height (0 means 256; a PNG's
+/// own header says its real size), colours, reserved, planes, bits per
+/// pixel, then the payload's length and offset.
+fn best_png_icon(source: &[u8]) -> Option<&[u8]> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let u16_at = |at: usize| Some(u16::from_le_bytes(source.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(source.get(at..at + 4)?.try_into().ok()?));
+    let count = usize::from(u16_at(4)?);
+    let mut best: Option<((u64, u16), &[u8])> = None;
+    for i in 0..count {
+        let entry = 6 + 16 * i;
+        let side = |at: usize| {
+            source
+                .get(at)
+                .map(|&b| if b == 0 { 256 } else { u32::from(b) })
+        };
+        let (mut width, mut height) = (side(entry)?, side(entry + 1)?);
+        let bits = u16_at(entry + 6)?;
+        let length = usize::try_from(u32_at(entry + 8)?).ok()?;
+        let offset = usize::try_from(u32_at(entry + 12)?).ok()?;
+        let payload = source.get(offset..offset.checked_add(length)?)?;
+        if payload.starts_with(PNG) {
+            let ihdr = |at: usize| {
+                Some(u32::from_be_bytes(
+                    payload.get(at..at + 4)?.try_into().ok()?,
+                ))
+            };
+            width = ihdr(16)?;
+            height = ihdr(20)?;
+        }
+        let rank = (u64::from(width) * u64::from(height), bits);
+        if best.is_none_or(|(r, _)| rank > r) {
+            best = Some((rank, payload));
+        }
+    }
+    best.map(|(_, payload)| payload)
+        .filter(|p| p.starts_with(PNG))
+}
+
 fn rgba_to_rgb(mut pixels: Vec<u8>) -> Vec<u8> {
     let n = pixels.len() / 4;
     // Pixel i moves from 4i to 3i: never onto bytes not yet read.
@@ -238,6 +287,66 @@ mod tests {
         decode, fixture, near, render_err, render_one, rgba_at, variant, ALL_FORMATS,
     };
     use crate::variant::Fit;
+
+    /// An icon holding `entries` (PNG or other bytes, with the size and
+    /// depth its directory declares).
+    fn icon(entries: &[(u8, u8, u16, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![0, 0, 1, 0];
+        out.extend((entries.len() as u16).to_le_bytes());
+        let mut offset = 6 + 16 * entries.len() as u32;
+        for (w, h, bits, data) in entries {
+            out.extend([*w, *h, 0, 0, 1, 0]);
+            out.extend(bits.to_le_bytes());
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend(offset.to_le_bytes());
+            offset += data.len() as u32;
+        }
+        for (_, _, _, data) in entries {
+            out.extend(data);
+        }
+        out
+    }
+
+    fn png_of(img: image::DynamicImage) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn icons_with_grey_or_rgb_png_entries_use_the_largest() {
+        let grey = png_of(image::DynamicImage::ImageLuma8(
+            image::GrayImage::from_pixel(48, 40, image::Luma([200])),
+        ));
+        let small = png_of(image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            16,
+            16,
+            image::Rgb([255, 0, 0]),
+        )));
+        // image's own ICO decoder refuses this one.
+        let only_grey = icon(&[(48, 40, 8, grey.clone())]);
+        assert!(IcoDecoder::new(Cursor::new(&only_grey[..]))
+            .and_then(image::DynamicImage::from_decoder)
+            .is_err());
+        let v = variant(64, 64, Fit::Contain, Format::Png);
+        for bytes in [only_grey, icon(&[(16, 16, 24, small), (48, 40, 8, grey)])] {
+            let (out, _) = crate::render::render(
+                &bytes,
+                &[0],
+                std::slice::from_ref(&v),
+                &crate::render::test_support::LIMITS,
+            )
+            .unwrap();
+            let img = decode(&out[0]);
+            assert_eq!((img.width(), img.height()), (48, 40), "the largest entry");
+            assert!(near(&rgba_at(&img, 10, 10), &[200, 200, 200, 255], 2));
+        }
+        // A directory that lies about its entries is an error, not a panic.
+        let mut broken = icon(&[(48, 40, 8, vec![1, 2, 3])]);
+        broken[18] = 0xff;
+        assert!(!render_err(&broken).is_empty());
+    }
 
     #[test]
     fn reads_every_supported_container() {
