@@ -118,10 +118,11 @@ struct Observation {
     remote: Option<Remote>,
 }
 
-/// Open the shared cache; a store that cannot be set up is a warning.
+/// Open the shared cache (`mode` is not off); a store that cannot be set
+/// up is a warning.
 fn open_remote(settings: &RemoteSettings, mode: RemoteMode, reporter: &Reporter) -> Option<Remote> {
     match Remote::open(settings, mode) {
-        Ok(remote) => remote,
+        Ok(remote) => Some(remote),
         Err(warning) => {
             reporter.warn(&warning);
             None

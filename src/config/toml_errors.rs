@@ -26,40 +26,33 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// The table headers (`[remote]`, `[[variants]]`, trimmed) on the lines
+/// that start before byte `offset` of `text`, in order.
+fn headers_before(text: &str, offset: usize) -> impl Iterator<Item = &str> {
+    let mut at = 0;
+    text.split_inclusive('\n')
+        .take_while(move |line| {
+            let starts = at;
+            at += line.len();
+            starts <= offset
+        })
+        .map(str::trim)
+        .filter(|line| line.starts_with('['))
+}
+
 /// Whether the byte `offset` of `text` falls in the `[remote]` table.
 pub(super) fn in_remote_table(text: &str, offset: usize) -> bool {
-    let mut inside = false;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if at > offset {
-            break;
-        }
-        let header = line.trim();
-        if header.starts_with('[') {
-            inside = header == "[remote]";
-        }
-        at += line.len();
-    }
-    inside
+    headers_before(text, offset).last() == Some("[remote]")
 }
 
 /// Which `[[variants]]` table the byte `offset` falls in, if any.
+/// Counted over the whole file, so a `[remote]` table between two
+/// `[[variants]]` does not restart the count.
 pub(super) fn variant_index(text: &str, offset: usize) -> Option<usize> {
-    let mut index = None;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if at > offset {
-            break;
-        }
-        let header = line.trim();
-        if header.starts_with("[[") {
-            index = (header == "[[variants]]").then(|| index.map_or(0, |i| i + 1));
-        } else if header.starts_with('[') {
-            index = None;
-        }
-        at += line.len();
-    }
-    index
+    let (count, last) = headers_before(text, offset).fold((0, None), |(count, _), header| {
+        (count + usize::from(header == "[[variants]]"), Some(header))
+    });
+    (last == Some("[[variants]]")).then(|| count - 1)
 }
 
 /// The message for a parse error whose serde text is `message`, about
@@ -232,5 +225,17 @@ mod tests {
         assert_eq!(key_at(text, 1).as_deref(), Some("source"));
         assert_eq!(variant_index(text, text.find("name").unwrap()), Some(0));
         assert_eq!(variant_index(text, 0), None);
+
+        // A `[remote]` table between variants: keys in it are the table's,
+        // and the count of variants goes on after it.
+        let text = "[[variants]]\nname = \"a\"\n[remote]\nurl = 1\n[[variants]]\nwidth = \"x\"\n";
+        assert_eq!(
+            key_at(text, text.find("1").unwrap()).as_deref(),
+            Some("remote.url")
+        );
+        assert_eq!(
+            key_at(text, text.find("\"x\"").unwrap()).as_deref(),
+            Some("variants[1].width")
+        );
     }
 }

@@ -86,7 +86,7 @@ pub struct Repair {
     pub blob: bool,
 }
 
-/// Counts of one run, for the closing note of a benchmark and for tests.
+/// Counts of one run, for tests and benchmarks.
 #[derive(Debug, Default)]
 struct Counts {
     downloaded_bytes: AtomicUsize,
@@ -169,15 +169,9 @@ pub fn resolve_mode(
 }
 
 impl Remote {
-    /// Open the store `settings` names, in `mode`. `None` with mode off;
+    /// Open the store `settings` names, read-write or read-only (`mode`);
     /// a store that cannot even be set up is a warning and no remote.
-    pub fn open(
-        settings: &RemoteSettings,
-        mode: RemoteMode,
-    ) -> Result<Option<Remote>, Box<Warning>> {
-        if mode == RemoteMode::Off {
-            return Ok(None);
-        }
+    pub fn open(settings: &RemoteSettings, mode: RemoteMode) -> Result<Remote, Box<Warning>> {
         let unavailable = |error: String| {
             Box::new(Warning::RemoteUnavailable {
                 url: settings.url.clone(),
@@ -191,14 +185,14 @@ impl Remote {
             .enable_all()
             .build()
             .map_err(|e| unavailable(format!("cannot start its client: {e}")))?;
-        Ok(Some(Remote::with_store(
+        Ok(Remote::with_store(
             opened.store,
             opened.prefix,
             &settings.url,
             mode,
             opened.env_credentials,
             runtime,
-        )))
+        ))
     }
 
     fn with_store(
