@@ -4,7 +4,7 @@
 //! libraries write its bytes (their identities are part of every recipe).
 //!
 //! Set for the crate (read with `env!` in `src/variant.rs`):
-//! - `THUMBGEN_CODEC_JPEG`, `THUMBGEN_CODEC_PNG`, `THUMBGEN_CODEC_WEBP`: the
+//! - `THUMBGEN_CODEC_JPEG`, `_PNG`, `_WEBP`, `_AVIF`: the
 //!   crates (and versions) that encode each output format;
 //! - `THUMBGEN_JPEG_SIMD`: `1` when mozjpeg was built with its SIMD kernels
 //!   (on x86 they need nasm), else `0`.
@@ -89,6 +89,12 @@ fn main() {
         "cargo:rustc-env=THUMBGEN_CODEC_WEBP={}, {}",
         versions("webp"),
         versions("libwebp-sys")
+    );
+    println!(
+        "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}",
+        versions("ravif"),
+        versions("rav1e"),
+        versions("avif-serialize")
     );
 }
 

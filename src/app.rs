@@ -253,6 +253,7 @@ pub fn build_once(
         force: options.force,
         shard: options.shard,
         elsewhere: &seen.elsewhere,
+        placeholders: config.placeholders,
     };
     let mut plan = plan::plan(
         &seen.observed,

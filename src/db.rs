@@ -19,7 +19,8 @@ use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, Sta
 use crate::problem::{CacheDamage, Warning};
 
 /// Bump when the record layout changes; older caches are discarded.
-const SCHEMA_VERSION: u32 = 4;
+/// 5: records hold placeholders.
+const SCHEMA_VERSION: u32 = 5;
 const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
 const SOURCE_PREFIX: u8 = b's';
@@ -441,6 +442,7 @@ mod tests {
             hash: [1; 32],
             racy: false,
             failed: None,
+            placeholder: None,
             shape: Some(Shape {
                 width: 4000,
                 height: 3000,

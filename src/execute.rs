@@ -72,11 +72,15 @@ pub enum Outcome {
 /// A job's outputs, rendered but not yet written.
 struct RenderedJob {
     record: SourceRecord,
-    images: Vec<Rendered>,
+    /// One per build; `None` where the source gets no output of that set
+    /// member (`geometry::is_made`).
+    images: Vec<Option<Rendered>>,
     /// The source's upright size and kind.
     shape: Shape,
     /// The JPEG DCT scale the source was decoded at (8: full size).
     eighths: u8,
+    /// Made from the decode, when the job needed them.
+    placeholder: Option<Box<crate::model::Placeholder>>,
 }
 
 /// Why an output could not be put in place.
@@ -242,8 +246,19 @@ impl<'a> Executor<'a> {
         let limits = Limits {
             max_pixels: self.config.max_pixels,
         };
+        let placeholders = if self.needs_placeholder(job) {
+            self.config.placeholders
+        } else {
+            Default::default()
+        };
         let rendered = catch_unwind(AssertUnwindSafe(|| {
-            render(&bytes, &wanted, &self.config.variants, &limits)
+            render(
+                &bytes,
+                &wanted,
+                &self.config.variants,
+                &limits,
+                placeholders,
+            )
         }));
         let failure = match rendered {
             Ok(Ok((images, info))) => {
@@ -252,6 +267,7 @@ impl<'a> Executor<'a> {
                     images,
                     shape: info.shape,
                     eighths: info.eighths,
+                    placeholder: info.placeholder,
                 });
             }
             Ok(Err(e)) => Failure::Render(e),
@@ -312,9 +328,18 @@ impl<'a> Executor<'a> {
         match self.render_job(job) {
             Err(_) => Verdict::Fails,
             Ok(done) => {
-                let same = job.builds.iter().zip(&done.images).all(|(b, image)| {
-                    fsutil::same_content(&self.config.resolve(&b.path), &image.bytes).is_some()
-                });
+                let same = job
+                    .builds
+                    .iter()
+                    .zip(&done.images)
+                    .all(|(b, image)| match image {
+                        Some(image) => {
+                            let path = self.final_path(b, &hash_bytes(&image.bytes));
+                            fsutil::same_content(&self.config.resolve(&path), &image.bytes)
+                                .is_some()
+                        }
+                        None => !self.config.resolve(&b.path).exists(),
+                    });
                 if same {
                     Verdict::UpToDate
                 } else {
@@ -324,9 +349,26 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Move an output of a renamed source to `path`; `None` if it is no
-    /// longer what was recorded (it is rendered instead).
-    fn relocate(&self, from: &OutputRecord, path: &Path) -> Option<OutputRecord> {
+    /// Whether `job` must decode its source for placeholders: the config
+    /// wants them and the plan has none that still hold.
+    fn needs_placeholder(&self, job: &Job) -> bool {
+        self.config.placeholders.any() && job.placeholder.is_none()
+    }
+
+    /// Where `build`'s output with content digest `hash` goes: its planned
+    /// path, with the digest in the name for a `hash_names` variant.
+    fn final_path(&self, build: &Build, hash: &Hash) -> PathBuf {
+        if self.config.variants[build.variant].hash_names {
+            crate::variant::with_content_hash(&build.path, hash)
+        } else {
+            build.path.clone()
+        }
+    }
+
+    /// Move an output of a renamed source to where `build` puts it; `None`
+    /// if it is no longer what was recorded (it is rendered instead).
+    fn relocate(&self, from: &OutputRecord, build: &Build) -> Option<OutputRecord> {
+        let path = &self.final_path(build, &from.hash);
         let old = self.config.resolve(&from.path);
         let new = self.config.resolve(path);
         let boundary = self.config.prune_boundary(&old);
@@ -349,7 +391,7 @@ impl<'a> Executor<'a> {
             let moved = build
                 .from
                 .as_ref()
-                .and_then(|from| self.relocate(from, &build.path));
+                .and_then(|from| self.relocate(from, build));
             match (moved, answer) {
                 (Some(output), _) => built.push(Built {
                     build: build.clone(),
@@ -379,39 +421,58 @@ impl<'a> Executor<'a> {
             .first()
             .map(|(_, _, e, _)| e.made().shape)
             .or(job.shape);
-        let (record, shape, eighths, rendered) = match (job.fingerprint.hash, known_shape) {
-            (Some(hash), Some(shape)) if to_render.is_empty() => {
-                (record::read(&job.fingerprint, hash), shape, 8, Vec::new())
-            }
-            _ => {
-                let mut done = match render(&to_render) {
-                    Ok(done) => done,
-                    Err(outcome) => return *outcome,
-                };
-                // The source changed after it was looked up: what the cache
-                // had is of the old content, so render everything.
-                if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
-                    to_render.extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
-                    to_render.sort_by_key(|(i, _, _)| *i);
-                    done = match render(&to_render) {
+        let (record, shape, eighths, rendered, placeholder) =
+            match (job.fingerprint.hash, known_shape) {
+                (Some(hash), Some(shape))
+                    if to_render.is_empty() && !self.needs_placeholder(job) =>
+                {
+                    (
+                        record::read(&job.fingerprint, hash),
+                        shape,
+                        8,
+                        Vec::new(),
+                        job.placeholder.clone(),
+                    )
+                }
+                _ => {
+                    let mut done = match render(&to_render) {
                         Ok(done) => done,
                         Err(outcome) => return *outcome,
                     };
+                    // The source changed after it was looked up: what the cache
+                    // had is of the old content, so render everything.
+                    if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
+                        to_render
+                            .extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
+                        to_render.sort_by_key(|(i, _, _)| *i);
+                        done = match render(&to_render) {
+                            Ok(done) => done,
+                            Err(outcome) => return *outcome,
+                        };
+                    }
+                    let placeholder = done.placeholder.or_else(|| job.placeholder.clone());
+                    (
+                        done.record,
+                        done.shape,
+                        done.eighths,
+                        done.images,
+                        placeholder,
+                    )
                 }
-                (done.record, done.shape, done.eighths, done.images)
-            }
-        };
+            };
 
         for (_, build, entry, bytes) in hits {
-            let (stat, verified) = match self.place(build, &bytes, &built) {
+            let hash = entry.digest().expect("verified on download");
+            let path = self.final_path(build, &hash);
+            let (stat, verified) = match self.place(&path, &bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
             let made = entry.made();
             let written = record::Written {
-                path: build.path.clone(),
+                path,
                 stat,
-                hash: entry.digest().expect("verified on download"),
+                hash,
                 width: made.width,
                 height: made.height,
                 via: made.via,
@@ -428,14 +489,27 @@ impl<'a> Executor<'a> {
 
         let keys = self.remote.filter(|r| r.writes()).map(|_| self.keys(job));
         for ((index, build, repair), image) in to_render.into_iter().zip(rendered) {
-            let (stat, verified) = match self.place(build, &image.bytes, &built) {
+            let Some(image) = image else {
+                // Not made for this source (a set member wider than it): an
+                // output recorded there from an earlier, wider version goes.
+                for old in job.previous.iter().filter(|o| *o.path == *build.path) {
+                    if let Err(e) = self.remove_output(old) {
+                        return Outcome::Fatal {
+                            error: Error::output("remove", e.path, &e.error),
+                        };
+                    }
+                }
+                continue;
+            };
+            let hash = hash_bytes(&image.bytes);
+            let path = self.final_path(build, &hash);
+            let (stat, verified) = match self.place(&path, &image.bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
-            let hash = hash_bytes(&image.bytes);
             let variant = &self.config.variants[build.variant];
             let written = record::Written {
-                path: build.path.clone(),
+                path,
                 stat,
                 hash,
                 width: image.width,
@@ -457,23 +531,24 @@ impl<'a> Executor<'a> {
         let record = record::built(
             record,
             shape,
+            placeholder,
             &job.keep,
             built.iter().map(|b| b.output.clone()),
         );
         Outcome::Built { record, built }
     }
 
-    /// Put `bytes` at `build`'s path, atomically. An identical file is left
+    /// Put `bytes` at `path`, atomically. An identical file is left
     /// as it is (its mtime too), so a build after losing the cache does not
     /// rewrite the whole tree: then the flag is true. On error, the
     /// outcome of the job (after removing what `built` already placed).
     fn place(
         &self,
-        build: &Build,
+        path: &Path,
         bytes: &[u8],
         built: &[Built],
     ) -> Result<(crate::model::Stat, bool), Placed> {
-        let target = self.config.resolve(&build.path);
+        let target = self.config.resolve(path);
         if let Some(stat) = fsutil::same_content(&target, bytes) {
             return Ok((stat, true));
         }
@@ -485,7 +560,7 @@ impl<'a> Executor<'a> {
                     let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
                 }
                 Err(Placed::Refused(Failure::Unwritable {
-                    path: build.path.clone(),
+                    path: path.to_path_buf(),
                     error: describe_io(&e.error),
                 }))
             }

@@ -259,6 +259,7 @@ mod tests {
                     hash: crate::hash::hash_bytes(&[i as u8; 10]),
                     racy: *name == "racy",
                     failed: None,
+                    placeholder: None,
                     shape: None,
                     outputs: Vec::new(),
                 };

@@ -3,68 +3,135 @@
 //! Derived from the records after a build; written atomically, and only
 //! when its bytes change, so an unchanged tree keeps an identical file.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::fsutil;
 use crate::hash::hash_bytes;
-use crate::model::{Hash, State};
+use crate::model::{Hash, OutputRecord, State};
 use crate::paths;
+use crate::variant::Variant;
 
-/// Version of the manifest's format.
-pub const VERSION: u32 = 1;
+/// Version of the manifest's format. 2: keyed by source, with URLs, MIME
+/// types, `srcset`s, `<picture>` snippets and placeholders.
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Manifest<'a> {
     version: u32,
-    sources: Vec<SourceEntry<'a>>,
+    /// By source path relative to the source root, `/`-separated.
+    sources: BTreeMap<String, SourceEntry<'a>>,
 }
 
 #[derive(Serialize)]
 struct SourceEntry<'a> {
-    /// Relative to the source root, `/`-separated.
-    source: String,
+    /// Upright size of the source.
+    width: u32,
+    height: u32,
     /// blake3 of the source's bytes, hex.
     hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    placeholder: Option<PlaceholderEntry<'a>>,
     outputs: Vec<OutputEntry<'a>>,
+    /// Per variant (its `name`), per format: a ready `srcset`.
+    srcset: BTreeMap<&'a str, BTreeMap<&'static str, String>>,
+    /// Per variant: a ready `<picture>`.
+    picture: BTreeMap<&'a str, String>,
+}
+
+#[derive(Serialize)]
+struct PlaceholderEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbhash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blurhash: Option<&'a str>,
+    data_url: &'a str,
+    color: String,
 }
 
 #[derive(Serialize)]
 struct OutputEntry<'a> {
     variant: &'a str,
-    /// Relative to the manifest's folder, `/`-separated.
+    url: String,
+    /// Relative to `output`, `/`-separated.
     path: String,
     width: u32,
     height: u32,
     format: &'static str,
+    #[serde(rename = "type")]
+    mime: &'static str,
     bytes: u64,
 }
 
 /// The manifest's bytes for `state` (sources that failed are left out:
 /// they have no outputs).
-pub fn render(state: &State, config: &Config, manifest_path: &Path) -> Vec<u8> {
-    let base = manifest_path.parent().unwrap_or(Path::new("/"));
-    let sorted: BTreeMap<&PathBuf, _> = state.iter().filter(|(_, r)| r.failed.is_none()).collect();
-    let sources = sorted
-        .into_iter()
-        .map(|(rel, record)| SourceEntry {
-            source: paths::slash(rel),
-            hash: hex(&record.hash),
-            outputs: record
+pub fn render(state: &State, config: &Config) -> Vec<u8> {
+    // Outputs in config order: a set's formats as it lists them, each
+    // format's widths ascending.
+    let order: HashMap<&str, usize> = config
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.as_str(), i))
+        .collect();
+    let output_root = config.relative(&config.output);
+    let sources = state
+        .iter()
+        .filter(|(_, r)| r.failed.is_none())
+        .map(|(rel, record)| {
+            let mut outputs: Vec<(usize, &OutputRecord)> = record
                 .outputs
                 .iter()
-                .map(|o| OutputEntry {
-                    variant: &o.variant,
-                    path: paths::slash(&paths::relative_to(&config.resolve(&o.path), base)),
-                    width: o.width,
-                    height: o.height,
-                    format: o.format.name(),
-                    bytes: o.stat.len,
+                .filter_map(|o| Some((*order.get(&*o.variant)?, o)))
+                .collect();
+            outputs.sort_by_key(|(i, _)| *i);
+            let entries: Vec<(&Variant, OutputEntry)> = outputs
+                .iter()
+                .map(|&(i, o)| {
+                    let path = paths::relative_to(&o.path, &output_root);
+                    let variant = &config.variants[i];
+                    let entry = OutputEntry {
+                        variant: &variant.folder,
+                        url: url(config.url_prefix.as_deref(), &path),
+                        path: paths::slash(&path),
+                        width: o.width,
+                        height: o.height,
+                        format: o.format.name(),
+                        mime: o.format.mime(),
+                        bytes: o.stat.len,
+                    };
+                    (variant, entry)
                 })
-                .collect(),
+                .collect();
+            let (srcset, picture) = html(&entries);
+            let shape = record.shape.unwrap_or(crate::model::Shape {
+                width: 0,
+                height: 0,
+                jpeg: false,
+            });
+            let placeholder = record
+                .placeholder
+                .as_deref()
+                .filter(|_| config.placeholders.any())
+                .map(|p| PlaceholderEntry {
+                    thumbhash: p.thumbhash.as_deref(),
+                    blurhash: p.blurhash.as_deref(),
+                    data_url: &p.data_url,
+                    color: format!("#{:02x}{:02x}{:02x}", p.color[0], p.color[1], p.color[2]),
+                });
+            let entry = SourceEntry {
+                width: shape.width,
+                height: shape.height,
+                hash: hex(&record.hash),
+                placeholder,
+                outputs: entries.into_iter().map(|(_, e)| e).collect(),
+                srcset,
+                picture,
+            };
+            (paths::slash(rel), entry)
         })
         .collect();
     let mut bytes = serde_json::to_vec_pretty(&Manifest {
@@ -76,6 +143,120 @@ pub fn render(state: &State, config: &Config, manifest_path: &Path) -> Vec<u8> {
     bytes
 }
 
+type Srcsets<'a> = BTreeMap<&'a str, BTreeMap<&'static str, String>>;
+
+/// Per variant: the `srcset` of each format, and a `<picture>` with a
+/// `<source>` per format but the last, which is the `<img>`. The `<img>`
+/// has the size of the largest output, so that the page reserves the right
+/// box before the image loads.
+fn html<'a>(entries: &[(&'a Variant, OutputEntry)]) -> (Srcsets<'a>, BTreeMap<&'a str, String>) {
+    let mut srcsets: Srcsets<'a> = BTreeMap::new();
+    let mut pictures = BTreeMap::new();
+    let mut folders: Vec<&str> = Vec::new();
+    for (v, _) in entries {
+        if !folders.contains(&v.folder.as_str()) {
+            folders.push(&v.folder);
+        }
+    }
+    for folder in folders {
+        let members: Vec<&(&Variant, OutputEntry)> =
+            entries.iter().filter(|(v, _)| v.folder == folder).collect();
+        let Some((first, _)) = members.first() else {
+            continue;
+        };
+        let is_set = first.suffix.is_some();
+        let mut formats: Vec<&'static str> = Vec::new();
+        for (_, e) in &members {
+            if !formats.contains(&e.format) {
+                formats.push(e.format);
+            }
+        }
+        let sizes = escape(first.sizes.as_deref().unwrap_or("100vw"));
+        let mut sources = String::new();
+        let mut img = String::new();
+        for (k, format) in formats.iter().enumerate() {
+            let mut of_format: Vec<&OutputEntry> = members
+                .iter()
+                .map(|(_, e)| e)
+                .filter(|e| e.format == *format)
+                .collect();
+            of_format.sort_by_key(|e| e.width);
+            let srcset = of_format
+                .iter()
+                .map(|e| format!("{} {}w", e.url, e.width))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let largest = of_format.last().expect("a format has an output");
+            let mime = largest.mime;
+            if k + 1 < formats.len() {
+                if is_set {
+                    sources.push_str(&format!(
+                        "<source type=\"{mime}\" srcset=\"{}\" sizes=\"{sizes}\">",
+                        escape(&srcset)
+                    ));
+                } else {
+                    sources.push_str(&format!(
+                        "<source type=\"{mime}\" srcset=\"{}\">",
+                        escape(&largest.url)
+                    ));
+                }
+            } else {
+                let responsive = if is_set {
+                    format!(" srcset=\"{}\" sizes=\"{sizes}\"", escape(&srcset))
+                } else {
+                    String::new()
+                };
+                img = format!(
+                    "<img src=\"{}\"{responsive} width=\"{}\" height=\"{}\" alt=\"\" loading=\"lazy\" decoding=\"async\">",
+                    escape(&largest.url),
+                    largest.width,
+                    largest.height
+                );
+            }
+            srcsets.entry(folder).or_default().insert(format, srcset);
+        }
+        pictures.insert(folder, format!("<picture>{sources}{img}</picture>"));
+    }
+    // Keys borrow the variants' folder names, which outlive the entries.
+    (srcsets, pictures)
+}
+
+/// `url_prefix` followed by `path` percent-encoded, segment by segment
+/// (RFC 3986: everything but unreserved characters, `/` kept between
+/// segments), so that `café #1?.jpg` is a working URL.
+fn url(prefix: Option<&str>, path: &Path) -> String {
+    let mut out = prefix.unwrap_or("").to_string();
+    for (i, part) in path.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        // The raw bytes: a name that is not UTF-8 still gets its own URL.
+        for &b in part.as_os_str().as_encoded_bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// Text made safe for an HTML attribute in double quotes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Write the manifest if its content changed.
 /// Returns the hash of the manifest's bytes, recorded so that a later
 /// build can prove the file is its own before removing it (when `manifest`
@@ -85,7 +266,7 @@ pub fn write(
     config: &Config,
     manifest_path: &Path,
 ) -> Result<Hash, fsutil::PathError> {
-    let bytes = render(state, config, manifest_path);
+    let bytes = render(state, config);
     let hash = hash_bytes(&bytes);
     if std::fs::read(manifest_path).is_ok_and(|old| old == bytes) {
         return Ok(hash);
@@ -107,50 +288,169 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Format, OutputRecord, SourceRecord, Stat};
+    use crate::model::{Format, OutputRecord, Placeholder, Shape, SourceRecord, Stat};
 
-    #[test]
-    fn manifest_is_sorted_relative_and_skips_failures() {
-        let text = "source = \"img\"\noutput = \"site/thumbs\"\n[[variants]]\nname = \"t\"\nwidth = 8\nheight = 8\n";
-        let config = crate::config::parse(text, Path::new("/p/.thumbgen.toml")).unwrap();
-        let record = |failed: bool| SourceRecord {
+    const CONFIG: &str = r#"
+source = "img"
+output = "site/thumbs"
+url_prefix = "/thumbs/"
+placeholder = "thumbhash"
+[[variants]]
+name = "photo"
+widths = [320, 640]
+formats = ["avif", "jpeg"]
+[[variants]]
+name = "t"
+width = 8
+height = 8
+"#;
+
+    fn output(variant: &str, path: &str, width: u32, format: Format) -> OutputRecord {
+        OutputRecord {
+            variant: variant.into(),
+            path: Path::new(path).into(),
+            settings: [0; 32],
+            pipeline: 1,
+            stat: Stat {
+                len: 42,
+                ..Stat::default()
+            },
+            hash: [0; 32],
+            width,
+            height: width * 3 / 4,
+            format,
+            eighths: 8,
+            via: 0,
+        }
+    }
+
+    fn record(failed: bool, outputs: Vec<OutputRecord>) -> SourceRecord {
+        SourceRecord {
             stat: Stat::default(),
             hash: [0xab; 32],
             racy: false,
             failed: failed.then_some([0; 32]),
-            shape: None,
-            outputs: vec![OutputRecord {
-                variant: "t".into(),
-                path: std::path::Path::new("site/thumbs/t/b/c.jpg").into(),
-                settings: [0; 32],
-                pipeline: 1,
-                stat: Stat {
-                    len: 42,
-                    ..Stat::default()
-                },
-                hash: [0; 32],
-                width: 8,
-                height: 6,
-                format: Format::Jpeg,
+            shape: Some(Shape {
+                width: 1000,
+                height: 750,
+                jpeg: true,
+            }),
+            placeholder: Some(Box::new(Placeholder {
+                thumbhash: Some("3OcRJYB4d3h/iIeHeEh3eIhw+j2w".into()),
+                blurhash: None,
+                data_url: "data:image/png;base64,AAAA".into(),
+                color: [0x12, 0xab, 0xef],
                 eighths: 8,
-                via: 0,
-            }],
-        };
+            })),
+            outputs,
+        }
+    }
+
+    #[test]
+    fn manifest_v2_is_keyed_by_source_with_urls_srcsets_and_pictures() {
+        let config = crate::config::parse(CONFIG, Path::new("/p/.thumbgen.toml")).unwrap();
         let mut state = State::default();
-        state.insert("z.jpg".into(), record(false));
-        state.insert("b/c.jpg".into(), record(false));
-        state.insert("broken.jpg".into(), record(true));
-        let bytes = render(&state, &config, Path::new("/p/site/manifest.json"));
-        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let sources = json["sources"].as_array().unwrap();
-        assert_eq!(sources.len(), 2);
-        assert_eq!(sources[0]["source"], "b/c.jpg");
-        assert_eq!(sources[0]["outputs"][0]["path"], "thumbs/t/b/c.jpg");
-        assert_eq!(sources[0]["outputs"][0]["bytes"], 42);
-        assert_eq!(sources[0]["hash"].as_str().unwrap().len(), 64);
-        assert_eq!(
-            render(&state, &config, Path::new("/p/site/manifest.json")),
-            bytes
+        // Outputs are recorded sorted by path; the manifest lists them in
+        // config order.
+        state.insert(
+            "b/café #1?.jpg".into(),
+            record(
+                false,
+                vec![
+                    output(
+                        "photo@320.avif",
+                        "site/thumbs/photo/b/café #1?-320.avif",
+                        320,
+                        Format::Avif,
+                    ),
+                    output(
+                        "photo@320.jpg",
+                        "site/thumbs/photo/b/café #1?-320.jpg",
+                        320,
+                        Format::Jpeg,
+                    ),
+                    output(
+                        "photo@640.avif",
+                        "site/thumbs/photo/b/café #1?-640.avif",
+                        640,
+                        Format::Avif,
+                    ),
+                    output(
+                        "photo@640.jpg",
+                        "site/thumbs/photo/b/café #1?-640.jpg",
+                        640,
+                        Format::Jpeg,
+                    ),
+                    output("t", "site/thumbs/t/b/café #1?.jpg", 8, Format::Jpeg),
+                ],
+            ),
         );
+        state.insert("broken.jpg".into(), record(true, Vec::new()));
+        let bytes = render(&state, &config);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["version"], 2);
+        let sources = json["sources"].as_object().unwrap();
+        assert_eq!(sources.len(), 1, "failed sources are left out");
+        let s = &sources["b/café #1?.jpg"];
+        assert_eq!(
+            (s["width"].as_u64(), s["height"].as_u64()),
+            (Some(1000), Some(750))
+        );
+        assert_eq!(s["hash"].as_str().unwrap().len(), 64);
+        assert_eq!(s["placeholder"]["color"], "#12abef");
+        assert_eq!(s["placeholder"]["data_url"], "data:image/png;base64,AAAA");
+        assert!(s["placeholder"].get("blurhash").is_none());
+        let outputs = s["outputs"].as_array().unwrap();
+        let order: Vec<(&str, &str)> = outputs
+            .iter()
+            .map(|o| (o["format"].as_str().unwrap(), o["path"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("avif", "photo/b/café #1?-320.avif"),
+                ("avif", "photo/b/café #1?-640.avif"),
+                ("jpeg", "photo/b/café #1?-320.jpg"),
+                ("jpeg", "photo/b/café #1?-640.jpg"),
+                ("jpeg", "t/b/café #1?.jpg"),
+            ]
+        );
+        let first = &outputs[0];
+        assert_eq!(first["variant"], "photo");
+        assert_eq!(first["url"], "/thumbs/photo/b/caf%C3%A9%20%231%3F-320.avif");
+        assert_eq!(first["type"], "image/avif");
+        assert_eq!(first["bytes"], 42);
+        assert_eq!(
+            s["srcset"]["photo"]["avif"],
+            "/thumbs/photo/b/caf%C3%A9%20%231%3F-320.avif 320w, /thumbs/photo/b/caf%C3%A9%20%231%3F-640.avif 640w"
+        );
+        assert_eq!(
+            s["picture"]["photo"],
+            concat!(
+                "<picture><source type=\"image/avif\" srcset=\"/thumbs/photo/b/caf%C3%A9%20%231%3F-320.avif 320w, /thumbs/photo/b/caf%C3%A9%20%231%3F-640.avif 640w\" sizes=\"100vw\">",
+                "<img src=\"/thumbs/photo/b/caf%C3%A9%20%231%3F-640.jpg\" srcset=\"/thumbs/photo/b/caf%C3%A9%20%231%3F-320.jpg 320w, /thumbs/photo/b/caf%C3%A9%20%231%3F-640.jpg 640w\" sizes=\"100vw\" width=\"640\" height=\"480\" alt=\"\" loading=\"lazy\" decoding=\"async\"></picture>"
+            )
+        );
+        assert_eq!(
+            s["picture"]["t"],
+            "<picture><img src=\"/thumbs/t/b/caf%C3%A9%20%231%3F.jpg\" width=\"8\" height=\"6\" alt=\"\" loading=\"lazy\" decoding=\"async\"></picture>"
+        );
+        assert_eq!(render(&state, &config), bytes, "deterministic");
+    }
+
+    #[test]
+    fn without_a_prefix_urls_are_the_paths_encoded_and_placeholders_stay_out() {
+        let text = "source = \"img\"\noutput = \"out\"\n[[variants]]\nname = \"t\"\nwidth = 8\n";
+        let config = crate::config::parse(text, Path::new("/p/.thumbgen.toml")).unwrap();
+        let mut state = State::default();
+        state.insert(
+            "a b.png".into(),
+            record(false, vec![output("t", "out/t/a b.jpg", 8, Format::Jpeg)]),
+        );
+        let json: serde_json::Value = serde_json::from_slice(&render(&state, &config)).unwrap();
+        let s = &json["sources"]["a b.png"];
+        assert_eq!(s["outputs"][0]["url"], "t/a%20b.jpg");
+        assert_eq!(s["outputs"][0]["path"], "t/a b.jpg");
+        assert!(s.get("placeholder").is_none(), "not configured");
     }
 }

@@ -80,6 +80,9 @@ pub enum Format {
     Png,
     /// Lossy WebP (libwebp).
     Webp,
+    /// Lossy AVIF (rav1e through ravif). Last, so that records written
+    /// before it existed keep their meaning.
+    Avif,
 }
 
 impl Format {
@@ -89,6 +92,7 @@ impl Format {
             Format::Jpeg => "jpg",
             Format::Png => "png",
             Format::Webp => "webp",
+            Format::Avif => "avif",
         }
     }
 
@@ -98,6 +102,17 @@ impl Format {
             Format::Jpeg => "jpeg",
             Format::Png => "png",
             Format::Webp => "webp",
+            Format::Avif => "avif",
+        }
+    }
+
+    /// The MIME type, as a `<source type>` or a server gives it.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::Webp => "image/webp",
+            Format::Avif => "image/avif",
         }
     }
 
@@ -119,6 +134,25 @@ pub struct Shape {
     pub jpeg: bool,
 }
 
+/// A source's placeholders (`placeholder` in the config), computed from the
+/// decode its outputs were made from and kept in its record, so that a
+/// no-op build and the manifest cost no decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholder {
+    /// ThumbHash, base64.
+    pub thumbhash: Option<String>,
+    /// BlurHash.
+    pub blurhash: Option<String>,
+    /// A tiny PNG of the decoded placeholder (the ThumbHash's when both are
+    /// made), as a `data:` URL.
+    pub data_url: String,
+    /// The dominant colour.
+    pub color: [u8; 3],
+    /// The JPEG DCT scale of the decode it was made from: with another
+    /// scale a clean build would make slightly different ones.
+    pub eighths: u8,
+}
+
 /// What we knew about one source after the last build that touched it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
@@ -138,6 +172,8 @@ pub struct SourceRecord {
     /// how its variants are made (see `render::geometry::derivation`);
     /// `None` before the first successful decode.
     pub shape: Option<Shape>,
+    /// Its placeholders, when the config asks for them.
+    pub placeholder: Option<Box<Placeholder>>,
     /// Its outputs, sorted by path.
     pub outputs: Vec<OutputRecord>,
 }

@@ -139,6 +139,9 @@ pub enum RemovalReason {
     Moved,
     /// Its source fails now: a failed source has no outputs.
     SourceFailed,
+    /// A member of a set that the source is too narrow for: the next
+    /// smaller width of the set already has the source's size.
+    Redundant,
 }
 
 impl RemovalReason {
@@ -150,6 +153,7 @@ impl RemovalReason {
             RemovalReason::VariantRemoved => "variant_removed",
             RemovalReason::Moved => "moved",
             RemovalReason::SourceFailed => "source_failed",
+            RemovalReason::Redundant => "redundant",
         }
     }
 }

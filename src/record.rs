@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::model::{Fingerprint, Hash, OutputRecord, Shape, SourceRecord, Stat};
+use crate::model::{Fingerprint, Hash, OutputRecord, Placeholder, Shape, SourceRecord, Stat};
 use crate::variant::{Variant, PIPELINE_VERSION};
 
 /// The record of a source with nothing to build whose stat moved on (a
@@ -23,6 +23,7 @@ pub fn reobserved(
         racy: now.racy,
         failed: None,
         shape: previous.shape,
+        placeholder: previous.placeholder.clone(),
         outputs: sorted(outputs),
     }
 }
@@ -52,6 +53,7 @@ pub fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
         racy: planned.racy || changed_since_planned,
         failed: None,
         shape: None,
+        placeholder: None,
         outputs: Vec::new(),
     }
 }
@@ -99,11 +101,12 @@ pub fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> Outpu
     }
 }
 
-/// A source after a successful build: its shape, the outputs it kept and
-/// the ones just built.
+/// A source after a successful build: its shape, its placeholders (when
+/// wanted), the outputs it kept and the ones just built.
 pub fn built(
     read: SourceRecord,
     shape: Shape,
+    placeholder: Option<Box<Placeholder>>,
     kept: &[OutputRecord],
     built: impl IntoIterator<Item = OutputRecord>,
 ) -> SourceRecord {
@@ -111,6 +114,7 @@ pub fn built(
     outputs.extend(built);
     SourceRecord {
         shape: Some(shape),
+        placeholder,
         outputs: sorted(outputs),
         ..read
     }
@@ -122,6 +126,7 @@ pub fn built(
 pub fn failed(read: SourceRecord, context: Hash) -> SourceRecord {
     SourceRecord {
         failed: Some(context),
+        placeholder: None,
         outputs: Vec::new(),
         ..read
     }

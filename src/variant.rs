@@ -44,6 +44,7 @@ pub fn encoder(format: Format) -> &'static str {
         Format::Jpeg => env!("THUMBGEN_CODEC_JPEG"),
         Format::Png => env!("THUMBGEN_CODEC_PNG"),
         Format::Webp => env!("THUMBGEN_CODEC_WEBP"),
+        Format::Avif => env!("THUMBGEN_CODEC_AVIF"),
     }
 }
 
@@ -53,27 +54,95 @@ pub fn encoder(format: Format) -> &'static str {
 pub enum Fit {
     /// Fit inside the box, aspect kept.
     Contain,
-    /// Fill the box, cropping the centre.
+    /// Fill the box, cropping what sticks out (where: [`Position`]).
     Cover,
 }
 
-/// One resolved, validated `[[variants]]` entry.
+/// Which part of a source a `cover` crop keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    /// The middle.
+    Center,
+    /// The top edge (the bottom is cropped).
+    Top,
+    /// The bottom edge.
+    Bottom,
+    /// The left edge.
+    Left,
+    /// The right edge.
+    Right,
+    /// The window with the most detail (Shannon entropy of its luminance).
+    Entropy,
+    /// The window with the most of what draws the eye: edges, skin tones
+    /// and saturated colour (libvips's `attention`).
+    Attention,
+}
+
+impl Position {
+    /// The name used in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::Center => "center",
+            Position::Top => "top",
+            Position::Bottom => "bottom",
+            Position::Left => "left",
+            Position::Right => "right",
+            Position::Entropy => "entropy",
+            Position::Attention => "attention",
+        }
+    }
+
+    /// Whether the crop depends on the pixels (else on the sizes alone).
+    pub fn looks_at_content(self) -> bool {
+        matches!(self, Position::Entropy | Position::Attention)
+    }
+}
+
+/// A box side left open (`width` or `height` not given): the other side
+/// alone decides the size, as Hugo's `"600x"` does.
+pub const UNBOUNDED: u32 = u32::MAX;
+
+/// One resolved, validated output of a `[[variants]]` entry. An entry with
+/// `widths` and `formats` expands to one of these per width and format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Variant {
-    /// The output folder's name.
+    /// The identity recorded with its outputs: the entry's `name`, or for a
+    /// member of a set `name@WIDTH.EXT` (`photo@640.avif`).
     pub name: String,
-    /// Box width in pixels.
+    /// The output folder: the entry's `name`.
+    pub folder: String,
+    /// For a member of a set: the width appended to file names
+    /// (`red-640.avif`).
+    pub suffix: Option<u32>,
+    /// Box width in pixels ([`UNBOUNDED`] when only a height is given).
     pub width: u32,
-    /// Box height in pixels.
+    /// Box height in pixels ([`UNBOUNDED`] when only a width is given).
     pub height: u32,
     /// `contain` or `cover`.
     pub fit: Fit,
+    /// Where a `cover` crop sits.
+    pub position: Position,
     /// Output format.
     pub format: Format,
     /// 1..=100; ignored by PNG.
     pub quality: u8,
+    /// AVIF encoder speed, 1 (slowest, smallest) ..= 10; 0 for other formats.
+    pub speed: u8,
+    /// Unsharp-mask sigma after the downscale, in thousandths (0: off).
+    pub sharpen_milli: u16,
     /// RGB that transparent pixels are flattened onto when the format has no alpha.
     pub background: [u8; 3],
+    /// Outputs named by their content (`red.3f9a1c2b.jpg`).
+    pub hash_names: bool,
+    /// For a member of a set: the box of the next smaller width of the same
+    /// set and format. Where that one already comes out as large as this one
+    /// (the source is narrower than both), this one is not made, so that a
+    /// set never holds two files of one size.
+    pub smaller: Option<(u32, u32)>,
+    /// The `sizes` attribute of the manifest's `<picture>` (not part of any
+    /// output's bytes).
+    pub sizes: Option<String>,
 }
 
 impl Fit {
@@ -86,25 +155,43 @@ impl Fit {
     }
 }
 
-/// `quality` when a variant gives none.
+/// `quality` when a variant gives none: JPEG and WebP.
 pub const DEFAULT_QUALITY: u8 = 80;
+/// `quality` of AVIF when a variant gives none (ravif's scale is not
+/// libjpeg's: chosen by measurement, see the README).
+pub const DEFAULT_AVIF_QUALITY: u8 = 60;
+/// `speed` of AVIF when a variant gives none.
+pub const DEFAULT_AVIF_SPEED: u8 = 6;
 /// What transparency is flattened onto when the config names no colour.
 pub const DEFAULT_BACKGROUND: [u8; 3] = [255, 255, 255];
 
 impl Variant {
     /// A variant with the config's defaults for everything but its name,
-    /// box and format: `contain`, [`DEFAULT_QUALITY`],
-    /// [`DEFAULT_BACKGROUND`]. Tests and benchmarks start from it and set
-    /// what they vary (`Variant { fit: Fit::Cover, ..Variant::new(…) }`).
+    /// box and format: `contain`, centred, the format's default quality
+    /// (and speed), [`DEFAULT_BACKGROUND`]. Tests and benchmarks start from
+    /// it and set what they vary (`Variant { fit: Fit::Cover, ..Variant::new(…) }`).
     pub fn new(name: &str, width: u32, height: u32, format: Format) -> Variant {
+        let avif = format == Format::Avif;
         Variant {
             name: name.to_string(),
+            folder: name.to_string(),
+            suffix: None,
             width,
             height,
             fit: Fit::Contain,
+            position: Position::Center,
             format,
-            quality: DEFAULT_QUALITY,
+            quality: if avif {
+                DEFAULT_AVIF_QUALITY
+            } else {
+                DEFAULT_QUALITY
+            },
+            speed: if avif { DEFAULT_AVIF_SPEED } else { 0 },
+            sharpen_milli: 0,
             background: DEFAULT_BACKGROUND,
+            hash_names: false,
+            smaller: None,
+            sizes: None,
         }
     }
 
@@ -113,25 +200,49 @@ impl Variant {
     /// changed. Keep in step with [`Variant::settings_hash`].
     pub fn settings(&self) -> Vec<Setting> {
         let [r, g, b] = self.background;
-        [
-            ("width", self.width.to_string()),
-            ("height", self.height.to_string()),
+        let side = |n: u32| {
+            if n == UNBOUNDED {
+                "any".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        let mut settings = vec![
+            ("width", side(self.width)),
+            ("height", side(self.height)),
             ("fit", self.fit.name().to_string()),
             ("format", self.format.name().to_string()),
             ("quality", self.quality.to_string()),
             ("background", format!("#{r:02x}{g:02x}{b:02x}")),
             ("codec", encoder(self.format).to_string()),
-        ]
-        .into_iter()
-        .map(|(key, value)| Setting {
-            key: key.to_string(),
-            value,
-        })
-        .collect()
+        ];
+        // Settings added since the first release appear only when set, so
+        // that a record made before them compares equal.
+        if self.fit == Fit::Cover && self.position != Position::Center {
+            settings.push(("position", self.position.name().to_string()));
+        }
+        if self.format == Format::Avif {
+            settings.push(("speed", self.speed.to_string()));
+        }
+        if self.sharpen_milli > 0 {
+            settings.push((
+                "sharpen",
+                format!("{}", f64::from(self.sharpen_milli) / 1000.0),
+            ));
+        }
+        settings
+            .into_iter()
+            .map(|(key, value)| Setting {
+                key: key.to_string(),
+                value,
+            })
+            .collect()
     }
 
     /// The recipe: a hash of [`Variant::settings`], the format's codec
-    /// identity ([`encoder`]) included.
+    /// identity ([`encoder`]) included. Settings added later are hashed
+    /// only when they differ from the behaviour before them, so that
+    /// existing outputs keep their recipes.
     pub fn settings_hash(&self) -> Recipe {
         let mut h = blake3::Hasher::new();
         h.update(b"thumbgen-variant-v2\0");
@@ -141,11 +252,26 @@ impl Variant {
         h.update(&self.background);
         h.update(encoder(self.format).as_bytes());
         h.update(b"\0");
+        if self.fit == Fit::Cover && self.position != Position::Center {
+            h.update(b"position\0");
+            h.update(&[self.position as u8]);
+        }
+        if self.format == Format::Avif {
+            h.update(b"speed\0");
+            h.update(&[self.speed]);
+        }
+        if self.sharpen_milli > 0 {
+            h.update(b"sharpen\0");
+            h.update(&self.sharpen_milli.to_le_bytes());
+        }
         *h.finalize().as_bytes()
     }
 
     /// Where the output of `source_rel` (relative to the source root) goes,
-    /// relative to the output root: `<name>/<source_rel with new extension>`.
+    /// relative to the output root: `<folder>/<source_rel with new
+    /// extension>`, `-<width>` before it for a member of a set. With
+    /// `hash_names` the content's digest goes before the extension, which
+    /// only the render knows: see [`with_content_hash`].
     pub fn output_rel(&self, source_rel: &Path) -> PathBuf {
         let mut out = PathBuf::new();
         self.push_output_rel(&mut out, source_rel);
@@ -155,15 +281,57 @@ impl Variant {
     /// [`Variant::output_rel`] appended to `out`, allocation-free when `out`
     /// has room: the planner maps every source this way on every build.
     pub fn push_output_rel(&self, out: &mut PathBuf, source_rel: &Path) {
-        out.push(&self.name);
+        out.push(&self.folder);
         if let Some(parent) = source_rel.parent() {
             out.push(parent);
         }
         out.push(source_rel.file_stem().unwrap_or_default());
         let file = out.as_mut_os_string();
+        if let Some(width) = self.suffix {
+            file.push(format!("-{width}"));
+        }
         file.push(".");
         file.push(self.format.extension());
     }
+}
+
+/// How many hex digits of an output's blake3 a `hash_names` file name holds:
+/// 32 bits, ample to tell the versions of one file apart.
+pub const NAME_HASH_DIGITS: usize = 8;
+
+/// `thumb/red.jpg` with the content digest `hash` -> `thumb/red.3f9a1c2b.jpg`.
+pub fn with_content_hash(path: &Path, hash: &[u8; 32]) -> PathBuf {
+    let digits: String = hash[..NAME_HASH_DIGITS / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let stem = path.file_stem().unwrap_or_default();
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push(digits);
+    if let Some(ext) = path.extension() {
+        name.push(".");
+        name.push(ext);
+    }
+    path.with_file_name(name)
+}
+
+/// Whether `recorded` is `planned` (the path without a digest) with a
+/// content digest inserted by [`with_content_hash`].
+pub fn is_hashed_form_of(recorded: &Path, planned: &Path) -> bool {
+    if recorded.parent() != planned.parent() || recorded.extension() != planned.extension() {
+        return false;
+    }
+    let (Some(stem), Some(planned_stem)) = (recorded.file_stem(), planned.file_stem()) else {
+        return false;
+    };
+    let (stem, planned_stem) = (stem.as_encoded_bytes(), planned_stem.as_encoded_bytes());
+    stem.len() == planned_stem.len() + 1 + NAME_HASH_DIGITS
+        && stem.starts_with(planned_stem)
+        && stem[planned_stem.len()] == b'.'
+        && stem[planned_stem.len() + 1..]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ use crate::model::{Format, RemoteMode};
 use crate::paths;
 
 mod toml_errors;
-use crate::variant::{Fit, Variant, DEFAULT_BACKGROUND, DEFAULT_QUALITY};
+use crate::variant::{
+    Fit, Position, Variant, DEFAULT_AVIF_QUALITY, DEFAULT_AVIF_SPEED, DEFAULT_BACKGROUND,
+    DEFAULT_QUALITY, UNBOUNDED,
+};
 
 /// The config file name looked for in a folder and its ancestors.
 pub const FILE_NAME: &str = ".thumbgen.toml";
@@ -54,6 +57,26 @@ pub struct Config {
     pub variants: Vec<Variant>,
     /// The shared cache (`[remote]`), if one is configured.
     pub remote: Option<RemoteSettings>,
+    /// What the manifest's `url`s start with (`url_prefix`).
+    pub url_prefix: Option<String>,
+    /// Which placeholders every source gets in the manifest.
+    pub placeholders: Placeholders,
+}
+
+/// The `placeholder` key: which placeholder strings are computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Placeholders {
+    /// A ThumbHash (base64).
+    pub thumbhash: bool,
+    /// A BlurHash.
+    pub blurhash: bool,
+}
+
+impl Placeholders {
+    /// Whether any placeholder is wanted.
+    pub fn any(self) -> bool {
+        self.thumbhash || self.blurhash
+    }
 }
 
 /// A validated `[remote]` table. Credentials are never here: they come
@@ -127,6 +150,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "manifest",
     "follow_links",
     "background",
+    "hash_names",
+    "url_prefix",
+    "placeholder",
     "variants",
     "remote",
 ];
@@ -137,10 +163,17 @@ const VARIANT_KEYS: &[&str] = &[
     "name",
     "width",
     "height",
+    "widths",
     "fit",
+    "position",
     "format",
+    "formats",
     "quality",
+    "speed",
+    "sharpen",
     "background",
+    "hash_names",
+    "sizes",
 ];
 
 #[derive(Deserialize)]
@@ -159,8 +192,19 @@ struct RawConfig {
     #[serde(default)]
     follow_links: bool,
     background: Option<Spanned<String>>,
+    hash_names: Option<bool>,
+    url_prefix: Option<Spanned<String>>,
+    placeholder: Option<Spanned<OneOrMany>>,
     variants: Option<Spanned<Vec<Spanned<RawVariant>>>>,
     remote: Option<Spanned<RawRemote>>,
+}
+
+/// `placeholder = "thumbhash"` or `placeholder = ["thumbhash", "blurhash"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -176,12 +220,19 @@ struct RawRemote {
 #[serde(deny_unknown_fields)]
 struct RawVariant {
     name: Spanned<String>,
-    width: Spanned<i64>,
-    height: Spanned<i64>,
-    fit: Option<Fit>,
-    format: Option<Format>,
+    width: Option<Spanned<i64>>,
+    height: Option<Spanned<i64>>,
+    widths: Option<Spanned<Vec<Spanned<i64>>>>,
+    fit: Option<Spanned<Fit>>,
+    position: Option<Spanned<Position>>,
+    format: Option<Spanned<Format>>,
+    formats: Option<Spanned<Vec<Format>>>,
     quality: Option<Spanned<i64>>,
+    speed: Option<Spanned<i64>>,
+    sharpen: Option<Spanned<f64>>,
     background: Option<Spanned<String>>,
+    hash_names: Option<bool>,
+    sizes: Option<Spanned<String>>,
 }
 
 /// The config file to use: `explicit` if given, else `.thumbgen.toml` in
@@ -311,7 +362,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
 
     let Some(raw_variants) = &raw.variants else {
         return Err(Error::Config(format!(
-            "{}: no [[variants]]; add at least one (name, width, height)",
+            "{}: no [[variants]]; add at least one (name, and width or height)",
             file.display()
         )));
     };
@@ -320,17 +371,27 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     }
     let mut names = HashSet::new();
     let mut variants = Vec::new();
+    let hash_names = raw.hash_names.unwrap_or(false);
     for (i, rv) in raw_variants.get_ref().iter().enumerate() {
-        let v = ctx.variant(i, rv.get_ref(), background)?;
-        if !names.insert(v.name.clone()) {
+        let expanded = ctx.variants(i, rv.get_ref(), background, hash_names)?;
+        // Folders and the names outputs are recorded under must both be
+        // unique ("a.webp" as a folder next to the webp member of set "a").
+        let folder_taken = !names.insert(format!("/{}", rv.get_ref().name.get_ref()));
+        let taken = folder_taken || expanded.iter().any(|v| !names.insert(v.name.clone()));
+        if taken {
             return Err(ctx.err(
                 &rv.get_ref().name,
                 &format!("variants[{i}].name"),
                 "is used by two variants; names must be unique",
             ));
         }
-        variants.push(v);
+        variants.extend(expanded);
     }
+    let url_prefix = raw.url_prefix.as_ref().map(|p| p.get_ref().clone());
+    let placeholders = match &raw.placeholder {
+        Some(p) => ctx.placeholders(p)?,
+        None => Placeholders::default(),
+    };
     let remote = match &raw.remote {
         Some(r) => Some(ctx.remote(r.get_ref(), &root)?),
         None => None,
@@ -355,6 +416,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         follow_links: raw.follow_links,
         variants,
         remote,
+        url_prefix,
+        placeholders,
     })
 }
 
@@ -475,22 +538,71 @@ impl Ctx<'_> {
         })
     }
 
-    fn variant(&self, i: usize, raw: &RawVariant, background: [u8; 3]) -> Result<Variant> {
+    fn placeholders(&self, value: &Spanned<OneOrMany>) -> Result<Placeholders> {
+        let names = match value.get_ref() {
+            OneOrMany::One(name) => vec![name.clone()],
+            OneOrMany::Many(names) => names.clone(),
+        };
+        let mut wanted = Placeholders::default();
+        for name in &names {
+            match name.as_str() {
+                "thumbhash" => wanted.thumbhash = true,
+                "blurhash" => wanted.blurhash = true,
+                other => return Err(self.err(
+                    value,
+                    "placeholder",
+                    &format!(
+                        "must be \"thumbhash\", \"blurhash\" or a list of them (got \"{other}\")"
+                    ),
+                )),
+            }
+        }
+        Ok(wanted)
+    }
+
+    /// One `[[variants]]` entry, expanded to one [`Variant`] per width and
+    /// format (a single one without `widths` and `formats`).
+    fn variants(
+        &self,
+        i: usize,
+        raw: &RawVariant,
+        background: [u8; 3],
+        hash_names: bool,
+    ) -> Result<Vec<Variant>> {
         let key = |k: &str| format!("variants[{i}].{k}");
         let name = raw.name.get_ref();
         let plain = !name.is_empty()
             && !name.starts_with('.')
-            && !name.contains(['/', '\\', '\0'])
+            && !name.contains(['/', '\\', '\0', '@'])
             && Path::new(name).components().count() == 1;
         if !plain {
             return Err(self.err(
                 &raw.name,
                 &key("name"),
-                "must be a plain folder name (no slashes, not empty, not starting with '.')",
+                "must be a plain folder name (no slashes or @, not empty, not starting with '.')",
             ));
         }
-        let format = raw.format.unwrap_or(Format::Jpeg);
-        let max_side = if format == Format::Webp {
+        let formats: Vec<Format> = match (&raw.format, &raw.formats) {
+            (Some(f), Some(_)) => return Err(self.err(
+                f,
+                &key("format"),
+                "and `formats` are both given: keep one (`formats` makes one output per format)",
+            )),
+            (Some(f), None) => vec![*f.get_ref()],
+            (None, Some(list)) => {
+                let formats = list.get_ref().clone();
+                if formats.is_empty() {
+                    return Err(self.err(list, &key("formats"), "needs at least one format"));
+                }
+                if (1..formats.len()).any(|k| formats[..k].contains(&formats[k])) {
+                    return Err(self.err(list, &key("formats"), "lists a format twice"));
+                }
+                formats
+            }
+            (None, None) => vec![Format::Jpeg],
+        };
+        let fit = raw.fit.as_ref().map_or(Fit::Contain, |f| *f.get_ref());
+        let max_side = if formats.contains(&Format::Webp) {
             WEBP_MAX_SIDE
         } else {
             MAX_SIDE
@@ -502,26 +614,85 @@ impl Ctx<'_> {
                     v,
                     &key(k),
                     &format!(
-                        "must be between 1 and {max_side} for {} (got {})",
-                        format.name(),
+                        "must be between 1 and {max_side}{} (got {})",
+                        if max_side == WEBP_MAX_SIDE {
+                            " for webp"
+                        } else {
+                            ""
+                        },
                         v.get_ref()
                     ),
                 )),
             }
         };
-        let width = side(&raw.width, "width")?;
-        let height = side(&raw.height, "height")?;
-        let quality = match &raw.quality {
-            // A lossless format has no quality: say so rather than ignore it.
-            Some(q) if format == Format::Png => {
+        let widths: Option<Vec<u32>> =
+            match (&raw.width, &raw.widths) {
+                (Some(w), Some(_)) => return Err(self.err(
+                    w,
+                    &key("width"),
+                    "and `widths` are both given: keep one (`widths` makes one output per width)",
+                )),
+                (_, Some(list)) => {
+                    let mut widths = list
+                        .get_ref()
+                        .iter()
+                        .map(|w| side(w, "widths"))
+                        .collect::<Result<Vec<u32>>>()?;
+                    if widths.is_empty() {
+                        return Err(self.err(list, &key("widths"), "needs at least one width"));
+                    }
+                    widths.sort_unstable();
+                    if widths.windows(2).any(|pair| pair[0] == pair[1]) {
+                        return Err(self.err(list, &key("widths"), "lists a width twice"));
+                    }
+                    Some(widths)
+                }
+                _ => None,
+            };
+        let width = match &raw.width {
+            Some(w) => side(w, "width")?,
+            None => UNBOUNDED,
+        };
+        let height = match &raw.height {
+            Some(h) => side(h, "height")?,
+            None => UNBOUNDED,
+        };
+        if widths.is_none() && width == UNBOUNDED && height == UNBOUNDED {
+            return Err(self.err(
+                &raw.name,
+                &key("name"),
+                "needs a size: give `width`, `height` (or both), or `widths`",
+            ));
+        }
+        if fit == Fit::Cover && (height == UNBOUNDED || (widths.is_none() && width == UNBOUNDED)) {
+            let at = raw.fit.as_ref().expect("cover is never the default");
+            return Err(self.err(
+                at,
+                &key("fit"),
+                "= \"cover\" fills a box, so it needs both a width and a height",
+            ));
+        }
+        let position = match &raw.position {
+            Some(p) if fit == Fit::Contain => {
                 return Err(self.err(
-                    q,
-                    &key("quality"),
-                    "has no effect on png (it is lossless); remove it, or choose jpeg or webp",
+                    p,
+                    &key("position"),
+                    "only applies to fit = \"cover\" (contain keeps the whole image); remove it, or add fit = \"cover\"",
                 ))
             }
+            Some(p) => *p.get_ref(),
+            None => Position::Center,
+        };
+        let lossy = formats.iter().any(|f| *f != Format::Png);
+        let quality = match &raw.quality {
+            // A lossless format has no quality: say so rather than ignore it.
+            Some(q) if !lossy => return Err(self.err(
+                q,
+                &key("quality"),
+                "has no effect on png (it is lossless); remove it, or choose jpeg, webp or avif",
+            )),
             Some(q) => match u8::try_from(*q.get_ref()) {
-                Ok(n) if (1..=100).contains(&n) => n,
+                Ok(n) if (1..=100).contains(&n) => Some(n),
                 _ => {
                     return Err(self.err(
                         q,
@@ -530,21 +701,97 @@ impl Ctx<'_> {
                     ))
                 }
             },
-            None => DEFAULT_QUALITY,
+            None => None,
+        };
+        let speed = match &raw.speed {
+            Some(s) if !formats.contains(&Format::Avif) => {
+                return Err(self.err(
+                    s,
+                    &key("speed"),
+                    "applies to avif only; remove it, or add avif to the formats",
+                ))
+            }
+            Some(s) => match u8::try_from(*s.get_ref()) {
+                Ok(n) if (1..=10).contains(&n) => n,
+                _ => {
+                    return Err(self.err(
+                        s,
+                        &key("speed"),
+                        &format!(
+                            "must be between 1 (smallest files) and 10 (fastest) (got {})",
+                            s.get_ref()
+                        ),
+                    ))
+                }
+            },
+            None => DEFAULT_AVIF_SPEED,
+        };
+        let sharpen_milli = match &raw.sharpen {
+            Some(s) if (0.0..=10.0).contains(s.get_ref()) => (s.get_ref() * 1000.0).round() as u16,
+            Some(s) => {
+                return Err(self.err(
+                    s,
+                    &key("sharpen"),
+                    &format!(
+                        "is a Gaussian sigma in pixels, between 0 (off) and 10 (got {})",
+                        s.get_ref()
+                    ),
+                ))
+            }
+            None => 0,
         };
         let background = match &raw.background {
             Some(b) => self.color(b, &key("background"))?,
             None => background,
         };
-        Ok(Variant {
-            name: name.clone(),
-            width,
-            height,
-            fit: raw.fit.unwrap_or(Fit::Contain),
-            format,
-            quality,
-            background,
-        })
+        let sizes = raw.sizes.as_ref().map(|s| s.get_ref().clone());
+        let several_formats = raw.formats.is_some();
+        let mut out = Vec::new();
+        for &format in &formats {
+            let quality = match format {
+                // Unused by PNG; the value is part of its recipe as it always was.
+                Format::Png => DEFAULT_QUALITY,
+                Format::Avif => quality.unwrap_or(DEFAULT_AVIF_QUALITY),
+                Format::Jpeg | Format::Webp => quality.unwrap_or(DEFAULT_QUALITY),
+            };
+            let member = |width: u32, suffix: Option<u32>, smaller: Option<(u32, u32)>| {
+                let mut id = name.clone();
+                if let Some(w) = suffix {
+                    id.push_str(&format!("@{w}"));
+                }
+                if several_formats {
+                    id.push('.');
+                    id.push_str(format.extension());
+                }
+                Variant {
+                    name: id,
+                    folder: name.clone(),
+                    suffix,
+                    width,
+                    height,
+                    fit,
+                    position,
+                    format,
+                    quality,
+                    speed: if format == Format::Avif { speed } else { 0 },
+                    sharpen_milli,
+                    background,
+                    hash_names: raw.hash_names.unwrap_or(hash_names),
+                    smaller,
+                    sizes: sizes.clone(),
+                }
+            };
+            match &widths {
+                None => out.push(member(width, None, None)),
+                Some(widths) => {
+                    for (k, &w) in widths.iter().enumerate() {
+                        let smaller = k.checked_sub(1).map(|p| (widths[p], height));
+                        out.push(member(w, Some(w), smaller));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -90,10 +90,10 @@ fn wrong_types_are_rejected_naming_the_key_and_the_fix() {
         e,
         "/proj/.thumbgen.toml:4: `exclude` must be a list, not the text \"drafts\": write exclude = [\"drafts\"]"
     );
-    let e = error_of(&GOOD.replace("format = \"webp\"", "format = \"avif\""));
+    let e = error_of(&GOOD.replace("format = \"webp\"", "format = \"jxl\""));
     assert_eq!(
         e,
-        "/proj/.thumbgen.toml:18: `variants[1].format` must be one of jpeg | jpg | png | webp (got \"avif\")"
+        "/proj/.thumbgen.toml:18: `variants[1].format` must be one of jpeg | jpg | png | webp | avif (got \"jxl\")"
     );
     let e = error_of(&GOOD.replace("quality = 80", "qualty = 80"));
     assert!(e.contains("did you mean `quality`?"), "{e}");
@@ -179,4 +179,209 @@ fn relative_paths_are_relative_to_the_file() {
     assert_eq!(c.relative(&c.output), PathBuf::from("../site/thumbs"));
     assert_eq!(c.resolve(&c.relative(&c.output)), c.output);
     assert_eq!(c.relative(&c.source), PathBuf::from("images"));
+}
+
+const SET: &str = r#"
+source = "images"
+output = "out"
+
+[[variants]]
+name = "photo"
+widths = [1280, 320, 640]
+formats = ["avif", "webp", "jpeg"]
+sizes = "(min-width: 800px) 50vw, 100vw"
+"#;
+
+#[test]
+fn a_set_expands_to_one_variant_per_width_and_format() {
+    let c = parse_at(SET).unwrap();
+    let names: Vec<&str> = c.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "photo@320.avif",
+            "photo@640.avif",
+            "photo@1280.avif",
+            "photo@320.webp",
+            "photo@640.webp",
+            "photo@1280.webp",
+            "photo@320.jpg",
+            "photo@640.jpg",
+            "photo@1280.jpg",
+        ]
+    );
+    let v = &c.variants[4];
+    assert_eq!(
+        (v.width, v.height, v.format),
+        (640, UNBOUNDED, Format::Webp)
+    );
+    assert_eq!(v.smaller, Some((320, UNBOUNDED)));
+    assert_eq!(c.variants[3].smaller, None);
+    assert_eq!(
+        v.output_rel(Path::new("shoes/red.png")),
+        PathBuf::from("photo/shoes/red-640.webp")
+    );
+    assert_eq!(c.variants[0].quality, DEFAULT_AVIF_QUALITY);
+    assert_eq!(c.variants[0].speed, DEFAULT_AVIF_SPEED);
+    assert_eq!(
+        (c.variants[4].quality, c.variants[4].speed),
+        (DEFAULT_QUALITY, 0)
+    );
+    assert!(c
+        .variants
+        .iter()
+        .all(|v| v.sizes.as_deref() == Some("(min-width: 800px) 50vw, 100vw")));
+}
+
+#[test]
+fn changing_one_width_changes_only_its_recipes() {
+    let before = parse_at(SET).unwrap();
+    let after = parse_at(&SET.replace("1280", "1200")).unwrap();
+    let recipes = |c: &Config| -> Vec<(String, [u8; 32])> {
+        c.variants
+            .iter()
+            .map(|v| (v.name.clone(), v.settings_hash()))
+            .collect()
+    };
+    let (b, a) = (recipes(&before), recipes(&after));
+    let same: Vec<bool> = b.iter().zip(&a).map(|(x, y)| x == y).collect();
+    assert_eq!(
+        same,
+        [true, true, false, true, true, false, true, true, false],
+        "only the 1280 members change"
+    );
+}
+
+#[test]
+fn width_or_height_alone_is_a_box_open_on_the_other_side() {
+    let c = parse_at(&GOOD.replace("width = 1200\n", "")).unwrap();
+    assert_eq!(
+        (c.variants[1].width, c.variants[1].height),
+        (UNBOUNDED, 1200)
+    );
+    let c = parse_at(&GOOD.replace("height = 1200\n", "")).unwrap();
+    assert_eq!(
+        (c.variants[1].width, c.variants[1].height),
+        (1200, UNBOUNDED)
+    );
+    let e = error_of(&GOOD.replace("width = 1200\nheight = 1200\n", ""));
+    assert!(e.contains(":15: `variants[1].name` needs a size"), "{e}");
+    let e = error_of(&GOOD.replace("height = 256\n", ""));
+    assert!(
+        e.contains("`variants[0].fit` = \"cover\" fills a box"),
+        "{e}"
+    );
+}
+
+#[test]
+fn new_variant_keys_are_validated() {
+    let cases = [
+        (
+            "width = 1200\n",
+            "widths = []\n",
+            "`variants[1].widths` needs at least one width",
+        ),
+        (
+            "width = 1200\n",
+            "widths = [300, 300]\n",
+            "lists a width twice",
+        ),
+        (
+            "width = 1200\n",
+            "widths = [0]\n",
+            "`variants[1].widths` must be between 1",
+        ),
+        (
+            "format = \"webp\"",
+            "formats = [\"webp\", \"webp\"]",
+            "lists a format twice",
+        ),
+        (
+            "format = \"webp\"",
+            "format = \"webp\"\nformats = [\"jpeg\"]",
+            "both given",
+        ),
+        (
+            "format = \"webp\"",
+            "format = \"webp\"\nspeed = 4",
+            "applies to avif only",
+        ),
+        (
+            "format = \"webp\"",
+            "format = \"avif\"\nspeed = 11",
+            "between 1 (smallest files) and 10",
+        ),
+        (
+            "format = \"webp\"",
+            "format = \"webp\"\nsharpen = -1.0",
+            "Gaussian sigma",
+        ),
+        (
+            "format = \"webp\"",
+            "format = \"webp\"\nposition = \"top\"",
+            "only applies to fit = \"cover\"",
+        ),
+        (
+            "fit = \"cover\"",
+            "fit = \"cover\"\nposition = \"middle\"",
+            "must be one of center | top | bottom | left | right | entropy | attention",
+        ),
+        ("name = \"large\"", "name = \"a@b\"", "plain folder name"),
+    ];
+    for (from, to, want) in cases {
+        let e = error_of(&GOOD.replace(from, to));
+        assert!(e.contains(want), "{to}: {e}");
+    }
+    let c = parse_at(&GOOD.replace(
+        "fit = \"cover\"",
+        "fit = \"cover\"\nposition = \"attention\"\nsharpen = 0.5",
+    ))
+    .unwrap();
+    assert_eq!(c.variants[0].position, Position::Attention);
+    assert_eq!(c.variants[0].sharpen_milli, 500);
+    let c = parse_at(&GOOD.replace("format = \"webp\"", "format = \"webp\"\nsharpen = 1")).unwrap();
+    assert_eq!(
+        c.variants[1].sharpen_milli, 1000,
+        "a whole number is a sigma too"
+    );
+}
+
+#[test]
+fn top_level_web_keys() {
+    let c = parse_at(&format!(
+        "url_prefix = \"/thumbs/\"\nplaceholder = \"thumbhash\"\nhash_names = true\n{GOOD}"
+    ))
+    .unwrap();
+    assert_eq!(c.url_prefix.as_deref(), Some("/thumbs/"));
+    assert_eq!(
+        c.placeholders,
+        Placeholders {
+            thumbhash: true,
+            blurhash: false
+        }
+    );
+    assert!(c.variants.iter().all(|v| v.hash_names));
+    let c = parse_at(&format!(
+        "placeholder = [\"thumbhash\", \"blurhash\"]\n{}",
+        GOOD.replace("quality = 80", "quality = 80\nhash_names = true")
+    ))
+    .unwrap();
+    assert!(c.placeholders.thumbhash && c.placeholders.blurhash);
+    assert_eq!(
+        c.variants.iter().map(|v| v.hash_names).collect::<Vec<_>>(),
+        [true, false]
+    );
+    let e = error_of(&format!("placeholder = \"lqip\"\n{GOOD}"));
+    assert!(
+        e.contains(":1: `placeholder` must be \"thumbhash\", \"blurhash\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_set_name_cannot_clash_with_another_variant() {
+    let e = error_of(&format!(
+        "{SET}\n[[variants]]\nname = \"photo\"\nwidth = 10\n"
+    ));
+    assert!(e.contains("names must be unique"), "{e}");
 }

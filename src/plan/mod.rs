@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::config::Placeholders;
 use crate::model::{
-    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
-    SourceRecord, Stat, State,
+    Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Placeholder,
+    Recipes, Shape, SourceRecord, Stat, State,
 };
 use crate::problem::Failure;
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::record;
-use crate::render::geometry::derivation;
+use crate::render::geometry::{derivation, is_made};
 use crate::shard::Shard;
 use crate::variant::{Variant, PIPELINE_VERSION};
 
@@ -57,6 +58,9 @@ pub struct Job {
     /// The source's shape when it is known without decoding: a renamed
     /// source's, whose outputs may all move.
     pub shape: Option<Shape>,
+    /// Placeholders recorded for this content that still hold; `None` when
+    /// the config wants them and the job must decode to make them.
+    pub placeholder: Option<Box<Placeholder>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +167,18 @@ pub struct Settings<'a> {
     /// Sources of other parts, relative to the source root: not planned,
     /// but a collision with one of them is still a collision.
     pub elsewhere: &'a [PathBuf],
+    /// The placeholders every source's record must hold.
+    pub placeholders: Placeholders,
+}
+
+/// Whether `placeholder` is what a clean build would record for a source
+/// decoded at `eighths` under `wanted`.
+fn placeholder_holds(placeholder: &Placeholder, wanted: Placeholders, eighths: u8) -> bool {
+    let made = Placeholders {
+        thumbhash: placeholder.thumbhash.is_some(),
+        blurhash: placeholder.blurhash.is_some(),
+    };
+    made == wanted && placeholder.eighths == eighths
 }
 
 /// Where `source`'s output for `variant` goes, relative to the config folder.
@@ -373,12 +389,29 @@ impl<'a> Sources<'a> {
             let eighths = derivation.as_ref().map_or(8, |d| d.eighths);
             let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
 
+            // The shape this content has, where it is known without decoding:
+            // it decides which members of a set the source gets.
+            let known_shape = match whole_source_reason {
+                None => record.and_then(|r| r.shape),
+                Some(_) => renamed.and_then(|(_, old)| old.shape),
+            };
             let mut builds = Vec::new();
             kept.clear();
             for (index, variant) in settings.variants.iter().enumerate() {
                 let path = &mut wanted[index];
+                if known_shape.is_some_and(|shape| !is_made(shape, variant)) {
+                    // Matches no recorded output: one made before goes.
+                    path.as_mut_os_string().clear();
+                    continue;
+                }
                 output_path_into(path, settings, variant, &source.rel);
                 let existing = recorded.iter().find(|o| *o.variant == *variant.name);
+                // A content-named output is recorded under its full name.
+                if let Some(o) = existing.filter(|o| {
+                    variant.hash_names && crate::variant::is_hashed_form_of(&o.path, path)
+                }) {
+                    path.clone_from(&o.path.to_path_buf());
+                }
                 let reason = match (&whole_source_reason, existing) {
                     (Some(reason), _) => Some(reason.clone()),
                     (None, None) => Some(Reason::NewVariant),
@@ -416,6 +449,11 @@ impl<'a> Sources<'a> {
                     },
                 };
                 if let Some(reason) = reason {
+                    if variant.hash_names {
+                        // Rendered anew: the name follows the new content,
+                        // and the recorded file goes (below).
+                        output_path_into(path, settings, variant, &source.rel);
+                    }
                     let movable = renamed.and_then(|(from, old)| {
                         let d = renamed_derivation.as_ref()?;
                         let o = old.outputs.iter().find(|o| {
@@ -461,11 +499,17 @@ impl<'a> Sources<'a> {
                 .iter()
                 .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
             {
-                let reason = if settings.variants.iter().any(|v| *v.name == *o.variant) {
-                    RemovalReason::Moved
-                } else {
-                    RemovalReason::VariantRemoved
-                };
+                let made_here = |v: &Variant| known_shape.is_none_or(|shape| is_made(shape, v));
+                let reason =
+                    if let Some(v) = settings.variants.iter().find(|v| *v.name == *o.variant) {
+                        if made_here(v) {
+                            RemovalReason::Moved
+                        } else {
+                            RemovalReason::Redundant
+                        }
+                    } else {
+                        RemovalReason::VariantRemoved
+                    };
                 remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
                 dropped = true;
             }
@@ -480,7 +524,23 @@ impl<'a> Sources<'a> {
                 keep.sort_by(|a, b| a.path.cmp(&b.path));
                 keep
             };
-            if !builds.is_empty() {
+            let placeholder = if settings.placeholders.any() {
+                let (from, eighths) = match whole_source_reason {
+                    None => (record, eighths),
+                    Some(_) => (
+                        renamed.map(|(_, old)| old),
+                        renamed_derivation.as_ref().map_or(8, |d| d.eighths),
+                    ),
+                };
+                from.and_then(|r| r.placeholder.as_ref())
+                    .filter(|p| placeholder_holds(p, settings.placeholders, eighths))
+                    .cloned()
+            } else {
+                None
+            };
+            // Nothing to render, but placeholders to make: a decode.
+            let needs_decode = settings.placeholders.any() && placeholder.is_none();
+            if !builds.is_empty() || needs_decode {
                 let previous = recorded
                     .iter()
                     .filter(|o| builds.iter().any(|b| *b.path == *o.path))
@@ -493,16 +553,21 @@ impl<'a> Sources<'a> {
                     keep: keep(),
                     previous,
                     shape: renamed.and_then(|(_, old)| old.shape),
+                    placeholder,
                 });
                 continue;
             }
             let record = record.expect("a source with no builds has a record");
             let unchanged = !restatted
                 && !dropped
+                && (settings.placeholders.any() || record.placeholder.is_none())
                 && record.stat == fingerprint.stat
                 && record.racy == fingerprint.racy;
             if !unchanged {
-                let next = record::reobserved(record, &fingerprint, keep());
+                let mut next = record::reobserved(record, &fingerprint, keep());
+                if !settings.placeholders.any() {
+                    next.placeholder = None;
+                }
                 plan.updates.push((source.rel.clone(), next));
             }
         }

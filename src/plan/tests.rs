@@ -45,6 +45,7 @@ fn settings_for(variants: &[Variant]) -> Settings<'_> {
         force: false,
         shard: None,
         elsewhere: &[],
+        placeholders: Default::default(),
     }
 }
 
@@ -63,6 +64,7 @@ fn built(rel: &str, fingerprint: Fingerprint, variants: &[Variant]) -> SourceRec
         hash: fingerprint.hash.unwrap(),
         racy: false,
         failed: None,
+        placeholder: None,
         shape: None,
         outputs: variants
             .iter()
@@ -466,6 +468,7 @@ fn previously_failed_source_is_retried() {
             hash: [1; 32],
             racy: false,
             failed: Some([0; 32]),
+            placeholder: None,
             shape: None,
             outputs: vec![],
         },

@@ -331,7 +331,7 @@ mod tests {
             .is_err());
         let v = variant(64, 64, Fit::Contain, Format::Png);
         for bytes in [only_grey, icon(&[(16, 16, 24, small), (48, 40, 8, grey)])] {
-            let (out, _) = crate::render::render(
+            let (out, _) = crate::render::test_support::render_all(
                 &bytes,
                 &[0],
                 std::slice::from_ref(&v),

@@ -25,12 +25,21 @@ pub(super) fn encode_variant(
         resized.height,
         src.px.channels(),
     );
-    debug_assert_eq!((w, h), placement(src.full, src.orientation, v).out_upright);
+    debug_assert_eq!(
+        (w, h),
+        placement(src.full, src.orientation, v, None).out_upright
+    );
+    let pixels = if v.sharpen_milli > 0 {
+        sharpen(pixels, w, h, src.px, v.sharpen_milli)
+    } else {
+        pixels
+    };
 
     let bytes = match v.format {
         Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
         Format::Png => encode_png(src, &pixels, w, h)?,
         Format::Webp => encode_webp(src, pixels, w, h, v)?,
+        Format::Avif => encode_avif(pixels, w, h, src.px, v)?,
     };
     Ok(Rendered {
         width: w,
@@ -51,6 +60,67 @@ fn icc_for(src: &Source, px: Px) -> Option<&[u8]> {
         Px::Rgb | Px::Rgba => space == b"RGB ",
     };
     fits.then_some(icc)
+}
+
+/// An unsharp mask of Gaussian `sigma` (thousandths), as libvips and Hugo
+/// apply after a downscale: a resized photo looks soft without one. Done
+/// on the output's own pixels, never on the ones smaller variants are made
+/// from, so that only this variant's bytes depend on it.
+fn sharpen(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8> {
+    use image::{ImageBuffer, Luma, Rgb, Rgba};
+    let sigma = f32::from(sigma_milli) / 1000.0;
+    // No threshold: every difference is sharpened, as libvips's default does.
+    let threshold = 0;
+    match px {
+        Px::Gray => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
+        Px::Rgb => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
+        Px::Rgba => ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
+    }
+    .expect("the buffer holds w x h pixels")
+}
+
+/// AVIF through ravif (rav1e), 8-bit 4:4:4 YCbCr as ravif writes it; one
+/// thread per output, since outputs are already encoded in parallel.
+/// ravif writes the colour as sRGB (nclx) and has no way to carry an ICC
+/// profile, so AVIF outputs have none (see the README).
+fn encode_avif(
+    pixels: Vec<u8>,
+    w: u32,
+    h: u32,
+    px: Px,
+    v: &Variant,
+) -> Result<Vec<u8>, RenderError> {
+    let err = encode_error("AVIF");
+    let encoder = ravif::Encoder::new()
+        .with_quality(f32::from(v.quality.clamp(1, 100)))
+        .with_alpha_quality(f32::from(v.quality.clamp(1, 100)))
+        .with_speed(v.speed.clamp(1, 10))
+        .with_num_threads(Some(1));
+    let (w, h) = (w as usize, h as usize);
+    let encoded = match px {
+        Px::Rgba => {
+            let rgba: Vec<ravif::RGBA8> = pixels
+                .chunks_exact(4)
+                .map(|p| ravif::RGBA8::new(p[0], p[1], p[2], p[3]))
+                .collect();
+            encoder.encode_rgba(ravif::Img::new(&rgba[..], w, h))
+        }
+        Px::Rgb | Px::Gray => {
+            let rgb: Vec<ravif::RGB8> = match px {
+                Px::Gray => pixels.iter().map(|&g| ravif::RGB8::new(g, g, g)).collect(),
+                _ => pixels
+                    .chunks_exact(3)
+                    .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
+                    .collect(),
+            };
+            encoder.encode_rgb(ravif::Img::new(&rgb[..], w, h))
+        }
+    }
+    .map_err(|e| err(e.to_string()))?;
+    Ok(encoded.avif_file)
 }
 
 fn flatten(rgba: &[u8], bg: [u8; 3]) -> Vec<u8> {
@@ -209,7 +279,7 @@ mod tests {
     use image::{ImageDecoder, ImageFormat};
 
     use crate::model::Format;
-    use crate::render::render;
+    use crate::render::test_support::render_all;
     use crate::render::test_support::{
         decode, fixture, near, render_one, rgba_at, variant, ALL_FORMATS, LIMITS,
     };
@@ -339,7 +409,7 @@ mod tests {
         let src_icc = output_icc(&fixture("icc.png")).unwrap();
         with_alpha = reencode_png_with_icc(&with_alpha, &src_icc);
         let v = variant(32, 32, Fit::Contain, Format::Webp);
-        let r = render(&with_alpha, &[0], &[v], &LIMITS)
+        let r = render_all(&with_alpha, &[0], &[v], &LIMITS)
             .unwrap()
             .0
             .remove(0);

@@ -6,7 +6,7 @@
 //! free of pixels and I/O, rather than inside the resize.
 
 use crate::model::Shape;
-use crate::variant::{Fit, Variant};
+use crate::variant::{Fit, Position, Variant};
 
 /// Where a resized image comes from and what size it is written at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,6 +61,48 @@ pub fn geometry(src_w: u32, src_h: u32, box_w: u32, box_h: u32, fit: Fit) -> Geo
             }
         }
     }
+}
+
+/// `geometry` with the crop moved to where `position` says. `focus` is
+/// the top-left corner a content-aware position chose for the crop (see
+/// `render::smartcrop`), in upright source pixels; without one, such a
+/// position crops the centre.
+pub fn positioned(src_w: u32, src_h: u32, v: &Variant, focus: Option<(f64, f64)>) -> Geometry {
+    let mut g = geometry(src_w, src_h, v.width, v.height, v.fit);
+    if v.fit == Fit::Contain {
+        return g;
+    }
+    let (x, y, w, h) = g.crop;
+    let (max_x, max_y) = (
+        (f64::from(src_w.max(1)) - w).max(0.0),
+        (f64::from(src_h.max(1)) - h).max(0.0),
+    );
+    let (x, y) = match (v.position, focus) {
+        (Position::Top, _) => (x, 0.0),
+        (Position::Bottom, _) => (x, max_y),
+        (Position::Left, _) => (0.0, y),
+        (Position::Right, _) => (max_x, y),
+        (Position::Entropy | Position::Attention, Some((fx, fy))) => {
+            (fx.clamp(0.0, max_x), fy.clamp(0.0, max_y))
+        }
+        _ => (x, y),
+    };
+    g.crop = (x, y, w, h);
+    g
+}
+
+/// Whether a source of upright size `shape` gets an output of `v` at all.
+/// A member of a set is left out where the next smaller width of its set
+/// already comes out at the same size (the source is narrower than both):
+/// widths wider than the source make one output at the source's size, not
+/// several identical ones.
+pub fn is_made(shape: Shape, v: &Variant) -> bool {
+    let Some((w, h)) = v.smaller else {
+        return true;
+    };
+    let this = geometry(shape.width, shape.height, v.width, v.height, v.fit);
+    let smaller = geometry(shape.width, shape.height, w, h, v.fit);
+    (this.out_width, this.out_height) != (smaller.out_width, smaller.out_height)
 }
 
 /// The JPEG DCT scale, in eighths (1, 2, 4 or 8), a source of upright size
@@ -317,6 +359,89 @@ mod tests {
             .parent,
             [None, None]
         );
+    }
+
+    #[test]
+    fn open_sides_fit_the_other_side_alone() {
+        use crate::variant::UNBOUNDED;
+        let g = geometry(4000, 3000, 600, UNBOUNDED, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (600, 450));
+        let g = geometry(4000, 3000, UNBOUNDED, 300, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (400, 300));
+        let g = geometry(300, 200, 600, UNBOUNDED, Fit::Contain);
+        assert_eq!((g.out_width, g.out_height), (300, 200), "never upscaled");
+    }
+
+    #[test]
+    fn positions_move_the_crop_to_their_edge() {
+        let at = |position, focus| {
+            let v = Variant {
+                fit: Fit::Cover,
+                position,
+                ..Variant::new("c", 100, 100, Format::Jpeg)
+            };
+            positioned(400, 200, &v, focus).crop
+        };
+        assert_eq!(at(Position::Center, None), (100.0, 0.0, 200.0, 200.0));
+        assert_eq!(at(Position::Left, None), (0.0, 0.0, 200.0, 200.0));
+        assert_eq!(at(Position::Right, None), (200.0, 0.0, 200.0, 200.0));
+        assert_eq!(at(Position::Top, None), (100.0, 0.0, 200.0, 200.0));
+        assert_eq!(
+            at(Position::Attention, Some((170.0, 9.0))),
+            (170.0, 0.0, 200.0, 200.0)
+        );
+        assert_eq!(
+            at(Position::Entropy, Some((900.0, 0.0))),
+            (200.0, 0.0, 200.0, 200.0),
+            "clamped inside the source"
+        );
+        let tall = Variant {
+            fit: Fit::Cover,
+            position: Position::Bottom,
+            ..Variant::new("c", 100, 100, Format::Jpeg)
+        };
+        assert_eq!(
+            positioned(200, 400, &tall, None).crop,
+            (0.0, 200.0, 200.0, 200.0)
+        );
+    }
+
+    #[test]
+    fn set_members_wider_than_the_source_make_one_output() {
+        use crate::variant::UNBOUNDED;
+        let member = |w: u32, smaller: Option<u32>| Variant {
+            smaller: smaller.map(|s| (s, UNBOUNDED)),
+            ..Variant::new("s", w, UNBOUNDED, Format::Webp)
+        };
+        let shape = Shape {
+            width: 800,
+            height: 600,
+            jpeg: true,
+        };
+        let made: Vec<bool> = [
+            (320, None),
+            (640, Some(320)),
+            (1280, Some(640)),
+            (1920, Some(1280)),
+        ]
+        .into_iter()
+        .map(|(w, s)| is_made(shape, &member(w, s)))
+        .collect();
+        assert_eq!(
+            made,
+            [true, true, true, false],
+            "1280 comes out at 800, 1920 too"
+        );
+        let tiny = Shape {
+            width: 200,
+            height: 100,
+            jpeg: false,
+        };
+        assert!(
+            is_made(tiny, &member(320, None)),
+            "the smallest is always made"
+        );
+        assert!(!is_made(tiny, &member(640, Some(320))));
     }
 
     #[test]

@@ -373,7 +373,7 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::model::Format;
-    use crate::render::render;
+    use crate::render::test_support::render_all;
     use crate::render::test_support::{
         decode as decode_output, fixture, near, render_err, render_one, rgba_at, variant,
     };
@@ -512,7 +512,7 @@ mod tests {
     #[test]
     fn oversized_jpeg_is_refused_from_its_frame_header() {
         let v = variant(64, 64, Fit::Contain, Format::Jpeg);
-        let e = render(
+        let e = render_all(
             &fixture("baseline.jpg"),
             &[0],
             &[v],

@@ -15,7 +15,8 @@
 //! format. This file holds the entry point, the types the caller sees, and
 //! the order of the steps.
 
-use crate::model::Shape;
+use crate::config::Placeholders;
+use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
 mod decode;
@@ -23,7 +24,9 @@ mod encode;
 pub mod geometry;
 mod jpeg;
 mod orient;
+mod placeholder;
 mod resize;
+mod smartcrop;
 mod sniff;
 #[cfg(test)]
 mod test_support;
@@ -133,26 +136,32 @@ fn mpx(pixels: u64) -> String {
 /// What the source was, for the record: its shape (upright size, and
 /// whether it is a JPEG) and the JPEG DCT scale it was decoded at (8 = full
 /// size, always for other formats).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceInfo {
     /// Upright size, and whether it is a JPEG.
     pub shape: Shape,
     /// The JPEG DCT scale it was decoded at, in eighths.
     pub eighths: u8,
+    /// Its placeholders, when asked for.
+    pub placeholder: Option<Box<Placeholder>>,
 }
 
 /// Decode `source` once and produce the outputs of the variants `wanted`
-/// (indices into `all`, the configured set), in that order, made the way
+/// (indices into `all`, the configured set), in that order — `None` for a
+/// member of a set that this source gets no output of
+/// ([`geometry::is_made`]) — made the way
 /// [`geometry::derivation`] says for the whole set: the decode scale, and the
 /// larger variant each is resized from. An output thus depends on the
 /// source, its own settings and that derivation (which the caller records),
 /// never on which other variants happen to be rendered in this call.
+/// `placeholders` are made from the same decode.
 pub fn render(
     source: &[u8],
     wanted: &[usize],
     all: &[Variant],
     limits: &Limits,
-) -> Result<(Vec<Rendered>, SourceInfo), RenderError> {
+    placeholders: Placeholders,
+) -> Result<(Vec<Option<Rendered>>, SourceInfo), RenderError> {
     for v in all {
         // `geometry` cannot size an empty box; config validation should have
         // caught this, but a bad variant must not take the process down.
@@ -179,11 +188,23 @@ pub fn render(
             (src, derivation)
         }
     };
-    let mut resized = resize::resize_wanted(&src, &derivation.parent, wanted, all)?;
+    let shape = src.shape();
+    let placeholder = placeholders
+        .any()
+        .then(|| Box::new(placeholder::placeholder(&src, placeholders)));
+    let made: Vec<usize> = wanted
+        .iter()
+        .copied()
+        .filter(|&i| geometry::is_made(shape, &all[i]))
+        .collect();
+    let mut resized = resize::resize_wanted(&src, &derivation.parent, &made, all)?;
     let rendered = wanted
         .iter()
         .enumerate()
         .map(|(k, &i)| {
+            if !made.contains(&i) {
+                return Ok(None);
+            }
             // Every resize is done: the buffers can go to the encoders.
             let pixels = if wanted[k + 1..].contains(&i) {
                 resized[i].clone()
@@ -191,12 +212,13 @@ pub fn render(
                 resized[i].take()
             };
             let pixels = pixels.expect("resized above");
-            encode::encode_variant(&src, pixels, &all[i], derivation.via[i])
+            encode::encode_variant(&src, pixels, &all[i], derivation.via[i]).map(Some)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let info = SourceInfo {
-        shape: src.shape(),
+        shape,
         eighths: src.eighths,
+        placeholder,
     };
     Ok((rendered, info))
 }
@@ -206,7 +228,7 @@ mod tests {
     use super::*;
     use crate::model::Format;
     use crate::variant::Fit;
-    use test_support::{fixture, variant, LIMITS};
+    use test_support::{fixture, render_all, variant, LIMITS};
 
     #[test]
     fn outputs_follow_variant_order() {
@@ -215,14 +237,14 @@ mod tests {
             variant(30, 30, Fit::Cover, Format::Jpeg),
             variant(40, 40, Fit::Contain, Format::Png),
         ];
-        let (out, _) = render(&fixture("baseline.jpg"), &[0, 1, 2], &vs, &LIMITS).unwrap();
+        let (out, _) = render_all(&fixture("baseline.jpg"), &[0, 1, 2], &vs, &LIMITS).unwrap();
         assert_eq!(out.len(), 3);
         assert!(out[0].bytes.starts_with(b"RIFF") && (out[0].width, out[0].height) == (20, 15));
         assert!(
             out[1].bytes.starts_with(&[0xFF, 0xD8]) && (out[1].width, out[1].height) == (30, 30)
         );
         assert!(out[2].bytes.starts_with(b"\x89PNG") && (out[2].width, out[2].height) == (40, 30));
-        assert!(render(&fixture("baseline.jpg"), &[], &vs, &LIMITS)
+        assert!(render_all(&fixture("baseline.jpg"), &[], &vs, &LIMITS)
             .unwrap()
             .0
             .is_empty());
@@ -231,7 +253,7 @@ mod tests {
     #[test]
     fn an_empty_variant_box_is_an_error() {
         let zero = variant(0, 10, Fit::Contain, Format::Png);
-        let e = render(&fixture("baseline.jpg"), &[0], &[zero], &LIMITS).unwrap_err();
+        let e = render_all(&fixture("baseline.jpg"), &[0], &[zero], &LIMITS).unwrap_err();
         assert!(e.to_string().contains("at least 1"), "{e}");
     }
 
@@ -245,16 +267,16 @@ mod tests {
         let big = variant(96, 96, Fit::Contain, Format::Png);
         let src = fixture("exif-orientation-6.jpg");
         let config = [big.clone(), small.clone()];
-        let (alone, info) = render(&src, &[1], &config, &LIMITS).unwrap();
-        let (both, info_both) = render(&src, &[0, 1], &config, &LIMITS).unwrap();
-        let (reversed, _) = render(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
+        let (alone, info) = render_all(&src, &[1], &config, &LIMITS).unwrap();
+        let (both, info_both) = render_all(&src, &[0, 1], &config, &LIMITS).unwrap();
+        let (reversed, _) = render_all(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
         assert_eq!(alone[0].bytes, both[1].bytes);
         assert_eq!(reversed[0].bytes, both[1].bytes);
         assert_eq!(reversed[1].bytes, both[0].bytes);
         assert_eq!(reversed[2].bytes, both[1].bytes);
         assert_eq!(info, info_both);
         assert_eq!(
-            render(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
+            render_all(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
             both[0].bytes
         );
         assert_eq!((both[0].via, alone[0].via != 0), (0, true));
@@ -267,7 +289,7 @@ mod tests {
             jpeg: true,
         };
         assert_eq!(info.shape, shape, "upright size");
-        let (_, alone_info) = render(&src, &[0], &[small], &LIMITS).unwrap();
+        let (_, alone_info) = render_all(&src, &[0], &[small], &LIMITS).unwrap();
         assert_eq!(alone_info.eighths, 2);
     }
 
@@ -284,8 +306,8 @@ mod tests {
             "rgba-transparent.png",
             "exif-orientation-6.jpg",
         ] {
-            let (a, _) = render(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
-            let (b, _) = render(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
+            let (a, _) = render_all(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
+            let (b, _) = render_all(&fixture(src), &[0, 1, 2], &vs, &LIMITS).unwrap();
             for (x, y) in a.iter().zip(&b) {
                 assert_eq!(x.bytes, y.bytes, "{src}");
             }
@@ -346,7 +368,12 @@ mod tests {
                     b.extend_from_slice(&other[from..]);
                 }
             }
-            let result = std::panic::catch_unwind(|| render(&b, &[0, 1], &vs, &limits).map(|_| ()));
+            let all = Placeholders {
+                thumbhash: true,
+                blurhash: true,
+            };
+            let result =
+                std::panic::catch_unwind(|| render(&b, &[0, 1], &vs, &limits, all).map(|_| ()));
             match result {
                 Ok(Ok(())) => ok += 1,
                 Ok(Err(_)) => err += 1,

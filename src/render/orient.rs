@@ -75,7 +75,7 @@ pub(super) fn orient(
 #[cfg(test)]
 mod tests {
     use crate::model::Format;
-    use crate::render::render;
+    use crate::render::test_support::render_all;
     use crate::render::test_support::{
         decode, fixture, near, render_one, rgba_at, variant, LIMITS,
     };
@@ -103,7 +103,8 @@ mod tests {
             let name = format!("exif-orientation-{n}.jpg");
             let cascaded = cases.iter().map(|(v, _)| {
                 let (mut out, _) =
-                    render(&fixture(&name), &[1], &[whole.clone(), v.clone()], &LIMITS).unwrap();
+                    render_all(&fixture(&name), &[1], &[whole.clone(), v.clone()], &LIMITS)
+                        .unwrap();
                 out.remove(0)
             });
             let direct = cases.iter().map(|(v, _)| render_one(&name, v));

@@ -7,8 +7,9 @@ use fast_image_resize as fr;
 use image::metadata::Orientation;
 
 use super::decode::{Px, Source};
-use super::geometry::geometry;
+use super::geometry::{geometry, positioned};
 use super::orient::{swaps_axes, upright_rect_to_stored};
+use super::smartcrop::Map;
 use super::RenderError;
 use crate::variant::Variant;
 
@@ -21,11 +22,22 @@ pub(super) struct Placement {
     pub(super) out_upright: (u32, u32),
 }
 
-pub(super) fn placement(full: (u32, u32), orientation: Orientation, v: &Variant) -> Placement {
+/// `map`: the small copy of the source that content-aware positions look
+/// at (without one they crop the centre).
+pub(super) fn placement(
+    full: (u32, u32),
+    orientation: Orientation,
+    v: &Variant,
+    map: Option<&Map>,
+) -> Placement {
     let (sw, sh) = full;
     let swaps = swaps_axes(orientation);
     let (uw, uh) = if swaps { (sh, sw) } else { (sw, sh) };
-    let g = geometry(uw, uh, v.width, v.height, v.fit);
+    let focus = map.and_then(|m| {
+        let centred = geometry(uw, uh, v.width, v.height, v.fit);
+        m.focus(v.position, centred.crop.2, centred.crop.3)
+    });
+    let g = positioned(uw, uh, v, focus);
     let crop = upright_rect_to_stored(orientation, f64::from(sw), f64::from(sh), g.crop);
     let out_upright = (g.out_width, g.out_height);
     let out_stored = if swaps {
@@ -68,6 +80,8 @@ pub(super) fn resize_wanted(
 ) -> Result<Vec<Option<Resized>>, RenderError> {
     let mut resizer = fr::Resizer::new();
     let mut resized: Vec<Option<Resized>> = (0..all.len()).map(|_| None).collect();
+    // Only made when a wanted crop looks at the content.
+    let mut map: Option<Map> = None;
     for &i in wanted {
         let mut chain = vec![i];
         while let Some(p) = parent[*chain.last().expect("not empty")] {
@@ -76,7 +90,13 @@ pub(super) fn resize_wanted(
         for &j in chain.iter().rev() {
             if resized[j].is_none() {
                 let from = parent[j].and_then(|p| resized[p].as_ref());
-                resized[j] = Some(resize_variant(src, from, &all[j], &mut resizer)?);
+                let v = &all[j];
+                let smart = v.fit == crate::variant::Fit::Cover && v.position.looks_at_content();
+                if smart && map.is_none() {
+                    map = Some(Map::of(src));
+                }
+                let map = map.as_ref().filter(|_| smart);
+                resized[j] = Some(resize_variant(src, from, v, map, &mut resizer)?);
             }
         }
     }
@@ -89,9 +109,10 @@ fn resize_variant(
     src: &Source,
     from: Option<&Resized>,
     v: &Variant,
+    map: Option<&Map>,
     resizer: &mut fr::Resizer,
 ) -> Result<Resized, RenderError> {
-    let p = placement(src.full, src.orientation, v);
+    let p = placement(src.full, src.orientation, v, map);
     let (sw, sh) = p.out_stored;
     // The image resized from, and its pixels per full-resolution pixel.
     let (pixels, iw, ih, scale_x, scale_y) = match from {

@@ -4,7 +4,7 @@
 
 use image::DynamicImage;
 
-use super::{render, Limits, Rendered};
+use super::{render, Limits, RenderError, Rendered, SourceInfo};
 use crate::model::Format;
 use crate::variant::{Fit, Variant};
 
@@ -28,8 +28,19 @@ pub(super) fn variant(width: u32, height: u32, fit: Fit, format: Format) -> Vari
     }
 }
 
+/// [`render`] for variants that every source gets (no set members).
+pub(super) fn render_all(
+    source: &[u8],
+    wanted: &[usize],
+    all: &[Variant],
+    limits: &Limits,
+) -> Result<(Vec<Rendered>, SourceInfo), RenderError> {
+    let (out, info) = render(source, wanted, all, limits, Default::default())?;
+    Ok((out.into_iter().map(|r| r.expect("made")).collect(), info))
+}
+
 pub(super) fn render_one(name: &str, v: &Variant) -> Rendered {
-    let (mut out, _) = render(&fixture(name), &[0], std::slice::from_ref(v), &LIMITS)
+    let (mut out, _) = render_all(&fixture(name), &[0], std::slice::from_ref(v), &LIMITS)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(out.len(), 1);
     out.remove(0)
@@ -37,7 +48,7 @@ pub(super) fn render_one(name: &str, v: &Variant) -> Rendered {
 
 pub(super) fn render_err(bytes: &[u8]) -> String {
     let v = variant(64, 64, Fit::Contain, Format::Jpeg);
-    match render(bytes, &[0], &[v], &LIMITS) {
+    match render(bytes, &[0], &[v], &LIMITS, Default::default()) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }

@@ -123,6 +123,7 @@ pub(crate) fn removal(reason: RemovalReason) -> &'static str {
         RemovalReason::VariantRemoved => "variant removed",
         RemovalReason::Moved => "variant now writes elsewhere",
         RemovalReason::SourceFailed => "source failed",
+        RemovalReason::Redundant => "source narrower than this width (a smaller one has its size)",
     }
 }
 

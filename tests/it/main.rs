@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on real image files in temporary
 //! folders.
 
+mod browser;
 mod build;
 mod ci;
 mod clean;
