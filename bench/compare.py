@@ -4,7 +4,9 @@
 Scenarios (pick with --scenarios, default all):
   cold      cold build, one 256 px JPEG q80 variant, -j2, vs image peers
   variants3 cold build with three variants (256 jpeg, 640 webp, 1280 jpeg)
-            vs the 1280 jpeg variant alone
+            vs the 1280 jpeg variant alone, and vs the same three made by
+            a Pillow script from one decode (pillow-three) and by libvips
+            (vips-three)
   j1        cold build at -j1 vs -j2 (parallel scaling)
   noop      N tiny sources x 3 variants, all up to date: thumbgen vs
             ninja and make
@@ -452,10 +454,10 @@ class Bench:
         return check
 
     # ---- peers -------------------------------------------------------------
-    def peer(self, name):
+    def peer(self, name, per_source=1):
         outroot = os.path.join(self.work, "peers")
         out = os.path.join(outroot, name)
-        expected = self.corpus["peer_sources"]
+        expected = self.corpus["peer_sources"] * per_source
 
         def setup():
             rmtree(out)
@@ -505,8 +507,10 @@ class Bench:
         k3 = self.tg_cold("tg-3v-j2", "thumbgen 3 variants (256 jpeg, 640 webp, 1280 jpeg)",
                           [V256, V640, V1280], JOBS)
         k1 = self.tg_cold("tg-1280-j2", "thumbgen 1 variant (1280 jpeg)", [V1280], JOBS)
-        self.tables.append(("variants3", "cold build, three variants vs the largest alone, -j2",
-                            [k1, k3], k1, None))
+        three = [self.peer(p, 3) for p in ("pillow-three", "vips-three")]
+        self.tables.append(("variants3", "cold build, three variants (256 jpeg, 640 webp, "
+                            "1280 jpeg), 2 workers; ratios to pillow-three",
+                            [k3] + three + [k1], three[0], None))
 
     def scenario_j1(self):
         k2 = self.tg_cold("tg-256-j2", "thumbgen -j2", [V256], JOBS)
@@ -799,6 +803,7 @@ def main(argv):
             bench.warm_up_peers(args.peers)
             bench.scenario_cold(args.peers)
         if "variants3" in args.scenarios:
+            bench.warm_up_peers(["pillow-three", "vips-three"])
             bench.scenario_variants3()
         if "j1" in args.scenarios:
             bench.scenario_j1()

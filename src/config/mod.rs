@@ -548,13 +548,15 @@ impl Ctx<'_> {
             match name.as_str() {
                 "thumbhash" => wanted.thumbhash = true,
                 "blurhash" => wanted.blurhash = true,
-                other => return Err(self.err(
-                    value,
-                    "placeholder",
-                    &format!(
+                other => {
+                    return Err(self.err(
+                        value,
+                        "placeholder",
+                        &format!(
                         "must be \"thumbhash\", \"blurhash\" or a list of them (got \"{other}\")"
                     ),
-                )),
+                    ))
+                }
             }
         }
         Ok(wanted)

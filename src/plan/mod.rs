@@ -407,18 +407,19 @@ impl<'a> Sources<'a> {
                 output_path_into(path, settings, variant, &source.rel);
                 let existing = recorded.iter().find(|o| *o.variant == *variant.name);
                 // A content-named output is recorded under its full name.
-                if let Some(o) = existing.filter(|o| {
-                    variant.hash_names && crate::variant::is_hashed_form_of(&o.path, path)
-                }) {
+                let hashed =
+                    existing.is_some_and(|o| crate::variant::is_hashed_form_of(&o.path, path));
+                if let Some(o) = existing.filter(|_| variant.hash_names && hashed) {
                     path.clone_from(&o.path.to_path_buf());
                 }
+                // Named by content or not, as the variant now says.
+                let elsewhere = |o: &OutputRecord| {
+                    o.path.as_os_str() != path.as_os_str() || variant.hash_names != hashed
+                };
                 let reason = match (&whole_source_reason, existing) {
                     (Some(reason), _) => Some(reason.clone()),
                     (None, None) => Some(Reason::NewVariant),
-                    (None, Some(o))
-                        if o.path.as_os_str() != path.as_os_str()
-                            || o.settings != recipes[index] =>
-                    {
+                    (None, Some(o)) if elsewhere(o) || o.settings != recipes[index] => {
                         Some(variant_changes.reason(index, o, path))
                     }
                     (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
@@ -490,6 +491,11 @@ impl<'a> Sources<'a> {
                         },
                     };
                     builds.push(build);
+                    if variant.hash_names {
+                        // Its name comes with its new content: whatever is
+                        // recorded for it now is no longer wanted.
+                        path.as_mut_os_string().clear();
+                    }
                 }
             }
 

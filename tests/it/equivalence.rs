@@ -13,6 +13,9 @@ const FORMATS: &[&str] = &["jpeg", "png", "webp"];
 /// as large as others and smaller ones are resized from them.
 const SIZES: &[u32] = &[12, 16, 24, 32, 48, 64, 96];
 
+/// Cover positions; the content-aware ones look at the pixels.
+const POSITIONS: &[&str] = &["center", "top", "right", "entropy", "attention"];
+
 #[derive(Clone, Debug)]
 struct VariantSpec {
     name: &'static str,
@@ -20,10 +23,30 @@ struct VariantSpec {
     format: &'static str,
     cover: bool,
     quality: u32,
+    /// A set of three widths (half, whole, twice `size`) in its format and
+    /// PNG: sources narrower than a width make no file of it.
+    set: bool,
+    /// Into [`POSITIONS`]; used with `cover`.
+    position: usize,
 }
 
-fn config_text(variants: &[VariantSpec]) -> String {
-    variants
+/// Top-level keys the sequences turn on and off. The manifest is always
+/// written (into the output tree, so it is compared too).
+#[derive(Clone, Debug, Default)]
+struct TopSpec {
+    hash_names: bool,
+    placeholder: bool,
+}
+
+fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
+    let mut text = String::from("manifest = \"public/thumbs/manifest.json\"\n");
+    if top.hash_names {
+        text.push_str("hash_names = true\n");
+    }
+    if top.placeholder {
+        text.push_str("placeholder = [\"thumbhash\", \"blurhash\"]\n");
+    }
+    text + &variants
         .iter()
         .map(|v| {
             // PNG is lossless: a quality for it is a config error.
@@ -32,16 +55,36 @@ fn config_text(variants: &[VariantSpec]) -> String {
             } else {
                 format!("quality = {}\n", v.quality)
             };
+            let position = if v.cover {
+                format!("position = \"{}\"\n", POSITIONS[v.position])
+            } else {
+                String::new()
+            };
+            let (width, format) = if v.set {
+                let quality = if v.format == "png" { "" } else { &quality };
+                let formats = if v.format == "png" {
+                    "formats = [\"png\"]".to_string()
+                } else {
+                    format!("formats = [\"{}\", \"png\"]\n{quality}", v.format)
+                };
+                (
+                    format!("widths = [{}, {}, {}]", v.size / 2, v.size, v.size * 2),
+                    formats,
+                )
+            } else {
+                (
+                    format!("width = {}", v.size),
+                    format!("format = \"{}\"\n{quality}", v.format),
+                )
+            };
             format!(
-                "[[variants]]\nname = \"{}\"\nwidth = {}\nheight = {}\nformat = \"{}\"\nfit = \"{}\"\n{quality}",
+                "[[variants]]\nname = \"{}\"\n{width}\nheight = {}\n{format}\nfit = \"{}\"\n{position}",
                 v.name,
                 v.size,
-                v.size,
-                v.format,
                 if v.cover { "cover" } else { "contain" },
             )
         })
-        .collect()
+        .collect::<String>()
 }
 
 fn sources(env: &Env) -> Vec<String> {
@@ -61,11 +104,16 @@ fn random_name(rng: &mut fastrand::Rng) -> String {
 }
 
 /// Apply one random edit; returns a description for the failure log.
-fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpec>) -> String {
+fn random_edit(
+    env: &Env,
+    rng: &mut fastrand::Rng,
+    top: &mut TopSpec,
+    variants: &mut Vec<VariantSpec>,
+) -> String {
     let present = sources(env);
     let pick = |rng: &mut fastrand::Rng| present[rng.usize(..present.len())].clone();
     let seed = rng.u32(..);
-    match rng.u32(..11) {
+    match rng.u32(..12) {
         0 | 1 => {
             let name = random_name(rng);
             env.add_image(&name, rng.u32(8..120), rng.u32(8..120), seed);
@@ -105,14 +153,16 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
         7 => {
             let i = rng.usize(..variants.len());
             let v = &mut variants[i];
-            match rng.u32(..4) {
+            match rng.u32(..6) {
                 0 => v.size = SIZES[rng.usize(..SIZES.len())],
                 1 => v.format = FORMATS[rng.usize(..FORMATS.len())],
                 2 => v.cover = !v.cover,
+                3 => v.set = !v.set,
+                4 => v.position = rng.usize(..POSITIONS.len()),
                 _ => v.quality = rng.u32(50..95),
             }
             let v = v.clone();
-            env.set_variants(&config_text(variants));
+            env.set_variants(&config_text(top, variants));
             format!("change variant {v:?}")
         }
         8 => {
@@ -128,14 +178,25 @@ fn random_edit(env: &Env, rng: &mut fastrand::Rng, variants: &mut Vec<VariantSpe
                     format: FORMATS[rng.usize(..FORMATS.len())],
                     cover: rng.bool(),
                     quality: 80,
+                    set: rng.bool(),
+                    position: rng.usize(..POSITIONS.len()),
                 });
-                env.set_variants(&config_text(variants));
+                env.set_variants(&config_text(top, variants));
                 format!("add variant {name}")
             } else {
                 let removed = variants.remove(rng.usize(..variants.len()));
-                env.set_variants(&config_text(variants));
+                env.set_variants(&config_text(top, variants));
                 format!("remove variant {}", removed.name)
             }
+        }
+        10 => {
+            if rng.bool() {
+                top.hash_names = !top.hash_names;
+            } else {
+                top.placeholder = !top.placeholder;
+            }
+            env.set_variants(&config_text(top, variants));
+            format!("top-level keys now {top:?}")
         }
         9 => {
             let outputs = env.output_files();
@@ -170,6 +231,8 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
             format: "jpeg",
             cover: false,
             quality: 80,
+            set: false,
+            position: 0,
         },
         VariantSpec {
             name: "large",
@@ -177,16 +240,19 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
             format: "webp",
             cover: false,
             quality: 75,
+            set: true,
+            position: 0,
         },
     ];
-    let env = Env::new(&config_text(&variants));
+    let mut top = TopSpec::default();
+    let env = Env::new(&config_text(&top, &variants));
     for _ in 0..4 {
         let name = random_name(&mut rng);
         env.add_image(&name, rng.u32(8..120), rng.u32(8..120), rng.u32(..));
     }
     let mut log = Vec::new();
     for step in 0..steps {
-        let edit = random_edit(&env, &mut rng, &mut variants);
+        let edit = random_edit(&env, &mut rng, &mut top, &mut variants);
         log.push(edit);
         let context = || format!("seed {seed}, step {step}, edits:\n  {}", log.join("\n  "));
 

@@ -15,3 +15,4 @@ mod remote;
 mod snapshots;
 mod trust;
 mod watch;
+mod web;
