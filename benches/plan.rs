@@ -37,6 +37,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
         force: false,
         shard: None,
         elsewhere: &[],
+        placeholders: Default::default(),
     };
     let mut observed = Vec::with_capacity(n);
     let mut state = State::default();
@@ -83,6 +84,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
                 hash: [1; 32],
                 racy: false,
                 failed: None,
+                placeholder: None,
                 shape: Some(shape),
                 outputs: records,
             },
@@ -111,6 +113,7 @@ fn bench_plan(c: &mut Criterion) {
         force: false,
         shard: None,
         elsewhere: &[],
+        placeholders: Default::default(),
     };
     let p = plan::plan(&observed, &[], &state, &outputs, &settings);
     assert_eq!((p.up_to_date, p.jobs.len()), (30_000, 0), "a no-op plan");

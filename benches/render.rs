@@ -5,6 +5,7 @@
 use criterion::{criterion_main, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
+use thumbgen::config::Placeholders;
 use thumbgen::model::Format;
 use thumbgen::render::{render, Limits};
 use thumbgen::variant::Variant;
@@ -49,14 +50,23 @@ fn bench_render(c: &mut Criterion) {
     let three = [thumb.clone(), card, large.clone()];
     let mut group = c.benchmark_group("render 12 Mpx JPEG");
     group.sample_size(20);
+    let none = Placeholders::default();
+    let both = Placeholders {
+        thumbhash: true,
+        blurhash: true,
+    };
     group.bench_function("256 jpeg", |b| {
-        b.iter(|| render(&source, &[0], std::slice::from_ref(&thumb), &limits).unwrap())
+        b.iter(|| render(&source, &[0], std::slice::from_ref(&thumb), &limits, none).unwrap())
     });
     group.bench_function("1280 jpeg", |b| {
-        b.iter(|| render(&source, &[0], std::slice::from_ref(&large), &limits).unwrap())
+        b.iter(|| render(&source, &[0], std::slice::from_ref(&large), &limits, none).unwrap())
     });
     group.bench_function("256 jpeg + 640 webp + 1280 jpeg", |b| {
-        b.iter(|| render(&source, &[0, 1, 2], &three, &limits).unwrap())
+        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, none).unwrap())
+    });
+    // Placeholders are made from the same decode: this is their whole cost.
+    group.bench_function("256 jpeg + 640 webp + 1280 jpeg + placeholders", |b| {
+        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, both).unwrap())
     });
     group.finish();
 }

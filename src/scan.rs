@@ -123,7 +123,10 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                 out.lock().unwrap().scan.excluded.push(rel.to_path_buf());
                 return WalkState::Continue;
             }
-            let found = if file_type.is_symlink() {
+            // With `follow_links` the walker reports a link by its target's
+            // type; the path itself is still a link, which `stat_files`
+            // (an lstat) would call no file.
+            let found = if entry.path_is_symlink() {
                 match follow_symlink(entry.path(), real_root, config.follow_links) {
                     Link::Source(stat) => Found {
                         rel: rel.to_path_buf(),
@@ -434,6 +437,26 @@ mod tests {
         assert!(
             matches!(&scan.warnings[0], Warning::SymlinkOutside { path } if path.ends_with("outside.jpg"))
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn with_follow_links_every_link_to_a_file_is_a_source() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        touch(&src.join("real.jpg"));
+        touch(&dir.path().join("elsewhere.jpg"));
+        symlink(src.join("real.jpg"), src.join("inside.jpg")).unwrap();
+        symlink(dir.path().join("elsewhere.jpg"), src.join("outside.jpg")).unwrap();
+        let scan = scan(&config(dir.path(), "follow_links = true"), 1).unwrap();
+        assert_eq!(rels(&scan), ["inside.jpg", "outside.jpg", "real.jpg"]);
+        assert!(
+            scan.found.iter().all(|f| f.stat.is_ok()),
+            "{:?}",
+            scan.found
+        );
+        assert!(scan.warnings.is_empty());
     }
 
     #[test]

@@ -148,8 +148,8 @@ fn dominant(rgba: &[u8]) -> [u8; 3] {
     let mut sum = [0u64; 3];
     let mut n = 0u64;
     for p in pixels.iter().filter(|p| bin(p) == top) {
-        for c in 0..3 {
-            sum[c] += u64::from(p[c]);
+        for (s, v) in sum.iter_mut().zip(&p[..3]) {
+            *s += u64::from(*v);
         }
         n += 1;
     }
@@ -196,8 +196,8 @@ mod tests {
         let n = f64::from(img.width() * img.height());
         let mut sum = [0f64; 3];
         for p in img.pixels() {
-            for c in 0..3 {
-                sum[c] += f64::from(p.0[c]);
+            for (s, v) in sum.iter_mut().zip(p.0) {
+                *s += f64::from(v);
             }
         }
         sum.map(|s| s / n)
