@@ -33,7 +33,7 @@ pub(super) struct Map {
 impl Map {
     /// Reduce `src` to a small upright copy.
     pub(super) fn of(src: &Source) -> Map {
-        let (rgba, width, height) = reduced(src, MAP_SIDE);
+        let (rgba, width, height) = reduced(src, MAP_SIDE, false);
         let rgb = rgba
             .chunks_exact(4)
             .flat_map(|p| [p[0], p[1], p[2]])
