@@ -334,7 +334,7 @@ impl<'a> Executor<'a> {
                     .zip(&done.images)
                     .all(|(b, image)| match image {
                         Some(image) => {
-                            let path = self.final_path(b, &hash_bytes(&image.bytes));
+                            let path = self.final_path(b, || hash_bytes(&image.bytes));
                             fsutil::same_content(&self.config.resolve(&path), &image.bytes)
                                 .is_some()
                         }
@@ -356,10 +356,11 @@ impl<'a> Executor<'a> {
     }
 
     /// Where `build`'s output with content digest `hash` goes: its planned
-    /// path, with the digest in the name for a `hash_names` variant.
-    fn final_path(&self, build: &Build, hash: &Hash) -> PathBuf {
+    /// path, with the digest in the name for a `hash_names` variant (the
+    /// only case that needs the digest).
+    fn final_path(&self, build: &Build, hash: impl FnOnce() -> Hash) -> PathBuf {
         if self.config.variants[build.variant].hash_names {
-            crate::variant::with_content_hash(&build.path, hash)
+            crate::variant::with_content_hash(&build.path, &hash())
         } else {
             build.path.clone()
         }
@@ -368,7 +369,7 @@ impl<'a> Executor<'a> {
     /// Move an output of a renamed source to where `build` puts it; `None`
     /// if it is no longer what was recorded (it is rendered instead).
     fn relocate(&self, from: &OutputRecord, build: &Build) -> Option<OutputRecord> {
-        let path = &self.final_path(build, &from.hash);
+        let path = &self.final_path(build, || from.hash);
         let old = self.config.resolve(&from.path);
         let new = self.config.resolve(path);
         let boundary = self.config.prune_boundary(&old);
@@ -463,7 +464,7 @@ impl<'a> Executor<'a> {
 
         for (_, build, entry, bytes) in hits {
             let hash = entry.digest().expect("verified on download");
-            let path = self.final_path(build, &hash);
+            let path = self.final_path(build, || hash);
             let (stat, verified) = match self.place(&path, &bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
@@ -502,7 +503,7 @@ impl<'a> Executor<'a> {
                 continue;
             };
             let hash = hash_bytes(&image.bytes);
-            let path = self.final_path(build, &hash);
+            let path = self.final_path(build, || hash);
             let (stat, verified) = match self.place(&path, &image.bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),

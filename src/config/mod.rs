@@ -369,15 +369,15 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     if raw_variants.get_ref().is_empty() {
         return Err(ctx.err(raw_variants, "variants", "needs at least one variant"));
     }
-    let mut names = HashSet::new();
+    let (mut folders, mut ids) = (HashSet::new(), HashSet::new());
     let mut variants = Vec::new();
     let hash_names = raw.hash_names.unwrap_or(false);
     for (i, rv) in raw_variants.get_ref().iter().enumerate() {
         let expanded = ctx.variants(i, rv.get_ref(), background, hash_names)?;
         // Folders and the names outputs are recorded under must both be
-        // unique ("a.webp" as a folder next to the webp member of set "a").
-        let folder_taken = !names.insert(format!("/{}", rv.get_ref().name.get_ref()));
-        let taken = folder_taken || expanded.iter().any(|v| !names.insert(v.name.clone()));
+        // unique ("a.webp" as a variant next to the webp member of set "a").
+        let folder_taken = !folders.insert(rv.get_ref().name.get_ref().clone());
+        let taken = folder_taken || expanded.iter().any(|v| !ids.insert(v.name.clone()));
         if taken {
             return Err(ctx.err(
                 &rv.get_ref().name,

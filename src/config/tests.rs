@@ -384,4 +384,14 @@ fn a_set_name_cannot_clash_with_another_variant() {
         "{SET}\n[[variants]]\nname = \"photo\"\nwidth = 10\n"
     ));
     assert!(e.contains("names must be unique"), "{e}");
+    // A plain variant named like a member of the set.
+    let e = error_of(&format!(
+        "{SET}\n[[variants]]\nname = \"photo@320.avif\"\nwidth = 10\n"
+    ));
+    assert!(e.contains("plain folder name"), "{e}");
+    let formats_only = SET.replace("widths = [1280, 320, 640]", "width = 640");
+    let e = error_of(&format!(
+        "{formats_only}\n[[variants]]\nname = \"photo.webp\"\nwidth = 10\n"
+    ));
+    assert!(e.contains("names must be unique"), "{e}");
 }

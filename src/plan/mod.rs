@@ -406,21 +406,21 @@ impl<'a> Sources<'a> {
                 }
                 output_path_into(path, settings, variant, &source.rel);
                 let existing = recorded.iter().find(|o| *o.variant == *variant.name);
-                // A content-named output is recorded under its full name.
-                let hashed =
-                    existing.is_some_and(|o| crate::variant::is_hashed_form_of(&o.path, path));
-                if let Some(o) = existing.filter(|_| variant.hash_names && hashed) {
-                    path.clone_from(&o.path.to_path_buf());
-                }
-                // Named by content or not, as the variant now says.
-                let elsewhere = |o: &OutputRecord| {
-                    o.path.as_os_str() != path.as_os_str() || variant.hash_names != hashed
+                // Where the recorded output should be: a content-named one
+                // is `path` with a digest in its name.
+                let in_place = |o: &OutputRecord| {
+                    if variant.hash_names {
+                        crate::variant::is_hashed_form_of(&o.path, path)
+                    } else {
+                        o.path.as_os_str() == path.as_os_str()
+                    }
                 };
                 let reason = match (&whole_source_reason, existing) {
                     (Some(reason), _) => Some(reason.clone()),
                     (None, None) => Some(Reason::NewVariant),
-                    (None, Some(o)) if elsewhere(o) || o.settings != recipes[index] => {
-                        Some(variant_changes.reason(index, o, path))
+                    (None, Some(o)) if !in_place(o) || o.settings != recipes[index] => {
+                        let at = if in_place(o) { &o.path } else { &**path };
+                        Some(variant_changes.reason(index, o, at))
                     }
                     (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
                         Some(Reason::PipelineChanged {
@@ -449,12 +449,8 @@ impl<'a> Sources<'a> {
                         }
                     },
                 };
+                let stays = reason.is_none();
                 if let Some(reason) = reason {
-                    if variant.hash_names {
-                        // Rendered anew: the name follows the new content,
-                        // and the recorded file goes (below).
-                        output_path_into(path, settings, variant, &source.rel);
-                    }
                     let movable = renamed.and_then(|(from, old)| {
                         let d = renamed_derivation.as_ref()?;
                         let o = old.outputs.iter().find(|o| {
@@ -491,10 +487,14 @@ impl<'a> Sources<'a> {
                         },
                     };
                     builds.push(build);
-                    if variant.hash_names {
-                        // Its name comes with its new content: whatever is
-                        // recorded for it now is no longer wanted.
-                        path.as_mut_os_string().clear();
+                }
+                if variant.hash_names {
+                    // What is wanted of a content-named output: the recorded
+                    // file if it stays, else nothing (the new one is named
+                    // after its new content; the recorded one goes, below).
+                    match existing.filter(|_| stays) {
+                        Some(o) => path.clone_from(&o.path.to_path_buf()),
+                        None => path.as_mut_os_string().clear(),
                     }
                 }
             }

@@ -163,29 +163,18 @@ fn dominant(rgba: &[u8]) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::test_support::rgb_source;
     use image::metadata::Orientation;
 
     /// A 200x120 image: the left three quarters `a`, the rest `b`.
     fn two_colours(a: [u8; 3], b: [u8; 3]) -> Source {
-        let (w, h) = (200u32, 120u32);
-        let mut pixels = Vec::new();
-        for _ in 0..h {
-            for x in 0..w {
-                pixels.extend_from_slice(if x < 150 { &a } else { &b });
+        rgb_source(200, 120, Orientation::NoTransforms, |x, _| {
+            if x < 150 {
+                a
+            } else {
+                b
             }
-        }
-        Source {
-            full: (w, h),
-            scale: 1.0,
-            width: w,
-            height: h,
-            px: Px::Rgb,
-            pixels,
-            orientation: Orientation::NoTransforms,
-            icc: None,
-            eighths: 8,
-            jpeg: false,
-        }
+        })
     }
 
     fn mean_of_data_url(url: &str) -> [f64; 3] {

@@ -198,39 +198,22 @@ impl Summed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::decode::Px;
+    use crate::render::test_support::rgb_source;
     use image::metadata::Orientation;
 
     /// A grey 300x100 picture with a detailed, skin-coloured patch whose
     /// left edge is at `patch_x`.
     fn with_patch(patch_x: u32, orientation: Orientation) -> Source {
-        let (w, h) = (300u32, 100u32);
-        let mut pixels = Vec::with_capacity((w * h * 3) as usize);
-        for y in 0..h {
-            for x in 0..w {
-                let inside = (patch_x..patch_x + 60).contains(&x) && (20..80).contains(&y);
-                let p = if inside && (x / 3 + y / 3) % 2 == 0 {
-                    [224, 172, 140]
-                } else if inside {
-                    [150, 100, 80]
-                } else {
-                    [128, 128, 128]
-                };
-                pixels.extend_from_slice(&p);
+        rgb_source(300, 100, orientation, |x, y| {
+            let inside = (patch_x..patch_x + 60).contains(&x) && (20..80).contains(&y);
+            if inside && (x / 3 + y / 3) % 2 == 0 {
+                [224, 172, 140]
+            } else if inside {
+                [150, 100, 80]
+            } else {
+                [128, 128, 128]
             }
-        }
-        Source {
-            full: (w, h),
-            scale: 1.0,
-            width: w,
-            height: h,
-            px: Px::Rgb,
-            pixels,
-            orientation,
-            icc: None,
-            eighths: 8,
-            jpeg: false,
-        }
+        })
     }
 
     #[test]

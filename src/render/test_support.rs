@@ -54,6 +54,34 @@ pub(super) fn render_err(bytes: &[u8]) -> String {
     }
 }
 
+/// A decoded full-size RGB source of `w` x `h` whose pixel at (x, y) is
+/// `pixel(x, y)`, stored with `orientation`.
+pub(super) fn rgb_source(
+    w: u32,
+    h: u32,
+    orientation: image::metadata::Orientation,
+    pixel: impl Fn(u32, u32) -> [u8; 3],
+) -> super::decode::Source {
+    let mut pixels = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            pixels.extend_from_slice(&pixel(x, y));
+        }
+    }
+    super::decode::Source {
+        full: (w, h),
+        scale: 1.0,
+        width: w,
+        height: h,
+        px: super::decode::Px::Rgb,
+        pixels,
+        orientation,
+        icc: None,
+        eighths: 8,
+        jpeg: false,
+    }
+}
+
 /// Decodes an output, checking it has the size it claims.
 pub(super) fn decode(r: &Rendered) -> DynamicImage {
     let img = image::load_from_memory(&r.bytes).expect("output decodes");
