@@ -492,7 +492,17 @@ impl Commit<'_> {
         self.report_remote();
         let source = self.names.source(&job.source);
         let committed = match outcome {
-            Outcome::Built { record, built } => {
+            Outcome::Built {
+                record,
+                built,
+                leniency,
+            } => {
+                if let Some(leniency) = leniency {
+                    self.reporter.warn(&Warning::SourceRepaired {
+                        path: source.clone(),
+                        leniency,
+                    });
+                }
                 {
                     let mut counts = self.counts.lock().unwrap();
                     let verified = built.iter().filter(|b| b.verified).count();

@@ -25,7 +25,7 @@ use crate::problem::Failure;
 use crate::reason::Reason;
 use crate::record;
 use crate::remote::{self, Entry, Found, Made, Remote, Repair};
-use crate::render::{render, Limits, Rendered};
+use crate::render::{render, Leniency, Limits, Rendered};
 
 /// One output of a job, in place and recorded.
 pub struct Built {
@@ -51,6 +51,8 @@ pub enum Outcome {
         record: SourceRecord,
         /// The outputs written (or found already right).
         built: Vec<Built>,
+        /// A flaw of the source that its decode read past, to warn about.
+        leniency: Option<Leniency>,
     },
     /// The source could not be turned into thumbnails; its outputs are gone.
     Failed {
@@ -81,6 +83,8 @@ struct RenderedJob {
     eighths: u8,
     /// Made from the decode, when the job needed them.
     placeholder: Option<Box<crate::model::Placeholder>>,
+    /// A flaw the decode read past.
+    leniency: Option<Leniency>,
 }
 
 /// Why an output could not be put in place.
@@ -268,6 +272,7 @@ impl<'a> Executor<'a> {
                     shape: info.shape,
                     eighths: info.eighths,
                     placeholder: info.placeholder,
+                    leniency: info.leniency,
                 });
             }
             Ok(Err(e)) => Failure::Render(e),
@@ -422,7 +427,7 @@ impl<'a> Executor<'a> {
             .first()
             .map(|(_, _, e, _)| e.made().shape)
             .or(job.shape);
-        let (record, shape, eighths, rendered, placeholder) =
+        let (record, shape, eighths, rendered, placeholder, leniency) =
             match (job.fingerprint.hash, known_shape) {
                 (Some(hash), Some(shape))
                     if to_render.is_empty() && !self.needs_placeholder(job) =>
@@ -433,6 +438,7 @@ impl<'a> Executor<'a> {
                         8,
                         Vec::new(),
                         job.placeholder.clone(),
+                        None,
                     )
                 }
                 _ => {
@@ -458,6 +464,7 @@ impl<'a> Executor<'a> {
                         done.eighths,
                         done.images,
                         placeholder,
+                        done.leniency,
                     )
                 }
             };
@@ -536,7 +543,11 @@ impl<'a> Executor<'a> {
             &job.keep,
             built.iter().map(|b| b.output.clone()),
         );
-        Outcome::Built { record, built }
+        Outcome::Built {
+            record,
+            built,
+            leniency,
+        }
     }
 
     /// Put `bytes` at `path`, atomically. An identical file is left

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::model::Unreadable;
 use crate::reason::RemovalReason;
-use crate::render::RenderError;
+use crate::render::{Leniency, RenderError};
 
 /// Why one source has no thumbnails after this build.
 #[derive(Debug)]
@@ -103,10 +103,19 @@ pub enum Warning {
         /// The link, as walked.
         path: PathBuf,
     },
+    /// A source with a flaw that browsers read past was built anyway.
+    SourceRepaired {
+        /// The source, as shown (relative to the config folder).
+        path: PathBuf,
+        /// What was wrong with it.
+        leniency: Leniency,
+    },
     /// Files of formats thumbgen does not read were skipped.
     FormatsSkipped {
         /// The format, in words (`HEIC/HEIF`).
         format: &'static str,
+        /// The cargo feature that reads it, when this build left it out.
+        feature: Option<&'static str>,
         /// How many files.
         count: usize,
     },
@@ -184,6 +193,7 @@ impl Warning {
             Warning::CacheUnread { .. } => "cache_unread",
             Warning::RecordsDropped { .. } => "records_dropped",
             Warning::SymlinkOutside { .. } => "symlink_outside",
+            Warning::SourceRepaired { .. } => "source_repaired",
             Warning::FormatsSkipped { .. } => "formats_skipped",
             Warning::WalkError { .. } => "walk_error",
             Warning::OutputDisowned { .. } => "output_disowned",

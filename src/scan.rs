@@ -19,24 +19,22 @@ use crate::problem::Warning;
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib", "ico",
+    "avif",
 ];
 
-/// Photo formats people expect thumbnails of but that thumbgen does not
+/// HEIC/HEIF, what iPhones save: read when built with the `heic` feature.
+const HEIF_EXTENSIONS: &[&str] = &["heic", "heif", "hif"];
+
+/// Photo formats people expect thumbnails of but that this build does not
 /// read, by extension: skipped like any other file, with one warning per
 /// kind so that a folder of phone photos does not silently give nothing.
-const UNREAD_EXTENSIONS: &[(&str, &str)] = &[
-    ("heic", "HEIC/HEIF"),
-    ("heif", "HEIC/HEIF"),
-    ("avif", "AVIF"),
-    ("jxl", "JPEG XL"),
-];
-
-fn unread_kind(path: &Path) -> Option<&'static str> {
+/// The second field names the cargo feature that would read them.
+fn unread_kind(path: &Path) -> Option<(&'static str, Option<&'static str>)> {
     let ext = path.extension()?.to_str()?;
-    UNREAD_EXTENSIONS
-        .iter()
-        .find(|(x, _)| x.eq_ignore_ascii_case(ext))
-        .map(|(_, kind)| *kind)
+    if !cfg!(feature = "heic") && HEIF_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
+        return Some(("HEIC/HEIF", Some("heic")));
+    }
+    ext.eq_ignore_ascii_case("jxl").then_some(("JPEG XL", None))
 }
 
 #[derive(Debug, Default)]
@@ -54,9 +52,10 @@ pub struct Scan {
 
 /// Whether `path` has the extension of a format thumbgen reads.
 pub fn is_image_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        let is = |list: &[&str]| list.iter().any(|x| x.eq_ignore_ascii_case(e));
+        is(IMAGE_EXTENSIONS) || (cfg!(feature = "heic") && is(HEIF_EXTENSIONS))
+    })
 }
 
 /// What the walker threads collect.
@@ -67,7 +66,7 @@ struct Walk {
     /// (folder by folder, after the walk).
     files: Vec<PathBuf>,
     /// Files of formats thumbgen does not read, counted by kind.
-    unread: BTreeMap<&'static str, usize>,
+    unread: BTreeMap<(&'static str, Option<&'static str>), usize>,
 }
 
 /// Walk the source tree of `config` with `threads` walker threads.
@@ -175,11 +174,16 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
         } => Some(path.clone()),
         _ => None,
     });
-    scan.warnings.extend(
-        unread
-            .into_iter()
-            .map(|(format, count)| Warning::FormatsSkipped { format, count }),
-    );
+    scan.warnings
+        .extend(
+            unread
+                .into_iter()
+                .map(|((format, feature), count)| Warning::FormatsSkipped {
+                    format,
+                    feature,
+                    count,
+                }),
+        );
     Ok(scan)
 }
 
@@ -362,26 +366,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         for name in [
-            "a.heic", "b/c.HEIC", "d.heif", "e.avif", "f.jpg", "g.psd", "x/h.avif",
+            "a.heic", "b/c.HEIC", "d.heif", "e.jxl", "f.jpg", "g.psd", "x/h.jxl", "i.avif",
         ] {
             touch(&src.join(name));
         }
         let found = scan(&config(dir.path(), "exclude = [\"x/**\"]"), 2).unwrap();
-        assert_eq!(rels(&found), ["f.jpg"]);
-        assert_eq!(found.warnings.len(), 2, "{:?}", found.warnings);
-        assert_eq!(
-            found.warnings,
-            [
-                Warning::FormatsSkipped {
-                    format: "AVIF",
-                    count: 1
-                },
-                Warning::FormatsSkipped {
-                    format: "HEIC/HEIF",
-                    count: 3
-                }
-            ]
-        );
+        let jxl = Warning::FormatsSkipped {
+            format: "JPEG XL",
+            feature: None,
+            count: 1,
+        };
+        if cfg!(feature = "heic") {
+            assert_eq!(
+                rels(&found),
+                ["a.heic", "b/c.HEIC", "d.heif", "f.jpg", "i.avif"]
+            );
+            assert_eq!(found.warnings, [jxl]);
+        } else {
+            assert_eq!(rels(&found), ["f.jpg", "i.avif"]);
+            let heif = Warning::FormatsSkipped {
+                format: "HEIC/HEIF",
+                feature: Some("heic"),
+                count: 3,
+            };
+            assert_eq!(found.warnings, [heif, jxl]);
+        }
     }
 
     #[test]

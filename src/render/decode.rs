@@ -15,7 +15,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 
 use super::orient::swaps_axes;
-use super::{Limits, RenderError};
+use super::{Leniency, Limits, RenderError};
 use crate::model::Shape;
 
 /// The channel layout of decoded pixels, 8 bits each.
@@ -52,6 +52,8 @@ pub(super) struct Source {
     /// The DCT scale of a JPEG decode, in eighths; 8 for other formats.
     pub(super) eighths: u8,
     pub(super) jpeg: bool,
+    /// A flaw read past, as browsers do.
+    pub(super) leniency: Option<Leniency>,
 }
 
 impl Source {
@@ -218,6 +220,7 @@ pub(super) fn decode_other(
         icc,
         eighths: 8,
         jpeg: false,
+        leniency: None,
     })
 }
 
@@ -264,7 +267,7 @@ fn best_png_icon(source: &[u8]) -> Option<&[u8]> {
         .filter(|p| p.starts_with(PNG))
 }
 
-fn rgba_to_rgb(mut pixels: Vec<u8>) -> Vec<u8> {
+pub(super) fn rgba_to_rgb(mut pixels: Vec<u8>) -> Vec<u8> {
     let n = pixels.len() / 4;
     // Pixel i moves from 4i to 3i: never onto bytes not yet read.
     for i in 0..n {

@@ -19,7 +19,7 @@ use image::metadata::Orientation;
 
 use super::decode::{check_pixels, Px, Source};
 use super::orient::swaps_axes;
-use super::{Limits, RenderError};
+use super::{Leniency, Limits, RenderError};
 use crate::model::Shape;
 
 #[repr(C)]
@@ -42,6 +42,7 @@ extern "C" {
         eighths: c_int,
         pixels: *mut c_uchar,
         pixels_len: c_ulonglong,
+        missing_eoi: *mut c_int,
         error: *mut c_char,
     ) -> c_int;
     fn tg_jpeg_free(pixels: *mut c_uchar);
@@ -77,6 +78,8 @@ struct Decoded {
     width: u32,
     height: u32,
     pixels: Vec<u8>,
+    /// Whole but for its end marker.
+    missing_eoi: bool,
 }
 
 /// Why libjpeg refused a file.
@@ -180,8 +183,10 @@ fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Deco
     // Zeroed memory of this size comes fresh from the kernel, already zero.
     let mut pixels = vec![0u8; len as usize];
     let mut error: [c_char; 200] = [0; 200];
+    let mut missing_eoi: c_int = 0;
     // SAFETY: `data` is only read; `pixels` is exactly `len` writable bytes,
-    // which the shim checks against the scaled size before writing.
+    // which the shim checks against the scaled size before writing;
+    // `missing_eoi` is a valid int.
     let status = unsafe {
         tg_jpeg_decode(
             data.as_ptr(),
@@ -189,6 +194,7 @@ fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Deco
             eighths as c_int,
             pixels.as_mut_ptr(),
             len,
+            &mut missing_eoi,
             error.as_mut_ptr(),
         )
     };
@@ -199,6 +205,7 @@ fn decode(data: &[u8], info: &Info, eighths: u32, max_bytes: u64) -> Result<Deco
         width: width as u32,
         height: height as u32,
         pixels,
+        missing_eoi: missing_eoi != 0,
     })
 }
 
@@ -328,6 +335,7 @@ pub(super) fn decode_at_scale(
     let max_bytes = limits.max_pixels.saturating_mul(4);
     let decoded = decode(source, info, eighths, max_bytes).map_err(refused)?;
     let (dw, dh) = (decoded.width, decoded.height);
+    let leniency = decoded.missing_eoi.then_some(Leniency::JpegWithoutEoi);
     let (px, pixels) = match info.components {
         1 => (Px::Gray, decoded.pixels),
         3 => (Px::Rgb, decoded.pixels),
@@ -348,6 +356,7 @@ pub(super) fn decode_at_scale(
         icc: info.icc.clone(),
         eighths: eighths as u8,
         jpeg: true,
+        leniency,
     })
 }
 

@@ -36,8 +36,10 @@ typedef struct {
 typedef struct {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
-    int reading_pixels;     /* a premature end while reading pixels is fatal */
-    int truncated;
+    int reading_pixels;     /* a premature end while reading pixels is examined */
+    int ended;              /* the data ran out while reading pixels */
+    int ended_early;        /* ... before the last row of blocks was being read */
+    int starved;            /* the entropy decoder needed bits past the end */
 } tg_error;
 
 static void tg_error_exit(j_common_ptr cinfo) {
@@ -47,12 +49,52 @@ static void tg_error_exit(j_common_ptr cinfo) {
 
 static void tg_emit_message(j_common_ptr cinfo, int level) {
     tg_error *err = (tg_error *)cinfo->err;
-    /* libjpeg pads a truncated file with grey and only warns; a thumbnail of
-     * half a photo must be an error instead. Other warnings (extraneous bytes
-     * before a marker, common from cameras) are harmless and ignored. */
-    if (level < 0 && err->mgr.msg_code == JWRN_JPEG_EOF && err->reading_pixels) {
-        err->truncated = 1;
+    /* libjpeg pads a file that ends early with grey and only warns. Its end
+     * marker (EOI) carries no pixels, so a file that only lacks it is whole,
+     * and browsers show it; one that ends inside the scan data is half a
+     * photo and must be an error. Other warnings (extraneous bytes before a
+     * marker, common from cameras) are harmless and ignored. */
+    if (level >= 0 || !err->reading_pixels) {
+        return;
     }
+    if (err->mgr.msg_code == JWRN_JPEG_EOF) {
+        struct jpeg_decompress_struct *d = (struct jpeg_decompress_struct *)cinfo;
+        err->ended = 1;
+        /* A single-scan file is decoded one row of blocks at a time: the end
+         * may only come while the last row is decoded (the Huffman decoder
+         * reads ahead). A buffered (progressive or multi-scan) file is read
+         * whole first, and is judged after, from its coefficient bits. */
+        if (!d->buffered_image && !d->progressive_mode && d->comps_in_scan == d->num_components
+            && d->input_iMCU_row + 1 < d->total_iMCU_rows) {
+            err->ended_early = 1;
+        }
+    } else if (err->mgr.msg_code == JWRN_HIT_MARKER && err->ended) {
+        err->starved = 1;
+    }
+}
+
+/* Whether a file whose data ran out was still whole: nothing was missing
+ * when it was needed and, for a progressive file, every coefficient of
+ * every component was refined to full precision (no later scan was lost).
+ * A multi-scan sequential file cannot tell, and counts as truncated. */
+static int tg_whole_without_eoi(const struct jpeg_decompress_struct *d, const tg_error *err) {
+    if (err->ended_early || err->starved) {
+        return 0;
+    }
+    if (d->progressive_mode) {
+        if (d->coef_bits == NULL) {
+            return 0;
+        }
+        for (int c = 0; c < d->num_components; c++) {
+            for (int k = 0; k < DCTSIZE2; k++) {
+                if (d->coef_bits[c][k] != 0) {
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    }
+    return d->comps_in_scan == d->num_components;
 }
 
 static void tg_output_message(j_common_ptr cinfo) { (void)cinfo; }
@@ -158,10 +200,12 @@ int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info
  * Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8) into `pixels`,
  * which must hold exactly the scaled size times the components that
  * tg_jpeg_read_info reported. Returns 0, or -1 or -2 (see tg_failure) with
- * `error` set.
+ * `error` set. `*missing_eoi` is set when the file was whole but for its
+ * end marker.
  */
 int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
-                   unsigned char *pixels, unsigned long long pixels_len, char *error) {
+                   unsigned char *pixels, unsigned long long pixels_len, int *missing_eoi,
+                   char *error) {
     struct jpeg_decompress_struct cinfo;
     tg_error err;
 
@@ -197,10 +241,14 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
         }
         jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
     }
-    if (err.truncated) {
-        snprintf(error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
-        jpeg_destroy_decompress(&cinfo);
-        return -1;
+    *missing_eoi = 0;
+    if (err.ended) {
+        if (!tg_whole_without_eoi(&cinfo, &err)) {
+            snprintf(error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
+            jpeg_destroy_decompress(&cinfo);
+            return -1;
+        }
+        *missing_eoi = 1;
     }
     err.reading_pixels = 0;
 

@@ -19,9 +19,12 @@ use crate::config::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
+mod avif;
 mod decode;
 mod encode;
 pub mod geometry;
+#[cfg(feature = "heic")]
+mod heic;
 mod jpeg;
 mod orient;
 mod placeholder;
@@ -133,6 +136,15 @@ fn mpx(pixels: u64) -> String {
     }
 }
 
+/// A flaw in a source that was read past, as browsers do, and that the
+/// caller should warn about: the outputs are whole, the file is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leniency {
+    /// A JPEG whose image data is complete but whose end marker (EOI) is
+    /// missing, as when a copy stops two bytes short.
+    JpegWithoutEoi,
+}
+
 /// What the source was, for the record: its shape (upright size, and
 /// whether it is a JPEG) and the JPEG DCT scale it was decoded at (8 = full
 /// size, always for other formats).
@@ -144,6 +156,8 @@ pub struct SourceInfo {
     pub eighths: u8,
     /// Its placeholders, when asked for.
     pub placeholder: Option<Box<Placeholder>>,
+    /// A flaw read past.
+    pub leniency: Option<Leniency>,
 }
 
 /// Decode `source` once and produce the outputs of the variants `wanted`
@@ -182,6 +196,17 @@ pub fn render(
                 derivation,
             )
         }
+        #[cfg(feature = "heic")]
+        Kind::Heif => {
+            let src = heic::decode(source, limits)?;
+            let derivation = derivation(src.shape(), all);
+            (src, derivation)
+        }
+        Kind::Avif => {
+            let src = avif::decode(source, limits)?;
+            let derivation = derivation(src.shape(), all);
+            (src, derivation)
+        }
         Kind::Other(format) => {
             let src = decode::decode_other(source, format, limits)?;
             let derivation = derivation(src.shape(), all);
@@ -219,6 +244,7 @@ pub fn render(
         shape,
         eighths: src.eighths,
         placeholder,
+        leniency: src.leniency,
     };
     Ok((rendered, info))
 }

@@ -10,7 +10,47 @@ use super::RenderError;
 /// Which decoder a source goes to.
 pub(super) enum Kind {
     Jpeg,
+    Avif,
+    #[cfg(feature = "heic")]
+    Heif,
     Other(ImageFormat),
+}
+
+/// What an ISOBMFF `ftyp` box says the file is: AVIF or HEIF (HEVC), by
+/// its major brand, or for the generic `mif1`/`msf1` major brands by the
+/// compatible brands listed after it.
+fn heif_family(b: &[u8]) -> Option<Kind> {
+    if b.len() < 12 || &b[4..8] != b"ftyp" {
+        return None;
+    }
+    let size = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let brands = b.get(16..size.min(b.len()).max(16)).unwrap_or_default();
+    let compatible = |wanted: &[&[u8; 4]]| {
+        brands
+            .chunks_exact(4)
+            .any(|brand| wanted.iter().any(|w| brand == *w))
+    };
+    let major: &[u8] = &b[8..12];
+    let avif: &[&[u8; 4]] = &[b"avif", b"avis"];
+    let hevc: &[&[u8; 4]] = &[b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"];
+    let generic = major == b"mif1" || major == b"msf1";
+    if avif.iter().any(|a| major == *a) || (generic && compatible(avif)) {
+        return Some(Kind::Avif);
+    }
+    if hevc.iter().any(|h| major == *h) || generic {
+        return heif();
+    }
+    None
+}
+
+#[cfg(feature = "heic")]
+fn heif() -> Option<Kind> {
+    Some(Kind::Heif)
+}
+
+#[cfg(not(feature = "heic"))]
+fn heif() -> Option<Kind> {
+    None
 }
 
 /// Decides the decoder from the content alone: file names lie.
@@ -47,13 +87,18 @@ pub(super) fn sniff(b: &[u8]) -> Result<Kind, RenderError> {
     }
     // Formats people do drop into photo folders but that are not read here:
     // say so instead of claiming the file is no image at all.
+    if let Some(kind) = heif_family(b) {
+        return Ok(kind);
+    }
     if b.len() >= 12 && &b[4..8] == b"ftyp" {
         let brand = &b[8..12];
-        if matches!(brand, b"avif" | b"avis") {
-            return Err(RenderError::Unsupported("AVIF"));
-        }
-        if matches!(brand, b"heic" | b"heix" | b"hevc" | b"mif1" | b"msf1") {
-            return Err(RenderError::Unsupported("HEIF/HEIC"));
+        if matches!(
+            brand,
+            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1"
+        ) {
+            return Err(RenderError::Unsupported(
+                "HEIF/HEIC: this thumbgen was built without the `heic` feature",
+            ));
         }
     }
     if b.starts_with(&[0xFF, 0x0A]) || b.starts_with(b"\0\0\0\x0cJXL \r\n\x87\n") {
@@ -104,9 +149,50 @@ mod tests {
             render_err(b"BM is also how some text starts"),
             "not an image (unrecognised content)"
         );
+        let heic = render_err(b"\0\0\0\x18ftypheic\0\0\0\0");
+        if cfg!(feature = "heic") {
+            assert!(heic.starts_with("corrupt or truncated HEIF data"), "{heic}");
+        } else {
+            assert_eq!(
+                heic,
+                "unsupported image format (HEIF/HEIC: this thumbgen was built without the `heic` feature)"
+            );
+        }
         assert_eq!(
-            render_err(b"\0\0\0\x18ftypheic\0\0\0\0"),
-            "unsupported image format (HEIF/HEIC)"
+            render_err(b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\0"),
+            "unsupported image format (JPEG XL)"
         );
+    }
+
+    #[test]
+    fn the_heif_family_is_told_apart_by_its_brands() {
+        use super::{sniff, Kind};
+        let ftyp = |major: &[u8; 4], compatible: &[&[u8; 4]]| {
+            let mut b = ((16 + 4 * compatible.len()) as u32).to_be_bytes().to_vec();
+            b.extend(b"ftyp");
+            b.extend(major);
+            b.extend([0; 4]);
+            for c in compatible {
+                b.extend(*c);
+            }
+            b.extend([0; 16]);
+            b
+        };
+        assert!(matches!(sniff(&ftyp(b"avif", &[b"mif1"])), Ok(Kind::Avif)));
+        // Generic major brands name the codec among the compatible ones.
+        assert!(matches!(
+            sniff(&ftyp(b"mif1", &[b"miaf", b"avif"])),
+            Ok(Kind::Avif)
+        ));
+        let heic = sniff(&ftyp(b"mif1", &[b"heic"]));
+        #[cfg(feature = "heic")]
+        assert!(matches!(heic, Ok(Kind::Heif)));
+        #[cfg(not(feature = "heic"))]
+        assert!(matches!(heic, Err(super::RenderError::Unsupported(_))));
+        // An MP4 video is no picture.
+        assert!(matches!(
+            sniff(&ftyp(b"isom", &[b"mp41"])),
+            Err(super::RenderError::NotAnImage)
+        ));
     }
 }

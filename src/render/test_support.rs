@@ -79,6 +79,7 @@ pub(super) fn rgb_source(
         icc: None,
         eighths: 8,
         jpeg: false,
+        leniency: None,
     }
 }
 

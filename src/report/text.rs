@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::model::Unreadable;
 use crate::problem::{CacheDamage, Failure, Warning};
 use crate::reason::{Change, Reason, RemovalReason};
+use crate::render::Leniency;
 
 use super::{Mode, Summary};
 
@@ -184,10 +185,31 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
             shown.path(path)
         ),
-        Warning::FormatsSkipped { format, count } => {
+        Warning::SourceRepaired {
+            path,
+            leniency: Leniency::JpegWithoutEoi,
+        } => format!(
+            "{}: the JPEG has no end marker (EOI), but its image data is complete; built (re-save it to fix the file)",
+            shown.path(path)
+        ),
+        Warning::FormatsSkipped {
+            format,
+            feature: None,
+            count,
+        } => {
             let files = if *count == 1 { "file" } else { "files" };
             format!(
                 "skipped {count} {format} {files}: thumbgen does not read {format} (convert them to JPEG to get thumbnails)"
+            )
+        }
+        Warning::FormatsSkipped {
+            format,
+            feature: Some(feature),
+            count,
+        } => {
+            let files = if *count == 1 { "file" } else { "files" };
+            format!(
+                "skipped {count} {format} {files}: this thumbgen was built without {format} support (build it with `--features {feature}`; see the README)"
             )
         }
         Warning::WalkError {
@@ -385,16 +407,20 @@ mod tests {
     #[test]
     fn skipped_formats_count_files() {
         let one = Warning::FormatsSkipped {
-            format: "AVIF",
+            format: "JPEG XL",
+            feature: None,
             count: 1,
         };
         let shown = Shown::default();
-        assert!(warning(&one, &shown).starts_with("skipped 1 AVIF file:"));
+        assert!(warning(&one, &shown).starts_with("skipped 1 JPEG XL file:"));
         let many = Warning::FormatsSkipped {
             format: "HEIC/HEIF",
+            feature: Some("heic"),
             count: 3,
         };
-        assert!(warning(&many, &shown).starts_with("skipped 3 HEIC/HEIF files:"));
+        let text = warning(&many, &shown);
+        assert!(text.starts_with("skipped 3 HEIC/HEIF files:"), "{text}");
+        assert!(text.contains("--features heic"), "{text}");
     }
 
     #[test]

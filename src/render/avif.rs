@@ -1,0 +1,472 @@
+//! AVIF sources: the container (its primary image, alpha, ICC, rotation
+//! and mirror) read by mp4parse, Firefox's parser; the AV1 payloads decoded
+//! by rav1d, the Rust port of dav1d; YCbCr turned into RGB here.
+//!
+//! AV1 decoding is bit-exact by its standard. The colour conversion after
+//! it is not, in general: each library rounds its own way. It is done here,
+//! in integers, so that output bytes depend on nothing but this code.
+
+use std::ffi::c_int;
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+
+use image::metadata::Orientation;
+use mp4parse::{ImageMirror, ImageRotation, ParseStrictness};
+use rav1d::include::dav1d::data::Dav1dData;
+use rav1d::include::dav1d::dav1d::{Dav1dContext, Dav1dSettings};
+use rav1d::include::dav1d::headers::{
+    Dav1dSequenceHeader, DAV1D_MC_BT2020_CL, DAV1D_MC_BT2020_NCL, DAV1D_MC_BT709, DAV1D_MC_FCC,
+    DAV1D_MC_IDENTITY, DAV1D_MC_SMPTE240, DAV1D_MC_SMPTE_YCGCO, DAV1D_PIXEL_LAYOUT_I400,
+    DAV1D_PIXEL_LAYOUT_I420, DAV1D_PIXEL_LAYOUT_I422,
+};
+use rav1d::include::dav1d::picture::Dav1dPicture;
+use rav1d::src::lib as dav1d;
+
+use super::decode::{check_pixels, rgba_to_rgb, Px, Source};
+use super::{Limits, RenderError};
+
+const NAME: &str = "AVIF";
+
+fn corrupt(reason: impl Into<String>) -> RenderError {
+    RenderError::Decode {
+        format: NAME,
+        reason: reason.into(),
+    }
+}
+
+fn unsupported(reason: impl Into<String>) -> RenderError {
+    RenderError::UnsupportedVariant {
+        format: NAME,
+        reason: reason.into(),
+    }
+}
+
+/// Decodes an AVIF still image (or the still image of an image sequence),
+/// upright by its `irot`/`imir` boxes, with its alpha and ICC profile.
+pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderError> {
+    let avif =
+        mp4parse::read_avif(&mut &source[..], ParseStrictness::Normal).map_err(|e| match e {
+            mp4parse::Error::Unsupported(what) => unsupported(what),
+            mp4parse::Error::UnexpectedEOF => corrupt("unexpected end of file"),
+            mp4parse::Error::OutOfMemory => corrupt("image needs more memory than allowed"),
+            other => corrupt(format!("container: {other}")),
+        })?;
+    let coded = avif
+        .primary_item_coded_data()
+        .ok_or_else(|| unsupported("an image sequence without a still image"))?;
+    let colour = decode_av1(coded, limits)?;
+    let (width, height) = (colour.width, colour.height);
+    let alpha = match avif.alpha_item_coded_data() {
+        Some(coded) => {
+            let alpha = decode_av1(coded, limits)?;
+            if (alpha.width, alpha.height) != (width, height) {
+                return Err(corrupt(format!(
+                    "alpha is {}×{} but the image is {width}×{height}",
+                    alpha.width, alpha.height
+                )));
+            }
+            Some(alpha.luma_8bit())
+        }
+        None => None,
+    };
+    let grey = colour.layout == DAV1D_PIXEL_LAYOUT_I400;
+    let (px, pixels) = match alpha {
+        None if grey => (Px::Gray, colour.luma_8bit()),
+        None => (Px::Rgb, colour.rgb(&Matrix::of(&colour)?)),
+        Some(alpha) => {
+            let mut rgba = colour.rgba(&Matrix::of(&colour)?, &alpha);
+            if avif.premultiplied_alpha {
+                unpremultiply(&mut rgba);
+            }
+            if alpha.iter().all(|&a| a == 255) {
+                (Px::Rgb, rgba_to_rgb(rgba))
+            } else {
+                (Px::Rgba, rgba)
+            }
+        }
+    };
+    let orientation = orientation(
+        avif.image_rotation().unwrap_or(ImageRotation::D0),
+        avif.image_mirror_ptr()
+            .ok()
+            // SAFETY: a non-null pointer from mp4parse points into `avif`,
+            // which outlives this use.
+            .and_then(|p| unsafe { p.as_ref() }),
+    );
+    let icc = avif
+        .icc_colour_information()
+        .and_then(Result::ok)
+        .map(<[u8]>::to_vec);
+    Ok(Source {
+        full: (width, height),
+        scale: 1.0,
+        width,
+        height,
+        px,
+        pixels,
+        orientation,
+        icc,
+        eighths: 8,
+        jpeg: false,
+        leniency: None,
+    })
+}
+
+/// The EXIF orientation that does what HEIF's transformative properties
+/// do: rotate anticlockwise by `irot`, then mirror by `imir` (MIAF fixes
+/// that order).
+fn orientation(rotation: ImageRotation, mirror: Option<&ImageMirror>) -> Orientation {
+    use Orientation::*;
+    match (rotation, mirror) {
+        (ImageRotation::D0, None) => NoTransforms,
+        (ImageRotation::D0, Some(ImageMirror::LeftRight)) => FlipHorizontal,
+        (ImageRotation::D0, Some(ImageMirror::TopBottom)) => FlipVertical,
+        (ImageRotation::D90, None) => Rotate270,
+        (ImageRotation::D90, Some(ImageMirror::LeftRight)) => Rotate270FlipH,
+        (ImageRotation::D90, Some(ImageMirror::TopBottom)) => Rotate90FlipH,
+        (ImageRotation::D180, None) => Rotate180,
+        (ImageRotation::D180, Some(ImageMirror::LeftRight)) => FlipVertical,
+        (ImageRotation::D180, Some(ImageMirror::TopBottom)) => FlipHorizontal,
+        (ImageRotation::D270, None) => Rotate90,
+        (ImageRotation::D270, Some(ImageMirror::LeftRight)) => Rotate90FlipH,
+        (ImageRotation::D270, Some(ImageMirror::TopBottom)) => Rotate270FlipH,
+    }
+}
+
+/// One decoded AV1 frame: its planes, copied out of the decoder.
+struct Frame {
+    width: u32,
+    height: u32,
+    layout: u32,
+    /// Bits per sample: 8, 10 or 12.
+    bits: u32,
+    full_range: bool,
+    matrix: u32,
+    /// Y, U, V samples, one u16 each whatever the depth.
+    planes: [Vec<u16>; 3],
+    /// Chroma subsampling shifts (x, y).
+    shift: (u32, u32),
+}
+
+/// A decoder context, closed on drop.
+struct Context(Option<Dav1dContext>);
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: the context came from `dav1d_open` and is closed once.
+        unsafe { dav1d::dav1d_close(NonNull::new(&mut self.0)) };
+    }
+}
+
+/// A picture handed out by the decoder, released on drop.
+struct Picture(Dav1dPicture);
+
+impl Drop for Picture {
+    fn drop(&mut self) {
+        // SAFETY: the picture came from `dav1d_get_picture` (or is the
+        // empty default, which unref ignores) and is released once.
+        unsafe { dav1d::dav1d_picture_unref(NonNull::new(&mut self.0)) };
+    }
+}
+
+/// "Not yet", as rav1d says it: the negated errno.
+const EAGAIN: c_int = -libc::EAGAIN;
+
+/// Decodes one AV1 still frame, refusing more than `max_pixels` from its
+/// sequence header before any frame buffer is allocated.
+fn decode_av1(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
+    if coded.is_empty() {
+        return Err(corrupt("the image item has no data"));
+    }
+    let mut header = MaybeUninit::<Dav1dSequenceHeader>::zeroed();
+    // SAFETY: `header` is writable, `coded` is a valid slice of its length.
+    let status = unsafe {
+        dav1d::dav1d_parse_sequence_header(
+            NonNull::new(header.as_mut_ptr()),
+            NonNull::new(coded.as_ptr().cast_mut()),
+            coded.len(),
+        )
+    };
+    if status.0 != 0 {
+        return Err(corrupt("no valid AV1 sequence header"));
+    }
+    // SAFETY: initialised by the successful call above.
+    let header = unsafe { header.assume_init() };
+    let (w, h) = (
+        header.max_width.max(0) as u32,
+        header.max_height.max(0) as u32,
+    );
+    if w == 0 || h == 0 {
+        return Err(corrupt("image has no pixels"));
+    }
+    check_pixels(w, h, limits)?;
+
+    let mut settings = MaybeUninit::<Dav1dSettings>::uninit();
+    // SAFETY: writes a whole default settings struct.
+    unsafe { dav1d::dav1d_default_settings(NonNull::new(settings.as_mut_ptr()).unwrap()) };
+    // SAFETY: initialised just above.
+    let mut settings = unsafe { settings.assume_init() };
+    // Outputs are decoded in parallel, one source per worker already.
+    settings.n_threads = 1;
+    settings.max_frame_delay = 1;
+    // Film grain is part of the picture as its author meant it to be seen.
+    settings.apply_grain = 1;
+    settings.all_layers = 0;
+    settings.frame_size_limit = u32::try_from(limits.max_pixels).unwrap_or(u32::MAX);
+    let mut context = Context(None);
+    // SAFETY: both pointers are valid for the call.
+    let status =
+        unsafe { dav1d::dav1d_open(NonNull::new(&mut context.0), NonNull::new(&mut settings)) };
+    if status.0 != 0 || context.0.is_none() {
+        return Err(corrupt("the AV1 decoder could not start"));
+    }
+
+    let mut data = Dav1dData::default();
+    // SAFETY: `data` is writable; the call allocates `coded.len()` bytes.
+    let buffer = unsafe { dav1d::dav1d_data_create(NonNull::new(&mut data), coded.len()) };
+    if buffer.is_null() {
+        return Err(corrupt("image needs more memory than allowed"));
+    }
+    // SAFETY: `buffer` holds `coded.len()` writable bytes, just allocated.
+    unsafe { std::ptr::copy_nonoverlapping(coded.as_ptr(), buffer, coded.len()) };
+    let mut picture = Picture(Dav1dPicture::default());
+    let mut got = false;
+    // A still image is one temporal unit: send it, then take its picture.
+    for _ in 0..64 {
+        if data.sz > 0 {
+            // SAFETY: the context is open; `data` came from `dav1d_data_create`.
+            let status =
+                unsafe { dav1d::dav1d_send_data(context.0.clone(), NonNull::new(&mut data)) };
+            if status.0 != 0 && status.0 != EAGAIN {
+                // SAFETY: releases what `dav1d_data_create` allocated.
+                unsafe { dav1d::dav1d_data_unref(NonNull::new(&mut data)) };
+                return Err(corrupt("invalid AV1 data"));
+            }
+        }
+        // SAFETY: the context is open; `picture.0` is writable.
+        let status =
+            unsafe { dav1d::dav1d_get_picture(context.0.clone(), NonNull::new(&mut picture.0)) };
+        if status.0 == 0 {
+            got = true;
+            break;
+        }
+        if status.0 != EAGAIN {
+            break;
+        }
+    }
+    if data.sz > 0 {
+        // SAFETY: releases what `dav1d_data_create` allocated.
+        unsafe { dav1d::dav1d_data_unref(NonNull::new(&mut data)) };
+    }
+    if !got {
+        return Err(corrupt("the AV1 data holds no complete picture"));
+    }
+    frame(&picture.0, &header)
+}
+
+/// Copies a decoded picture's planes out of the decoder's buffers.
+fn frame(picture: &Dav1dPicture, header: &Dav1dSequenceHeader) -> Result<Frame, RenderError> {
+    let p = &picture.p;
+    let (width, height) = (p.w.max(0) as u32, p.h.max(0) as u32);
+    let bits = p.bpc.max(0) as u32;
+    if width == 0 || height == 0 {
+        return Err(corrupt("image has no pixels"));
+    }
+    if !matches!(bits, 8 | 10 | 12) {
+        return Err(unsupported(format!("{bits}-bit samples")));
+    }
+    let layout = p.layout;
+    let shift = match layout {
+        DAV1D_PIXEL_LAYOUT_I420 => (1, 1),
+        DAV1D_PIXEL_LAYOUT_I422 => (1, 0),
+        _ => (0, 0),
+    };
+    // The picture's own sequence header is the one it was coded with.
+    // SAFETY: a decoded picture's header pointer is valid while it is held.
+    let seq = picture
+        .seq_hdr
+        .map(|h| unsafe { h.as_ref() })
+        .unwrap_or(header);
+    let wide = bits > 8;
+    let plane = |index: usize, w: u32, h: u32| -> Result<Vec<u16>, RenderError> {
+        let base = picture.data[index].ok_or_else(|| corrupt("a plane is missing"))?;
+        let stride = picture.stride[index.min(1)];
+        let mut out = Vec::with_capacity(w as usize * h as usize);
+        for y in 0..h as isize {
+            // SAFETY: dav1d's planes hold `h` rows of at least `w` samples,
+            // `stride` bytes apart, valid while the picture is held.
+            unsafe {
+                let row = base.as_ptr().cast::<u8>().offset(y * stride);
+                if wide {
+                    let row = std::slice::from_raw_parts(row.cast::<u16>(), w as usize);
+                    out.extend_from_slice(row);
+                } else {
+                    let row = std::slice::from_raw_parts(row, w as usize);
+                    out.extend(row.iter().map(|&v| u16::from(v)));
+                }
+            }
+        }
+        Ok(out)
+    };
+    let y = plane(0, width, height)?;
+    let (cw, ch) = ((width + shift.0) >> shift.0, (height + shift.1) >> shift.1);
+    let (u, v) = if layout == DAV1D_PIXEL_LAYOUT_I400 {
+        (Vec::new(), Vec::new())
+    } else {
+        (plane(1, cw, ch)?, plane(2, cw, ch)?)
+    };
+    Ok(Frame {
+        width,
+        height,
+        layout,
+        bits,
+        full_range: seq.color_range != 0,
+        matrix: seq.mtrx,
+        planes: [y, u, v],
+        shift,
+    })
+}
+
+/// Fixed-point (16 fractional bits) YCbCr → RGB for one frame's matrix,
+/// range and depth.
+struct Matrix {
+    y_offset: i32,
+    y_gain: i64,
+    c_offset: i32,
+    r_v: i64,
+    g_u: i64,
+    g_v: i64,
+    b_u: i64,
+    identity: bool,
+}
+
+const ONE: f64 = 65536.0;
+
+impl Matrix {
+    fn of(frame: &Frame) -> Result<Matrix, RenderError> {
+        // Kr and Kb of H.273's matrix coefficients; unspecified is BT.601,
+        // as libavif and browsers take it.
+        let (kr, kb) = match frame.matrix {
+            DAV1D_MC_BT709 => (0.2126, 0.0722),
+            DAV1D_MC_FCC => (0.30, 0.11),
+            DAV1D_MC_SMPTE240 => (0.212, 0.087),
+            DAV1D_MC_BT2020_NCL | DAV1D_MC_BT2020_CL => (0.2627, 0.0593),
+            DAV1D_MC_SMPTE_YCGCO => return Err(unsupported("YCgCo colour")),
+            _ => (0.299, 0.114),
+        };
+        let kg = 1.0 - kr - kb;
+        let depth = frame.bits - 8;
+        let max = f64::from((1u32 << frame.bits) - 1);
+        let (y_offset, y_range, c_range) = if frame.full_range {
+            (0, max, max)
+        } else {
+            (
+                16 << depth,
+                f64::from(219u32 << depth),
+                f64::from(224u32 << depth),
+            )
+        };
+        let c_gain = 255.0 / c_range;
+        let fixed = |v: f64| (v * ONE).round() as i64;
+        Ok(Matrix {
+            y_offset,
+            y_gain: fixed(255.0 / y_range),
+            c_offset: 1 << (frame.bits - 1),
+            r_v: fixed(2.0 * (1.0 - kr) * c_gain),
+            g_u: fixed(2.0 * kb * (1.0 - kb) / kg * c_gain),
+            g_v: fixed(2.0 * kr * (1.0 - kr) / kg * c_gain),
+            b_u: fixed(2.0 * (1.0 - kb) * c_gain),
+            identity: frame.matrix == DAV1D_MC_IDENTITY,
+        })
+    }
+
+    fn rgb(&self, y: u16, u: u16, v: u16) -> [u8; 3] {
+        let to8 = |x: i64| ((x + (1 << 15)) >> 16).clamp(0, 255) as u8;
+        if self.identity {
+            // GBR stored as Y = G, U = B, V = R, each at luma's range.
+            let scale = |s: u16| to8((i64::from(s) - i64::from(self.y_offset)) * self.y_gain);
+            return [scale(v), scale(y), scale(u)];
+        }
+        let y = (i64::from(y) - i64::from(self.y_offset)) * self.y_gain;
+        let u = i64::from(u) - i64::from(self.c_offset);
+        let v = i64::from(v) - i64::from(self.c_offset);
+        [
+            to8(y + self.r_v * v),
+            to8(y - self.g_u * u - self.g_v * v),
+            to8(y + self.b_u * u),
+        ]
+    }
+}
+
+impl Frame {
+    /// The chroma sample for pixel (x, y): its co-sited neighbour, as
+    /// libyuv's conversions in browsers take it.
+    fn chroma_index(&self, x: u32, y: u32) -> usize {
+        let cw = (self.width + self.shift.0) >> self.shift.0;
+        ((y >> self.shift.1) * cw + (x >> self.shift.0)) as usize
+    }
+
+    /// Each pixel's RGB, in order. A grey frame (no chroma planes) has
+    /// neutral chroma.
+    fn for_each_rgb(&self, m: &Matrix, mut put: impl FnMut([u8; 3])) {
+        let [ys, us, vs] = &self.planes;
+        let neutral = m.c_offset as u16;
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let c = self.chroma_index(x, y);
+                let i = (y * self.width + x) as usize;
+                let (u, v) = (
+                    us.get(c).copied().unwrap_or(neutral),
+                    vs.get(c).copied().unwrap_or(neutral),
+                );
+                put(m.rgb(ys[i], u, v));
+            }
+        }
+    }
+
+    fn rgb(&self, m: &Matrix) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.width as usize * self.height as usize * 3);
+        self.for_each_rgb(m, |p| out.extend_from_slice(&p));
+        out
+    }
+
+    fn rgba(&self, m: &Matrix, alpha: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.width as usize * self.height as usize * 4);
+        let mut a = alpha.iter();
+        self.for_each_rgb(m, |p| {
+            out.extend_from_slice(&p);
+            out.push(*a.next().unwrap_or(&255));
+        });
+        out
+    }
+
+    /// The first plane as 8 bits, at its range: grey, or alpha's values.
+    fn luma_8bit(&self) -> Vec<u8> {
+        let depth = self.bits - 8;
+        let max = (1i64 << self.bits) - 1;
+        let (offset, range) = if self.full_range {
+            (0, max)
+        } else {
+            (16i64 << depth, 219i64 << depth)
+        };
+        self.planes[0]
+            .iter()
+            .map(|&s| {
+                (((i64::from(s) - offset) * 255 * 2 + range) / (2 * range)).clamp(0, 255) as u8
+            })
+            .collect()
+    }
+}
+
+/// RGB divided by alpha, for sources stored premultiplied (`prem`).
+fn unpremultiply(rgba: &mut [u8]) {
+    for p in rgba.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        if a == 0 || a == 255 {
+            continue;
+        }
+        for c in &mut p[..3] {
+            *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+        }
+    }
+}
