@@ -152,6 +152,11 @@ pub(super) fn decode_other(
             return decode_other(png, ImageFormat::Png, limits);
         }
     }
+    if format == ImageFormat::Tiff {
+        if let Some(decoded) = super::tiff_ycbcr::decode(source, limits) {
+            return decoded;
+        }
+    }
     let name = format_name(format);
     let err = |e| image_error(name, e);
     // The decoders' own limits back up the explicit max_pixels check below:

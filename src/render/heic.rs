@@ -59,10 +59,15 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     }
     check_pixels(width, height, limits)?;
     let alpha = handle.has_alpha_channel();
-    let chroma = if alpha {
-        RgbChroma::Rgba
-    } else {
-        RgbChroma::Rgb
+    let grey = !alpha
+        && matches!(
+            handle.preferred_decoding_colorspace(),
+            Ok(ColorSpace::Monochrome)
+        );
+    let colour_space = match (grey, alpha) {
+        (true, _) => ColorSpace::Monochrome,
+        (false, true) => ColorSpace::Rgb(RgbChroma::Rgba),
+        (false, false) => ColorSpace::Rgb(RgbChroma::Rgb),
     };
     let mut options = DecodingOptions::new().ok_or_else(|| RenderError::Decode {
         format: NAME,
@@ -70,14 +75,19 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     })?;
     options.set_convert_hdr_to_8bit(true);
     let image = lib
-        .decode(&handle, ColorSpace::Rgb(chroma), Some(options))
+        .decode(&handle, colour_space, Some(options))
         .map_err(refused)?;
     let planes = image.planes();
-    let plane = planes.interleaved.ok_or_else(|| RenderError::Decode {
+    let plane = if grey { planes.y } else { planes.interleaved };
+    let plane = plane.ok_or_else(|| RenderError::Decode {
         format: NAME,
         reason: "the decoder gave no pixels".into(),
     })?;
-    let channels: usize = if alpha { 4 } else { 3 };
+    let channels: usize = match (grey, alpha) {
+        (true, _) => 1,
+        (false, true) => 4,
+        (false, false) => 3,
+    };
     let (w, h) = (plane.width, plane.height);
     let row = w as usize * channels;
     if plane.stride < row || plane.data.len() < plane.stride * (h as usize - 1) + row {
@@ -90,7 +100,9 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     for y in 0..h as usize {
         pixels.extend_from_slice(&plane.data[y * plane.stride..][..row]);
     }
-    let (px, pixels) = if !alpha {
+    let (px, pixels) = if grey {
+        (Px::Gray, pixels)
+    } else if !alpha {
         (Px::Rgb, pixels)
     } else if pixels.chunks_exact(4).all(|p| p[3] == 255) {
         (Px::Rgb, rgba_to_rgb(pixels))

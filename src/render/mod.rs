@@ -33,6 +33,7 @@ mod smartcrop;
 mod sniff;
 #[cfg(test)]
 mod test_support;
+mod tiff_ycbcr;
 
 use geometry::derivation;
 use sniff::{sniff, Kind};
