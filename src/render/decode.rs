@@ -157,6 +157,23 @@ pub(super) fn decode_other(
             return decoded;
         }
     }
+    match decode_with_image(source, format, limits) {
+        // Damage other than a short file may be what browsers read past.
+        Err(e @ (RenderError::Decode { .. } | RenderError::UnsupportedVariant { .. }))
+            if format == ImageFormat::Bmp && !e.to_string().ends_with("unexpected end of file") =>
+        {
+            super::bmp::decode_refused(source, limits).unwrap_or(Err(e))
+        }
+        decoded => decoded,
+    }
+}
+
+/// Decodes with the `image` crate's decoder for `format`.
+fn decode_with_image(
+    source: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<Source, RenderError> {
     let name = format_name(format);
     let err = |e| image_error(name, e);
     // The decoders' own limits back up the explicit max_pixels check below:

@@ -20,6 +20,7 @@ use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
 mod avif;
+mod bmp;
 mod decode;
 mod encode;
 pub mod geometry;
