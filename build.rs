@@ -6,6 +6,7 @@
 //! Set for the crate (read with `env!` in `src/variant.rs`):
 //! - `THUMBGEN_CODEC_JPEG`, `_PNG`, `_WEBP`, `_AVIF`: the
 //!   crates (and versions) that encode each output format;
+//! - `THUMBGEN_DECODERS`: the crates that decode the other source formats;
 //! - `THUMBGEN_JPEG_SIMD`: `1` when mozjpeg was built with its SIMD kernels
 //!   (on x86 they need nasm), else `0`.
 
@@ -96,6 +97,22 @@ fn main() {
         versions("rav1e"),
         versions("avif-serialize")
     );
+    // The decoders of the other source formats (libheif-sys only takes
+    // part with the `heic` feature; its version is in Cargo.lock either way).
+    let decoders: Vec<String> = [
+        "image",
+        "png",
+        "gif",
+        "image-webp",
+        "tiff",
+        "mp4parse",
+        "rav1d",
+        "libheif-sys",
+    ]
+    .iter()
+    .map(|name| versions(name))
+    .collect();
+    println!("cargo:rustc-env=THUMBGEN_DECODERS={}", decoders.join(", "));
 }
 
 /// Every version of package `name` in a Cargo.lock (one, unless several

@@ -28,6 +28,10 @@ pub const PIPELINE_VERSION: u32 = 3;
 /// (mozjpeg-sys also writes JPEG outputs; see [`encoder`]).
 pub const JPEG_DECODER: &str = env!("THUMBGEN_CODEC_JPEG");
 
+/// The libraries that decode the other source formats, with their versions
+/// (AVIF's colour conversion is thumbgen's own; HEIF's is libheif's).
+pub const OTHER_DECODERS: &str = env!("THUMBGEN_DECODERS");
+
 /// Whether mozjpeg was built with its SIMD kernels (on x86 they need nasm
 /// at build time; without it the build warns and is slower). Not part of
 /// any identity: SIMD and non-SIMD builds write the same bytes (measured on
@@ -397,6 +401,20 @@ mod tests {
     /// new mozjpeg-sys changes the pixels of every output of a JPEG source.
     /// When this fails after an upgrade, bump `PIPELINE_VERSION` and update
     /// the pair here (and `tests/golden/example.digests`).
+    /// So are the other decoders: each shapes every output of its sources.
+    #[test]
+    fn pipeline_version_covers_the_other_decoders() {
+        assert_eq!(
+            (PIPELINE_VERSION, OTHER_DECODERS),
+            (
+                3,
+                "image 0.25.10, png 0.18.1, gif 0.14.2, image-webp 0.2.4, tiff 0.11.3, \
+                 mp4parse 0.17.0, rav1d 1.1.0, libheif-sys 5.3.1+1.23.1"
+            ),
+            "a decoder changed: bump PIPELINE_VERSION"
+        );
+    }
+
     #[test]
     fn pipeline_version_covers_the_jpeg_decoder() {
         assert_eq!(

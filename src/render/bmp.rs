@@ -1,171 +1,69 @@
-//! BMPs that browsers show but `image`'s decoder refuses (an oversized
-//! palette, zero 16-bit bitfield masks, top-down RLE) go to a second
-//! maintained decoder, zune-bmp. It pads missing data with black instead of
-//! failing, so it is only asked about files whose pixel data is all there,
-//! which is checked here from the headers first: half a picture is not a
-//! thumbnail.
+//! BMPs that browsers show but `image`'s decoder refuses, for a header
+//! field it reads more strictly than they do: an 8-bit image declaring more
+//! than 256 palette entries, 16- or 32-bit bitfields whose masks are all
+//! zero (browsers then use the default layout), and RLE stored top-down
+//! (negative height), which the format does not allow. The header of a copy
+//! is set to what browsers take it to mean, and the same decoder reads it:
+//! its checks for short or damaged pixel data still apply.
 
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
-
-use super::decode::{check_pixels, rgba_to_rgb, Px, Source};
-use super::{Limits, RenderError};
-use image::metadata::Orientation;
-
-/// What the headers say, as far as completeness needs.
-struct Header {
-    offset: usize,
-    /// The DIB header's size.
-    dib: u32,
-    width: u32,
-    height: i32,
-    bits: u32,
-    compression: u32,
-}
+/// Where the fields are in a BITMAPINFOHEADER (40 bytes) or later one.
+const HEIGHT: usize = 22;
+const BITS: usize = 28;
+const COMPRESSION: usize = 30;
+const COLOURS_USED: usize = 46;
+/// The three masks after a 40-byte header, or inside a V2+ header.
+const MASKS: usize = 54;
 
 const RGB: u32 = 0;
 const RLE8: u32 = 1;
 const RLE4: u32 = 2;
 const BITFIELDS: u32 = 3;
-const ALPHA_BITFIELDS: u32 = 6;
 
-fn header(b: &[u8]) -> Option<Header> {
+/// A BMP header as browsers read it.
+pub(super) struct Repaired {
+    /// The file with its header fields set to what they mean.
+    pub(super) bytes: Vec<u8>,
+    /// The rows come out upside down and must be flipped back.
+    pub(super) flip: bool,
+}
+
+/// The repaired copy of `b`, when its header has a flaw browsers read past;
+/// `None` when it has none of them (the decoder's error stands).
+pub(super) fn repair(b: &[u8]) -> Option<Repaired> {
     let u16_at = |at: usize| Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?));
-    let offset = usize::try_from(u32_at(10)?).ok()?;
-    let dib = u32_at(14)?;
-    if dib == 12 {
-        // OS/2 1.x core header: 16-bit sizes, never compressed.
-        return Some(Header {
-            offset,
-            dib,
-            width: u32::from(u16_at(18)?),
-            height: i32::from(u16_at(20)?),
-            bits: u32::from(u16_at(24)?),
-            compression: RGB,
-        });
-    }
-    Some(Header {
-        offset,
-        dib,
-        width: u32_at(18)?,
-        height: u32_at(22)? as i32,
-        bits: u32::from(u16_at(28)?),
-        compression: u32_at(30)?,
-    })
-}
-
-/// Whether every pixel the headers promise is in the file: whole rows for
-/// uncompressed data, an end-of-bitmap code for RLE.
-fn pixel_data_is_whole(b: &[u8], h: &Header) -> bool {
-    let Some(data) = b.get(h.offset..) else {
-        return false;
-    };
-    // After a 40-byte header the bitfield masks follow it, before the
-    // pixels: if the pixels start there, the masks are missing.
-    let masks = match h.compression {
-        BITFIELDS if h.dib == 40 => 12,
-        ALPHA_BITFIELDS if h.dib == 40 => 16,
-        _ => 0,
-    };
-    if h.offset < 14 + h.dib as usize + masks {
-        return false;
-    }
-    match h.compression {
-        RGB | BITFIELDS | ALPHA_BITFIELDS => {
-            let stride = (u64::from(h.width) * u64::from(h.bits)).div_ceil(32) * 4;
-            stride * u64::from(h.height.unsigned_abs()) <= data.len() as u64
-        }
-        RLE8 | RLE4 => rle_ends(data, h.compression == RLE4),
-        _ => false,
-    }
-}
-
-/// Walks RLE codes to the end-of-bitmap escape (0, 1).
-fn rle_ends(data: &[u8], four_bit: bool) -> bool {
-    let mut at = 0;
-    while let (Some(&count), Some(&code)) = (data.get(at), data.get(at + 1)) {
-        at += 2;
-        if count != 0 {
-            continue;
-        }
-        match code {
-            0 => {}
-            1 => return true,
-            2 => at += 2,
-            n => {
-                let bytes = if four_bit {
-                    usize::from(n).div_ceil(2)
-                } else {
-                    usize::from(n)
-                };
-                // Absolute runs are padded to a 16-bit boundary.
-                at += bytes.next_multiple_of(2);
-            }
-        }
-    }
-    false
-}
-
-/// Decodes a BMP that `image` refused, if zune-bmp reads it whole; `None`
-/// when it does not, so that the caller reports the first decoder's error.
-pub(super) fn decode_refused(
-    source: &[u8],
-    limits: &Limits,
-) -> Option<Result<Source, RenderError>> {
-    let h = header(source)?;
-    if h.width == 0 || h.height == 0 || !pixel_data_is_whole(source, &h) {
+    if u32_at(14)? < 40 {
         return None;
     }
-    let height = h.height.unsigned_abs();
-    if let Err(e) = check_pixels(h.width, height, limits) {
-        return Some(Err(e));
+    let bits = u16_at(BITS)?;
+    let compression = u32_at(COMPRESSION)?;
+    let height = u32_at(HEIGHT)? as i32;
+    let mut bytes = b.to_vec();
+    let mut set = |at: usize, v: u32| bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let mut changed = false;
+    let mut flip = false;
+    if bits <= 8 && u32_at(COLOURS_USED)? > 1 << bits {
+        set(COLOURS_USED, 1 << bits);
+        changed = true;
     }
-    let side = usize::try_from(limits.max_pixels).unwrap_or(usize::MAX);
-    let options = DecoderOptions::new_safe()
-        .set_max_width(side)
-        .set_max_height(side);
-    let mut dec = zune_bmp::BmpDecoder::new_with_options(ZCursor::new(source), options);
-    let pixels = dec.decode().ok()?;
-    let (w, ht) = dec.dimensions()?;
-    let (w, ht) = (u32::try_from(w).ok()?, u32::try_from(ht).ok()?);
-    let px = match dec.colorspace()? {
-        ColorSpace::RGB => Px::Rgb,
-        ColorSpace::RGBA => Px::Rgba,
-        ColorSpace::Luma => Px::Gray,
-        _ => return None,
-    };
-    if (w, ht) != (h.width, height) || pixels.len() != w as usize * ht as usize * px.channels() {
-        return None;
+    if compression == BITFIELDS
+        && matches!(bits, 16 | 32)
+        && (0..3).all(|i| u32_at(MASKS + 4 * i) == Some(0))
+    {
+        // No mask at all is the default layout: 5-5-5 or 8-8-8.
+        set(COMPRESSION, RGB);
+        changed = true;
     }
-    let mut pixels = pixels;
-    // zune-bmp turns every RLE image the bottom-up way, also those that
-    // say they are top-down; put them back.
-    if h.height < 0 && matches!(h.compression, RLE8 | RLE4) {
-        flip_rows(&mut pixels, w as usize * px.channels());
+    if matches!(compression, RLE8 | RLE4) && height < 0 && height != i32::MIN {
+        set(HEIGHT, height.unsigned_abs());
+        flip = true;
+        changed = true;
     }
-    let (px, pixels) = if px == Px::Rgba && pixels.chunks_exact(4).all(|p| p[3] == 255) {
-        (Px::Rgb, rgba_to_rgb(pixels))
-    } else {
-        (px, pixels)
-    };
-    Some(Ok(Source {
-        full: (w, ht),
-        scale: 1.0,
-        width: w,
-        height: ht,
-        px,
-        pixels,
-        orientation: Orientation::NoTransforms,
-        icc: None,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    }))
+    changed.then_some(Repaired { bytes, flip })
 }
 
-fn flip_rows(pixels: &mut [u8], row: usize) {
+/// Reverses the order of rows `row` bytes long.
+pub(super) fn flip_rows(pixels: &mut [u8], row: usize) {
     let rows = pixels.len() / row.max(1);
     for y in 0..rows / 2 {
         let (top, bottom) = pixels.split_at_mut((rows - 1 - y) * row);
@@ -178,23 +76,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rle_streams_are_whole_only_with_their_end_code() {
-        assert!(rle_ends(&[4, 1, 0, 0, 0, 1], false));
-        // An absolute run of 3 bytes is padded to 4.
-        assert!(rle_ends(&[0, 3, 9, 9, 9, 0, 0, 1], false));
-        assert!(!rle_ends(&[0, 3, 9, 9, 9, 0, 0], false));
-        // Four-bit: 5 pixels are 3 bytes, padded to 4.
-        assert!(rle_ends(&[0, 5, 1, 2, 3, 0, 0, 1], true));
-        // A delta skips its two bytes.
-        assert!(rle_ends(&[0, 2, 0, 1, 0, 1], false));
-        assert!(!rle_ends(&[0, 2, 0, 1], false));
-        assert!(!rle_ends(&[], false));
-    }
-
-    #[test]
     fn rows_flip_in_place() {
         let mut p = vec![1, 1, 2, 2, 3, 3];
         flip_rows(&mut p, 2);
         assert_eq!(p, [3, 3, 2, 2, 1, 1]);
+        let mut p = vec![1, 2, 3, 4];
+        flip_rows(&mut p, 2);
+        assert_eq!(p, [3, 4, 1, 2]);
+    }
+
+    #[test]
+    fn only_the_known_flaws_are_repaired() {
+        let header = |bits: u16, compression: u32, height: i32, colours: u32| {
+            let mut b = b"BM".to_vec();
+            b.extend([0; 12]);
+            b.extend(40u32.to_le_bytes());
+            b.extend(16i32.to_le_bytes());
+            b.extend(height.to_le_bytes());
+            b.extend(1u16.to_le_bytes());
+            b.extend(bits.to_le_bytes());
+            b.extend(compression.to_le_bytes());
+            b.extend([0; 12]);
+            b.extend(colours.to_le_bytes());
+            b.extend([0; 4]);
+            b.extend([0; 12]);
+            b
+        };
+        assert!(repair(&header(24, RGB, 8, 0)).is_none());
+        assert!(repair(&header(8, RGB, 8, 256)).is_none());
+        let r = repair(&header(8, RGB, 8, 300)).unwrap();
+        assert_eq!(
+            &r.bytes[COLOURS_USED..COLOURS_USED + 4],
+            &256u32.to_le_bytes()
+        );
+        let r = repair(&header(16, BITFIELDS, 8, 0)).unwrap();
+        assert_eq!(&r.bytes[COMPRESSION..COMPRESSION + 4], &RGB.to_le_bytes());
+        let r = repair(&header(8, RLE8, -8, 0)).unwrap();
+        assert!(r.flip);
+        assert_eq!(&r.bytes[HEIGHT..HEIGHT + 4], &8i32.to_le_bytes());
+        assert!(repair(&header(8, RLE8, 8, 0)).is_none());
+        assert!(repair(b"BM").is_none());
     }
 }

@@ -158,11 +158,19 @@ pub(super) fn decode_other(
         }
     }
     match decode_with_image(source, format, limits) {
-        // Damage other than a short file may be what browsers read past.
+        // A header flaw that browsers read past: read it as they do.
         Err(e @ (RenderError::Decode { .. } | RenderError::UnsupportedVariant { .. }))
-            if format == ImageFormat::Bmp && !e.to_string().ends_with("unexpected end of file") =>
+            if format == ImageFormat::Bmp =>
         {
-            super::bmp::decode_refused(source, limits).unwrap_or(Err(e))
+            let Some(repaired) = super::bmp::repair(source) else {
+                return Err(e);
+            };
+            let mut src = decode_with_image(&repaired.bytes, format, limits)?;
+            if repaired.flip {
+                let row = src.width as usize * src.px.channels();
+                super::bmp::flip_rows(&mut src.pixels, row);
+            }
+            Ok(src)
         }
         decoded => decoded,
     }

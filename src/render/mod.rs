@@ -19,6 +19,7 @@ use crate::config::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
+pub mod av1;
 mod avif;
 mod bmp;
 mod decode;
@@ -26,6 +27,8 @@ mod encode;
 pub mod geometry;
 #[cfg(feature = "heic")]
 mod heic;
+#[cfg(test)]
+mod input_tests;
 mod jpeg;
 mod orient;
 mod placeholder;

@@ -1,0 +1,137 @@
+//! Damaged files of every format, through the real binary: truncated and
+//! seeded-random mutations of the fixtures (AVIF and HEIC among them), and
+//! headers that claim far more pixels than they hold. Each file fails or
+//! builds on its own; nothing panics or hangs, and the process's peak
+//! memory stays within what `max_pixels` allows.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::Env;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// The seeds of the mutations: formats whose decoders differ most.
+fn seeds() -> Vec<&'static str> {
+    let mut seeds = vec![
+        "avif-orientation-6.avif",
+        "alpha.avif",
+        "grey.avif",
+        "baseline.jpg",
+        "progressive.jpg",
+        "icc.png",
+        "lossy.webp",
+        "animated.gif",
+        "ycbcr-420.tif",
+        "jpeg-ycbcr.tif",
+        "bmp-rle-topdown.bmp",
+        "bmp-oversized-palette.bmp",
+        "icon-grey-png.ico",
+    ];
+    if cfg!(feature = "heic") {
+        seeds.extend(["heic-orientation-6.heic", "alpha.heic"]);
+    }
+    seeds
+}
+
+/// Truncations, bit flips, and overwritten 32-bit fields (sizes, counts,
+/// offsets are where decoders go wrong).
+fn damaged(bytes: &[u8], rng: &mut fastrand::Rng) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for _ in 0..6 {
+        out.push(bytes[..rng.usize(0..bytes.len())].to_vec());
+    }
+    for _ in 0..10 {
+        let mut m = bytes.to_vec();
+        for _ in 0..rng.usize(1..8) {
+            let i = rng.usize(0..m.len());
+            m[i] ^= 1 << rng.u8(0..8);
+        }
+        out.push(m);
+    }
+    for _ in 0..8 {
+        let mut m = bytes.to_vec();
+        let i = rng.usize(0..m.len().saturating_sub(4).max(1));
+        let value = [0u32, 0xFFFF_FFFF, 0x7FFF_FFFF, 65_535, 1 << 20][rng.usize(0..5)];
+        let end = (i + 4).min(m.len());
+        m[i..end].copy_from_slice(&value.to_be_bytes()[..end - i]);
+        out.push(m);
+    }
+    out
+}
+
+/// Peak resident memory of a finished child, in KiB, reaped by `wait4`.
+#[cfg(target_os = "linux")]
+fn wait_with_peak_rss(child: &std::process::Child, deadline: Duration) -> (i32, i64) {
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `child` is our own child; WNOHANG does not block, and
+        // both out-pointers are valid.
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, libc::WNOHANG, &mut usage) };
+        if pid > 0 {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -libc::WTERMSIG(status)
+            };
+            return (code, usage.ru_maxrss);
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "the build of damaged files hangs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn damaged_files_of_every_format_fail_alone_within_memory() {
+    let env = Env::new(
+        "max_pixels = 2000000\n[[variants]]\nname = \"t\"\nwidth = 64\nformat = \"webp\"\n",
+    );
+    let mut rng = fastrand::Rng::with_seed(15);
+    let mut count = 0;
+    for seed in seeds() {
+        let bytes = std::fs::read(Path::new(FIXTURES).join(seed)).unwrap();
+        let ext = Path::new(seed).extension().unwrap().to_str().unwrap();
+        for (i, m) in damaged(&bytes, &mut rng).into_iter().enumerate() {
+            std::fs::write(env.src(&format!("{seed}-{i:02}.{ext}")), m).unwrap();
+            count += 1;
+        }
+    }
+    let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
+        .args(["build", "--json", "-j2"])
+        .current_dir(env.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak_kib) = wait_with_peak_rss(&child, Duration::from_secs(300));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.unwrap(), &mut stdout).unwrap();
+    assert!(matches!(code, 0 | 1), "exit {code}");
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let panics: Vec<_> = events.iter().filter(|e| e["kind"] == "panic").collect();
+    assert!(panics.is_empty(), "decoders panicked: {panics:?}");
+    let summary = events.last().unwrap();
+    let done = summary["built"].as_u64().unwrap() + summary["failed"].as_u64().unwrap();
+    assert!(
+        done > 0 && summary["failed"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    // Two decodes at a time of at most 2 Mpx, at 8 bytes a pixel at most
+    // (16-bit RGBA), plus the program itself.
+    assert!(
+        peak_kib < 200 * 1024,
+        "peak RSS {} MiB for {count} damaged files",
+        peak_kib / 1024
+    );
+}
