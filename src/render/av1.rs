@@ -64,8 +64,11 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
 
 /// The helper's side: reads an AV1 payload on stdin, `max_pixels` from the
 /// argument after [`SERVE_ARG`], and writes the decoded frame (or the
-/// error) to stdout in the layout [`decode_in_helper`] reads.
+/// error) to stdout in the layout `decode_in_helper` reads.
 pub fn serve(max_pixels: &str) -> std::io::Result<()> {
+    // A panic here aborts (see above), which the parent reports. Printing
+    // it first would symbolize a backtrace: ~180 MB of debug info read in.
+    std::panic::set_hook(Box::new(|_| {}));
     let limits = Limits {
         max_pixels: max_pixels.parse().unwrap_or(0),
     };
