@@ -327,8 +327,7 @@ fn decode_here(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
     for _ in 0..64 {
         if data.sz > 0 {
             // SAFETY: the context is open; `data` came from `dav1d_data_create`.
-            let status =
-                unsafe { dav1d::dav1d_send_data(context.0.clone(), NonNull::new(&mut data)) };
+            let status = unsafe { dav1d::dav1d_send_data(context.0, NonNull::new(&mut data)) };
             if status.0 != 0 && status.0 != EAGAIN {
                 // SAFETY: releases what `dav1d_data_create` allocated.
                 unsafe { dav1d::dav1d_data_unref(NonNull::new(&mut data)) };
@@ -336,8 +335,7 @@ fn decode_here(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
             }
         }
         // SAFETY: the context is open; `picture.0` is writable.
-        let status =
-            unsafe { dav1d::dav1d_get_picture(context.0.clone(), NonNull::new(&mut picture.0)) };
+        let status = unsafe { dav1d::dav1d_get_picture(context.0, NonNull::new(&mut picture.0)) };
         if status.0 == 0 {
             got = true;
             break;

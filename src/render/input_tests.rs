@@ -18,8 +18,8 @@ fn mean(img: &DynamicImage) -> [f64; 3] {
     let rgb = img.to_rgb8();
     let mut sum = [0f64; 3];
     for p in rgb.pixels() {
-        for c in 0..3 {
-            sum[c] += f64::from(p.0[c]);
+        for (s, v) in sum.iter_mut().zip(p.0) {
+            *s += f64::from(v);
         }
     }
     let n = f64::from(rgb.width() * rgb.height());
@@ -53,9 +53,9 @@ fn check_against_marker(name: &str, tolerance: u8) {
         );
     }
     let (got, want) = (mean(&img), mean(&reference));
-    for c in 0..3 {
+    for (g, w) in got.iter().zip(want) {
         assert!(
-            (got[c] - want[c]).abs() < 3.0,
+            (g - w).abs() < 3.0,
             "{name}: mean colour {got:?}, reference {want:?}"
         );
     }

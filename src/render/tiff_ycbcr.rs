@@ -188,7 +188,7 @@ impl Planes {
             .unwrap_or(height)
             .clamp(1, height);
         let (sx, sy) = (u32::from(sx), u32::from(sy));
-        if rows_per_strip % sy != 0 && rows_per_strip != height {
+        if !rows_per_strip.is_multiple_of(sy) && rows_per_strip != height {
             return Err(corrupt("RowsPerStrip is not a multiple of the subsampling"));
         }
         let n = width as usize * height as usize;
@@ -203,11 +203,11 @@ impl Planes {
         if offsets.len() < strips || counts.len() < strips {
             return Err(corrupt("fewer strips than the image needs"));
         }
-        for strip in 0..strips {
+        for (strip, &offset) in offsets.iter().enumerate().take(strips) {
             let top = strip as u32 * rows_per_strip;
             let rows = rows_per_strip.min(height - top);
             let units = units_across as usize * rows.div_ceil(sy) as usize;
-            let start = usize::try_from(offsets[strip]).map_err(|_| corrupt("strip offset"))?;
+            let start = usize::try_from(offset).map_err(|_| corrupt("strip offset"))?;
             let data = start
                 .checked_add(units * unit_len)
                 .and_then(|end| source.get(start..end))

@@ -108,6 +108,8 @@ fn damaged_files_of_every_format_fail_alone_within_memory() {
     // Events go to a file: a pipe nobody reads while waiting would fill up
     // and stop the build.
     let events_path = env.root().join("events.jsonl");
+    // Reaped by `wait4` below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
         .args(["build", "--json", "-j2"])
         .current_dir(env.root())
