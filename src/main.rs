@@ -9,15 +9,17 @@ use clap::Parser;
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
-    // Run as the AV1 decoding helper of another thumbgen process.
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() == Some(thumbgen::render::av1::SERVE_ARG.as_ref()) {
-        let max_pixels = args.next().unwrap_or_default();
-        let served = thumbgen::render::av1::serve(&max_pixels.to_string_lossy());
+    // Run as the decoding helper of another thumbgen process.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if args.first().map(String::as_str) == Some(thumbgen::render::isolate::SERVE_ARG) {
+        let served = thumbgen::render::isolate::serve(&args[1..]);
         return ExitCode::from(u8::from(served.is_err()));
     }
     if let Ok(exe) = std::env::current_exe() {
-        thumbgen::render::av1::isolate_in(exe);
+        thumbgen::render::isolate::isolate_in(exe);
     }
     let cli = thumbgen::cli::Cli::parse();
     // First Ctrl-C: finish the outputs being written, record them, exit 130.

@@ -1,20 +1,11 @@
-//! AV1 payloads to planes, by rav1d, the Rust port of dav1d.
-//!
-//! rav1d is driven through its dav1d-compatible C ABI, its only public
-//! interface. A panic inside it (it has some on damaged data) cannot unwind
-//! through that ABI and would abort the whole process, taking every other
-//! source down with it. So `thumbgen` decodes AV1 in a helper process, itself
-//! run again with a hidden argument ([`serve`]), as browsers isolate their
-//! decoders: a crash there fails one source. The library decodes in
-//! process unless [`isolate_in`] names that helper.
+//! AV1 payloads to planes, by rav1d, the Rust port of dav1d, driven
+//! through its dav1d-compatible C ABI, its only public interface. A panic
+//! inside it (it has some on damaged data) cannot unwind through that ABI
+//! and aborts the process: `isolate` runs it in a helper process.
 
 use std::ffi::c_int;
-use std::io::{Read, Write};
 use std::mem::MaybeUninit;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::ptr::NonNull;
-use std::sync::OnceLock;
 
 use rav1d::include::dav1d::data::Dav1dData;
 use rav1d::include::dav1d::dav1d::{Dav1dContext, Dav1dSettings};
@@ -29,17 +20,6 @@ use super::{Limits, RenderError};
 
 const NAME: &str = "AVIF";
 
-/// The argument that makes `thumbgen` an AV1 decoding helper.
-pub const SERVE_ARG: &str = "__decode-av1";
-
-static HELPER: OnceLock<PathBuf> = OnceLock::new();
-
-/// Decode AV1 in helper processes: `exe` run with [`SERVE_ARG`] (the
-/// `thumbgen` binary itself).
-pub fn isolate_in(exe: PathBuf) {
-    let _ = HELPER.set(exe);
-}
-
 fn corrupt(reason: impl Into<String>) -> RenderError {
     RenderError::Decode {
         format: NAME,
@@ -51,175 +31,6 @@ fn unsupported(reason: impl Into<String>) -> RenderError {
     RenderError::UnsupportedVariant {
         format: NAME,
         reason: reason.into(),
-    }
-}
-
-/// Decodes one AV1 still frame, in a helper process when one is set.
-pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
-    match HELPER.get() {
-        Some(exe) => decode_in_helper(exe, coded, limits),
-        None => decode_here(coded, limits),
-    }
-}
-
-/// The helper's side: reads an AV1 payload on stdin, `max_pixels` from the
-/// argument after [`SERVE_ARG`], and writes the decoded frame (or the
-/// error) to stdout in the layout `decode_in_helper` reads.
-pub fn serve(max_pixels: &str) -> std::io::Result<()> {
-    // A panic here aborts (see above), which the parent reports. Printing
-    // it first would symbolize a backtrace: ~180 MB of debug info read in.
-    std::panic::set_hook(Box::new(|_| {}));
-    let limits = Limits {
-        max_pixels: max_pixels.parse().unwrap_or(0),
-    };
-    let mut coded = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut coded)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match decode_here(&coded, &limits) {
-        Ok(frame) => {
-            out.write_all(&[0])?;
-            for v in [
-                frame.width,
-                frame.height,
-                frame.layout,
-                frame.bits,
-                frame.matrix,
-            ] {
-                out.write_all(&v.to_le_bytes())?;
-            }
-            out.write_all(&[
-                u8::from(frame.full_range),
-                frame.shift.0 as u8,
-                frame.shift.1 as u8,
-            ])?;
-            for plane in &frame.planes {
-                out.write_all(&(plane.len() as u64).to_le_bytes())?;
-                for s in plane {
-                    out.write_all(&s.to_le_bytes())?;
-                }
-            }
-        }
-        Err(RenderError::TooLarge { width, height, .. }) => {
-            out.write_all(&[3])?;
-            out.write_all(&width.to_le_bytes())?;
-            out.write_all(&height.to_le_bytes())?;
-        }
-        Err(e) => {
-            let (tag, reason) = match e {
-                RenderError::UnsupportedVariant { reason, .. } => (2, reason),
-                RenderError::Decode { reason, .. } => (1, reason),
-                other => (1, other.to_string()),
-            };
-            out.write_all(&[tag])?;
-            out.write_all(reason.as_bytes())?;
-        }
-    }
-    out.flush()
-}
-
-fn decode_in_helper(exe: &PathBuf, coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
-    let spawned = Command::new(exe)
-        .arg(SERVE_ARG)
-        .arg(limits.max_pixels.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = spawned.map_err(|e| corrupt(format!("cannot start the AV1 decoder: {e}")))?;
-    // The helper reads all its input before it writes: no deadlock.
-    let fed = child.stdin.take().map(|mut stdin| stdin.write_all(coded));
-    let mut reply = Vec::new();
-    let read = child
-        .stdout
-        .take()
-        .map(|mut stdout| stdout.read_to_end(&mut reply));
-    let status = child
-        .wait()
-        .map_err(|e| corrupt(format!("the AV1 decoder: {e}")))?;
-    if !status.success() || !matches!(fed, Some(Ok(()))) || !matches!(read, Some(Ok(_))) {
-        return Err(corrupt("the AV1 decoder crashed on this file"));
-    }
-    parse_reply(&reply, limits).ok_or_else(|| corrupt("the AV1 decoder gave a garbled answer"))?
-}
-
-/// The helper's answer: a tag (0 frame, 1 damaged, 2 unsupported, 3 too
-/// large), then the frame or the reason.
-fn parse_reply(reply: &[u8], limits: &Limits) -> Option<Result<Frame, RenderError>> {
-    let (&tag, mut rest) = reply.split_first()?;
-    let mut u32_next = || {
-        let (v, tail) = rest.split_first_chunk::<4>()?;
-        rest = tail;
-        Some(u32::from_le_bytes(*v))
-    };
-    match tag {
-        0 => {}
-        3 => {
-            let (width, height) = (u32_next()?, u32_next()?);
-            return Some(Err(RenderError::TooLarge {
-                width,
-                height,
-                max_pixels: limits.max_pixels,
-            }));
-        }
-        _ => {
-            let reason = String::from_utf8_lossy(rest).into_owned();
-            return Some(Err(if tag == 2 {
-                unsupported(reason)
-            } else {
-                corrupt(reason)
-            }));
-        }
-    }
-    let (width, height, layout, bits, matrix) = (
-        u32_next()?,
-        u32_next()?,
-        u32_next()?,
-        u32_next()?,
-        u32_next()?,
-    );
-    let (flags, mut rest) = rest.split_first_chunk::<3>()?;
-    let mut plane = || -> Option<Vec<u16>> {
-        let (len, tail) = rest.split_first_chunk::<8>()?;
-        let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
-        let bytes = tail.get(..len.checked_mul(2)?)?;
-        rest = &tail[len * 2..];
-        Some(
-            bytes
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                .collect(),
-        )
-    };
-    let planes = [plane()?, plane()?, plane()?];
-    let frame = Frame {
-        width,
-        height,
-        layout,
-        bits,
-        full_range: flags[0] != 0,
-        matrix,
-        planes,
-        shift: (u32::from(flags[1]), u32::from(flags[2])),
-    };
-    frame.is_consistent().then_some(Ok(frame))
-}
-
-impl Frame {
-    /// Whether the planes hold the samples the sizes say.
-    fn is_consistent(&self) -> bool {
-        let n = self.width as usize * self.height as usize;
-        let c = ((self.width + self.shift.0) >> self.shift.0) as usize
-            * ((self.height + self.shift.1) >> self.shift.1) as usize;
-        let chroma = if self.layout == DAV1D_PIXEL_LAYOUT_I400 {
-            0
-        } else {
-            c
-        };
-        self.shift.0 <= 1
-            && self.shift.1 <= 1
-            && self.planes[0].len() == n
-            && self.planes[1].len() == chroma
-            && self.planes[2].len() == chroma
     }
 }
 
@@ -266,7 +77,7 @@ const EAGAIN: c_int = -libc::EAGAIN;
 
 /// Decodes one AV1 still frame, refusing more than `max_pixels` from its
 /// sequence header before any frame buffer is allocated.
-fn decode_here(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
+pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
     if coded.is_empty() {
         return Err(corrupt("the image item has no data"));
     }

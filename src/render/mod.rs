@@ -19,7 +19,7 @@ use crate::config::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
-pub mod av1;
+mod av1;
 mod avif;
 mod bmp;
 mod decode;
@@ -29,6 +29,7 @@ pub mod geometry;
 mod heic;
 #[cfg(test)]
 mod input_tests;
+pub mod isolate;
 mod jpeg;
 mod orient;
 mod placeholder;
@@ -203,12 +204,12 @@ pub fn render(
         }
         #[cfg(feature = "heic")]
         Kind::Heif => {
-            let src = heic::decode(source, limits)?;
+            let src = isolate::decode(isolate::Isolated::Heif, source, limits)?;
             let derivation = derivation(src.shape(), all);
             (src, derivation)
         }
         Kind::Avif => {
-            let src = avif::decode(source, limits)?;
+            let src = isolate::decode(isolate::Isolated::Avif, source, limits)?;
             let derivation = derivation(src.shape(), all);
             (src, derivation)
         }
