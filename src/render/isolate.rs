@@ -5,7 +5,7 @@
 //! fails one source instead of the whole run.
 //!
 //! The helper is the `thumbgen` binary itself, run with [`SERVE_ARG`]: it
-//! reads the source on stdin and writes the decoded [`Source`] (or the
+//! reads the source on stdin and writes the decoded pixels (or the
 //! error) on stdout. The library decodes in process unless [`isolate_in`]
 //! names that binary (unit tests, which have no such binary, do).
 
