@@ -118,6 +118,7 @@ fn ycbcr_tiffs_with_and_without_subsampling() {
         "ycbcr-422.tif",
         "ycbcr-420.tif",
         "jpeg-ycbcr.tif",
+        "jpeg-rgb.tif",
     ] {
         check_against_marker(name, 8);
     }

@@ -4,8 +4,9 @@
 //! samples; uncompressed subsampled data (the TIFF default is 4:2:0) is
 //! unpacked here from its data units. The colour conversion follows the
 //! file's YCbCrCoefficients and ReferenceBlackWhite, as TIFF 6.0 says.
-//! JPEG-compressed TIFFs are not handled here: their JPEG decoder returns
-//! RGB, and `image` reads them.
+//! JPEG-compressed YCbCr (what libtiff writes for `-c jpeg`, and scanners)
+//! comes out of the tiff crate's JPEG decoder upsampled but still YCbCr,
+//! and is converted the same way.
 
 use std::io::Cursor;
 
@@ -44,11 +45,11 @@ fn tiff_error(e: tiff::TiffError) -> RenderError {
     }
 }
 
-/// Compression values whose decoder hands out RGB (old- and new-style JPEG).
-const JPEG_COMPRESSION: [u16; 2] = [6, 7];
+/// New-style JPEG compression, whose decoder upsamples the chroma itself.
+const JPEG: u16 = 7;
 
-/// Decodes `source` if it is an 8-bit YCbCr TIFF that `image` cannot read;
-/// `None` for every other TIFF.
+/// Decodes `source` if it is an 8-bit YCbCr TIFF, which `image` cannot
+/// read; `None` for every other TIFF.
 pub(super) fn decode(source: &[u8], limits: &Limits) -> Option<Result<Source, RenderError>> {
     let mut dec = Decoder::new(Cursor::new(source)).ok()?;
     let colour = dec.colortype().ok()?;
@@ -57,7 +58,7 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Option<Result<Source, Re
         .ok()
         .flatten()
         .unwrap_or(1);
-    if !matches!(colour, ColorType::YCbCr(_)) || JPEG_COMPRESSION.contains(&compression) {
+    if !matches!(colour, ColorType::YCbCr(_)) {
         return None;
     }
     Some(decode_ycbcr(&mut dec, source, colour, compression, limits))
@@ -101,7 +102,7 @@ fn decode_ycbcr(
         .and_then(Orientation::from_exif)
         .unwrap_or(Orientation::NoTransforms);
     let icc = dec.get_tag_u8_vec(Tag::IccProfile).ok();
-    let ycbcr = if subsampling == (1, 1) {
+    let ycbcr = if subsampling == (1, 1) || compression == JPEG {
         let samples = dec.read_image().map_err(tiff_error)?;
         match samples {
             DecodingResult::U8(v) => Planes::interleaved(&v, width, height)?,
