@@ -107,6 +107,7 @@ fn main() {
         "tiff",
         "mp4parse",
         "rav1d",
+        "jxl-oxide",
         "libheif-sys",
     ]
     .iter()

@@ -19,7 +19,7 @@ use crate::problem::Warning;
 /// Extensions (compared case-insensitively) of the formats thumbgen reads.
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "webp", "tif", "tiff", "bmp", "dib", "ico",
-    "avif",
+    "avif", "jxl",
 ];
 
 /// HEIC/HEIF, what iPhones save: read when built with the `heic` feature.
@@ -31,10 +31,8 @@ const HEIF_EXTENSIONS: &[&str] = &["heic", "heif", "hif"];
 /// The second field names the cargo feature that would read them.
 fn unread_kind(path: &Path) -> Option<(&'static str, Option<&'static str>)> {
     let ext = path.extension()?.to_str()?;
-    if !cfg!(feature = "heic") && HEIF_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
-        return Some(("HEIC/HEIF", Some("heic")));
-    }
-    ext.eq_ignore_ascii_case("jxl").then_some(("JPEG XL", None))
+    let heif = HEIF_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext));
+    (heif && !cfg!(feature = "heic")).then_some(("HEIC/HEIF", Some("heic")))
 }
 
 #[derive(Debug, Default)]
@@ -366,30 +364,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         for name in [
-            "a.heic", "b/c.HEIC", "d.heif", "e.jxl", "f.jpg", "g.psd", "x/h.jxl", "i.avif",
+            "a.heic", "b/c.HEIC", "d.heif", "e.jxl", "f.jpg", "g.psd", "x/h.heic", "i.avif",
         ] {
             touch(&src.join(name));
         }
         let found = scan(&config(dir.path(), "exclude = [\"x/**\"]"), 2).unwrap();
-        let jxl = Warning::FormatsSkipped {
-            format: "JPEG XL",
-            feature: None,
-            count: 1,
-        };
         if cfg!(feature = "heic") {
             assert_eq!(
                 rels(&found),
-                ["a.heic", "b/c.HEIC", "d.heif", "f.jpg", "i.avif"]
+                ["a.heic", "b/c.HEIC", "d.heif", "e.jxl", "f.jpg", "i.avif"]
             );
-            assert_eq!(found.warnings, [jxl]);
+            assert_eq!(found.warnings, []);
         } else {
-            assert_eq!(rels(&found), ["f.jpg", "i.avif"]);
+            assert_eq!(rels(&found), ["e.jxl", "f.jpg", "i.avif"]);
             let heif = Warning::FormatsSkipped {
                 format: "HEIC/HEIF",
                 feature: Some("heic"),
                 count: 3,
             };
-            assert_eq!(found.warnings, [heif, jxl]);
+            assert_eq!(found.warnings, [heif]);
         }
     }
 

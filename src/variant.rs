@@ -409,7 +409,7 @@ mod tests {
             (
                 3,
                 "image 0.25.10, png 0.18.1, gif 0.14.2, image-webp 0.2.4, tiff 0.11.3, \
-                 mp4parse 0.17.0, rav1d 1.1.0, libheif-sys 5.3.1+1.23.1"
+                 mp4parse 0.17.0, rav1d 1.1.0, jxl-oxide 0.12.6, libheif-sys 5.3.1+1.23.1"
             ),
             "a decoder changed: bump PIPELINE_VERSION"
         );

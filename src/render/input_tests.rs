@@ -68,6 +68,19 @@ fn avif_in_every_rotation_and_mirror() {
     }
 }
 
+#[test]
+fn jxl_in_every_orientation_lossy_and_lossless() {
+    for n in 1..=8 {
+        check_against_marker(&format!("jxl-orientation-{n}.jxl"), 10);
+    }
+    check_against_marker("lossless.jxl", 1);
+}
+
+#[test]
+fn jxl_grey_and_alpha() {
+    check_grey_and_alpha("jxl");
+}
+
 #[cfg(feature = "heic")]
 #[test]
 fn heic_in_every_rotation_and_mirror() {

@@ -31,6 +31,7 @@ mod heic;
 mod input_tests;
 pub mod isolate;
 mod jpeg;
+mod jxl;
 mod orient;
 mod placeholder;
 mod resize;
@@ -205,6 +206,11 @@ pub fn render(
         #[cfg(feature = "heic")]
         Kind::Heif => {
             let src = isolate::decode(isolate::Isolated::Heif, source, limits)?;
+            let derivation = derivation(src.shape(), all);
+            (src, derivation)
+        }
+        Kind::Jxl => {
+            let src = jxl::decode(source, limits)?;
             let derivation = derivation(src.shape(), all);
             (src, derivation)
         }

@@ -11,6 +11,7 @@ use super::RenderError;
 pub(super) enum Kind {
     Jpeg,
     Avif,
+    Jxl,
     #[cfg(feature = "heic")]
     Heif,
     Other(ImageFormat),
@@ -101,8 +102,9 @@ pub(super) fn sniff(b: &[u8]) -> Result<Kind, RenderError> {
             ));
         }
     }
+    // A bare JPEG XL codestream, or one in its ISOBMFF container.
     if b.starts_with(&[0xFF, 0x0A]) || b.starts_with(b"\0\0\0\x0cJXL \r\n\x87\n") {
-        return Err(RenderError::Unsupported("JPEG XL"));
+        return Ok(Kind::Jxl);
     }
     if b.starts_with(b"8BPS") {
         return Err(RenderError::Unsupported("Photoshop PSD"));
@@ -158,9 +160,14 @@ mod tests {
                 "unsupported image format (HEIF/HEIC: this thumbgen was built without the `heic` feature)"
             );
         }
+        let jxl = render_err(b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\0");
+        assert!(
+            jxl.starts_with("corrupt or truncated JPEG XL data"),
+            "{jxl}"
+        );
         assert_eq!(
-            render_err(b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\0"),
-            "unsupported image format (JPEG XL)"
+            render_err(b"8BPS\0\x01\0\0\0\0\0\0"),
+            "unsupported image format (Photoshop PSD)"
         );
     }
 

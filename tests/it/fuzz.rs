@@ -19,6 +19,8 @@ fn seeds() -> Vec<&'static str> {
         "avif-orientation-6.avif",
         "alpha.avif",
         "grey.avif",
+        "jxl-orientation-6.jxl",
+        "alpha.jxl",
         "baseline.jpg",
         "progressive.jpg",
         "icc.png",

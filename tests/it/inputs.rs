@@ -1,4 +1,5 @@
-//! Sources beyond the common formats, through the real binary: AVIF, HEIC
+//! Sources beyond the common formats, through the real binary: AVIF, JPEG
+//! XL, HEIC
 //! (with the `heic` feature, else a warning that says how to get it),
 //! YCbCr TIFFs, BMPs and icons that browsers show, and a JPEG without its
 //! end marker, which builds with a warning.
@@ -36,6 +37,7 @@ fn every_input_kind_builds_upright() {
     let mut sources = vec![
         ("avif-orientation-6.avif", "phone/a.avif"),
         ("avif-orientation-7.avif", "phone/b.avif"),
+        ("jxl-orientation-5.jxl", "web/a.jxl"),
         ("ycbcr-420.tif", "scans/a.tif"),
         ("jpeg-ycbcr.tif", "scans/b.tiff"),
         ("bmp-rle-topdown.bmp", "old/a.bmp"),
