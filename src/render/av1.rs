@@ -20,20 +20,6 @@ use super::{Limits, RenderError};
 
 const NAME: &str = "AVIF";
 
-fn corrupt(reason: impl Into<String>) -> RenderError {
-    RenderError::Decode {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
-fn unsupported(reason: impl Into<String>) -> RenderError {
-    RenderError::UnsupportedVariant {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
 /// One decoded AV1 frame: its planes, copied out of the decoder.
 pub(super) struct Frame {
     pub(super) width: u32,
@@ -79,7 +65,7 @@ const EAGAIN: c_int = -libc::EAGAIN;
 /// sequence header before any frame buffer is allocated.
 pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError> {
     if coded.is_empty() {
-        return Err(corrupt("the image item has no data"));
+        return Err(RenderError::decode(NAME, "the image item has no data"));
     }
     let mut header = MaybeUninit::<Dav1dSequenceHeader>::zeroed();
     // SAFETY: `header` is writable, `coded` is a valid slice of its length.
@@ -91,7 +77,7 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
         )
     };
     if status.0 != 0 {
-        return Err(corrupt("no valid AV1 sequence header"));
+        return Err(RenderError::decode(NAME, "no valid AV1 sequence header"));
     }
     // SAFETY: initialised by the successful call above.
     let header = unsafe { header.assume_init() };
@@ -100,7 +86,7 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
         header.max_height.max(0) as u32,
     );
     if w == 0 || h == 0 {
-        return Err(corrupt("image has no pixels"));
+        return Err(RenderError::decode(NAME, "image has no pixels"));
     }
     check_pixels(w, h, limits)?;
 
@@ -121,14 +107,17 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
     let status =
         unsafe { dav1d::dav1d_open(NonNull::new(&mut context.0), NonNull::new(&mut settings)) };
     if status.0 != 0 || context.0.is_none() {
-        return Err(corrupt("the AV1 decoder could not start"));
+        return Err(RenderError::decode(NAME, "the AV1 decoder could not start"));
     }
 
     let mut data = Dav1dData::default();
     // SAFETY: `data` is writable; the call allocates `coded.len()` bytes.
     let buffer = unsafe { dav1d::dav1d_data_create(NonNull::new(&mut data), coded.len()) };
     if buffer.is_null() {
-        return Err(corrupt("image needs more memory than allowed"));
+        return Err(RenderError::decode(
+            NAME,
+            "image needs more memory than allowed",
+        ));
     }
     // SAFETY: `buffer` holds `coded.len()` writable bytes, just allocated.
     unsafe { std::ptr::copy_nonoverlapping(coded.as_ptr(), buffer, coded.len()) };
@@ -142,7 +131,7 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
             if status.0 != 0 && status.0 != EAGAIN {
                 // SAFETY: releases what `dav1d_data_create` allocated.
                 unsafe { dav1d::dav1d_data_unref(NonNull::new(&mut data)) };
-                return Err(corrupt("invalid AV1 data"));
+                return Err(RenderError::decode(NAME, "invalid AV1 data"));
             }
         }
         // SAFETY: the context is open; `picture.0` is writable.
@@ -160,7 +149,10 @@ pub(super) fn decode(coded: &[u8], limits: &Limits) -> Result<Frame, RenderError
         unsafe { dav1d::dav1d_data_unref(NonNull::new(&mut data)) };
     }
     if !got {
-        return Err(corrupt("the AV1 data holds no complete picture"));
+        return Err(RenderError::decode(
+            NAME,
+            "the AV1 data holds no complete picture",
+        ));
     }
     frame(&picture.0, &header)
 }
@@ -171,10 +163,13 @@ fn frame(picture: &Dav1dPicture, header: &Dav1dSequenceHeader) -> Result<Frame, 
     let (width, height) = (p.w.max(0) as u32, p.h.max(0) as u32);
     let bits = p.bpc.max(0) as u32;
     if width == 0 || height == 0 {
-        return Err(corrupt("image has no pixels"));
+        return Err(RenderError::decode(NAME, "image has no pixels"));
     }
     if !matches!(bits, 8 | 10 | 12) {
-        return Err(unsupported(format!("{bits}-bit samples")));
+        return Err(RenderError::unsupported_variant(
+            NAME,
+            format!("{bits}-bit samples"),
+        ));
     }
     let layout = p.layout;
     let shift = match layout {
@@ -190,7 +185,8 @@ fn frame(picture: &Dav1dPicture, header: &Dav1dSequenceHeader) -> Result<Frame, 
         .unwrap_or(header);
     let wide = bits > 8;
     let plane = |index: usize, w: u32, h: u32| -> Result<Vec<u16>, RenderError> {
-        let base = picture.data[index].ok_or_else(|| corrupt("a plane is missing"))?;
+        let base =
+            picture.data[index].ok_or_else(|| RenderError::decode(NAME, "a plane is missing"))?;
         let stride = picture.stride[index.min(1)];
         let mut out = Vec::with_capacity(w as usize * h as usize);
         for y in 0..h as isize {

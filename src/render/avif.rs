@@ -14,51 +14,42 @@ use rav1d::include::dav1d::headers::{
 };
 
 use super::av1::{self, Frame};
-use super::decode::{rgba_to_rgb, Px, Source};
+use super::decode::{Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "AVIF";
-
-fn corrupt(reason: impl Into<String>) -> RenderError {
-    RenderError::Decode {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
-fn unsupported(reason: impl Into<String>) -> RenderError {
-    RenderError::UnsupportedVariant {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
 
 /// Decodes an AVIF still image (or the still image of an image sequence),
 /// upright by its `irot`/`imir` boxes, with its alpha and ICC profile.
 pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderError> {
     let avif =
         mp4parse::read_avif(&mut &source[..], ParseStrictness::Normal).map_err(|e| match e {
-            mp4parse::Error::Unsupported(what) => unsupported(what),
-            mp4parse::Error::UnexpectedEOF => corrupt("unexpected end of file"),
-            mp4parse::Error::OutOfMemory => corrupt("image needs more memory than allowed"),
-            mp4parse::Error::InvalidData(status) => {
-                corrupt(format!("damaged container ({status:?})"))
+            mp4parse::Error::Unsupported(what) => RenderError::unsupported_variant(NAME, what),
+            mp4parse::Error::UnexpectedEOF => RenderError::decode(NAME, "unexpected end of file"),
+            mp4parse::Error::OutOfMemory => {
+                RenderError::decode(NAME, "image needs more memory than allowed")
             }
-            other => corrupt(format!("damaged container ({other})")),
+            mp4parse::Error::InvalidData(status) => {
+                RenderError::decode(NAME, format!("damaged container ({status:?})"))
+            }
+            other => RenderError::decode(NAME, format!("damaged container ({other})")),
         })?;
-    let coded = avif
-        .primary_item_coded_data()
-        .ok_or_else(|| unsupported("an image sequence without a still image"))?;
+    let coded = avif.primary_item_coded_data().ok_or_else(|| {
+        RenderError::unsupported_variant(NAME, "an image sequence without a still image")
+    })?;
     let colour = av1::decode(coded, limits)?;
     let (width, height) = (colour.width, colour.height);
     let alpha = match avif.alpha_item_coded_data() {
         Some(coded) => {
             let alpha = av1::decode(coded, limits)?;
             if (alpha.width, alpha.height) != (width, height) {
-                return Err(corrupt(format!(
-                    "alpha is {}×{} but the image is {width}×{height}",
-                    alpha.width, alpha.height
-                )));
+                return Err(RenderError::decode(
+                    NAME,
+                    format!(
+                        "alpha is {}×{} but the image is {width}×{height}",
+                        alpha.width, alpha.height
+                    ),
+                ));
             }
             Some(alpha.luma_8bit())
         }
@@ -73,11 +64,7 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
             if avif.premultiplied_alpha {
                 unpremultiply(&mut rgba);
             }
-            if alpha.iter().all(|&a| a == 255) {
-                (Px::Rgb, rgba_to_rgb(rgba))
-            } else {
-                (Px::Rgba, rgba)
-            }
+            (Px::Rgba, rgba)
         }
     };
     let orientation = orientation(
@@ -92,19 +79,7 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
         .icc_colour_information()
         .and_then(Result::ok)
         .map(<[u8]>::to_vec);
-    Ok(Source {
-        full: (width, height),
-        scale: 1.0,
-        width,
-        height,
-        px,
-        pixels,
-        orientation,
-        icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    })
+    Ok(Source::whole((width, height), px, pixels, orientation, icc))
 }
 
 /// The EXIF orientation that does what HEIF's transformative properties
@@ -152,7 +127,9 @@ impl Matrix {
             DAV1D_MC_FCC => (0.30, 0.11),
             DAV1D_MC_SMPTE240 => (0.212, 0.087),
             DAV1D_MC_BT2020_NCL | DAV1D_MC_BT2020_CL => (0.2627, 0.0593),
-            DAV1D_MC_SMPTE_YCGCO => return Err(unsupported("YCgCo colour")),
+            DAV1D_MC_SMPTE_YCGCO => {
+                return Err(RenderError::unsupported_variant(NAME, "YCgCo colour"))
+            }
             _ => (0.299, 0.114),
         };
         let kg = 1.0 - kr - kb;

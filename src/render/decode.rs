@@ -57,6 +57,36 @@ pub(super) struct Source {
 }
 
 impl Source {
+    /// A decode at full size (every format but JPEG). An alpha channel
+    /// that is opaque everywhere is dropped, so that outputs are plain RGB
+    /// and the resize skips alpha premultiplication.
+    pub(super) fn whole(
+        (width, height): (u32, u32),
+        px: Px,
+        pixels: Vec<u8>,
+        orientation: Orientation,
+        icc: Option<Vec<u8>>,
+    ) -> Source {
+        let (px, pixels) = if px == Px::Rgba && pixels.chunks_exact(4).all(|p| p[3] == 255) {
+            (Px::Rgb, rgba_to_rgb(pixels))
+        } else {
+            (px, pixels)
+        };
+        Source {
+            full: (width, height),
+            scale: 1.0,
+            width,
+            height,
+            px,
+            pixels,
+            orientation,
+            icc,
+            eighths: 8,
+            jpeg: false,
+            leniency: None,
+        }
+    }
+
     /// The upright size, as the planner records it.
     pub(super) fn shape(&self) -> Shape {
         let (width, height) = if swaps_axes(self.orientation) {
@@ -232,26 +262,7 @@ fn decode_with_image(
         // the encoders below would then need a fourth layout for little gain.
         _ => (Px::Rgba, img.to_rgba8().into_raw()),
     };
-    let (px, pixels) = if px == Px::Rgba && pixels.chunks_exact(4).all(|p| p[3] == 255) {
-        // An alpha channel that is opaque everywhere is dropped so that
-        // outputs are plain RGB and the resize skips alpha premultiplication.
-        (Px::Rgb, rgba_to_rgb(pixels))
-    } else {
-        (px, pixels)
-    };
-    Ok(Source {
-        full: (w, h),
-        scale: 1.0,
-        width: w,
-        height: h,
-        px,
-        pixels,
-        orientation,
-        icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    })
+    Ok(Source::whole((w, h), px, pixels, orientation, icc))
 }
 
 /// Drops the alpha bytes in place: a second buffer would double the peak

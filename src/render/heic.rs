@@ -11,7 +11,7 @@ use libheif_rs::{
     SecurityLimits,
 };
 
-use super::decode::{check_pixels, rgba_to_rgb, Px, Source};
+use super::decode::{check_pixels, Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "HEIF";
@@ -27,7 +27,7 @@ fn refused(e: HeifError) -> RenderError {
         },
         HeifErrorCode::MemoryAllocationError => RenderError::Decode {
             format: NAME,
-            reason: "image needs more memory than allowed".into(),
+            reason: format!("image needs more memory than allowed ({reason})"),
         },
         _ => RenderError::Decode {
             format: NAME,
@@ -100,27 +100,18 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     for y in 0..h as usize {
         pixels.extend_from_slice(&plane.data[y * plane.stride..][..row]);
     }
-    let (px, pixels) = if grey {
-        (Px::Gray, pixels)
-    } else if !alpha {
-        (Px::Rgb, pixels)
-    } else if pixels.chunks_exact(4).all(|p| p[3] == 255) {
-        (Px::Rgb, rgba_to_rgb(pixels))
-    } else {
-        (Px::Rgba, pixels)
+    let px = match channels {
+        1 => Px::Gray,
+        3 => Px::Rgb,
+        _ => Px::Rgba,
     };
     let icc = handle.color_profile_raw().map(|p| p.data);
-    Ok(Source {
-        full: (w, h),
-        scale: 1.0,
-        width: w,
-        height: h,
+    // libheif has applied the transformations: the pixels are upright.
+    Ok(Source::whole(
+        (w, h),
         px,
         pixels,
-        orientation: Orientation::NoTransforms,
+        Orientation::NoTransforms,
         icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    })
+    ))
 }

@@ -115,7 +115,8 @@ fn encode_reply(decoded: Result<Source, RenderError>) -> Vec<u8> {
     match decoded {
         Ok(src) => {
             out.push(0);
-            for v in [src.full.0, src.full.1, src.width, src.height] {
+            // Isolated decoders decode at full size.
+            for v in [src.width, src.height] {
                 put_u32(&mut out, v);
             }
             out.push(src.px.channels() as u8);
@@ -234,7 +235,6 @@ fn decode_reply(
             }));
         }
     }
-    let full = (r.u32()?, r.u32()?);
     let (width, height) = (r.u32()?, r.u32()?);
     let px = match r.u8()? {
         1 => Px::Gray,
@@ -251,19 +251,13 @@ fn decode_reply(
     if pixels.len() != width as usize * height as usize * px.channels() || !r.0.is_empty() {
         return None;
     }
-    Some(Ok(Source {
-        full,
-        scale: 1.0,
-        width,
-        height,
+    Some(Ok(Source::whole(
+        (width, height),
         px,
         pixels,
         orientation,
         icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    }))
+    )))
 }
 
 #[cfg(test)]

@@ -8,24 +8,10 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use jxl_oxide::{AllocTracker, EnumColourEncoding, JxlImage, JxlThreadPool, PixelFormat};
 
-use super::decode::{check_pixels, rgba_to_rgb, Px, Source};
+use super::decode::{check_pixels, Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "JPEG XL";
-
-fn corrupt(reason: impl Into<String>) -> RenderError {
-    RenderError::Decode {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
-fn unsupported(reason: impl Into<String>) -> RenderError {
-    RenderError::UnsupportedVariant {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
 
 /// Decodes the first frame of a JPEG XL file (a still image, or the first
 /// frame of an animation).
@@ -40,10 +26,10 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
         .pool(JxlThreadPool::none())
         .alloc_tracker(AllocTracker::with_limit(budget))
         .read(Cursor::new(source))
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(|e| RenderError::decode(NAME, e.to_string()))?;
     let (width, height) = (image.width(), image.height());
     if width == 0 || height == 0 {
-        return Err(corrupt("image has no pixels"));
+        return Err(RenderError::decode(NAME, "image has no pixels"));
     }
     check_pixels(width, height, limits)?;
     let icc = image.original_icc().map(<[u8]>::to_vec);
@@ -62,22 +48,35 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
         PixelFormat::Graya => (2, Px::Rgba),
         PixelFormat::Rgb => (3, Px::Rgb),
         PixelFormat::Rgba => (4, Px::Rgba),
-        other => return Err(unsupported(format!("{other:?} pixels"))),
+        other => {
+            return Err(RenderError::unsupported_variant(
+                NAME,
+                format!("{other:?} pixels"),
+            ))
+        }
     };
     if image.num_loaded_keyframes() == 0 {
-        return Err(corrupt("unexpected end of file"));
+        return Err(RenderError::decode(NAME, "unexpected end of file"));
     }
-    let render = image.render_frame(0).map_err(|e| corrupt(e.to_string()))?;
+    let render = image
+        .render_frame(0)
+        .map_err(|e| RenderError::decode(NAME, e.to_string()))?;
     let mut stream = render.stream();
     if (stream.width(), stream.height()) != (width, height)
         || stream.channels() as usize != channels
     {
-        return Err(corrupt("the frame is not the image's size"));
+        return Err(RenderError::decode(
+            NAME,
+            "the frame is not the image's size",
+        ));
     }
     let mut samples = vec![0u8; width as usize * height as usize * channels];
     let written = stream.write_to_buffer(&mut samples);
     if written != samples.len() {
-        return Err(corrupt("the decoder gave fewer pixels than it said"));
+        return Err(RenderError::decode(
+            NAME,
+            "the decoder gave fewer pixels than it said",
+        ));
     }
     let pixels = match (channels, px) {
         // Grey with alpha joins RGBA, as it does for PNG.
@@ -87,22 +86,12 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
             .collect(),
         _ => samples,
     };
-    let (px, pixels) = if px == Px::Rgba && pixels.chunks_exact(4).all(|p| p[3] == 255) {
-        (Px::Rgb, rgba_to_rgb(pixels))
-    } else {
-        (px, pixels)
-    };
-    Ok(Source {
-        full: (width, height),
-        scale: 1.0,
-        width,
-        height,
+    // jxl-oxide has applied the orientation: the pixels are upright.
+    Ok(Source::whole(
+        (width, height),
         px,
         pixels,
-        orientation: Orientation::NoTransforms,
+        Orientation::NoTransforms,
         icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    })
+    ))
 }

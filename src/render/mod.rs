@@ -131,6 +131,27 @@ pub enum RenderError {
     },
 }
 
+impl RenderError {
+    /// Damaged or truncated `format` data.
+    pub(crate) fn decode(format: &'static str, reason: impl Into<String>) -> RenderError {
+        RenderError::Decode {
+            format,
+            reason: reason.into(),
+        }
+    }
+
+    /// A kind of `format` its decoder does not implement.
+    pub(crate) fn unsupported_variant(
+        format: &'static str,
+        reason: impl Into<String>,
+    ) -> RenderError {
+        RenderError::UnsupportedVariant {
+            format,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Megapixels for messages, with as many decimals as small numbers need.
 fn mpx(pixels: u64) -> String {
     let m = pixels as f64 / 1e6;

@@ -20,28 +20,18 @@ use super::{Limits, RenderError};
 
 const NAME: &str = "TIFF";
 
-fn corrupt(reason: impl Into<String>) -> RenderError {
-    RenderError::Decode {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
-fn unsupported(reason: impl Into<String>) -> RenderError {
-    RenderError::UnsupportedVariant {
-        format: NAME,
-        reason: reason.into(),
-    }
-}
-
 fn tiff_error(e: tiff::TiffError) -> RenderError {
     match e {
-        tiff::TiffError::UnsupportedError(u) => unsupported(u.to_string()),
-        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            corrupt("unexpected end of file")
+        tiff::TiffError::UnsupportedError(u) => {
+            RenderError::unsupported_variant(NAME, u.to_string())
         }
-        tiff::TiffError::LimitsExceeded => corrupt("image needs more memory than allowed"),
-        other => corrupt(other.to_string()),
+        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            RenderError::decode(NAME, "unexpected end of file")
+        }
+        tiff::TiffError::LimitsExceeded => {
+            RenderError::decode(NAME, "image needs more memory than allowed")
+        }
+        other => RenderError::decode(NAME, other.to_string()),
     }
 }
 
@@ -72,16 +62,21 @@ fn decode_ycbcr(
     limits: &Limits,
 ) -> Result<Source, RenderError> {
     if colour != ColorType::YCbCr(8) {
-        return Err(unsupported(format!("{colour:?} samples")));
+        return Err(RenderError::unsupported_variant(
+            NAME,
+            format!("{colour:?} samples"),
+        ));
     }
     let (width, height) = dec.dimensions().map_err(tiff_error)?;
     if width == 0 || height == 0 {
-        return Err(corrupt("image has no pixels"));
+        return Err(RenderError::decode(NAME, "image has no pixels"));
     }
     check_pixels(width, height, limits)?;
     let subsampling = match dec.find_tag_unsigned_vec::<u16>(Tag::ChromaSubsampling) {
         Ok(Some(v)) if v.len() == 2 => (v[0], v[1]),
-        Ok(Some(_)) | Err(_) => return Err(corrupt("invalid YCbCrSubSampling tag")),
+        Ok(Some(_)) | Err(_) => {
+            return Err(RenderError::decode(NAME, "invalid YCbCrSubSampling tag"))
+        }
         // TIFF 6.0's default.
         Ok(None) => (2, 2),
     };
@@ -89,10 +84,13 @@ fn decode_ycbcr(
         || !matches!(subsampling.1, 1 | 2 | 4)
         || subsampling.1 > subsampling.0
     {
-        return Err(corrupt(format!(
-            "YCbCr subsampling {}×{} is not one TIFF allows",
-            subsampling.0, subsampling.1
-        )));
+        return Err(RenderError::decode(
+            NAME,
+            format!(
+                "YCbCr subsampling {}×{} is not one TIFF allows",
+                subsampling.0, subsampling.1
+            ),
+        ));
     }
     let conversion = Conversion::of(dec);
     let orientation = dec
@@ -106,30 +104,32 @@ fn decode_ycbcr(
         let samples = dec.read_image().map_err(tiff_error)?;
         match samples {
             DecodingResult::U8(v) => Planes::interleaved(&v, width, height)?,
-            _ => return Err(unsupported("YCbCr samples wider than 8 bits")),
+            _ => {
+                return Err(RenderError::unsupported_variant(
+                    NAME,
+                    "YCbCr samples wider than 8 bits",
+                ))
+            }
         }
     } else if compression == 1 {
         Planes::subsampled(dec, source, width, height, subsampling)?
     } else {
-        return Err(unsupported(format!(
-            "compressed ({compression}) YCbCr with {}×{} subsampling",
-            subsampling.0, subsampling.1
-        )));
+        return Err(RenderError::unsupported_variant(
+            NAME,
+            format!(
+                "compressed ({compression}) YCbCr with {}×{} subsampling",
+                subsampling.0, subsampling.1
+            ),
+        ));
     };
     let pixels = conversion.to_rgb(&ycbcr);
-    Ok(Source {
-        full: (width, height),
-        scale: 1.0,
-        width,
-        height,
-        px: Px::Rgb,
+    Ok(Source::whole(
+        (width, height),
+        Px::Rgb,
         pixels,
         orientation,
         icc,
-        eighths: 8,
-        jpeg: false,
-        leniency: None,
-    })
+    ))
 }
 
 /// Full-resolution Y, Cb and Cr samples.
@@ -143,7 +143,10 @@ impl Planes {
     fn interleaved(samples: &[u8], width: u32, height: u32) -> Result<Planes, RenderError> {
         let n = width as usize * height as usize;
         if samples.len() < n * 3 {
-            return Err(corrupt("fewer samples than the image needs"));
+            return Err(RenderError::decode(
+                NAME,
+                "fewer samples than the image needs",
+            ));
         }
         let mut planes = Planes {
             y: Vec::with_capacity(n),
@@ -174,14 +177,17 @@ impl Planes {
             .flatten()
             .is_some_and(|p| p != 1)
         {
-            return Err(unsupported("planar subsampled YCbCr"));
+            return Err(RenderError::unsupported_variant(
+                NAME,
+                "planar subsampled YCbCr",
+            ));
         }
         let offsets = dec
             .get_tag_u64_vec(Tag::StripOffsets)
-            .map_err(|_| unsupported("tiled subsampled YCbCr"))?;
+            .map_err(|_| RenderError::unsupported_variant(NAME, "tiled subsampled YCbCr"))?;
         let counts = dec
             .get_tag_u64_vec(Tag::StripByteCounts)
-            .map_err(|_| corrupt("no StripByteCounts"))?;
+            .map_err(|_| RenderError::decode(NAME, "no StripByteCounts"))?;
         let rows_per_strip = dec
             .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
             .ok()
@@ -190,7 +196,10 @@ impl Planes {
             .clamp(1, height);
         let (sx, sy) = (u32::from(sx), u32::from(sy));
         if !rows_per_strip.is_multiple_of(sy) && rows_per_strip != height {
-            return Err(corrupt("RowsPerStrip is not a multiple of the subsampling"));
+            return Err(RenderError::decode(
+                NAME,
+                "RowsPerStrip is not a multiple of the subsampling",
+            ));
         }
         let n = width as usize * height as usize;
         let mut planes = Planes {
@@ -202,17 +211,21 @@ impl Planes {
         let unit_len = (sx * sy + 2) as usize;
         let strips = height.div_ceil(rows_per_strip) as usize;
         if offsets.len() < strips || counts.len() < strips {
-            return Err(corrupt("fewer strips than the image needs"));
+            return Err(RenderError::decode(
+                NAME,
+                "fewer strips than the image needs",
+            ));
         }
         for (strip, &offset) in offsets.iter().enumerate().take(strips) {
             let top = strip as u32 * rows_per_strip;
             let rows = rows_per_strip.min(height - top);
             let units = units_across as usize * rows.div_ceil(sy) as usize;
-            let start = usize::try_from(offset).map_err(|_| corrupt("strip offset"))?;
+            let start =
+                usize::try_from(offset).map_err(|_| RenderError::decode(NAME, "strip offset"))?;
             let data = start
                 .checked_add(units * unit_len)
                 .and_then(|end| source.get(start..end))
-                .ok_or_else(|| corrupt("unexpected end of file"))?;
+                .ok_or_else(|| RenderError::decode(NAME, "unexpected end of file"))?;
             for (u, unit) in data.chunks_exact(unit_len).enumerate() {
                 let ux = (u % units_across as usize) as u32 * sx;
                 let uy = top + (u / units_across as usize) as u32 * sy;
