@@ -9,11 +9,13 @@
 //! derivation (which the caller records), never on which other variants
 //! happen to be rendered in the same call.
 //!
-//! One file per step: `sniff` picks the decoder, `decode` and `jpeg` decode
-//! (JPEG shrunk on load), [`geometry`] sizes every variant, `resize` makes
-//! its pixels, `orient` turns them upright and `encode` writes the output
-//! format. This file holds the entry point, the types the caller sees, and
-//! the order of the steps.
+//! One file per step: `sniff` picks the decoder; `decode` (with `bmp` and
+//! `tiff_ycbcr` for what `image` refuses), `jpeg` (shrunk on load), `jxl`,
+//! and behind [`isolate`]'s helper process `avif` (with `av1`) and `heic`
+//! decode; [`geometry`] sizes every variant, `resize` makes its pixels,
+//! `orient` turns them upright and `encode` writes the output format. This
+//! file holds the entry point, the types the caller sees, and the order of
+//! the steps.
 
 use crate::config::Placeholders;
 use crate::model::{Placeholder, Shape};
