@@ -95,7 +95,9 @@ pub fn serve(args: &[String]) -> std::io::Result<()> {
         None => Err(RenderError::NotAnImage),
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    out.write_all(&encode_reply(decoded))?;
+    let (head, pixels) = encode_reply(decoded);
+    out.write_all(&head)?;
+    out.write_all(&pixels)?;
     out.flush()
 }
 
@@ -109,9 +111,11 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A tag (0 decoded, 1 damaged, 2 unsupported, 3 too large), then the
-/// source's fields or the reason.
-fn encode_reply(decoded: Result<Source, RenderError>) -> Vec<u8> {
+/// source's fields or the reason; the pixels, last, apart (they are most of
+/// it, and are written as they are rather than copied).
+fn encode_reply(decoded: Result<Source, RenderError>) -> (Vec<u8>, Vec<u8>) {
     let mut out = Vec::new();
+    let mut pixels = Vec::new();
     match decoded {
         Ok(src) => {
             out.push(0);
@@ -128,7 +132,8 @@ fn encode_reply(decoded: Result<Source, RenderError>) -> Vec<u8> {
                 }
                 None => out.push(0),
             }
-            put_bytes(&mut out, &src.pixels);
+            out.extend((src.pixels.len() as u64).to_le_bytes());
+            pixels = src.pixels;
         }
         Err(RenderError::TooLarge { width, height, .. }) => {
             out.push(3);
@@ -145,7 +150,7 @@ fn encode_reply(decoded: Result<Source, RenderError>) -> Vec<u8> {
             out.extend(reason.as_bytes());
         }
     }
-    out
+    (out, pixels)
 }
 
 fn decode_in_helper(
@@ -181,7 +186,7 @@ fn decode_in_helper(
     if !status.success() || !matches!(fed, Some(Ok(()))) || !matches!(read, Some(Ok(_))) {
         return Err(failed("the decoder crashed on this file".into()));
     }
-    decode_reply(&reply, name, limits)
+    decode_reply(reply, name, limits)
         .ok_or_else(|| failed("the decoder process gave a garbled answer".into()))?
 }
 
@@ -211,11 +216,11 @@ impl<'a> Reader<'a> {
 
 /// Reads what [`encode_reply`] wrote.
 fn decode_reply(
-    reply: &[u8],
+    mut reply: Vec<u8>,
     format: &'static str,
     limits: &Limits,
 ) -> Option<Result<Source, RenderError>> {
-    let mut r = Reader(reply);
+    let mut r = Reader(&reply);
     match r.u8()? {
         0 => {}
         3 => {
@@ -247,10 +252,15 @@ fn decode_reply(
         0 => None,
         _ => Some(r.bytes()?.to_vec()),
     };
-    let pixels = r.bytes()?.to_vec();
-    if pixels.len() != width as usize * height as usize * px.channels() || !r.0.is_empty() {
+    let len = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+    let expected = width as usize * height as usize * px.channels();
+    if usize::try_from(len).ok()? != expected || r.0.len() != expected {
         return None;
     }
+    // The pixels are the rest: moved to the front, not copied.
+    let start = reply.len() - expected;
+    reply.drain(..start);
+    let pixels = reply;
     Some(Ok(Source::whole(
         (width, height),
         px,
@@ -270,8 +280,15 @@ mod tests {
         let here = Isolated::Avif
             .decode_here(&fixture("alpha.avif"), &LIMITS)
             .unwrap();
-        let reply = encode_reply(Isolated::Avif.decode_here(&fixture("alpha.avif"), &LIMITS));
-        let back = decode_reply(&reply, "AVIF", &LIMITS).unwrap().unwrap();
+        let reply = |decoded| {
+            let (mut head, pixels) = encode_reply(decoded);
+            head.extend(pixels);
+            head
+        };
+        let whole = reply(Isolated::Avif.decode_here(&fixture("alpha.avif"), &LIMITS));
+        let back = decode_reply(whole.clone(), "AVIF", &LIMITS)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (back.full, back.width, back.height, back.px),
             (here.full, here.width, here.height, here.px)
@@ -280,24 +297,25 @@ mod tests {
         assert_eq!(back.orientation, here.orientation);
         assert_eq!(back.icc, here.icc);
         // Errors keep their kind.
-        let too_large = encode_reply(Err(RenderError::TooLarge {
+        let too_large = reply(Err(RenderError::TooLarge {
             width: 9,
             height: 9,
             max_pixels: 1,
         }));
         assert!(matches!(
-            decode_reply(&too_large, "AVIF", &LIMITS),
+            decode_reply(too_large, "AVIF", &LIMITS),
             Some(Err(RenderError::TooLarge { width: 9, .. }))
         ));
-        let damaged = encode_reply(Err(RenderError::Decode {
+        let damaged = reply(Err(RenderError::Decode {
             format: "AVIF",
             reason: "bad".into(),
         }));
-        let Some(Err(e)) = decode_reply(&damaged, "AVIF", &LIMITS) else {
+        let Some(Err(e)) = decode_reply(damaged, "AVIF", &LIMITS) else {
             panic!("an error stays an error");
         };
         assert_eq!(e.to_string(), "corrupt or truncated AVIF data: bad");
         // A garbled answer is refused, not trusted.
-        assert!(decode_reply(&reply[..reply.len() - 1], "AVIF", &LIMITS).is_none());
+        let short = whole[..whole.len() - 1].to_vec();
+        assert!(decode_reply(short, "AVIF", &LIMITS).is_none());
     }
 }
