@@ -110,12 +110,12 @@ pub enum Warning {
         /// What was wrong with it.
         leniency: Leniency,
     },
-    /// Files of formats thumbgen does not read were skipped.
+    /// Files of a format this build leaves out were skipped.
     FormatsSkipped {
         /// The format, in words (`HEIC/HEIF`).
         format: &'static str,
-        /// The cargo feature that reads it, when this build left it out.
-        feature: Option<&'static str>,
+        /// The cargo feature that reads it.
+        feature: &'static str,
         /// How many files.
         count: usize,
     },

@@ -29,10 +29,10 @@ const HEIF_EXTENSIONS: &[&str] = &["heic", "heif", "hif"];
 /// read, by extension: skipped like any other file, with one warning per
 /// kind so that a folder of phone photos does not silently give nothing.
 /// The second field names the cargo feature that would read them.
-fn unread_kind(path: &Path) -> Option<(&'static str, Option<&'static str>)> {
+fn unread_kind(path: &Path) -> Option<(&'static str, &'static str)> {
     let ext = path.extension()?.to_str()?;
     let heif = HEIF_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext));
-    (heif && !cfg!(feature = "heic")).then_some(("HEIC/HEIF", Some("heic")))
+    (heif && !cfg!(feature = "heic")).then_some(("HEIC/HEIF", "heic"))
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ struct Walk {
     /// (folder by folder, after the walk).
     files: Vec<PathBuf>,
     /// Files of formats thumbgen does not read, counted by kind.
-    unread: BTreeMap<(&'static str, Option<&'static str>), usize>,
+    unread: BTreeMap<(&'static str, &'static str), usize>,
 }
 
 /// Walk the source tree of `config` with `threads` walker threads.
@@ -379,7 +379,7 @@ mod tests {
             assert_eq!(rels(&found), ["e.jxl", "f.jpg", "i.avif"]);
             let heif = Warning::FormatsSkipped {
                 format: "HEIC/HEIF",
-                feature: Some("heic"),
+                feature: "heic",
                 count: 3,
             };
             assert_eq!(found.warnings, [heif]);

@@ -21,18 +21,12 @@ fn refused(e: HeifError) -> RenderError {
     match e.code {
         HeifErrorCode::UnsupportedFeature
         | HeifErrorCode::UnsupportedFileType
-        | HeifErrorCode::DecoderPluginError => RenderError::UnsupportedVariant {
-            format: NAME,
-            reason,
-        },
-        HeifErrorCode::MemoryAllocationError => RenderError::Decode {
-            format: NAME,
-            reason: format!("image needs more memory than allowed ({reason})"),
-        },
-        _ => RenderError::Decode {
-            format: NAME,
-            reason,
-        },
+        | HeifErrorCode::DecoderPluginError => RenderError::unsupported_variant(NAME, reason),
+        HeifErrorCode::MemoryAllocationError => RenderError::decode(
+            NAME,
+            format!("image needs more memory than allowed ({reason})"),
+        ),
+        _ => RenderError::decode(NAME, reason),
     }
 }
 
@@ -52,10 +46,7 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     let handle = context.primary_image_handle().map_err(refused)?;
     let (width, height) = (handle.width(), handle.height());
     if width == 0 || height == 0 {
-        return Err(RenderError::Decode {
-            format: NAME,
-            reason: "image has no pixels".into(),
-        });
+        return Err(RenderError::decode(NAME, "image has no pixels"));
     }
     check_pixels(width, height, limits)?;
     let alpha = handle.has_alpha_channel();
@@ -69,20 +60,15 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
         (false, true) => ColorSpace::Rgb(RgbChroma::Rgba),
         (false, false) => ColorSpace::Rgb(RgbChroma::Rgb),
     };
-    let mut options = DecodingOptions::new().ok_or_else(|| RenderError::Decode {
-        format: NAME,
-        reason: "image needs more memory than allowed".into(),
-    })?;
+    let mut options = DecodingOptions::new()
+        .ok_or_else(|| RenderError::decode(NAME, "image needs more memory than allowed"))?;
     options.set_convert_hdr_to_8bit(true);
     let image = lib
         .decode(&handle, colour_space, Some(options))
         .map_err(refused)?;
     let planes = image.planes();
     let plane = if grey { planes.y } else { planes.interleaved };
-    let plane = plane.ok_or_else(|| RenderError::Decode {
-        format: NAME,
-        reason: "the decoder gave no pixels".into(),
-    })?;
+    let plane = plane.ok_or_else(|| RenderError::decode(NAME, "the decoder gave no pixels"))?;
     let channels: usize = match (grey, alpha) {
         (true, _) => 1,
         (false, true) => 4,
@@ -91,10 +77,10 @@ pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Source, RenderErr
     let (w, h) = (plane.width, plane.height);
     let row = w as usize * channels;
     if plane.stride < row || plane.data.len() < plane.stride * (h as usize - 1) + row {
-        return Err(RenderError::Decode {
-            format: NAME,
-            reason: "the decoder gave fewer pixels than it said".into(),
-        });
+        return Err(RenderError::decode(
+            NAME,
+            "the decoder gave fewer pixels than it said",
+        ));
     }
     let mut pixels = Vec::with_capacity(row * h as usize);
     for y in 0..h as usize {

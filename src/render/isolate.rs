@@ -10,7 +10,7 @@
 //! names that binary (unit tests, which have no such binary, do).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -154,16 +154,13 @@ fn encode_reply(decoded: Result<Source, RenderError>) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn decode_in_helper(
-    exe: &PathBuf,
+    exe: &Path,
     format: Isolated,
     source: &[u8],
     limits: &Limits,
 ) -> Result<Source, RenderError> {
     let name = format.name();
-    let failed = |reason: String| RenderError::Decode {
-        format: name,
-        reason,
-    };
+    let failed = |reason: String| RenderError::decode(name, reason);
     let mut child = Command::new(exe)
         .arg(SERVE_ARG)
         .arg(name)

@@ -17,10 +17,16 @@ pub(super) enum Kind {
     Other(ImageFormat),
 }
 
+/// The two members of the HEIF family read here.
+enum Family {
+    Avif,
+    Hevc,
+}
+
 /// What an ISOBMFF `ftyp` box says the file is: AVIF or HEIF (HEVC), by
 /// its major brand, or for the generic `mif1`/`msf1` major brands by the
 /// compatible brands listed after it.
-fn heif_family(b: &[u8]) -> Option<Kind> {
+fn heif_family(b: &[u8]) -> Option<Family> {
     if b.len() < 12 || &b[4..8] != b"ftyp" {
         return None;
     }
@@ -36,22 +42,9 @@ fn heif_family(b: &[u8]) -> Option<Kind> {
     let hevc: &[&[u8; 4]] = &[b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"];
     let generic = major == b"mif1" || major == b"msf1";
     if avif.iter().any(|a| major == *a) || (generic && compatible(avif)) {
-        return Some(Kind::Avif);
+        return Some(Family::Avif);
     }
-    if hevc.iter().any(|h| major == *h) || generic {
-        return heif();
-    }
-    None
-}
-
-#[cfg(feature = "heic")]
-fn heif() -> Option<Kind> {
-    Some(Kind::Heif)
-}
-
-#[cfg(not(feature = "heic"))]
-fn heif() -> Option<Kind> {
-    None
+    (hevc.iter().any(|h| major == *h) || generic).then_some(Family::Hevc)
 }
 
 /// Decides the decoder from the content alone: file names lie.
@@ -86,26 +79,24 @@ pub(super) fn sniff(b: &[u8]) -> Result<Kind, RenderError> {
     if b.len() >= 22 && b.starts_with(&[0, 0, 1, 0]) && (b[4] != 0 || b[5] != 0) {
         return Ok(Kind::Other(ImageFormat::Ico));
     }
-    // Formats people do drop into photo folders but that are not read here:
-    // say so instead of claiming the file is no image at all.
-    if let Some(kind) = heif_family(b) {
-        return Ok(kind);
-    }
-    if b.len() >= 12 && &b[4..8] == b"ftyp" {
-        let brand = &b[8..12];
-        if matches!(
-            brand,
-            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1"
-        ) {
+    match heif_family(b) {
+        Some(Family::Avif) => return Ok(Kind::Avif),
+        #[cfg(feature = "heic")]
+        Some(Family::Hevc) => return Ok(Kind::Heif),
+        #[cfg(not(feature = "heic"))]
+        Some(Family::Hevc) => {
             return Err(RenderError::Unsupported(
                 "HEIF/HEIC: this thumbgen was built without the `heic` feature",
-            ));
+            ))
         }
+        None => {}
     }
     // A bare JPEG XL codestream, or one in its ISOBMFF container.
     if b.starts_with(&[0xFF, 0x0A]) || b.starts_with(b"\0\0\0\x0cJXL \r\n\x87\n") {
         return Ok(Kind::Jxl);
     }
+    // Formats people do drop into photo folders but that are not read here:
+    // say so instead of claiming the file is no image at all.
     if b.starts_with(b"8BPS") {
         return Err(RenderError::Unsupported("Photoshop PSD"));
     }

@@ -194,17 +194,7 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
         ),
         Warning::FormatsSkipped {
             format,
-            feature: None,
-            count,
-        } => {
-            let files = if *count == 1 { "file" } else { "files" };
-            format!(
-                "skipped {count} {format} {files}: thumbgen does not read {format} (convert them to JPEG to get thumbnails)"
-            )
-        }
-        Warning::FormatsSkipped {
-            format,
-            feature: Some(feature),
+            feature,
             count,
         } => {
             let files = if *count == 1 { "file" } else { "files" };
@@ -407,15 +397,15 @@ mod tests {
     #[test]
     fn skipped_formats_count_files() {
         let one = Warning::FormatsSkipped {
-            format: "JPEG XL",
-            feature: None,
+            format: "HEIC/HEIF",
+            feature: "heic",
             count: 1,
         };
         let shown = Shown::default();
-        assert!(warning(&one, &shown).starts_with("skipped 1 JPEG XL file:"));
+        assert!(warning(&one, &shown).starts_with("skipped 1 HEIC/HEIF file:"));
         let many = Warning::FormatsSkipped {
             format: "HEIC/HEIF",
-            feature: Some("heic"),
+            feature: "heic",
             count: 3,
         };
         let text = warning(&many, &shown);

@@ -84,13 +84,6 @@ fn check_on_a_fresh_project_fails() {
     assert!(!env.root().join("public").exists());
 }
 
-fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 #[test]
 fn json_events_match_the_file_system() {
     let env = project();

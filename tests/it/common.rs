@@ -301,6 +301,17 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The committed fixtures (`tests/fixtures`, made by `make_fixtures.py`).
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// `--json` output, one event per line.
+pub(crate) fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 pub(crate) fn decode(path: &Path) -> image::DynamicImage {
     image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

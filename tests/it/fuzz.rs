@@ -9,9 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::Env;
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+use crate::common::{parse_events, Env, FIXTURES};
 
 /// The seeds of the mutations: formats whose decoders differ most.
 fn seeds() -> Vec<&'static str> {
@@ -122,10 +120,7 @@ fn damaged_files_of_every_format_fail_alone_within_memory() {
     let (code, peak_kib) = wait_with_peak_rss(&child, Duration::from_secs(300));
     let stdout = std::fs::read_to_string(&events_path).unwrap();
     assert!(matches!(code, 0 | 1), "exit {code}");
-    let events: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = parse_events(&stdout);
     let panics: Vec<_> = events.iter().filter(|e| e["kind"] == "panic").collect();
     assert!(panics.is_empty(), "decoders panicked: {panics:?}");
     let summary = events.last().unwrap();

@@ -6,9 +6,7 @@
 
 use std::path::Path;
 
-use crate::common::{decode, Env};
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+use crate::common::{decode, parse_events, Env, FIXTURES};
 
 const PNG_AT_FULL_SIZE: &str = r#"
 [[variants]]
@@ -22,13 +20,6 @@ fn copy_fixture(env: &Env, name: &str, to: &str) {
     let to = env.src(to);
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(Path::new(FIXTURES).join(name), to).unwrap();
-}
-
-fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]
