@@ -7,6 +7,7 @@
 //! - `THUMBGEN_CODEC_JPEG`, `_PNG`, `_WEBP`, `_AVIF`: the
 //!   crates (and versions) that encode each output format;
 //! - `THUMBGEN_DECODERS`: the crates that decode the other source formats;
+//! - `THUMBGEN_DECODER_AV1`: rav1d's version, for `--version`;
 //! - `THUMBGEN_JPEG_SIMD`: `1` when mozjpeg was built with its SIMD kernels
 //!   (on x86 they need nasm), else `0`.
 
@@ -97,6 +98,7 @@ fn main() {
         versions("rav1e"),
         versions("avif-serialize")
     );
+    println!("cargo:rustc-env=THUMBGEN_DECODER_AV1={}", versions("rav1d"));
     // The decoders of the other source formats (libheif-sys only takes
     // part with the `heic` feature; its version is in Cargo.lock either way).
     let decoders: Vec<String> = [

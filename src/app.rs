@@ -490,6 +490,9 @@ impl Commit<'_> {
     /// One job's outcome, from a worker thread.
     fn outcome(&self, job: &Job, outcome: Outcome) {
         self.report_remote();
+        if crate::codecs::take_av1_notice() {
+            self.reporter.warn(&Warning::Av1WithoutAsm);
+        }
         let source = self.names.source(&job.source);
         let committed = match outcome {
             Outcome::Built {

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod codecs;
 pub mod config;
 pub mod db;
 pub mod error;

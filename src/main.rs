@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -21,7 +21,12 @@ fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         thumbgen::render::isolate::isolate_in(exe);
     }
-    let cli = thumbgen::cli::Cli::parse();
+    // `--version` names the codecs and whether their SIMD kernels are in;
+    // the text is made at run time, and clap wants it for the whole run.
+    let command = thumbgen::cli::Cli::command()
+        .long_version(String::leak(thumbgen::codecs::long_version()) as &str);
+    let cli =
+        thumbgen::cli::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     // First Ctrl-C: finish the outputs being written, record them, exit 130.
     // A second one: leave at once (temporary files are swept next run).
     let _ = ctrlc::set_handler(|| {

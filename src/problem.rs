@@ -110,6 +110,9 @@ pub enum Warning {
         /// What was wrong with it.
         leniency: Leniency,
     },
+    /// This build encodes or decodes AVIF without the AV1 codecs' assembly
+    /// (given once per process, on first use).
+    Av1WithoutAsm,
     /// Files of a format this build leaves out were skipped.
     FormatsSkipped {
         /// The format, in words (`HEIC/HEIF`).
@@ -194,6 +197,7 @@ impl Warning {
             Warning::RecordsDropped { .. } => "records_dropped",
             Warning::SymlinkOutside { .. } => "symlink_outside",
             Warning::SourceRepaired { .. } => "source_repaired",
+            Warning::Av1WithoutAsm => "av1_without_asm",
             Warning::FormatsSkipped { .. } => "formats_skipped",
             Warning::WalkError { .. } => "walk_error",
             Warning::OutputDisowned { .. } => "output_disowned",

@@ -39,7 +39,10 @@ pub(super) fn encode_variant(
         Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
         Format::Png => encode_png(src, &pixels, w, h)?,
         Format::Webp => encode_webp(src, pixels, w, h, v)?,
-        Format::Avif => encode_avif(pixels, w, h, src.px, v)?,
+        Format::Avif => {
+            crate::codecs::note_av1_use();
+            encode_avif(pixels, w, h, src.px, v)?
+        }
     };
     Ok(Rendered {
         width: w,

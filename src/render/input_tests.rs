@@ -229,3 +229,30 @@ fn max_pixels_applies_to_avif_from_its_headers() {
         "image is 96×64 (0.006 Mpx), more than max_pixels (0.001 Mpx)"
     );
 }
+
+/// rav1d decodes to the same pixels with and without its assembly: CI
+/// runs this in the default build and in the `asm` build. Lossless PNG
+/// renders of the AVIF fixtures at their own size, pinned by digest.
+#[test]
+fn avif_decodes_are_pinned() {
+    let mut got = String::new();
+    for name in [
+        "alpha.avif",
+        "grey.avif",
+        "avif-orientation-1.avif",
+        "avif-orientation-6.avif",
+    ] {
+        let out = render_one(name, &variant(4096, 4096, Fit::Contain, Format::Png));
+        got += &format!("{} {name}\n", blake3::hash(&out.bytes).to_hex());
+    }
+    assert_eq!(got, AVIF_DECODES, "AVIF decodes changed:\n{got}");
+}
+
+/// Made by the default build (no assembly); the `asm` build must agree.
+/// Orientations 1 and 6 hold the same picture, stored upright and turned.
+const AVIF_DECODES: &str = "\
+29dee116fc3679225f1dcd4c21f608c4dcc8cbc4e87d7281bdd927b9b07f2148 alpha.avif
+18ac1307edda6121efb013e03f3a1a9d7a30668fa1b8b6f0ae1da71ba93cb489 grey.avif
+2c9ba63c9f2e8d0f3a3744ed1b51255f5aee0c7344447a255a35a8d3b8460457 avif-orientation-1.avif
+2c9ba63c9f2e8d0f3a3744ed1b51255f5aee0c7344447a255a35a8d3b8460457 avif-orientation-6.avif
+";

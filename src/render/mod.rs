@@ -238,6 +238,7 @@ pub fn render(
             (src, derivation)
         }
         Kind::Avif => {
+            crate::codecs::note_av1_use();
             let src = isolate::decode(isolate::Isolated::Avif, source, limits)?;
             let derivation = derivation(src.shape(), all);
             (src, derivation)

@@ -1,10 +1,11 @@
-//! Resizing with `fast_image_resize` (Lanczos3): each variant's crop of the
-//! decode, or of a larger variant it is derived from, at its output size.
+//! Resizing with Lanczos3 (`thumbgen-lanczos`, over `fast_image_resize`):
+//! each variant's crop of the decode, or of a larger variant it is derived
+//! from, at its output size.
 //! Resizes run in the stored orientation, so the crop is mapped onto the
 //! stored image here and the result is turned upright only when encoded.
 
-use fast_image_resize as fr;
 use image::metadata::Orientation;
+use thumbgen_lanczos::{Crop, Pixels, Resizer};
 
 use super::decode::{Px, Source};
 use super::geometry::{geometry, positioned};
@@ -52,11 +53,11 @@ pub(super) fn placement(
     }
 }
 
-fn pixel_type(px: Px) -> fr::PixelType {
+fn pixel_layout(px: Px) -> Pixels {
     match px {
-        Px::Gray => fr::PixelType::U8,
-        Px::Rgb => fr::PixelType::U8x3,
-        Px::Rgba => fr::PixelType::U8x4,
+        Px::Gray => Pixels::Gray,
+        Px::Rgb => Pixels::Rgb,
+        Px::Rgba => Pixels::Rgba,
     }
 }
 
@@ -78,7 +79,7 @@ pub(super) fn resize_wanted(
     wanted: &[usize],
     all: &[Variant],
 ) -> Result<Vec<Option<Resized>>, RenderError> {
-    let mut resizer = fr::Resizer::new();
+    let mut resizer = Resizer::new();
     let mut resized: Vec<Option<Resized>> = (0..all.len()).map(|_| None).collect();
     // Only made when a wanted crop looks at the content.
     let mut map: Option<Map> = None;
@@ -110,7 +111,7 @@ fn resize_variant(
     from: Option<&Resized>,
     v: &Variant,
     map: Option<&Map>,
-    resizer: &mut fr::Resizer,
+    resizer: &mut Resizer,
 ) -> Result<Resized, RenderError> {
     let p = placement(src.full, src.orientation, v, map);
     let (sw, sh) = p.out_stored;
@@ -133,17 +134,17 @@ fn resize_variant(
     let cw = (p.crop.2 * scale_x).clamp(1.0, dw - cx);
     let ch = (p.crop.3 * scale_y).clamp(1.0, dh - cy);
 
-    let src_view = fr::images::ImageRef::new(iw, ih, pixels, pixel_type(src.px))
-        .map_err(|e| RenderError::Resize(e.to_string()))?;
-    let mut dst = fr::images::Image::new(sw, sh, pixel_type(src.px));
-    let options = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
-        .crop(cx, cy, cw, ch);
-    resizer
-        .resize(&src_view, &mut dst, &options)
-        .map_err(|e| RenderError::Resize(e.to_string()))?;
+    let crop = Crop {
+        left: cx,
+        top: cy,
+        width: cw,
+        height: ch,
+    };
+    let pixels = resizer
+        .resize(pixels, (iw, ih), pixel_layout(src.px), crop, (sw, sh))
+        .map_err(RenderError::Resize)?;
     Ok(Resized {
-        pixels: dst.into_vec(),
+        pixels,
         width: sw,
         height: sh,
     })
@@ -183,28 +184,28 @@ mod tests {
         let img = image::load_from_memory(&fixture("rgba-transparent.png")).unwrap();
         let (w, h) = (img.width(), img.height());
         let layouts = [
-            (fr::PixelType::U8, img.to_luma8().into_raw()),
-            (fr::PixelType::U8x3, img.to_rgb8().into_raw()),
-            (fr::PixelType::U8x4, img.to_rgba8().into_raw()),
+            (Pixels::Gray, img.to_luma8().into_raw()),
+            (Pixels::Rgb, img.to_rgb8().into_raw()),
+            (Pixels::Rgba, img.to_rgba8().into_raw()),
         ];
+        let crop = Crop {
+            left: 3.5,
+            top: 2.25,
+            width: 55.0,
+            height: 41.0,
+        };
         for (pt, pixels) in &layouts {
-            let src = fr::images::ImageRef::new(w, h, pixels, *pt).unwrap();
             let mut outs = Vec::new();
             for ext in [
-                fr::CpuExtensions::None,
-                fr::CpuExtensions::Sse4_1,
-                fr::CpuExtensions::Avx2,
+                thumbgen_lanczos::CpuExtensions::None,
+                thumbgen_lanczos::CpuExtensions::Sse4_1,
+                thumbgen_lanczos::CpuExtensions::Avx2,
             ] {
-                if !ext.is_supported() {
+                let Some(mut r) = Resizer::with_cpu_extensions(ext) else {
                     continue;
-                }
-                let mut r = fr::Resizer::new();
-                // SAFETY: only extensions the CPU reports are selected.
-                unsafe { r.set_cpu_extensions(ext) };
-                let mut dst = fr::images::Image::new(23, 17, *pt);
-                let opts = fr::ResizeOptions::new().crop(3.5, 2.25, 55.0, 41.0);
-                r.resize(&src, &mut dst, &opts).unwrap();
-                outs.push((ext, dst.into_vec()));
+                };
+                let out = r.resize(pixels, (w, h), *pt, crop, (23, 17)).unwrap();
+                outs.push((ext, out));
             }
             for (ext, o) in &outs[1..] {
                 assert!(

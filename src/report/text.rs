@@ -192,6 +192,11 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             "{}: the JPEG has no end marker (EOI), but its image data is complete; built (re-save it to fix the file)",
             shown.path(path)
         ),
+        Warning::Av1WithoutAsm => format!(
+            "this thumbgen was built without the AV1 codecs' assembly, so AVIF encoding and decoding are {} slower (the bytes are the same); for the fast build, {}",
+            crate::codecs::AV1_SLOWDOWN,
+            crate::codecs::AV1_ASM_HINT
+        ),
         Warning::FormatsSkipped {
             format,
             feature,

@@ -90,8 +90,7 @@ fn dry_run_changes_nothing() {
 fn config_found_in_an_ancestor_folder() {
     let env = Env::new(TWO_VARIANTS);
     env.add_image("deep/a.jpg", 100, 100, 1);
-    let output = assert_cmd::Command::cargo_bin("thumbgen")
-        .unwrap()
+    let output = crate::common::thumbgen_command()
         .current_dir(env.src("deep"))
         .arg("build")
         .output()
@@ -132,8 +131,7 @@ fn config_errors_exit_2_naming_file_line_and_key() {
 #[test]
 fn missing_config_and_bad_usage_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let run: Run = assert_cmd::Command::cargo_bin("thumbgen")
-        .unwrap()
+    let run: Run = crate::common::thumbgen_command()
         .current_dir(dir.path())
         .arg("build")
         .output()

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 
 pub(crate) const TWO_VARIANTS: &str = r#"
@@ -69,8 +68,7 @@ impl Env {
     }
 
     pub(crate) fn cmd(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("thumbgen")
-            .unwrap()
+        thumbgen_command()
             .current_dir(self.root())
             .env_remove("NO_COLOR")
             // Help is wrapped to the terminal's width, else to $COLUMNS:
@@ -126,6 +124,12 @@ impl Env {
         copy_dir(&self.root().join("images"), &copy.root().join("images"));
         copy
     }
+}
+
+/// The `thumbgen` binary that cargo built for these tests, as a command
+/// to configure.
+pub(crate) fn thumbgen_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_thumbgen"))
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
@@ -334,40 +338,123 @@ pub(crate) fn story(steps: &[(&str, &Run)]) -> String {
         .join("\n")
 }
 
-/// The settings every snapshot is taken with: the filters that make the
-/// output of a run the same on every machine and every run. `roots` are the
-/// temporary folders the run could name (`[ROOT]`).
-pub(crate) fn snapshot_settings(roots: &[&Path]) -> insta::Settings {
+/// The settings every snapshot is taken with.
+pub(crate) fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    for root in roots {
-        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        for form in [canonical.as_path(), root] {
-            settings.add_filter(&regex_escape(&form.to_string_lossy()), "[ROOT]");
-        }
-    }
-    // The summary's wall time, and its `--json` twin.
-    settings.add_filter(r"\b\d+\.\d\d s\b", "[TIME]");
-    settings.add_filter(r#""duration_ms":\s*\d+"#, r#""duration_ms":[TIME]"#);
-    // Who holds the lock.
-    settings.add_filter(r"\bpid \d+", "pid [PID]");
-    // The line a build prints every 5 s without a terminal, should a slow
-    // machine take that long.
-    settings.add_filter(r"(?m)^\d+/\d+ sources (built|hashed)\n", "");
     settings
 }
 
-/// What `regex::escape` does (the same characters), without the dependency.
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
+/// `text` as it is the same on every machine and every run: the temporary
+/// folders in `roots` as `[ROOT]`, wall times as `[TIME]`, the lock
+/// holder's pid as `[PID]`, and no progress lines. (By hand rather than
+/// with insta's regex filters: those would build regex's Unicode tables
+/// into the test build and so rebuild the crate's own dependencies.)
+pub(crate) fn normalize(text: &str, roots: &[&Path]) -> String {
+    let mut forms: Vec<String> = Vec::new();
+    for root in roots {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        for form in [canonical.as_path(), root] {
+            forms.push(form.to_string_lossy().into_owned());
         }
-        out.push(c);
+    }
+    // The longer first, so that a root inside another is not cut in two.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let mut text = text.to_string();
+    for form in forms {
+        text = text.replace(&form, "[ROOT]");
+    }
+    // The line a build prints every 5 s without a terminal, should a slow
+    // machine take that long.
+    let mut out: String = text
+        .split_inclusive('\n')
+        .filter(|line| !is_progress_line(line.trim_end_matches('\n')))
+        .collect();
+    // The summary's wall time, and its `--json` twin; who holds the lock.
+    out = replace_numbers(&out, "", " s", "[TIME]", true);
+    out = replace_numbers(
+        &out,
+        "\"duration_ms\":",
+        "",
+        "\"duration_ms\":[TIME]",
+        false,
+    );
+    replace_numbers(&out, "pid ", "", "pid [PID]", false)
+}
+
+/// `N/M sources built` or `… hashed`.
+fn is_progress_line(line: &str) -> bool {
+    let Some((counts, rest)) = line.split_once(' ') else {
+        return false;
+    };
+    let Some((done, total)) = counts.split_once('/') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(done) && digits(total) && matches!(rest, "sources built" | "sources hashed")
+}
+
+/// Replaces every `before` + number + `after` with `with`: the number is
+/// digits (`seconds`: digits, a dot and two digits, not inside a word).
+pub(crate) fn replace_numbers(
+    text: &str,
+    before: &str,
+    after: &str,
+    with: &str,
+    seconds: bool,
+) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(end) = number_at(text, i, before, after, seconds) {
+            out.push_str(with);
+            i = end;
+        } else {
+            let c = text[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
     }
     out
+}
+
+/// Where a match of [`replace_numbers`]'s pattern that starts at `i` ends.
+fn number_at(text: &str, i: usize, before: &str, after: &str, seconds: bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let word = |at: usize| {
+        bytes
+            .get(at)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    let digits_from = |mut k: usize| {
+        while bytes.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+        k
+    };
+    // A match begins a word, as regex's `\b` before `pid` or a number.
+    if !text[i..].starts_with(before) || (i > 0 && word(i - 1)) {
+        return None;
+    }
+    let start = i + before.len();
+    let mut j = digits_from(start);
+    if j == start {
+        return None;
+    }
+    if seconds {
+        if bytes.get(j) != Some(&b'.') || digits_from(j + 1) != j + 3 {
+            return None;
+        }
+        j += 3;
+    }
+    if !text[j..].starts_with(after) {
+        return None;
+    }
+    j += after.len();
+    // `12.34 s` must end a word too (not `12.34 sources`).
+    (!seconds || !word(j)).then_some(j)
 }
 
 /// Assert that `text` (a [`Run`], whose `Display` is its transcript, or a
@@ -375,8 +462,12 @@ fn regex_escape(text: &str) -> String {
 /// with [`snapshot_settings`] for the env's root and any further folders.
 macro_rules! assert_transcript {
     ($name:expr, $env:expr, $text:expr $(, $root:expr)* $(,)?) => {
-        $crate::common::snapshot_settings(&[$env.root() $(, $root)*])
-            .bind(|| insta::assert_snapshot!($name, $text.to_string()))
+        $crate::common::snapshot_settings().bind(|| {
+            insta::assert_snapshot!(
+                $name,
+                $crate::common::normalize(&$text.to_string(), &[$env.root() $(, $root)*])
+            )
+        })
     };
 }
 pub(crate) use assert_transcript;

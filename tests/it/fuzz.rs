@@ -110,7 +110,7 @@ fn damaged_files_of_every_format_fail_alone_within_memory() {
     let events_path = env.root().join("events.jsonl");
     // Reaped by `wait4` below, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
+    let child = Command::new(env!("CARGO_BIN_EXE_thumbgen"))
         .args(["build", "--json", "-j2"])
         .current_dir(env.root())
         .stdout(std::fs::File::create(&events_path).unwrap())

@@ -202,7 +202,7 @@ fn disk_full_is_fatal_and_records_only_what_was_written() {
 
 /// Start a build of `env` in the background.
 fn spawn_build(env: &Env) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
+    Command::new(env!("CARGO_BIN_EXE_thumbgen"))
         .args(["build", "-j2"])
         .current_dir(env.root())
         .stdout(Stdio::null())

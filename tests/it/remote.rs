@@ -12,8 +12,6 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-
 use crate::common::{Env, Run, TWO_VARIANTS};
 
 const BUCKET: &str = "thumbs";
@@ -203,7 +201,7 @@ const CREDENTIALS: [(&str, &str); 3] = [
 ];
 
 fn thumbgen(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Command {
-    let mut cmd = std::process::Command::cargo_bin("thumbgen").unwrap();
+    let mut cmd = crate::common::thumbgen_command();
     cmd.current_dir(env.root()).args(args);
     for var in [
         "AWS_ACCESS_KEY_ID",

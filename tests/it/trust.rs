@@ -52,8 +52,7 @@ fn config_given_as_a_folder_is_read_from_it() {
     let env = Env::new(TWO_VARIANTS);
     env.add_image("a.jpg", 40, 30, 1);
     let elsewhere = tempfile::tempdir().unwrap();
-    let run = assert_cmd::Command::cargo_bin("thumbgen")
-        .unwrap()
+    let run = crate::common::thumbgen_command()
         .current_dir(elsewhere.path())
         .args(["build", "--config"])
         .arg(env.root())
@@ -199,8 +198,7 @@ fn init_writes_a_config_that_builds_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let thumbgen = |args: &[&str]| {
         Run::from(
-            assert_cmd::Command::cargo_bin("thumbgen")
-                .unwrap()
+            crate::common::thumbgen_command()
                 .current_dir(dir.path())
                 .args(args)
                 .output()

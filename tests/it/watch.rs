@@ -37,7 +37,7 @@ impl<'a> Watching<'a> {
     /// Start `thumbgen watch` without waiting for its first build.
     fn spawn(env: &'a Env, args: &[&str]) -> Watching<'a> {
         let log = env.root().join("watch.log");
-        let child = Command::new(assert_cmd::cargo::cargo_bin("thumbgen"))
+        let child = Command::new(env!("CARGO_BIN_EXE_thumbgen"))
             .arg("watch")
             .args(args)
             .current_dir(env.root())
