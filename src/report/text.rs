@@ -193,7 +193,7 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             shown.path(path)
         ),
         Warning::Av1WithoutAsm => format!(
-            "this thumbgen was built without the AV1 codecs' assembly, so AVIF encoding and decoding are {} slower (the bytes are the same); for the fast build, {}",
+            "this thumbgen was built without the AV1 codecs' assembly: AVIF is {} (the bytes are the same); for the fast build, {}",
             crate::codecs::AV1_SLOWDOWN,
             crate::codecs::AV1_ASM_HINT
         ),
