@@ -50,7 +50,7 @@ fn example_outputs_have_the_pinned_digests() {
              If the change is deliberate (a codec upgrade, a pipeline change: \
              bump PIPELINE_VERSION in src/variant.rs when the same settings now \
              give other bytes), update the list on purpose with\n    \
-             {BLESS}=1 cargo test --test it golden\n\
+             {BLESS}=1 cargo test --release --test it golden\n\
              and commit it with the change that explains it."
         );
     }
