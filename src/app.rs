@@ -242,6 +242,18 @@ pub fn build_once(
         .filter(|_| remote_mode != RemoteMode::Off)
         .map(|settings| (settings, remote_mode));
     let mut seen = observe(config, mode, held, remote_settings, options.shard, reporter)?;
+    if let Some(path) = config
+        .manifest
+        .as_deref()
+        .filter(|_| options.shard.is_none())
+    {
+        let recorded = seen
+            .db
+            .manifest()
+            .filter(|(old, _)| config.resolve(old) == path)
+            .map(|(_, hash)| hash);
+        manifest::check_ours(path, recorded.as_ref())?;
+    }
 
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
@@ -548,7 +560,7 @@ impl Commit<'_> {
         if let Some((old, hash)) = &previous {
             if wanted.as_ref() != Some(old) {
                 let path = config.resolve(old);
-                let boundary = config.prune_boundary(&path);
+                let boundary = manifest_prune_boundary(config, &path);
                 if let Err(e) = fsutil::remove_if_ours(&path, &Stat::default(), hash, boundary) {
                     self.reporter.warn(&Warning::RemoveFailed {
                         path: e.path,
@@ -586,6 +598,17 @@ impl Commit<'_> {
             drop(db);
         }
         Ok(counts.into_inner().unwrap())
+    }
+}
+
+/// How far up emptied folders go when the manifest at `path` is removed:
+/// inside `output` as for outputs; elsewhere none, as thumbgen cannot know
+/// that it made the folder (a user's `data/`).
+fn manifest_prune_boundary<'a>(config: &'a Config, path: &'a Path) -> &'a Path {
+    if path.starts_with(&config.output) {
+        config.prune_boundary(path)
+    } else {
+        path.parent().unwrap_or(path)
     }
 }
 
@@ -651,13 +674,22 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
         }
     }
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
-    if let Some(path) = &config.manifest {
-        let _ = std::fs::remove_file(path);
-    }
+    // The manifest goes only if it is the one thumbgen recorded writing,
+    // as `--dry-run` says: a file at the configured path that thumbgen did
+    // not write is a user's.
     if let Some((old, hash)) = db.manifest() {
         let path = config.resolve(&old);
-        let boundary = config.prune_boundary(&path);
-        let _ = fsutil::remove_if_ours(&path, &Stat::default(), &hash, boundary);
+        let boundary = manifest_prune_boundary(&config, &path);
+        match fsutil::remove_if_ours(&path, &Stat::default(), &hash, boundary) {
+            Ok(false) if path.exists() => reporter.warn(&Warning::OutputLeft { path }),
+            Ok(_) => {}
+            Err(e) => reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: None,
+                source: None,
+            }),
+        }
     }
     // The output root goes too if thumbgen's files were all it held.
     let _ = std::fs::remove_dir(&config.output);

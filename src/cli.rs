@@ -183,6 +183,19 @@ pub enum RemoteArg {
     Off,
 }
 
+/// Whether a command line that clap refused asked for `--json`, and how:
+/// its events must still come (an error and the summary).
+pub fn json_requested(args: &[String]) -> Option<JsonMode> {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .find_map(|a| match a.as_str() {
+            "--json" => Some(JsonMode::Actions),
+            "--json=all" => Some(JsonMode::All),
+            a if a.starts_with("--json=") => Some(JsonMode::Actions),
+            _ => None,
+        })
+}
+
 /// What `--json` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JsonMode {
@@ -266,6 +279,22 @@ mod tests {
             assert!(error.to_string().contains("--debounce"), "{error}");
         }
         assert!(parse(&["thumbgen", "watch", "--debounce", "-1"]).is_err());
+    }
+
+    #[test]
+    fn a_refused_command_line_still_says_whether_it_wanted_json() {
+        let ask =
+            |args: &[&str]| json_requested(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            ask(&["build", "--json", "--shard", "3/2"]),
+            Some(JsonMode::Actions)
+        );
+        assert_eq!(
+            ask(&["build", "--json=all", "--bogus"]),
+            Some(JsonMode::All)
+        );
+        assert_eq!(ask(&["build", "--shard", "3/2"]), None);
+        assert_eq!(ask(&["build", "--", "--json"]), None);
     }
 
     #[test]

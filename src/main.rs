@@ -25,8 +25,20 @@ fn main() -> ExitCode {
     // the text is made at run time, and clap wants it for the whole run.
     let command = thumbgen::cli::Cli::command()
         .long_version(String::leak(thumbgen::codecs::long_version()) as &str);
-    let cli =
-        thumbgen::cli::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    let matches = command.try_get_matches().unwrap_or_else(|e| {
+        // clap explains a refused command line on stderr; `--json` still
+        // gets its error event and summary on stdout.
+        if e.use_stderr() {
+            if let Some(json) = thumbgen::cli::json_requested(&args) {
+                let message = e.to_string();
+                let first = message.lines().next().unwrap_or_default();
+                thumbgen::report::Reporter::with_options(true, false, Some(json))
+                    .usage_error(first.trim_start_matches("error: "));
+            }
+        }
+        e.exit()
+    });
+    let cli = thumbgen::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // First Ctrl-C: finish the outputs being written, record them, exit 130.
     // A second one: leave at once (temporary files are swept next run).
     let _ = ctrlc::set_handler(|| {

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::fsutil;
 use crate::hash::hash_bytes;
 use crate::model::{Hash, OutputRecord, State};
@@ -255,6 +256,43 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether the manifest may be written at `path`: nothing is there, or
+/// thumbgen wrote what is there. That is the file whose hash the cache
+/// recorded (`recorded`), or, when the cache was lost, a manifest in
+/// thumbgen's own format. Anything else is a user's file, which thumbgen
+/// never writes over: the error says so, before any work is done.
+pub fn check_ours(path: &Path, recorded: Option<&Hash>) -> Result<(), Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Vec::new(),
+        Err(e) => return Err(Error::io(path, &e)),
+    };
+    if recorded == Some(&hash_bytes(&bytes)) || is_a_manifest(&bytes) {
+        return Ok(());
+    }
+    Err(Error::Fatal(format!(
+        "{}: `manifest` names a file that thumbgen did not write; it is left as it is. \
+         Move it away, or set `manifest` to another path",
+        path.display()
+    )))
+}
+
+/// Whether `bytes` are a manifest of the kind [`render`] writes: an object
+/// of just `version` and `sources`, every source with its `outputs`.
+fn is_a_manifest(bytes: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(top)) = serde_json::from_slice(bytes) else {
+        return false;
+    };
+    let sources = match (top.len(), top.get("version"), top.get("sources")) {
+        (2, Some(serde_json::Value::Number(_)), Some(serde_json::Value::Object(s))) => s,
+        _ => return false,
+    };
+    sources
+        .values()
+        .all(|s| s.get("outputs").is_some_and(|o| o.is_array()))
 }
 
 /// Write the manifest if its content changed.

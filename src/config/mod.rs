@@ -337,7 +337,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         None => root.join(".thumbgen"),
     };
     let manifest = match &raw.manifest {
-        Some(m) => Some(ctx.path(&root, m, "manifest")?),
+        Some(m) => {
+            let path = ctx.path(&root, m, "manifest")?;
+            if path.starts_with(&source) {
+                return Err(ctx.err(
+                    m,
+                    "manifest",
+                    "must not be inside `source` (it would be written over a photo, or read as one); put it beside the thumbnails, e.g. inside `output`",
+                ));
+            }
+            Some(path)
+        }
         None => None,
     };
     let include = match &raw.include {

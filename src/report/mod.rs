@@ -407,16 +407,7 @@ impl Reporter {
     pub fn summary(&self, summary: &Summary, mode: Mode, exit: Exit) {
         self.finish();
         let elapsed = self.started.lock().unwrap().elapsed();
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": "summary",
-            "mode": mode.code(),
-            "built": summary.built, "downloaded": summary.downloaded,
-            "verified": summary.verified, "moved": summary.moved,
-            "up_to_date": summary.up_to_date,
-            "removed": summary.removed, "failed": summary.failed,
-            "interrupted": exit == Exit::Interrupted,
-            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()})
-        });
+        self.summary_event(summary, mode, exit);
         if self.quiet {
             return;
         }
@@ -453,11 +444,32 @@ impl Reporter {
             json!({"version": JSON_VERSION, "type": "error", "kind": error_kind(error),
             "message": message})
         });
+        self.summary_event(&Summary::default(), mode, error.exit());
+    }
+
+    /// A command line that clap refused, which clap explains on stderr:
+    /// under `--json`, an `error` event and the summary, as for any error
+    /// that ends a run, so that a script always gets them.
+    pub fn usage_error(&self, message: &str) {
         self.event(|| {
-            json!({"version": JSON_VERSION, "type": "summary", "mode": mode.code(),
-            "built": 0, "downloaded": 0, "up_to_date": 0, "removed": 0, "failed": 0,
-            "duration_ms": self.started.lock().unwrap().elapsed().as_millis() as u64,
-            "exit_code": error.exit().code()})
+            json!({"version": JSON_VERSION, "type": "error", "kind": "usage",
+            "message": message})
+        });
+        self.summary_event(&Summary::default(), Mode::Build, Exit::Fatal);
+    }
+
+    /// The `summary` event: the same fields whatever ended the run.
+    fn summary_event(&self, summary: &Summary, mode: Mode, exit: Exit) {
+        let elapsed = self.started.lock().unwrap().elapsed();
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "summary",
+            "mode": mode.code(),
+            "built": summary.built, "downloaded": summary.downloaded,
+            "verified": summary.verified, "moved": summary.moved,
+            "up_to_date": summary.up_to_date,
+            "removed": summary.removed, "failed": summary.failed,
+            "interrupted": exit == Exit::Interrupted,
+            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()})
         });
     }
 }

@@ -349,3 +349,117 @@ fn after_losing_the_cache_outputs_already_right_are_verified_not_built() {
     assert_eq!(run.summary()[0], 0, "nothing was written: {}", run.stderr);
     assert_eq!(run.verified(), 4);
 }
+
+/// A config whose manifest is at `manifest`.
+fn with_manifest(manifest: &str) -> String {
+    format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nmanifest = \"{manifest}\"\n{TWO_VARIANTS}"
+    )
+}
+
+#[test]
+fn a_manifest_inside_source_is_a_config_error() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("aitzgorri.jpg", 40, 30, 1);
+    let photo = std::fs::read(env.src("aitzgorri.jpg")).unwrap();
+    env.write_config(&with_manifest("images/aitzgorri.jpg"));
+    for args in [&[][..], &["--dry-run"], &["--check"]] {
+        let run = env.build(args, 2);
+        assert!(
+            run.stderr
+                .contains(".thumbgen.toml:3: `manifest` must not be inside `source`"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(std::fs::read(env.src("aitzgorri.jpg")).unwrap(), photo);
+    assert!(env.output_files().is_empty());
+}
+
+#[test]
+fn a_users_file_at_the_manifest_path_is_never_written_over() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    let products = env.root().join("data/products.json");
+    std::fs::create_dir_all(products.parent().unwrap()).unwrap();
+    std::fs::write(&products, br#"{"products": [1, 2, 3]}"#).unwrap();
+    env.write_config(&with_manifest("data/products.json"));
+    for args in [&[][..], &["--dry-run"], &["--check"]] {
+        let run = env.build(args, 2);
+        assert!(
+            run.stderr.contains("data/products.json: `manifest` names a file that thumbgen did not write; it is left as it is"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(env.output_files().is_empty(), "nothing is built first");
+    // Nor does `clean` (or its dry run) touch it, or its folder.
+    let dry = env.run(&["clean", "--dry-run"]);
+    assert!(!dry.stderr.contains("products.json"), "{}", dry.stderr);
+    env.run(&["clean"]);
+    // Moved away, the manifest is written; `clean` then removes only it.
+    std::fs::rename(&products, env.root().join("products.json")).unwrap();
+    env.build(&[], 0);
+    assert!(products.exists());
+    env.run(&["clean"]);
+    assert!(!products.exists());
+    assert!(
+        products.parent().unwrap().is_dir(),
+        "the user's folder stays"
+    );
+    assert_eq!(
+        std::fs::read(env.root().join("products.json")).unwrap(),
+        br#"{"products": [1, 2, 3]}"#
+    );
+}
+
+#[test]
+fn a_previous_manifest_is_written_over_even_without_the_cache() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    env.write_config(&with_manifest("public/thumbs/manifest.json"));
+    env.build(&[], 0);
+    // A CI runner whose cache was not restored, with a new photo.
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    env.add_image("b.jpg", 40, 30, 2);
+    env.build(&[], 0);
+    let manifest = std::fs::read_to_string(env.out("manifest.json")).unwrap();
+    assert!(manifest.contains("\"b.jpg\""), "{manifest}");
+}
+
+#[test]
+fn json_gets_an_error_event_and_a_full_summary_on_a_usage_error() {
+    let env = Env::new(TWO_VARIANTS);
+    for args in [
+        &["build", "--json", "--shard", "3/2"][..],
+        &["build", "--json=all", "--bogus"],
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("error:"),
+            "clap still explains: {}",
+            run.stderr
+        );
+        let events = parse_events(&run.stdout);
+        assert_eq!(events.len(), 2, "{args:?}: {}", run.stdout);
+        assert_eq!(events[0]["type"], "error");
+        assert_eq!(events[0]["kind"], "usage");
+        assert!(!events[0]["message"].as_str().unwrap().is_empty());
+        let summary = &events[1];
+        assert_eq!(summary["type"], "summary");
+        assert_eq!(summary["exit_code"], 2);
+        for key in [
+            "built",
+            "verified",
+            "moved",
+            "downloaded",
+            "removed",
+            "interrupted",
+        ] {
+            assert!(summary.get(key).is_some(), "{key} missing: {summary}");
+        }
+    }
+    // Without --json, stdout stays empty.
+    assert!(env.run(&["build", "--shard", "3/2"]).stdout.is_empty());
+}
