@@ -1,6 +1,11 @@
 //! Integration tests: the real binary on real image files in temporary
 //! folders.
 
+// A test says on stderr what it skipped or measured (cargo shows it with
+// `--nocapture`); the crate's own rule that only `report` prints is for
+// the library.
+#![allow(clippy::print_stderr)]
+
 mod browser;
 mod build;
 mod ci;
