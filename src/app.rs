@@ -23,7 +23,9 @@ use crate::execute::{Executor, Outcome};
 use crate::fingerprint::{fs_now, observe_found, observe_outputs};
 use crate::fsutil;
 use crate::manifest;
-use crate::model::{ObservedSource, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State};
+use crate::model::{
+    Hash, ObservedSource, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State,
+};
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
 use crate::record;
@@ -247,12 +249,10 @@ pub fn build_once(
         .as_deref()
         .filter(|_| options.shard.is_none())
     {
-        let recorded = seen
-            .db
-            .manifest()
-            .filter(|(old, _)| config.resolve(old) == path)
-            .map(|(_, hash)| hash);
-        manifest::check_ours(path, recorded.as_ref())?;
+        let recorded = seen.db.manifest().map(|(old, _)| config.resolve(&old));
+        if recorded.as_deref() != Some(path) {
+            manifest::check_ours(path)?;
+        }
     }
 
     let output_rel = config.relative(&config.output);
@@ -560,7 +560,7 @@ impl Commit<'_> {
         if let Some((old, hash)) = &previous {
             if wanted.as_ref() != Some(old) {
                 let path = config.resolve(old);
-                let boundary = manifest_prune_boundary(config, &path);
+                let boundary = config.manifest_prune_boundary(&path);
                 if let Err(e) = fsutil::remove_if_ours(&path, &Stat::default(), hash, boundary) {
                     self.reporter.warn(&Warning::RemoveFailed {
                         path: e.path,
@@ -574,8 +574,11 @@ impl Commit<'_> {
         let written = match (&config.manifest, self.manifest) {
             (Some(path), Some(state)) => {
                 let state = state.into_inner().unwrap();
-                let hash = manifest::write(&state, config, path)
-                    .map_err(|e| Error::output("write", e.path, &e.error))?;
+                let recorded = previous
+                    .as_ref()
+                    .filter(|(old, _)| config.resolve(old) == *path)
+                    .map(|(_, hash)| hash);
+                let hash = manifest::write(&state, config, path, recorded)?;
                 discard(state, self.process_ends);
                 Some(hash)
             }
@@ -601,14 +604,33 @@ impl Commit<'_> {
     }
 }
 
-/// How far up emptied folders go when the manifest at `path` is removed:
-/// inside `output` as for outputs; elsewhere none, as thumbgen cannot know
-/// that it made the folder (a user's `data/`).
-fn manifest_prune_boundary<'a>(config: &'a Config, path: &'a Path) -> &'a Path {
-    if path.starts_with(&config.output) {
-        config.prune_boundary(path)
-    } else {
-        path.parent().unwrap_or(path)
+/// `clean`'s removal of a recorded file: removed if it still holds what
+/// thumbgen wrote (then `true`), else left with a warning that says why.
+fn remove_recorded(
+    path: &Path,
+    stat: &Stat,
+    hash: &Hash,
+    boundary: &Path,
+    reporter: &Reporter,
+) -> bool {
+    match fsutil::remove_if_ours(path, stat, hash, boundary) {
+        Ok(removed) => {
+            if !removed && path.exists() {
+                reporter.warn(&Warning::OutputLeft {
+                    path: path.to_path_buf(),
+                });
+            }
+            removed
+        }
+        Err(e) => {
+            reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: None,
+                source: None,
+            });
+            false
+        }
     }
 }
 
@@ -661,16 +683,8 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
     for output in outputs {
         let path = config.resolve(&output.path);
         let boundary = config.prune_boundary(&path);
-        match fsutil::remove_if_ours(&path, &output.stat, &output.hash, boundary) {
-            Ok(true) => removed += 1,
-            Ok(false) if path.exists() => reporter.warn(&Warning::OutputLeft { path }),
-            Ok(false) => {}
-            Err(e) => reporter.warn(&Warning::RemoveFailed {
-                path: e.path,
-                error: describe_io(&e.error),
-                reason: None,
-                source: None,
-            }),
+        if remove_recorded(&path, &output.stat, &output.hash, boundary, reporter) {
+            removed += 1;
         }
     }
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
@@ -679,17 +693,8 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
     // not write is a user's.
     if let Some((old, hash)) = db.manifest() {
         let path = config.resolve(&old);
-        let boundary = manifest_prune_boundary(&config, &path);
-        match fsutil::remove_if_ours(&path, &Stat::default(), &hash, boundary) {
-            Ok(false) if path.exists() => reporter.warn(&Warning::OutputLeft { path }),
-            Ok(_) => {}
-            Err(e) => reporter.warn(&Warning::RemoveFailed {
-                path: e.path,
-                error: describe_io(&e.error),
-                reason: None,
-                source: None,
-            }),
-        }
+        let boundary = config.manifest_prune_boundary(&path);
+        remove_recorded(&path, &Stat::default(), &hash, boundary, reporter);
     }
     // The output root goes too if thumbgen's files were all it held.
     let _ = std::fs::remove_dir(&config.output);

@@ -258,19 +258,33 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Whether the manifest may be written at `path`: nothing is there, or
-/// thumbgen wrote what is there. That is the file whose hash the cache
-/// recorded (`recorded`), or, when the cache was lost, a manifest in
-/// thumbgen's own format. Anything else is a user's file, which thumbgen
-/// never writes over: the error says so, before any work is done.
-pub fn check_ours(path: &Path, recorded: Option<&Hash>) -> Result<(), Error> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Vec::new(),
-        Err(e) => return Err(Error::io(path, &e)),
-    };
-    if recorded == Some(&hash_bytes(&bytes)) || is_a_manifest(&bytes) {
+/// Before any work, when the cache records no manifest at `path` (a new
+/// `manifest` setting, a lost cache): a file there must be a manifest in
+/// thumbgen's own format, or the run stops here. (A recorded manifest is
+/// proved by its hash in [`write`], from the bytes it reads anyway.)
+pub fn check_ours(path: &Path) -> Result<(), Error> {
+    match read_existing(path)? {
+        Some(bytes) => ensure_ours(path, &bytes, None),
+        None => Ok(()),
+    }
+}
+
+/// The file at `path`, if there is one; a folder there reads as no bytes
+/// (so it is never taken for thumbgen's).
+fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(Some(Vec::new())),
+        Err(e) => Err(Error::io(path, &e)),
+    }
+}
+
+/// `bytes` (at `path`) are thumbgen's to write over: the manifest whose
+/// hash the cache recorded (`recorded`), or one in thumbgen's own format.
+/// Anything else is a user's file, which thumbgen never writes over.
+fn ensure_ours(path: &Path, bytes: &[u8], recorded: Option<&Hash>) -> Result<(), Error> {
+    if recorded == Some(&hash_bytes(bytes)) || is_a_manifest(bytes) {
         return Ok(());
     }
     Err(Error::Fatal(format!(
@@ -295,25 +309,31 @@ fn is_a_manifest(bytes: &[u8]) -> bool {
         .all(|s| s.get("outputs").is_some_and(|o| o.is_array()))
 }
 
-/// Write the manifest if its content changed.
+/// Write the manifest if its content changed, and only over a file that
+/// thumbgen wrote (`recorded`: the hash the cache holds for this path).
 /// Returns the hash of the manifest's bytes, recorded so that a later
-/// build can prove the file is its own before removing it (when `manifest`
-/// moves or goes).
+/// build can prove the file is its own before writing over or removing it
+/// (when `manifest` moves or goes).
 pub fn write(
     state: &State,
     config: &Config,
     manifest_path: &Path,
-) -> Result<Hash, fsutil::PathError> {
+    recorded: Option<&Hash>,
+) -> Result<Hash, Error> {
     let bytes = render(state, config);
     let hash = hash_bytes(&bytes);
-    if std::fs::read(manifest_path).is_ok_and(|old| old == bytes) {
-        return Ok(hash);
+    if let Some(old) = read_existing(manifest_path)? {
+        if old == bytes {
+            return Ok(hash);
+        }
+        ensure_ours(manifest_path, &old, recorded)?;
     }
     let staging = manifest_path
         .parent()
         .unwrap_or(Path::new("/"))
         .join(fsutil::STAGING_DIR);
-    fsutil::atomic_write(&staging, manifest_path, &bytes)?;
+    fsutil::atomic_write(&staging, manifest_path, &bytes)
+        .map_err(|e| Error::output("write", e.path, &e.error))?;
     fsutil::finish_staging(&staging);
     Ok(hash)
 }

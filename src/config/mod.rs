@@ -122,6 +122,17 @@ impl Config {
         paths::absolute(&self.root, rel)
     }
 
+    /// How far up folders emptied by removing the manifest at `path` are
+    /// pruned: inside `output` as for outputs; elsewhere not at all, as
+    /// thumbgen cannot know that it made the folder (a user's `data/`).
+    pub fn manifest_prune_boundary<'a>(&'a self, path: &'a Path) -> &'a Path {
+        if path.starts_with(&self.output) {
+            self.prune_boundary(path)
+        } else {
+            path.parent().unwrap_or(path)
+        }
+    }
+
     /// How far up folders emptied by removing the output at `path` are
     /// pruned: to the output root (which stays), or for an output left
     /// under an earlier `output` setting, to the config folder, as a clean

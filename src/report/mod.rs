@@ -407,7 +407,7 @@ impl Reporter {
     pub fn summary(&self, summary: &Summary, mode: Mode, exit: Exit) {
         self.finish();
         let elapsed = self.started.lock().unwrap().elapsed();
-        self.summary_event(summary, mode, exit);
+        self.summary_event(summary, mode, exit, elapsed);
         if self.quiet {
             return;
         }
@@ -444,7 +444,8 @@ impl Reporter {
             json!({"version": JSON_VERSION, "type": "error", "kind": error_kind(error),
             "message": message})
         });
-        self.summary_event(&Summary::default(), mode, error.exit());
+        let elapsed = self.started.lock().unwrap().elapsed();
+        self.summary_event(&Summary::default(), mode, error.exit(), elapsed);
     }
 
     /// A command line that clap refused, which clap explains on stderr:
@@ -455,12 +456,13 @@ impl Reporter {
             json!({"version": JSON_VERSION, "type": "error", "kind": "usage",
             "message": message})
         });
-        self.summary_event(&Summary::default(), Mode::Build, Exit::Fatal);
+        let elapsed = self.started.lock().unwrap().elapsed();
+        self.summary_event(&Summary::default(), Mode::Build, Exit::Fatal, elapsed);
     }
 
-    /// The `summary` event: the same fields whatever ended the run.
-    fn summary_event(&self, summary: &Summary, mode: Mode, exit: Exit) {
-        let elapsed = self.started.lock().unwrap().elapsed();
+    /// The `summary` event: the same fields whatever ended the run (and
+    /// the same `elapsed` as the summary line).
+    fn summary_event(&self, summary: &Summary, mode: Mode, exit: Exit, elapsed: Duration) {
         self.event(|| {
             json!({"version": JSON_VERSION, "type": "summary",
             "mode": mode.code(),

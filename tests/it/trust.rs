@@ -463,3 +463,23 @@ fn json_gets_an_error_event_and_a_full_summary_on_a_usage_error() {
     // Without --json, stdout stays empty.
     assert!(env.run(&["build", "--shard", "3/2"]).stdout.is_empty());
 }
+
+#[test]
+fn a_recorded_manifest_replaced_by_hand_is_not_written_over() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 40, 30, 1);
+    env.write_config(&with_manifest("public/thumbs/manifest.json"));
+    env.build(&[], 0);
+    // The cache records the manifest; the user puts their own file there.
+    let mine = br#"{"mine": true}"#;
+    std::fs::write(env.out("manifest.json"), mine).unwrap();
+    env.add_image("b.jpg", 40, 30, 2);
+    let run = env.build(&[], 2);
+    assert!(
+        run.stderr
+            .contains("`manifest` names a file that thumbgen did not write"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(env.out("manifest.json")).unwrap(), mine);
+}
