@@ -261,7 +261,7 @@ fn escape(text: &str) -> String {
 /// Before any work, when the cache records no manifest at `path` (a new
 /// `manifest` setting, a lost cache): a file there must be a manifest in
 /// thumbgen's own format, or the run stops here. (A recorded manifest is
-/// proved by its hash in [`write`], from the bytes it reads anyway.)
+/// proved by its hash in [`write()`], from the bytes it reads anyway.)
 pub fn check_ours(path: &Path) -> Result<(), Error> {
     match read_existing(path)? {
         Some(bytes) => ensure_ours(path, &bytes, None),
