@@ -174,6 +174,16 @@ pub(super) fn decode_other(
     format: ImageFormat,
     limits: &Limits,
 ) -> Result<Source, RenderError> {
+    let mut decoded = decode_whole(source, format, limits)?;
+    decoded.leniency = super::ends::missing_end(format, source);
+    Ok(decoded)
+}
+
+fn decode_whole(
+    source: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<Source, RenderError> {
     // image's ICO decoder refuses PNG entries that are not 8-bit RGBA
     // ("The PNG is not in RGBA format!"), which browsers show; an icon
     // whose best entry is a PNG is that PNG.

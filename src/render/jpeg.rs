@@ -93,8 +93,14 @@ struct Refusal {
 
 impl Refusal {
     fn new(status: c_int, error: &[c_char; 200]) -> Refusal {
+        let message = message(error);
         Refusal {
-            message: message(error),
+            // libjpeg's warnings of damaged data start with this; the error
+            // that carries them already says "corrupt".
+            message: match message.strip_prefix("Corrupt JPEG data: ") {
+                Some(rest) => rest.to_string(),
+                None => message,
+            },
             unsupported: status == -2,
         }
     }

@@ -40,6 +40,10 @@ typedef struct {
     int ended;              /* the data ran out while reading pixels */
     int ended_early;        /* ... before the last row of blocks was being read */
     int starved;            /* the entropy decoder needed bits past the end */
+    const JOCTET *data;     /* the file, in memory */
+    unsigned long len;
+    int damaged;            /* libjpeg read past damaged image data */
+    char damage[TG_ERROR_LEN]; /* ... and said this of it first */
 } tg_error;
 
 static void tg_error_exit(j_common_ptr cinfo) {
@@ -47,29 +51,69 @@ static void tg_error_exit(j_common_ptr cinfo) {
     longjmp(err->jump, 1);
 }
 
+/* Whether the `n` bytes libjpeg skipped before the marker it just found
+ * are all zero: padding some encoders write between the last scan and the
+ * end marker, not image data the decoder lost its way in. libjpeg has
+ * consumed them, and no more, when it warns. */
+static int tg_zero_padding(const tg_error *err, j_common_ptr cinfo, unsigned int n) {
+    const JOCTET *next = ((struct jpeg_decompress_struct *)cinfo)->src->next_input_byte;
+    /* (Not so when the file ran out and libjpeg supplied an end marker.) */
+    if (next < err->data || next > err->data + err->len || (unsigned long)(next - err->data) < n) {
+        return 0;
+    }
+    for (const JOCTET *p = next - n; p < next; p++) {
+        if (*p != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void tg_emit_message(j_common_ptr cinfo, int level) {
     tg_error *err = (tg_error *)cinfo->err;
-    /* libjpeg pads a file that ends early with grey and only warns. Its end
-     * marker (EOI) carries no pixels, so a file that only lacks it is whole,
-     * and browsers show it; one that ends inside the scan data is half a
-     * photo and must be an error. Other warnings (extraneous bytes before a
-     * marker, common from cameras) are harmless and ignored. */
+    /* Warnings while the header is read (extraneous bytes between header
+     * segments, common from cameras; a bad ICC chunk) cost no pixel and are
+     * ignored. Once image data is read, libjpeg's warnings mean it met
+     * damaged data and filled in or guessed (grey, stripes): the caller
+     * fails the file with libjpeg's words. One exception is whole: the data
+     * is complete and only the end marker (EOI) is missing; libjpeg pads a
+     * file that really ends early with grey, which is told apart below. */
     if (level >= 0 || !err->reading_pixels) {
         return;
     }
-    if (err->mgr.msg_code == JWRN_JPEG_EOF) {
-        struct jpeg_decompress_struct *d = (struct jpeg_decompress_struct *)cinfo;
+    struct jpeg_decompress_struct *d = (struct jpeg_decompress_struct *)cinfo;
+    switch (err->mgr.msg_code) {
+    case JWRN_JPEG_EOF:
         err->ended = 1;
         /* A single-scan file is decoded one row of blocks at a time: the end
          * may only come while the last row is decoded (the Huffman decoder
          * reads ahead). A buffered (progressive or multi-scan) file is read
          * whole first, and is judged after, from its coefficient bits. */
-        if (!d->buffered_image && !d->progressive_mode && d->comps_in_scan == d->num_components
+        if (err->reading_pixels == 1 && !d->buffered_image && !d->progressive_mode
+            && d->comps_in_scan == d->num_components
             && d->input_iMCU_row + 1 < d->total_iMCU_rows) {
             err->ended_early = 1;
         }
-    } else if (err->mgr.msg_code == JWRN_HIT_MARKER && err->ended) {
-        err->starved = 1;
+        return;
+    case JWRN_HIT_MARKER:
+        if (err->ended) {
+            err->starved = 1;
+            return;
+        }
+        break;
+    case JWRN_EXTRANEOUS_DATA:
+        /* Zeros before the end marker pad a complete image. */
+        if (err->mgr.msg_parm.i[1] == JPEG_EOI
+            && tg_zero_padding(err, cinfo, (unsigned int)err->mgr.msg_parm.i[0])) {
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (!err->damaged) {
+        err->damaged = 1;
+        err->mgr.format_message(cinfo, err->damage);
     }
 }
 
@@ -101,7 +145,8 @@ static void tg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
 /* What a failed call returns: -2 for a valid JPEG of a kind this libjpeg
  * does not implement (12-bit, lossless, hierarchical, a feature left out at
- * build time), -1 for anything else (a damaged or truncated file). */
+ * build time), -1 for anything else (a damaged or truncated file). (A
+ * decode that libjpeg finished by filling in damaged data returns -3.) */
 static int tg_failure(const tg_error *err) {
     switch (err->mgr.msg_code) {
     case JERR_BAD_PRECISION:
@@ -199,9 +244,10 @@ int tg_jpeg_read_info(const unsigned char *data, unsigned long len, tg_jpeg_info
 /*
  * Decode `data` at `eighths`/8 of its size (1, 2, 4 or 8) into `pixels`,
  * which must hold exactly the scaled size times the components that
- * tg_jpeg_read_info reported. Returns 0, or -1 or -2 (see tg_failure) with
- * `error` set. `*missing_eoi` is set when the file was whole but for its
- * end marker.
+ * tg_jpeg_read_info reported. Returns 0, or -1 or -2 (see tg_failure), or
+ * -3 when libjpeg warned of damaged image data, with `error` set (libjpeg's
+ * words). `*missing_eoi` is set when the file was whole but for its end
+ * marker.
  */
 int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
                    unsigned char *pixels, unsigned long long pixels_len, int *missing_eoi,
@@ -231,6 +277,8 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
     }
 
     /* A progressive file is read whole by jpeg_start_decompress. */
+    err.data = data;
+    err.len = len;
     err.reading_pixels = 1;
     jpeg_start_decompress(&cinfo);
     while (cinfo.output_scanline < cinfo.output_height) {
@@ -241,26 +289,31 @@ int tg_jpeg_decode(const unsigned char *data, unsigned long len, int eighths,
         }
         jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
     }
-    *missing_eoi = 0;
-    if (err.ended) {
-        if (!tg_whole_without_eoi(&cinfo, &err)) {
-            snprintf(error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
-            jpeg_destroy_decompress(&cinfo);
-            return -1;
-        }
-        *missing_eoi = 1;
+    if (err.ended && !tg_whole_without_eoi(&cinfo, &err)) {
+        snprintf(error, TG_ERROR_LEN, "file ends before the image data does (truncated)");
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
     }
-    err.reading_pixels = 0;
+    /* Read on to the end marker: a decoder that lost its way in damaged
+     * data leaves bytes over, which only show there. The frame is complete,
+     * so running out of data now only loses the marker. */
+    err.reading_pixels = 2;
+    jpeg_finish_decompress(&cinfo);
+    /* Adobe's CMYK JPEGs store inverted values. */
+    int inverted = cinfo.out_color_space == JCS_CMYK && cinfo.saw_Adobe_marker;
+    jpeg_destroy_decompress(&cinfo);
+    *missing_eoi = err.ended;
+    if (err.damaged) {
+        memcpy(error, err.damage, TG_ERROR_LEN);
+        return -3;
+    }
 
-    /* Adobe's CMYK JPEGs store inverted values; hand out ink amounts. */
-    if (cinfo.out_color_space == JCS_CMYK && cinfo.saw_Adobe_marker) {
+    /* Hand out ink amounts. */
+    if (inverted) {
         for (unsigned long long i = 0; i < pixels_len; i++) {
             pixels[i] = (unsigned char)(255 - pixels[i]);
         }
     }
-    /* The frame is complete; a missing end marker after it loses nothing. */
-    jpeg_abort_decompress(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
     return 0;
 }
 

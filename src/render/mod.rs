@@ -26,6 +26,7 @@ mod avif;
 mod bmp;
 mod decode;
 mod encode;
+mod ends;
 pub mod geometry;
 #[cfg(feature = "heic")]
 mod heic;
@@ -173,6 +174,14 @@ pub enum Leniency {
     /// A JPEG whose image data is complete but whose end marker (EOI) is
     /// missing, as when a copy stops two bytes short.
     JpegWithoutEoi,
+    /// A file of another format whose image data is complete but that
+    /// ends before its own structure says it does.
+    CutShort {
+        /// The format, in words.
+        format: &'static str,
+        /// What is missing, in words ("its end chunk (IEND) is missing").
+        what: &'static str,
+    },
 }
 
 /// What the source was, for the record: its shape (upright size, and

@@ -192,6 +192,13 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             "{}: the JPEG has no end marker (EOI), but its image data is complete; built (re-save it to fix the file)",
             shown.path(path)
         ),
+        Warning::SourceRepaired {
+            path,
+            leniency: Leniency::CutShort { format, what },
+        } => format!(
+            "{}: the {format} file is cut short ({what}), but its image data is complete; built (re-save it to fix the file)",
+            shown.path(path)
+        ),
         Warning::Av1WithoutAsm => format!(
             "this thumbgen was built without the AV1 codecs' assembly: AVIF is {} (the bytes are the same); for the fast build, {}",
             crate::codecs::AV1_SLOWDOWN,

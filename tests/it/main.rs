@@ -11,6 +11,7 @@ mod build;
 mod ci;
 mod clean;
 mod common;
+mod damaged;
 mod equivalence;
 mod failures;
 mod fuzz;
