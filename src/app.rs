@@ -376,15 +376,17 @@ pub fn build_once(
         remote: remote.as_ref(),
         sharded: options.shard.is_some(),
         process_ends: options.process_ends,
+        cut_short: AtomicBool::new(false),
     };
     apply(&plan, &executor, &commit, reporter)?;
     if let Some(remote) = &remote {
         remote.finish(stop.load(Ordering::Relaxed));
         commit.report_remote();
     }
+    let interrupted = commit.cut_short.load(Ordering::Relaxed);
     let summary = commit.finish(config)?;
     let exit = Exit::decide(&Ending {
-        interrupted: stop.load(Ordering::Relaxed),
+        interrupted,
         failed: summary.failed,
         not_up_to_date: false,
     });
@@ -473,6 +475,9 @@ struct Commit<'a> {
     sharded: bool,
     /// See [`BuildOptions::process_ends`].
     process_ends: bool,
+    /// Ctrl-C left a job undone. (A Ctrl-C after the last job has started
+    /// interrupts nothing: that run finishes its work and says so.)
+    cut_short: AtomicBool,
 }
 
 impl Commit<'_> {
@@ -537,7 +542,10 @@ impl Commit<'_> {
                 self.record(&job.source, record.as_ref())
             }
             Outcome::Fatal { error } => Err(error),
-            Outcome::Skipped => Ok(()),
+            Outcome::Skipped => {
+                self.cut_short.store(true, Ordering::Relaxed);
+                Ok(())
+            }
         };
         if let Err(e) = committed {
             self.first_error.lock().unwrap().get_or_insert(e);

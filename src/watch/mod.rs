@@ -25,6 +25,7 @@ pub use filter::{classify, Change, Scope};
 pub use source::{EventSource, NotifySource, Received};
 pub use state::{Input, Step, WatchLoop};
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -65,7 +66,9 @@ impl Default for WatchOptions {
     }
 }
 
-/// Run until `stop` is set (Ctrl-C); exits 0 with the database consistent.
+/// Run until `stop` is set (Ctrl-C), with the database consistent: exit 0
+/// if the watcher was idle then, 130 if Ctrl-C cut a build short (as a
+/// `build` exits), without going on to watch.
 pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = app::load_config(options.config.as_deref())?;
     reporter.begin_run(&config.root);
@@ -79,18 +82,31 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
     // `build` or `clean` changes the tree under the watcher; it is taken
     // again only if an edited config moves the cache.
     let mut lock: Option<RunLock> = None;
+    // Whether Ctrl-C cut the last build short (or came while it waited for
+    // the lock): then the watcher exits as an interrupted build does.
+    let cut_short = Cell::new(false);
     let mut build = |config: &Config, _: &Batch| {
         if lock.as_ref().is_none_or(|l| l.cache() != config.cache) {
             lock = None;
             lock = wait_for_lock(&config.cache, stop, reporter);
             if lock.is_none() {
-                return; // stopped while waiting, or the lock cannot be had
+                // Stopped while waiting, or the lock cannot be had.
+                cut_short.set(stop.load(Ordering::Relaxed));
+                return;
             }
         }
         let built =
             pool.install(|| app::build_once(config, &build_options, lock.as_ref(), stop, reporter));
+        cut_short.set(matches!(built, Ok(Exit::Interrupted)));
         if let Err(e) = built {
             reporter.fatal_in_watch(&e);
+        }
+    };
+    let exit = |cut_short: bool| {
+        if cut_short {
+            Exit::Interrupted
+        } else {
+            Exit::Ok
         }
     };
 
@@ -98,6 +114,9 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
     // it runs is not missed.
     let mut events = NotifySource::start(&Scope::of(&config), options.poll, reporter)?;
     build(&config, &Batch::default());
+    if stop.load(Ordering::Relaxed) {
+        return Ok(exit(cut_short.get()));
+    }
     reporter.watching(&config.relative(&config.source));
     run(
         config,
@@ -108,7 +127,7 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
         reporter,
         &mut build,
     )?;
-    Ok(Exit::Ok)
+    Ok(exit(cut_short.get()))
 }
 
 /// The run lock on `cache`, waiting while another run holds it (a `build`

@@ -177,6 +177,27 @@ fn add_modify_delete_and_ctrl_c() {
     assert_eq!(env.build(&[], 0).summary(), [0, 2, 0, 0]);
 }
 
+/// Ctrl-C during the first build: the build stops as `build` does, the
+/// watcher does not go on to watch, and the exit says the work is undone.
+#[test]
+fn ctrl_c_during_the_first_build_exits_130_without_watching() {
+    let env = Env::new(TWO_VARIANTS);
+    for i in 0..120 {
+        env.add_image(&format!("p{i:03}.jpg"), 1600, 1200, i);
+    }
+    let w = Watching::spawn(&env, &["-j1"]);
+    w.wait_until("a first output", || !env.output_files().is_empty());
+    let (code, log) = w.stop();
+    assert_eq!(code, 130, "{log}");
+    assert!(log.contains("interrupted"), "{log}");
+    assert!(!log.contains("watching "), "{log}");
+    // What it did build is recorded: the next build does only the rest.
+    let run = env.build(&[], 0);
+    let [built, up_to_date, ..] = run.summary();
+    assert_eq!(built + up_to_date, 240, "{run}");
+    assert!(up_to_date > 0 && built > 0, "{run}");
+}
+
 #[test]
 fn polling_watcher_sees_changes_too() {
     let env = Env::new(TWO_VARIANTS);
