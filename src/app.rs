@@ -96,8 +96,18 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 /// `thumbgen build`. `stop` is set by Ctrl-C.
 pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(options.config.as_deref())?;
+    warn_no_effect(&config, reporter);
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
     pool(threads)?.install(|| build_once(&config, options, None, stop, reporter))
+}
+
+/// Warn of the settings in `config` that change nothing (once per load).
+pub fn warn_no_effect(config: &Config, reporter: &Reporter) {
+    for message in &config.no_effect {
+        reporter.warn(&Warning::SettingHasNoEffect {
+            message: message.clone(),
+        });
+    }
 }
 
 /// What is on disk and what was recorded, at the start of one build.
@@ -540,6 +550,11 @@ impl Commit<'_> {
                 self.counts.lock().unwrap().failed += 1;
                 self.reporter.failed(&source, &failure);
                 self.record(&job.source, record.as_ref())
+            }
+            Outcome::Unread { failure } => {
+                self.counts.lock().unwrap().failed += 1;
+                self.reporter.failed(&source, &failure);
+                Ok(())
             }
             Outcome::Fatal { error } => Err(error),
             Outcome::Skipped => {

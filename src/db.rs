@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::error::{describe_io, Error, Result};
+use crate::error::{describe_io, Error, Holder, Result};
 use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, State};
 use crate::problem::{CacheDamage, Warning};
 
@@ -47,9 +47,19 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Take the lock on `cache`, creating the folder. Another run holding
-    /// it is [`Error::LockHeld`], naming its pid.
+    /// Take the lock on `cache` for a build or clean, creating the folder.
+    /// Another run holding it is [`Error::LockHeld`], naming its pid.
     pub fn acquire(cache: &Path) -> Result<RunLock> {
+        RunLock::acquire_as(cache, false)
+    }
+
+    /// The same for a `watch`, which says so in the lock file: a run it
+    /// refuses can then name it as a watcher.
+    pub fn acquire_for_watch(cache: &Path) -> Result<RunLock> {
+        RunLock::acquire_as(cache, true)
+    }
+
+    fn acquire_as(cache: &Path, watch: bool) -> Result<RunLock> {
         let unusable = |e: &std::io::Error| RunLock {
             cache: cache.to_path_buf(),
             file: Err(describe_io(e)),
@@ -57,14 +67,14 @@ impl RunLock {
         if let Err(e) = std::fs::create_dir_all(cache) {
             return Ok(unusable(&e));
         }
-        match lock(cache) {
+        match lock(cache, watch) {
             Ok(file) => Ok(RunLock {
                 cache: cache.to_path_buf(),
                 file: Ok(std::sync::Arc::new(file)),
             }),
-            Err(LockError::Held(pid)) => Err(Error::LockHeld {
+            Err(LockError::Held(holder)) => Err(Error::LockHeld {
                 cache: cache.to_path_buf(),
-                pid,
+                holder,
             }),
             Err(LockError::Unwritable(e)) => Ok(unusable(&e)),
         }
@@ -394,15 +404,15 @@ fn open_checked(path: &Path) -> std::result::Result<sled::Db, CacheDamage> {
 }
 
 enum LockError {
-    /// Held by another run, whose pid is given when it wrote one.
-    Held(Option<u32>),
+    /// Held by another run, as it described itself.
+    Held(Holder),
     Unwritable(std::io::Error),
 }
 
 /// An advisory lock on `<cache>/lock`, holding our pid so that a second run
 /// can say who has it. Released by the OS when the process ends, however it
 /// ends.
-fn lock(cache: &Path) -> std::result::Result<File, LockError> {
+fn lock(cache: &Path, watch: bool) -> std::result::Result<File, LockError> {
     let path = cache.join("lock");
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -413,14 +423,24 @@ fn lock(cache: &Path) -> std::result::Result<File, LockError> {
         .map_err(LockError::Unwritable)?;
     match file.try_lock() {
         Ok(()) => {
+            // "PID" for a build or clean, "PID watch" for a watcher.
+            let holder = format!(
+                "{}{}",
+                std::process::id(),
+                if watch { " watch" } else { "" }
+            );
             let _ = file.set_len(0);
-            let _ = file.write_all(std::process::id().to_string().as_bytes());
+            let _ = file.write_all(holder.as_bytes());
             Ok(file)
         }
         Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            Err(LockError::Held(pid.trim().parse().ok()))
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let mut words = text.split_whitespace();
+            Err(LockError::Held(Holder {
+                pid: words.next().and_then(|pid| pid.parse().ok()),
+                watch: words.next() == Some("watch"),
+            }))
         }
         Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unwritable(e)),
     }

@@ -47,6 +47,32 @@ pub struct Ending {
     pub not_up_to_date: bool,
 }
 
+/// The run that holds a cache's lock, as it says in the lock file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id, when it wrote one.
+    pub pid: Option<u32>,
+    /// It is a `thumbgen watch`, which holds the lock until it is stopped.
+    pub watch: bool,
+}
+
+/// Why a run cannot have the cache `cache` (as shown), and what to do.
+pub(crate) fn lock_held(holder: &Holder, cache: &str) -> String {
+    let pid = holder
+        .pid
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
+    if holder.watch {
+        format!(
+            "a `thumbgen watch`{pid} is using the cache {cache}, and keeps the outputs fresh until it is stopped; stop it (Ctrl-C in its terminal), then run again"
+        )
+    } else {
+        format!(
+            "another thumbgen run{pid} is using the cache {cache}; wait for it to finish, then run again"
+        )
+    }
+}
+
 /// Errors that stop a whole run. Per-source failures are not errors of this
 /// kind: they are reported and counted, and the run goes on.
 #[derive(Debug, thiserror::Error)]
@@ -75,16 +101,12 @@ pub enum Error {
         message: String,
     },
     /// Another run holds the cache.
-    #[error(
-        "another thumbgen run{} is using the cache {}; wait for it to finish, then run again",
-        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-        .cache.display()
-    )]
+    #[error("{}", crate::error::lock_held(.holder, &.cache.display().to_string()))]
     LockHeld {
         /// The cache folder.
         cache: PathBuf,
-        /// The pid written by the run holding it.
-        pid: Option<u32>,
+        /// Who holds it, as it wrote in the lock file.
+        holder: Holder,
     },
     /// The record store failed while in use.
     #[error("cache database error: {0}")]

@@ -62,6 +62,12 @@ pub enum Outcome {
         /// Why.
         failure: Failure,
     },
+    /// The source could not be read now; its record and outputs stay as
+    /// they were ([`Failure::Unread`]).
+    Unread {
+        /// Why.
+        failure: Failure,
+    },
     /// Writing an output failed: the run cannot go on.
     Fatal {
         /// Why.
@@ -241,9 +247,21 @@ impl<'a> Executor<'a> {
     /// Read `job`'s source and render `builds`, without writing.
     fn render_builds(&self, job: &Job, builds: &[&Build]) -> Result<RenderedJob, RenderFailure> {
         let path = self.config.source.join(&job.source);
-        let bytes = std::fs::read(&path).map_err(|e| RenderFailure {
-            record: None,
-            failure: Failure::Unreadable(Unreadable::Io(describe_io(&e))),
+        let bytes = std::fs::read(&path).map_err(|e| {
+            let had_outputs = !job.previous.is_empty() || !job.keep.is_empty();
+            // Gone since the walk: its outputs go, as in a clean build.
+            // There but unreadable: they stay (see `Failure::Unread`).
+            let failure = if had_outputs && e.kind() != std::io::ErrorKind::NotFound {
+                Failure::Unread {
+                    error: describe_io(&e),
+                }
+            } else {
+                Failure::Unreadable(Unreadable::Io(describe_io(&e)))
+            };
+            RenderFailure {
+                record: None,
+                failure,
+            }
         })?;
         let record = record::read(&job.fingerprint, hash_bytes(&bytes));
         let wanted: Vec<usize> = builds.iter().map(|b| b.variant).collect();
@@ -417,7 +435,12 @@ impl<'a> Executor<'a> {
         let render = |to_render: &[(usize, &Build, Repair)]| {
             let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
             self.render_builds(job, &builds).map_err(|failure| {
-                Box::new(self.fail(job, failure.record.map(|r| *r), failure.failure))
+                Box::new(match failure.failure {
+                    Failure::Unread { .. } => Outcome::Unread {
+                        failure: failure.failure,
+                    },
+                    _ => self.fail(job, failure.record.map(|r| *r), failure.failure),
+                })
             })
         };
         // Without anything to render, the record comes from the plan: the

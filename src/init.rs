@@ -17,25 +17,32 @@ pub fn starter(source: &str, output: &str) -> String {
 
 source = "{source}"
 output = "{output}"
-# exclude = ["drafts/**"]      # globs relative to `source`; include = [...] too
-# manifest = "{output}/manifest.json"   # a JSON index of every output
+# exclude = ["drafts/**"]      # globs relative to `source` (a folder: "name/**"); include = [...] too
+manifest = "{output}/manifest.json"   # JSON: each photo's outputs, URLs, srcsets, <picture> snippets
+# url_prefix = "/thumbs/"      # what the manifest's URLs start with
+# placeholder = "thumbhash"    # a tiny preview per photo in the manifest (or "blurhash", or both)
+# hash_names = true            # content-hashed names (photo.3f9a1c2e.jpg), for long cache lifetimes
 # max_pixels = 100_000_000     # larger photos fail with a clear error
 # jobs = 0                     # worker threads; 0 = all cores
 
-# One [[variants]] table per size: outputs go to <output>/<name>/<path>.
+# One [[variants]] table per kind of image: outputs go to <output>/<name>/<path>.
 [[variants]]
 name = "thumb"
 width = 256
 height = 256
-fit = "cover"                  # cover (fill, crop the centre) | contain
-format = "jpeg"                # jpeg | png | webp
+fit = "cover"                  # cover (fill the box, crop) | contain (fit inside)
+position = "attention"         # where a cover crop goes: attention (the subject) | entropy | center | top | bottom | left | right
+format = "jpeg"                # jpeg | png | webp | avif
 quality = 80
 
+# A responsive set: one output per width and format, and a <picture>
+# snippet per photo in the manifest.
 [[variants]]
-name = "large"
-width = 1280
-height = 1280
-format = "webp"
+name = "photo"
+widths = [320, 640, 1280]
+formats = ["avif", "webp", "jpeg"]
+# sizes = "(min-width: 800px) 50vw, 100vw"   # the <picture>'s sizes; default 100vw
+# sharpen = 0.5                # unsharp mask after the downscale
 "#
     )
 }
@@ -67,7 +74,9 @@ mod tests {
         let file = init(dir.path(), "photos", "site/thumbs").unwrap();
         let config = config::load(&file).unwrap();
         assert_eq!(config.source, dir.path().join("photos"));
-        assert_eq!(config.variants.len(), 2);
+        // The thumb, and the set's 3 widths x 3 formats.
+        assert_eq!(config.variants.len(), 10);
+        assert!(config.no_effect.is_empty(), "{:?}", config.no_effect);
         let again = init(dir.path(), "photos", "site/thumbs").unwrap_err();
         assert!(again.to_string().contains("already exists"), "{again}");
     }

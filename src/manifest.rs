@@ -222,11 +222,15 @@ fn html<'a>(entries: &[(&'a Variant, OutputEntry)]) -> (Srcsets<'a>, BTreeMap<&'
     (srcsets, pictures)
 }
 
-/// `url_prefix` followed by `path` percent-encoded, segment by segment
+/// `url_prefix` and `path` joined by exactly one slash (`/thumbs` and
+/// `/thumbs/` alike), the path percent-encoded, segment by segment
 /// (RFC 3986: everything but unreserved characters, `/` kept between
 /// segments), so that `café #1?.jpg` is a working URL.
 fn url(prefix: Option<&str>, path: &Path) -> String {
-    let mut out = prefix.unwrap_or("").to_string();
+    let mut out = match prefix {
+        Some(prefix) => format!("{}/", prefix.trim_end_matches('/')),
+        None => String::new(),
+    };
     for (i, part) in path.components().enumerate() {
         if i > 0 {
             out.push('/');
@@ -402,6 +406,24 @@ height = 8
             })),
             outputs,
         }
+    }
+
+    #[test]
+    fn urls_join_the_prefix_with_exactly_one_slash() {
+        let path = Path::new("thumb/a b.jpg");
+        for prefix in ["/thumbs", "/thumbs/", "/thumbs//"] {
+            assert_eq!(
+                url(Some(prefix), path),
+                "/thumbs/thumb/a%20b.jpg",
+                "{prefix}"
+            );
+        }
+        assert_eq!(
+            url(Some("https://cdn.example.com"), path),
+            "https://cdn.example.com/thumb/a%20b.jpg"
+        );
+        assert_eq!(url(Some("/"), path), "/thumb/a%20b.jpg");
+        assert_eq!(url(None, path), "thumb/a%20b.jpg");
     }
 
     #[test]

@@ -14,6 +14,13 @@ use crate::render::{Leniency, RenderError};
 pub enum Failure {
     /// The file could not be read.
     Unreadable(Unreadable),
+    /// A recorded source that is there but could not be read now (its
+    /// permissions, an I/O error): it may be temporary, so its record and
+    /// thumbnails stay as they were; only a source that is gone loses them.
+    Unread {
+        /// The file system's answer, in words.
+        error: String,
+    },
     /// The bytes are not a picture thumbgen can make thumbnails of.
     Render(RenderError),
     /// Another source would write the same outputs (`a.png` and `a.jpg`).
@@ -36,7 +43,7 @@ impl Failure {
     /// Stable machine name, for `--json`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Failure::Unreadable(_) => "io",
+            Failure::Unreadable(_) | Failure::Unread { .. } => "io",
             Failure::Render(e) => match e {
                 RenderError::Unsupported(_) | RenderError::UnsupportedVariant { .. } => {
                     "unsupported"
@@ -97,6 +104,18 @@ pub enum Warning {
     RecordsDropped {
         /// How many.
         count: usize,
+    },
+    /// A setting that is accepted but changes nothing.
+    SettingHasNoEffect {
+        /// Where, which, and why, in words.
+        message: String,
+    },
+    /// An `include` or `exclude` pattern matched no image under `source`.
+    PatternMatchesNothing {
+        /// `include` or `exclude`.
+        key: &'static str,
+        /// The pattern as written.
+        pattern: String,
     },
     /// A symlink under the source folder leads outside it and was skipped.
     SymlinkOutside {
@@ -196,6 +215,8 @@ impl Warning {
             Warning::CacheUnread { .. } => "cache_unread",
             Warning::RecordsDropped { .. } => "records_dropped",
             Warning::SymlinkOutside { .. } => "symlink_outside",
+            Warning::PatternMatchesNothing { .. } => "pattern_matches_nothing",
+            Warning::SettingHasNoEffect { .. } => "setting_has_no_effect",
             Warning::SourceRepaired { .. } => "source_repaired",
             Warning::Av1WithoutAsm => "av1_without_asm",
             Warning::FormatsSkipped { .. } => "formats_skipped",

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -82,6 +83,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let skip_dirs = [config.output.clone(), config.cache.clone()];
 
     let out = Mutex::new(Walk::default());
+    let patterns = PatternUse::new(config.patterns.len());
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(true)
@@ -93,6 +95,7 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     walker.run(|| {
         let out = &out;
         let real_root = &real_root;
+        let patterns = &patterns;
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -111,12 +114,12 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                 return WalkState::Continue;
             };
             if !is_image_name(rel) {
-                if let Some(kind) = unread_kind(rel).filter(|_| selected(config, rel)) {
+                if let Some(kind) = unread_kind(rel).filter(|_| selected(config, rel, patterns)) {
                     *out.lock().unwrap().unread.entry(kind).or_default() += 1;
                 }
                 return WalkState::Continue;
             }
-            if !selected(config, rel) {
+            if !selected(config, rel, patterns) {
                 out.lock().unwrap().scan.excluded.push(rel.to_path_buf());
                 return WalkState::Continue;
             }
@@ -172,6 +175,12 @@ pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
         } => Some(path.clone()),
         _ => None,
     });
+    scan.warnings.extend(
+        patterns
+            .unmatched()
+            .map(|i| config.patterns[i].clone())
+            .map(|(key, pattern)| Warning::PatternMatchesNothing { key, pattern }),
+    );
     scan.warnings
         .extend(
             unread
@@ -229,11 +238,49 @@ fn stat_files<'a>(
         })
 }
 
+/// Which `include` and `exclude` patterns (by their index in
+/// `Config::patterns`) have matched an image so far. Once all have, the
+/// walk goes back to asking only whether a path matches.
+struct PatternUse {
+    matched: Vec<AtomicBool>,
+    left: AtomicUsize,
+}
+
+impl PatternUse {
+    fn new(count: usize) -> PatternUse {
+        PatternUse {
+            matched: (0..count).map(|_| AtomicBool::new(false)).collect(),
+            left: AtomicUsize::new(count),
+        }
+    }
+
+    fn note(&self, config: &Config, candidate: &globset::Candidate) {
+        if self.left.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let included = config.include.as_ref().map_or(0, |set| set.len());
+        let hits = config
+            .include
+            .iter()
+            .flat_map(|set| set.matches_candidate(candidate));
+        let excluded = config.exclude.matches_candidate(candidate);
+        for i in hits.chain(excluded.into_iter().map(|i| included + i)) {
+            if !self.matched[i].swap(true, Ordering::Relaxed) {
+                self.left.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn unmatched(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.matched.len()).filter(|&i| !self.matched[i].load(Ordering::Relaxed))
+    }
+}
+
 /// Whether `rel` passes `include` and `exclude`. Extensions match in any
 /// case, as the image-extension filter does: the patterns' extensions are
 /// lower-cased when the config is read, and so is the path's here, so that
 /// `**/*.jpg` selects `Photo.JPG`.
-fn selected(config: &Config, rel: &Path) -> bool {
+fn selected(config: &Config, rel: &Path, patterns: &PatternUse) -> bool {
     // Preparing a path for matching copies it, even for an empty set.
     if config.exclude.is_empty() && config.include.is_none() {
         return true;
@@ -247,6 +294,7 @@ fn selected(config: &Config, rel: &Path) -> bool {
         _ => rel,
     };
     let candidate = globset::Candidate::new(rel);
+    patterns.note(config, &candidate);
     if config.exclude.is_match_candidate(&candidate) {
         return false;
     }

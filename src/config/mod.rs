@@ -47,6 +47,10 @@ pub struct Config {
     pub include: Option<GlobSet>,
     /// Globs (relative to `source`) that exclude sources.
     pub exclude: GlobSet,
+    /// The patterns as written, `include`'s then `exclude`'s, in the
+    /// order of their indices in the sets: a pattern that matches no image
+    /// is named in a warning.
+    pub patterns: Vec<(&'static str, String)>,
     /// 0 = all cores.
     pub jobs: usize,
     /// Largest accepted source, in pixels.
@@ -59,6 +63,9 @@ pub struct Config {
     pub remote: Option<RemoteSettings>,
     /// What the manifest's `url`s start with (`url_prefix`).
     pub url_prefix: Option<String>,
+    /// Settings that are accepted but change nothing, each said as
+    /// `FILE:LINE: \`key\` has no effect: why`, for a warning.
+    pub no_effect: Vec<String>,
     /// Which placeholders every source gets in the manifest.
     pub placeholders: Placeholders,
 }
@@ -366,6 +373,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         None => None,
     };
     let exclude = ctx.globs(&raw.exclude, "exclude")?;
+    let patterns = raw
+        .include
+        .iter()
+        .flat_map(|list| list.get_ref().iter().map(|p| ("include", p)))
+        .chain(raw.exclude.iter().map(|p| ("exclude", p)))
+        .map(|(key, p)| (key, p.get_ref().clone()))
+        .collect();
     let jobs = match &raw.jobs {
         Some(j) => usize::try_from(*j.get_ref())
             .map_err(|_| ctx.err(j, "jobs", "must be 0 (all cores) or a positive number"))?,
@@ -432,6 +446,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         manifest,
         include,
         exclude,
+        patterns,
         jobs,
         max_pixels,
         follow_links: raw.follow_links,
@@ -439,7 +454,52 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         remote,
         url_prefix,
         placeholders,
+        no_effect: no_effect(&raw, &ctx),
     })
+}
+
+/// Settings that are valid but do nothing here: a slip the user should
+/// hear of, not an error (the config still does what the rest of it says,
+/// and adding a manifest later gives them their effect). Settings that can
+/// never have one (`position` without a crop, `quality` on PNG) are errors.
+fn no_effect(raw: &RawConfig, ctx: &Ctx) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |span: std::ops::Range<usize>, key: &str, why: &str| {
+        out.push(format!(
+            "{}:{}: `{key}` has no effect: {why}",
+            ctx.file.display(),
+            line_of(ctx.text, span.start)
+        ));
+    };
+    if raw.manifest.is_none() {
+        if let Some(p) = &raw.url_prefix {
+            note(
+                p.span(),
+                "url_prefix",
+                "there is no `manifest` to write URLs into",
+            );
+        }
+        if let Some(p) = &raw.placeholder {
+            note(
+                p.span(),
+                "placeholder",
+                "placeholders are written into the `manifest`, and there is none",
+            );
+        }
+    }
+    let variants = raw.variants.iter().flat_map(|v| v.get_ref().iter());
+    for (i, variant) in variants.enumerate() {
+        let v = variant.get_ref();
+        let key = |k: &str| format!("variants[{i}].{k}");
+        if let Some(s) = &v.sizes {
+            if raw.manifest.is_none() {
+                note(s.span(), &key("sizes"), "`sizes` goes into the manifest's <picture> snippets, and there is no `manifest`");
+            } else if v.widths.as_ref().is_none_or(|w| w.get_ref().len() < 2) {
+                note(s.span(), &key("sizes"), "the variant has one width, and `sizes` only tells a browser which of several widths to load (give `widths`)");
+            }
+        }
+    }
+    out
 }
 
 struct Ctx<'a> {

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::config::Placeholders;
 use crate::model::{
     Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Placeholder,
-    Recipes, Shape, SourceRecord, Stat, State,
+    Recipes, Shape, SourceRecord, Stat, State, Unreadable,
 };
 use crate::problem::Failure;
 use crate::reason::{Change, Reason, RemovalReason};
@@ -348,6 +348,16 @@ impl<'a> Sources<'a> {
             let record = state.get(&source.rel);
             recorded_seen += usize::from(record.is_some());
             let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
+                // There but unreadable, maybe for a moment: what it had stays.
+                (Err(Unreadable::Io(error)), _) if record.is_some() => {
+                    plan.failures.push(SourceFailure {
+                        source: source.rel.clone(),
+                        failure: Failure::Unread {
+                            error: error.clone(),
+                        },
+                    });
+                    continue;
+                }
                 (Err(error), _) => {
                     let failure = Failure::Unreadable(error.clone());
                     fail(&mut plan, source, record, failure, &state_of);

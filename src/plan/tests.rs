@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::{Format, Shape, Unreadable};
+use crate::problem::Failure;
 
 fn variant(name: &str, width: u32, format: Format) -> Variant {
     Variant::new(name, width, width, format)
@@ -444,7 +445,7 @@ fn collisions_are_found_whatever_sorts_between_them() {
 }
 
 #[test]
-fn unreadable_source_fails_and_loses_its_outputs() {
+fn unreadable_source_fails_and_keeps_its_outputs_until_it_is_gone() {
     let v = variants();
     let (state, outputs) = state_of(&[("a.jpg", fp(1, 1))], &v);
     let broken = ObservedSource {
@@ -452,6 +453,16 @@ fn unreadable_source_fails_and_loses_its_outputs() {
         fingerprint: Err(Unreadable::Io("permission denied".into())),
     };
     let p = run(&[broken], &state, &outputs, &v, false);
+    assert_eq!(p.failures.len(), 1);
+    assert!(matches!(p.failures[0].failure, Failure::Unread { .. }));
+    assert!(p.removals.is_empty() && p.forget.is_empty(), "{p:?}");
+
+    // No longer a file: it is gone, and so are its outputs.
+    let gone = ObservedSource {
+        rel: "a.jpg".into(),
+        fingerprint: Err(Unreadable::NotAFile),
+    };
+    let p = run(&[gone], &state, &outputs, &v, false);
     assert_eq!(p.failures.len(), 1);
     assert_eq!(p.removals.len(), 2);
     assert_eq!(p.forget, [PathBuf::from("a.jpg")]);

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::JsonMode;
-use crate::error::{Error, Exit};
+use crate::error::{Error, Exit, Holder};
 use crate::execute::Built;
 use crate::model::OutputRecord;
 use crate::plan::{Plan, Removal};
@@ -308,10 +308,18 @@ impl Reporter {
     }
 
     /// `watch` waits for another run to release the cache.
-    pub fn waiting_for_lock(&self, cache: &Path, pid: Option<u32>) {
-        let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    pub fn waiting_for_lock(&self, cache: &Path, holder: Holder) {
+        let who = holder
+            .pid
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        let (run, until) = if holder.watch {
+            ("a `thumbgen watch`", "it is stopped")
+        } else {
+            ("another thumbgen run", "it finishes")
+        };
         self.info(&format!(
-            "another thumbgen run{who} is using the cache {}; waiting for it to finish",
+            "{run}{who} is using the cache {}; waiting until {until}",
             self.shown().path(cache)
         ));
     }

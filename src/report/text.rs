@@ -107,11 +107,7 @@ pub(crate) fn error(error: &Error, shown: &Shown) -> String {
             path,
             message,
         } => format!("cannot {verb} {}: {message}", shown.path(path)),
-        Error::LockHeld { cache, pid } => format!(
-            "another thumbgen run{} is using the cache {}; wait for it to finish, then run again",
-            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-            shown.path(cache)
-        ),
+        Error::LockHeld { cache, holder } => crate::error::lock_held(holder, &shown.path(cache)),
         Error::Config(_) | Error::Cache(_) | Error::Fatal(_) => error.to_string(),
     }
 }
@@ -136,6 +132,9 @@ pub(crate) fn failure(source: &Path, failure: &Failure) -> String {
         }
         Failure::Unreadable(Unreadable::NotAFile) => "no longer a regular file".into(),
         Failure::Unreadable(Unreadable::Io(error)) => error.clone(),
+        Failure::Unread { error } => format!(
+            "cannot read it ({error}); its thumbnails from the last build are kept: make it readable (check its permissions) and build again, or remove it to remove them"
+        ),
         Failure::Render(error) => error.to_string(),
         Failure::Collision { other } => {
             // Colliding sources share a folder: name the other one the way
@@ -181,6 +180,18 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
         Warning::RecordsDropped { count } => format!(
             "{count} unreadable record(s) in the cache were ignored; their sources are rebuilt"
         ),
+        Warning::SettingHasNoEffect { message } => message.clone(),
+        Warning::PatternMatchesNothing { key, pattern } => {
+            // A pattern matches whole paths: a bare folder name matches
+            // only a file of that name, the usual slip.
+            let bare = pattern.trim_end_matches('/');
+            let hint = if !bare.is_empty() && !bare.contains(['*', '?', '[', '{']) {
+                format!("; patterns match whole paths under `source`: for the folder, write \"{bare}/**\"")
+            } else {
+                String::new()
+            };
+            format!("`{key}` pattern \"{pattern}\" matches no image{hint}")
+        }
         Warning::SymlinkOutside { path } => format!(
             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
             shown.path(path)
@@ -355,6 +366,7 @@ pub(crate) fn changed(paths: &[std::path::PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Holder;
 
     #[test]
     fn changed_lists_a_few() {
@@ -436,10 +448,18 @@ mod tests {
         assert!(warning(&outside, &shown).starts_with("images/x.jpg: symlink"));
         assert_eq!(shown.path(Path::new("/elsewhere/c")), "../elsewhere/c");
         assert_eq!(shown.path(Path::new("public/a.jpg")), "public/a.jpg");
-        let locked = Error::LockHeld {
-            cache: "/site/.thumbgen".into(),
+        let mut holder = Holder {
             pid: Some(42),
+            watch: false,
         };
-        assert!(error(&locked, &shown).contains("(pid 42) is using the cache .thumbgen;"));
+        let locked = |holder| Error::LockHeld {
+            cache: "/site/.thumbgen".into(),
+            holder,
+        };
+        assert!(error(&locked(holder), &shown)
+            .starts_with("another thumbgen run (pid 42) is using the cache .thumbgen;"));
+        holder.watch = true;
+        assert!(error(&locked(holder), &shown)
+            .starts_with("a `thumbgen watch` (pid 42) is using the cache .thumbgen, and keeps"));
     }
 }

@@ -72,6 +72,7 @@ impl Default for WatchOptions {
 pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
     let config = app::load_config(options.config.as_deref())?;
     reporter.begin_run(&config.root);
+    app::warn_no_effect(&config, reporter);
     let build_options = BuildOptions {
         jobs: options.jobs,
         ..BuildOptions::default()
@@ -137,11 +138,11 @@ pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> 
 fn wait_for_lock(cache: &Path, stop: &AtomicBool, reporter: &Reporter) -> Option<RunLock> {
     let mut told = false;
     while !stop.load(Ordering::Relaxed) {
-        match RunLock::acquire(cache) {
+        match RunLock::acquire_for_watch(cache) {
             Ok(lock) => return Some(lock),
-            Err(crate::error::Error::LockHeld { cache, pid }) => {
+            Err(crate::error::Error::LockHeld { cache, holder }) => {
                 if !told {
-                    reporter.waiting_for_lock(&cache, pid);
+                    reporter.waiting_for_lock(&cache, holder);
                     told = true;
                 }
                 // Another process holds the lock; there is no event for its
@@ -230,6 +231,7 @@ fn reload(
             state.set_scope(scope);
             *config = new;
             reporter.config_reloaded();
+            app::warn_no_effect(config, reporter);
             Ok(true)
         }
         Err(e) => {

@@ -20,6 +20,7 @@ mod hardening;
 mod incremental;
 mod inputs;
 mod remote;
+mod slips;
 mod snapshots;
 mod trust;
 mod watch;

@@ -222,8 +222,22 @@ fn init_writes_a_config_that_builds_and_never_overwrites() {
     .unwrap();
     let build = thumbgen(&["build"]);
     assert_eq!(build.code, 0, "{}", build.stderr);
-    assert!(dir.path().join("public/thumbs/thumb/a.jpg").exists());
-    assert!(dir.path().join("public/thumbs/large/a.webp").exists());
+    // Today's features, as the starter shows them: a cropped thumb, a
+    // set in three formats (a 300 px photo gets its smallest member), and
+    // the manifest.
+    for made in [
+        "thumb/a.jpg",
+        "photo/a-320.avif",
+        "photo/a-320.webp",
+        "photo/a-320.jpg",
+        "manifest.json",
+    ] {
+        assert!(
+            dir.path().join("public/thumbs").join(made).exists(),
+            "{made}"
+        );
+    }
+    assert!(!build.stderr.contains("has no effect"), "{}", build.stderr);
     let again = thumbgen(&["init"]);
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);

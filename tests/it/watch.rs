@@ -427,8 +427,10 @@ fn a_build_or_clean_beside_a_watch_is_refused_naming_the_watcher() {
         let run = Run::from(env.cmd(command));
         assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
         assert!(
-            run.stderr.contains(&format!("(pid {pid})")),
-            "{command:?} names the watcher: {}",
+            run.stderr.contains(&format!(
+                "a `thumbgen watch` (pid {pid}) is using the cache .thumbgen, and keeps the outputs fresh until it is stopped; stop it"
+            )),
+            "{command:?} names the watcher as a watcher: {}",
             run.stderr
         );
     }
@@ -449,7 +451,7 @@ fn a_watch_started_during_another_run_waits_and_then_builds_everything() {
     held.try_lock().unwrap();
     let w = Watching::spawn(&env, &[]);
     w.wait_for("the wait to be announced", |log| {
-        log.contains("waiting for it to finish")
+        log.contains("waiting until it finishes")
     });
     // A source added while the watcher waits is not lost.
     env.add_image("b.jpg", 100, 80, 2);

@@ -1,0 +1,138 @@
+//! Small slips that used to give silently wrong results: URLs joined with
+//! exactly one slash, patterns and settings that do nothing, and a source
+//! that cannot be read for a moment.
+
+use crate::common::{parse_events, Env};
+
+const ONE: &str = "[[variants]]\nname = \"t\"\nwidth = 64\nformat = \"jpeg\"\n";
+
+fn config(env: &Env, top: &str, variants: &str) {
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\n{top}\n{variants}"
+    ));
+}
+
+#[test]
+fn url_prefix_without_a_trailing_slash_gives_working_urls() {
+    let env = Env::new(ONE);
+    config(
+        &env,
+        "manifest = \"public/thumbs/manifest.json\"\nurl_prefix = \"/thumbs\"",
+        ONE,
+    );
+    env.add_image("shoes/red.jpg", 120, 90, 1);
+    env.build(&[], 0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.out("manifest.json")).unwrap()).unwrap();
+    let text = manifest.to_string();
+    assert!(text.contains("\"/thumbs/t/shoes/red.jpg\""), "{text}");
+    assert!(!text.contains("/thumbst/"), "{text}");
+}
+
+#[test]
+fn patterns_that_match_no_image_are_named_with_the_likely_fix() {
+    let env = Env::new(ONE);
+    config(
+        &env,
+        "exclude = [\"drafts\", \"drafts/\", \"old/**\"]\ninclude = [\"**/*.jpg\", \"**/*.tiff\"]",
+        ONE,
+    );
+    env.add_image("a.jpg", 40, 30, 1);
+    env.add_image("drafts/b.jpg", 40, 30, 2);
+    env.add_image("old/c.jpg", 40, 30, 3);
+    let run = env.build(&["--json"], 0);
+    let warnings: Vec<String> = parse_events(&run.stdout)
+        .iter()
+        .filter(|e| e["type"] == "warning" && e["kind"] == "pattern_matches_nothing")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "`include` pattern \"**/*.tiff\" matches no image",
+            "`exclude` pattern \"drafts\" matches no image; patterns match whole paths under `source`: for the folder, write \"drafts/**\"",
+            "`exclude` pattern \"drafts/\" matches no image; patterns match whole paths under `source`: for the folder, write \"drafts/**\"",
+        ],
+        "{run}"
+    );
+    // The slip's effect, which the warning explains: drafts/ is built.
+    assert!(env.out("t/drafts/b.jpg").exists());
+    assert!(!env.out("t/old/c.jpg").exists());
+}
+
+#[test]
+fn settings_without_effect_are_named_with_their_line() {
+    let env = Env::new(ONE);
+    config(
+        &env,
+        "url_prefix = \"/thumbs/\"",
+        "[[variants]]\nname = \"t\"\nwidth = 64\nformat = \"jpeg\"\nsizes = \"50vw\"\n",
+    );
+    env.add_image("a.jpg", 40, 30, 1);
+    let run = env.build(&[], 0);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("has no effect"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{run}");
+    assert!(
+        lines[0].contains(".thumbgen.toml:3: `url_prefix` has no effect: there is no `manifest`"),
+        "{run}"
+    );
+    assert!(
+        lines[1].contains(".thumbgen.toml:8: `variants[0].sizes` has no effect"),
+        "{run}"
+    );
+
+    // With a manifest, `sizes` on one width still does nothing.
+    config(
+        &env,
+        "manifest = \"public/thumbs/manifest.json\"",
+        "[[variants]]\nname = \"t\"\nwidth = 64\nformat = \"jpeg\"\nsizes = \"50vw\"\n",
+    );
+    let run = env.build(&["--json"], 0);
+    let events = parse_events(&run.stdout);
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "warning")
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["setting_has_no_effect"], "{run}");
+    assert!(events.iter().any(|e| e["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("the variant has one width")));
+}
+
+/// A source that is there but cannot be read keeps the thumbnails of its
+/// last build, says so, and builds again once it can be read. (Root reads
+/// any file, so this needs a user account.)
+#[cfg(unix)]
+#[test]
+fn a_source_that_cannot_be_read_for_now_keeps_its_thumbnails() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: root reads files whatever their permissions");
+        return;
+    }
+    let env = Env::new(ONE);
+    env.add_image("a.jpg", 40, 30, 1);
+    env.build(&[], 0);
+    let before = env.outputs();
+    let src = env.src("a.jpg");
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let run = env.build(&[], 1);
+    assert!(
+        run.stderr.contains("images/a.jpg: cannot read it (")
+            && run
+                .stderr
+                .contains("its thumbnails from the last build are kept"),
+        "{run}"
+    );
+    assert_eq!(env.outputs(), before);
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(env.build(&[], 0).summary()[2], 0, "nothing removed");
+    assert_eq!(env.outputs(), before);
+}
