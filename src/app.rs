@@ -20,7 +20,7 @@ use crate::config::{self, Config, RemoteSettings};
 use crate::db::{Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome};
-use crate::fingerprint::{fs_now, observe_found, observe_outputs};
+use crate::fingerprint::{fs_now, observe_found, observe_outputs, Reads};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
@@ -212,7 +212,13 @@ fn observe(
     for warning in remote.iter().flat_map(Remote::take_warnings) {
         reporter.warn(&warning);
     }
-    let observed = observe_found(mine, &state, &config.source, now, hash_new, reporter);
+    // A plan that is shown names exactly the outputs a build makes: which
+    // members of a set a new photo gets is read from its header.
+    let reads = Reads {
+        hash_new,
+        probe: mode != Mode::Build || reporter.explains(),
+    };
+    let observed = observe_found(mine, &state, &config.source, now, reads, reporter);
     Ok(Observation {
         db,
         state,

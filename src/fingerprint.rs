@@ -19,8 +19,8 @@ use crate::error::describe_io;
 use crate::fsutil::Folder;
 use crate::hash::hash_file;
 use crate::model::{
-    Fingerprint, Found, ObservedSource, OutputRecord, OutputState, OutputStates, SourceRecord,
-    Stat, State, Unreadable,
+    Fingerprint, Found, ObservedSource, OutputRecord, OutputState, OutputStates, Shape,
+    SourceRecord, Stat, State, Unreadable,
 };
 
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
@@ -68,9 +68,22 @@ pub fn observe_sources(
         state,
         source_root,
         now_ns,
-        hash_new,
+        Reads {
+            hash_new,
+            probe: false,
+        },
         progress,
     )
+}
+
+/// What to read of sources beyond their stat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reads {
+    /// Hash new sources too (to ask the shared cache before building).
+    pub hash_new: bool,
+    /// Read the header of each source whose record cannot say its shape
+    /// (see [`Fingerprint::probed`]).
+    pub probe: bool,
 }
 
 /// [`observe_sources`], taking the found sources' paths rather than
@@ -80,9 +93,10 @@ pub fn observe_found(
     state: &State,
     source_root: &Path,
     now_ns: Option<i64>,
-    hash_new: bool,
+    reads: Reads,
     progress: &(dyn HashProgress + Sync),
 ) -> Vec<ObservedSource> {
+    let hash_new = reads.hash_new;
     // One lookup per source: its record, and whether its stat can vouch for
     // the recorded hash. Counted first, so that progress has a total.
     let mut records: Vec<(Option<&SourceRecord>, bool)> = found
@@ -127,10 +141,16 @@ pub fn observe_found(
                         Some(hash.map_err(|e| Unreadable::Io(describe_io(&e)))?)
                     }
                 };
+                // Its record knows its shape unless it is new or was
+                // hashed again (its content may have changed).
+                let probed = (reads.probe && (record.is_none() || stale))
+                    .then(|| probe_file(&source_root.join(&f.rel)))
+                    .flatten();
                 Ok(Fingerprint {
                     stat,
                     hash,
                     racy: now_ns.is_none_or(|now| is_racy(&stat, now)),
+                    probed,
                 })
             });
             ObservedSource {
@@ -143,6 +163,25 @@ pub fn observe_found(
         progress.finish();
     }
     observed
+}
+
+/// The upright shape of the photo at `path`, from its header: the first
+/// 64 KiB hold it for nearly every file; the whole file is read otherwise
+/// (big metadata segments, a TIFF whose directory is at its end).
+fn probe_file(path: &Path) -> Option<Shape> {
+    use std::io::Read;
+    const HEAD: u64 = 64 << 10;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .ok()?;
+    match crate::render::probe(&head) {
+        Some(shape) => Some(shape),
+        None if head.len() as u64 == HEAD => crate::render::probe(&std::fs::read(path).ok()?),
+        None => None,
+    }
 }
 
 /// The sizes of recorded sources that were built and are not among `found`.

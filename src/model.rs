@@ -266,6 +266,11 @@ pub struct Fingerprint {
     pub hash: Option<Hash>,
     /// Modified in the same clock tick as this observation.
     pub racy: bool,
+    /// The upright shape read from the file's header, for a source whose
+    /// record cannot say it (new, or its content changed), when the plan is
+    /// to be shown (`--dry-run`, `--explain`, `--check`): the plan then
+    /// lists only the members of a set that the source gets.
+    pub probed: Option<Shape>,
 }
 
 /// What became of a recorded output on disk.

@@ -170,6 +170,7 @@ mod tests {
             },
             hash,
             racy: false,
+            probed: None,
         }
     }
 

@@ -95,6 +95,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
                 stat,
                 hash: Some([1; 32]),
                 racy: false,
+                probed: None,
             }),
         });
     }

@@ -403,7 +403,9 @@ impl<'a> Sources<'a> {
             // it decides which members of a set the source gets.
             let known_shape = match whole_source_reason {
                 None => record.and_then(|r| r.shape),
-                Some(_) => renamed.and_then(|(_, old)| old.shape),
+                Some(_) => renamed
+                    .and_then(|(_, old)| old.shape)
+                    .or(fingerprint.probed),
             };
             let mut builds = Vec::new();
             kept.clear();

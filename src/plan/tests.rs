@@ -30,6 +30,7 @@ fn fp(content: u8, mtime: i64) -> Fingerprint {
         stat: stat(mtime),
         hash: Some([content; 32]),
         racy: false,
+        probed: None,
     }
 }
 

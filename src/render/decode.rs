@@ -216,6 +216,36 @@ fn decode_whole(
     }
 }
 
+/// The upright shape of a file the `image` crate reads, from its header.
+pub(super) fn probe_other(source: &[u8], format: ImageFormat) -> Option<Shape> {
+    if format == ImageFormat::Ico {
+        if let Some(png) = best_png_icon(source) {
+            return probe_other(png, ImageFormat::Png);
+        }
+    }
+    let cursor = Cursor::new(source);
+    let mut dec: Box<dyn ImageDecoder + '_> = match format {
+        ImageFormat::Png => Box::new(PngDecoder::new(cursor).ok()?),
+        ImageFormat::Gif => Box::new(GifDecoder::new(cursor).ok()?),
+        ImageFormat::WebP => Box::new(WebPDecoder::new(cursor).ok()?),
+        ImageFormat::Tiff => Box::new(TiffDecoder::new(cursor).ok()?),
+        ImageFormat::Ico => Box::new(IcoDecoder::new(cursor).ok()?),
+        _ => Box::new(BmpDecoder::new(cursor).ok()?),
+    };
+    let (width, height) = dec.dimensions();
+    let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    let (width, height) = if swaps_axes(orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    Some(Shape {
+        width,
+        height,
+        jpeg: false,
+    })
+}
+
 /// Decodes with the `image` crate's decoder for `format`.
 fn decode_with_image(
     source: &[u8],

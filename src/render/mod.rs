@@ -199,6 +199,26 @@ pub struct SourceInfo {
     pub leniency: Option<Leniency>,
 }
 
+/// The upright shape of `source` from its header alone, for a plan that
+/// has no record of it: which members of a set it gets is then known
+/// before any decode. `None` where only a decode tells (AVIF, HEIF and
+/// JPEG XL, decoded in a helper or whole) or the header cannot be read
+/// from these bytes (a prefix of the file may be enough).
+pub fn probe(source: &[u8]) -> Option<Shape> {
+    match sniff(source).ok()? {
+        Kind::Jpeg => {
+            let unlimited = Limits {
+                max_pixels: u64::MAX,
+            };
+            jpeg::read_header(source, &unlimited)
+                .ok()
+                .map(|h| h.shape())
+        }
+        Kind::Other(format) => decode::probe_other(source, format),
+        _ => None,
+    }
+}
+
 /// Decode `source` once and produce the outputs of the variants `wanted`
 /// (indices into `all`, the configured set), in that order — `None` for a
 /// member of a set that this source gets no output of

@@ -93,6 +93,11 @@ impl Reporter {
         Reporter::with_options(quiet, false, None)
     }
 
+    /// Whether the plan is shown before any work (`--explain`).
+    pub fn explains(&self) -> bool {
+        self.explain && !self.quiet
+    }
+
     /// The one reporter of a process: `--quiet`, `--explain`, `--json`.
     pub fn with_options(quiet: bool, explain: bool, json: Option<JsonMode>) -> Reporter {
         let now = Instant::now();

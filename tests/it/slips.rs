@@ -136,3 +136,62 @@ fn a_source_that_cannot_be_read_for_now_keeps_its_thumbnails() {
     assert_eq!(env.build(&[], 0).summary()[2], 0, "nothing removed");
     assert_eq!(env.outputs(), before);
 }
+
+/// Without a cache, the plan reads each photo's size from its header, so
+/// `--dry-run`, `--explain` and `--check` name exactly the members of a
+/// set that a build makes (a photo narrower than a width gets none of it).
+#[test]
+fn plans_without_a_cache_list_only_the_outputs_a_build_makes() {
+    let set =
+        "[[variants]]\nname = \"p\"\nwidths = [320, 640, 1280]\nformats = [\"jpeg\", \"webp\"]\n";
+    let env = Env::new(set);
+    env.add_image("narrow.jpg", 500, 300, 1);
+    env.add_image("wide.png", 1400, 700, 2);
+    env.add_image("tall.jpg", 300, 900, 3);
+    let listed = |run: &crate::common::Run, verb: &str| -> Vec<String> {
+        let mut paths: Vec<String> = run
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(verb))
+            .map(|l| l.trim().split("  ").next().unwrap().to_string())
+            .collect();
+        paths.sort();
+        paths
+    };
+    let dry = env.build(&["--dry-run"], 0);
+    let built = env.build(&["--explain"], 0);
+    let made: Vec<String> = env
+        .output_files()
+        .into_iter()
+        .map(|p| format!("public/thumbs/{p}"))
+        .collect();
+    assert_eq!(listed(&dry, "build "), made, "{dry}");
+    assert_eq!(listed(&built, "build "), made, "{built}");
+    assert_eq!(built.summary()[0], made.len());
+    assert!(!made.iter().any(|p| p.contains("narrow-1280")), "{made:?}");
+
+    // A check without the cache counts what is there, and no more.
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    let up_to_date = |run: &crate::common::Run| -> usize {
+        let summary = run
+            .stderr
+            .lines()
+            .rfind(|l| l.starts_with("would build "))
+            .unwrap();
+        let at = summary.find("up to date ").unwrap() + "up to date ".len();
+        summary[at..].split(',').next().unwrap().parse().unwrap()
+    };
+    let check = env.build(&["--check"], 0);
+    assert_eq!(up_to_date(&check), made.len(), "{check}");
+    assert!(
+        !env.root().join(".thumbgen").exists(),
+        "a check writes nothing"
+    );
+    std::fs::remove_file(env.out("p/wide-640.webp")).unwrap();
+    let check = env.build(&["--check"], 1);
+    assert!(up_to_date(&check) < made.len(), "{check}");
+    assert!(
+        listed(&check, "build ").contains(&"public/thumbs/p/wide-640.webp".to_string()),
+        "{check}"
+    );
+}
