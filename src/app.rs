@@ -294,6 +294,7 @@ pub fn build_once(
     let names = Names {
         source_prefix: &source_prefix,
         variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
+        hash_names: config.variants.iter().map(|v| v.hash_names).collect(),
     };
     let mut executor = Executor::new(config, stop, failure_context);
     if mode == Mode::Check {

@@ -198,6 +198,23 @@ impl<'a> Executor<'a> {
             .collect()
     }
 
+    /// Remove the content-named output `build` replaces, now that the new
+    /// one is at `now` (`None`: the source gets no output of this variant).
+    /// A new output of the same name has the same bytes: it stays.
+    fn retire_replaced(&self, build: &Build, now: Option<&Path>) -> Result<(), Box<Outcome>> {
+        let Some(old) = &build.replaces else {
+            return Ok(());
+        };
+        if now.is_some_and(|now| *now == *old.path) {
+            return Ok(());
+        }
+        self.remove_output(old).map(|_| ()).map_err(|e| {
+            Box::new(Outcome::Fatal {
+                error: Error::output("remove", e.path, &e.error),
+            })
+        })
+    }
+
     fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
         let path = self.config.resolve(&output.path);
         let boundary = self.config.prune_boundary(&path);
@@ -499,6 +516,9 @@ impl<'a> Executor<'a> {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
+            if let Err(outcome) = self.retire_replaced(build, Some(&path)) {
+                return *outcome;
+            }
             let made = entry.made();
             let written = record::Written {
                 path,
@@ -530,6 +550,9 @@ impl<'a> Executor<'a> {
                         };
                     }
                 }
+                if let Err(outcome) = self.retire_replaced(build, None) {
+                    return *outcome;
+                }
                 continue;
             };
             let hash = hash_bytes(&image.bytes);
@@ -538,6 +561,9 @@ impl<'a> Executor<'a> {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
+            if let Err(outcome) = self.retire_replaced(build, Some(&path)) {
+                return *outcome;
+            }
             let variant = &self.config.variants[build.variant];
             let written = record::Written {
                 path,

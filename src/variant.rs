@@ -323,6 +323,21 @@ pub fn with_content_hash(path: &Path, hash: &[u8; 32]) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// `planned` as a plan shows a content-named output before its bytes are
+/// known: the digest as `?` marks (`a.????????.jpg`), which a shell glob
+/// also matches the real name with.
+pub fn with_unknown_hash(planned: &Path) -> PathBuf {
+    let stem = planned.file_stem().unwrap_or_default();
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push("?".repeat(NAME_HASH_DIGITS));
+    if let Some(ext) = planned.extension() {
+        name.push(".");
+        name.push(ext);
+    }
+    planned.with_file_name(name)
+}
+
 /// Whether `recorded` is `planned` (the path without a digest) with a
 /// content digest inserted by [`with_content_hash`].
 pub fn is_hashed_form_of(recorded: &Path, planned: &Path) -> bool {

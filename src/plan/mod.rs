@@ -39,6 +39,12 @@ pub struct Build {
     /// of rendering (rendered after all if it is no longer what was
     /// recorded).
     pub from: Option<OutputRecord>,
+    /// For a content-named (`hash_names`) output: the one recorded for this
+    /// variant, which the new one replaces. Its name is only known once the
+    /// new bytes are: if they are the same, so is the name, and the file
+    /// stays (verified); otherwise it is removed once the new one is in
+    /// place, as part of this build.
+    pub replaces: Option<OutputRecord>,
 }
 
 /// One source to decode, and the variants to render from it.
@@ -462,6 +468,14 @@ impl<'a> Sources<'a> {
                     },
                 };
                 let stays = reason.is_none();
+                // A content-named output of ours that is rebuilt is replaced
+                // by the build (see `Build::replaces`), not removed first.
+                let replaces = existing.filter(|o| {
+                    variant.hash_names
+                        && !stays
+                        && in_place(o)
+                        && matches!(state_of(o), OutputState::Intact | OutputState::Restat(_))
+                });
                 if let Some(reason) = reason {
                     let movable = renamed.and_then(|(from, old)| {
                         let d = renamed_derivation.as_ref()?;
@@ -489,6 +503,7 @@ impl<'a> Sources<'a> {
                                 path: path.clone(),
                                 reason: Reason::Renamed { from: from.clone() },
                                 from: Some(o),
+                                replaces: replaces.cloned(),
                             }
                         }
                         None => Build {
@@ -496,6 +511,7 @@ impl<'a> Sources<'a> {
                             path: path.clone(),
                             reason,
                             from: None,
+                            replaces: replaces.cloned(),
                         },
                     };
                     builds.push(build);
@@ -504,7 +520,7 @@ impl<'a> Sources<'a> {
                     // What is wanted of a content-named output: the recorded
                     // file if it stays, else nothing (the new one is named
                     // after its new content; the recorded one goes, below).
-                    match existing.filter(|_| stays) {
+                    match existing.filter(|_| stays).or(replaces) {
                         Some(o) => path.clone_from(&o.path.to_path_buf()),
                         None => path.as_mut_os_string().clear(),
                     }
@@ -561,7 +577,12 @@ impl<'a> Sources<'a> {
             if !builds.is_empty() || needs_decode {
                 let previous = recorded
                     .iter()
-                    .filter(|o| builds.iter().any(|b| *b.path == *o.path))
+                    .filter(|o| {
+                        builds.iter().any(|b| {
+                            *b.path == *o.path
+                                || b.replaces.as_ref().is_some_and(|r| r.path == o.path)
+                        })
+                    })
                     .cloned()
                     .collect();
                 plan.jobs.push(Job {

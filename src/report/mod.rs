@@ -16,7 +16,7 @@ use crate::cli::JsonMode;
 use crate::error::{Error, Exit, Holder};
 use crate::execute::Built;
 use crate::model::OutputRecord;
-use crate::plan::{Plan, Removal};
+use crate::plan::{Build, Plan, Removal};
 use crate::problem::{Failure, Warning};
 use crate::reason::Reason;
 
@@ -189,9 +189,14 @@ impl Reporter {
             }
             for job in &plan.jobs {
                 for b in &job.builds {
+                    let replacing = b
+                        .replaces
+                        .as_ref()
+                        .map(|old| format!(", replacing {}", old.path.display()))
+                        .unwrap_or_default();
                     self.line(&format!(
-                        "build  {}  ({})",
-                        b.path.display(),
+                        "build  {}  ({}{replacing})",
+                        names.planned_path(b).display(),
                         text::reason(&b.reason, names.source_prefix)
                     ));
                 }
@@ -215,8 +220,11 @@ impl Reporter {
                 self.event(|| {
                     let mut event = json!({"version": JSON_VERSION, "type": "build",
                     "source": path_text(&names.source(&job.source)),
-                    "variant": names.variant(b.variant), "path": path_text(&b.path),
+                    "variant": names.variant(b.variant), "path": path_text(&names.planned_path(b)),
                     "reason": b.reason.code()});
+                    if let Some(old) = &b.replaces {
+                        event["replaces"] = path_text(&old.path).into();
+                    }
                     add_changes(&mut event, &b.reason);
                     event
                 });
@@ -525,6 +533,8 @@ pub struct Names<'a> {
     pub source_prefix: &'a Path,
     /// The configured variants' names, by index.
     pub variants: Vec<&'a str>,
+    /// Whether each variant's outputs are content-named (`hash_names`).
+    pub hash_names: Vec<bool>,
 }
 
 impl Names<'_> {
@@ -535,6 +545,16 @@ impl Names<'_> {
 
     fn variant(&self, index: usize) -> &str {
         self.variants.get(index).copied().unwrap_or("")
+    }
+
+    /// Where a planned build writes, as plans name it: a content-named
+    /// output's digest is unknown until its bytes are.
+    fn planned_path(&self, build: &Build) -> PathBuf {
+        if self.hash_names.get(build.variant).copied().unwrap_or(false) {
+            crate::variant::with_unknown_hash(&build.path)
+        } else {
+            build.path.clone()
+        }
     }
 }
 

@@ -195,3 +195,43 @@ fn plans_without_a_cache_list_only_the_outputs_a_build_makes() {
         "{check}"
     );
 }
+
+/// With `hash_names`, reports name the files a build really writes, and
+/// rewriting identical bytes is verified, not removed and built again.
+#[test]
+fn content_named_outputs_are_reported_as_they_really_change() {
+    let env = Env::new(ONE);
+    config(&env, "hash_names = true", ONE);
+    env.add_image("a.jpg", 120, 90, 1);
+    env.add_image("b.jpg", 120, 90, 2);
+    env.build(&[], 0);
+    let before = env.output_files();
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    let forced = env.build(&["--force", "--explain"], 0);
+    assert_eq!(forced.summary(), [0, 0, 0, 0], "{forced}");
+    assert_eq!(forced.verified(), 2, "{forced}");
+    assert!(!forced.stderr.contains("remove "), "{forced}");
+    assert_eq!(env.output_files(), before);
+
+    env.add_image("a.jpg", 120, 90, 3);
+    let edited = env.build(&["--explain", "--json"], 0);
+    assert_eq!(edited.summary(), [1, 1, 0, 0], "{edited}");
+    let old_a = before.iter().find(|p| p.starts_with("t/a.")).unwrap();
+    assert!(
+        edited.stderr.contains(&format!(
+            "build  public/thumbs/t/a.????????.jpg  (source content changed, replacing public/thumbs/{old_a})"
+        )),
+        "{edited}"
+    );
+    assert!(!edited.stderr.contains("writes elsewhere"), "{edited}");
+    let built: Vec<String> = parse_events(&edited.stdout)
+        .iter()
+        .filter(|e| e["type"] == "built")
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    let now = env.output_files();
+    assert!(!now.contains(old_a), "{now:?}");
+    let new_a = now.iter().find(|p| p.starts_with("t/a.")).unwrap();
+    assert_eq!(built, [format!("public/thumbs/{new_a}")]);
+}
