@@ -223,15 +223,7 @@ pub(super) fn probe_other(source: &[u8], format: ImageFormat) -> Option<Shape> {
             return probe_other(png, ImageFormat::Png);
         }
     }
-    let cursor = Cursor::new(source);
-    let mut dec: Box<dyn ImageDecoder + '_> = match format {
-        ImageFormat::Png => Box::new(PngDecoder::new(cursor).ok()?),
-        ImageFormat::Gif => Box::new(GifDecoder::new(cursor).ok()?),
-        ImageFormat::WebP => Box::new(WebPDecoder::new(cursor).ok()?),
-        ImageFormat::Tiff => Box::new(TiffDecoder::new(cursor).ok()?),
-        ImageFormat::Ico => Box::new(IcoDecoder::new(cursor).ok()?),
-        _ => Box::new(BmpDecoder::new(cursor).ok()?),
-    };
+    let mut dec = image_decoder(source, format, image::Limits::no_limits()).ok()?;
     let (width, height) = dec.dimensions();
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
     let (width, height) = if swaps_axes(orientation) {
@@ -243,6 +235,24 @@ pub(super) fn probe_other(source: &[u8], format: ImageFormat) -> Option<Shape> {
         width,
         height,
         jpeg: false,
+    })
+}
+
+/// The `image` crate's decoder for `format`, its header read. Only PNG's
+/// takes `limits` this early; the others get them before their pixels.
+fn image_decoder(
+    source: &[u8],
+    format: ImageFormat,
+    limits: image::Limits,
+) -> image::ImageResult<Box<dyn ImageDecoder + '_>> {
+    let cursor = Cursor::new(source);
+    Ok(match format {
+        ImageFormat::Png => Box::new(PngDecoder::with_limits(cursor, limits)?),
+        ImageFormat::Gif => Box::new(GifDecoder::new(cursor)?),
+        ImageFormat::WebP => Box::new(WebPDecoder::new(cursor)?),
+        ImageFormat::Tiff => Box::new(TiffDecoder::new(cursor)?),
+        ImageFormat::Ico => Box::new(IcoDecoder::new(cursor)?),
+        _ => Box::new(BmpDecoder::new(cursor)?),
     })
 }
 
@@ -266,17 +276,7 @@ fn decode_with_image(
     // `into_decoder` applies the limits at once: image's TIFF decoder then
     // sizes the tag budget by the pixel buffer and loses the ICC profile of
     // small images. Metadata is read first, limits are set before pixels.
-    let cursor = Cursor::new(source);
-    let built: image::ImageResult<Box<dyn ImageDecoder + '_>> = match format {
-        ImageFormat::Png => PngDecoder::with_limits(cursor, image_limits.clone())
-            .map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-        ImageFormat::Gif => GifDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-        ImageFormat::WebP => WebPDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-        ImageFormat::Tiff => TiffDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-        ImageFormat::Ico => IcoDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-        _ => BmpDecoder::new(cursor).map(|d| Box::new(d) as Box<dyn ImageDecoder>),
-    };
-    let mut dec = built.map_err(err)?;
+    let mut dec = image_decoder(source, format, image_limits.clone()).map_err(err)?;
     let (w, h) = dec.dimensions();
     if w == 0 || h == 0 {
         return Err(RenderError::Decode {

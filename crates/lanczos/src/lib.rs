@@ -6,7 +6,10 @@
 //! count: over a million lines of LLVM IR) are compiled in whichever crate
 //! calls it. Called from thumbgen, they were a third of its code and were
 //! compiled twice by `cargo test` (the library and its unit tests), and
-//! again after every edit. Called here, they are compiled once.
+//! again after every edit. Called here, they are compiled once, and only
+//! for the three pixel types thumbgen has: `resize_typed` per type rather
+//! than `resize`, whose run-time pixel type compiles the kernels of all
+//! of them (16-bit, float, ...) for nothing.
 
 use fast_image_resize as fr;
 
@@ -24,11 +27,11 @@ pub enum Pixels {
 }
 
 impl Pixels {
-    fn pixel_type(self) -> fr::PixelType {
+    fn bytes(self) -> usize {
         match self {
-            Pixels::Gray => fr::PixelType::U8,
-            Pixels::Rgb => fr::PixelType::U8x3,
-            Pixels::Rgba => fr::PixelType::U8x4,
+            Pixels::Gray => 1,
+            Pixels::Rgb => 3,
+            Pixels::Rgba => 4,
         }
     }
 }
@@ -80,15 +83,38 @@ impl Resizer {
         crop: Crop,
         out: (u32, u32),
     ) -> Result<Vec<u8>, String> {
-        let src = fr::images::ImageRef::new(width, height, src, pixels.pixel_type())
-            .map_err(|e| e.to_string())?;
-        let mut dst = fr::images::Image::new(out.0, out.1, pixels.pixel_type());
         let options = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
             .crop(crop.left, crop.top, crop.width, crop.height);
-        self.0
-            .resize(&src, &mut dst, &options)
+        let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
+        match pixels {
+            Pixels::Gray => {
+                self.typed::<fr::pixels::U8>(src, (width, height), &mut dst, out, &options)
+            }
+            Pixels::Rgb => {
+                self.typed::<fr::pixels::U8x3>(src, (width, height), &mut dst, out, &options)
+            }
+            Pixels::Rgba => {
+                self.typed::<fr::pixels::U8x4>(src, (width, height), &mut dst, out, &options)
+            }
+        }?;
+        Ok(dst)
+    }
+
+    fn typed<P: fr::PixelTrait>(
+        &mut self,
+        src: &[u8],
+        (width, height): (u32, u32),
+        dst: &mut [u8],
+        out: (u32, u32),
+        options: &fr::ResizeOptions,
+    ) -> Result<(), String> {
+        let src = fr::images::TypedImageRef::<P>::from_buffer(width, height, src)
             .map_err(|e| e.to_string())?;
-        Ok(dst.into_vec())
+        let mut dst = fr::images::TypedImage::<P>::from_buffer(out.0, out.1, dst)
+            .map_err(|e| e.to_string())?;
+        self.0
+            .resize_typed(&src, &mut dst, options)
+            .map_err(|e| e.to_string())
     }
 }
