@@ -141,9 +141,11 @@ pub fn observe_found(
                         Some(hash.map_err(|e| Unreadable::Io(describe_io(&e)))?)
                     }
                 };
-                // Its record knows its shape unless it is new or was
-                // hashed again (its content may have changed).
-                let probed = (reads.probe && (record.is_none() || stale))
+                // Its record knows its shape unless it is new or its
+                // content changed (a touched but identical file, as after a
+                // checkout, is not read again).
+                let content_unknown = record.is_none_or(|r| hash != Some(r.hash));
+                let probed = (reads.probe && content_unknown)
                     .then(|| probe_file(&source_root.join(&f.rel)))
                     .flatten();
                 Ok(Fingerprint {

@@ -14,7 +14,7 @@ use image::error::UnsupportedErrorKind;
 use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 
-use super::orient::swaps_axes;
+use super::orient::upright_shape;
 use super::{Leniency, Limits, RenderError};
 use crate::model::Shape;
 
@@ -89,16 +89,7 @@ impl Source {
 
     /// The upright size, as the planner records it.
     pub(super) fn shape(&self) -> Shape {
-        let (width, height) = if swaps_axes(self.orientation) {
-            (self.full.1, self.full.0)
-        } else {
-            self.full
-        };
-        Shape {
-            width,
-            height,
-            jpeg: self.jpeg,
-        }
+        upright_shape(self.full, self.orientation, self.jpeg)
     }
 }
 
@@ -175,7 +166,10 @@ pub(super) fn decode_other(
     limits: &Limits,
 ) -> Result<Source, RenderError> {
     let mut decoded = decode_whole(source, format, limits)?;
-    decoded.leniency = super::ends::missing_end(format, source);
+    decoded.leniency = super::ends::missing_end(format, source).map(|what| Leniency::CutShort {
+        format: format_name(format),
+        what,
+    });
     Ok(decoded)
 }
 
@@ -224,18 +218,8 @@ pub(super) fn probe_other(source: &[u8], format: ImageFormat) -> Option<Shape> {
         }
     }
     let mut dec = image_decoder(source, format, image::Limits::no_limits()).ok()?;
-    let (width, height) = dec.dimensions();
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
-    let (width, height) = if swaps_axes(orientation) {
-        (height, width)
-    } else {
-        (width, height)
-    };
-    Some(Shape {
-        width,
-        height,
-        jpeg: false,
-    })
+    Some(upright_shape(dec.dimensions(), orientation, false))
 }
 
 /// The `image` crate's decoder for `format`, its header read. Only PNG's

@@ -1,34 +1,21 @@
 //! Whether a file that decoded holds all of itself. A decoder stops once it
 //! has the pixels, so a file cut after its image data still decodes: whole
 //! pixels, a damaged file. Like a JPEG without its end marker, it builds,
-//! and the caller warns; these are the same checks for the formats the
-//! `image` crate reads, from the structure each file declares.
+//! and the caller warns (`Leniency::CutShort`); these are the same checks
+//! for the formats the `image` crate reads, from the structure each file
+//! declares.
 
 use image::ImageFormat;
 
-use super::Leniency;
-
 /// What is missing from the end of `bytes`, a file of `format` that
-/// decoded, if anything.
-pub(super) fn missing_end(format: ImageFormat, bytes: &[u8]) -> Option<Leniency> {
-    let what = match format {
-        ImageFormat::Png => png_end_missing(bytes).then_some("its end chunk (IEND) is missing")?,
-        ImageFormat::WebP => {
-            riff_short(bytes).then_some("it is shorter than its RIFF header says")?
-        }
-        ImageFormat::Tiff => {
-            tiff_values_past_end(bytes).then_some("tag values lie past its end")?
-        }
-        _ => return None,
-    };
-    Some(Leniency::CutShort {
-        format: match format {
-            ImageFormat::Png => "PNG",
-            ImageFormat::WebP => "WebP",
-            _ => "TIFF",
-        },
-        what,
-    })
+/// decoded, in words, if anything.
+pub(super) fn missing_end(format: ImageFormat, bytes: &[u8]) -> Option<&'static str> {
+    match format {
+        ImageFormat::Png => png_end_missing(bytes).then_some("its end chunk (IEND) is missing"),
+        ImageFormat::WebP => riff_short(bytes).then_some("it is shorter than its RIFF header says"),
+        ImageFormat::Tiff => tiff_values_past_end(bytes).then_some("tag values lie past its end"),
+        _ => None,
+    }
 }
 
 /// A PNG ends with an IEND chunk: a zero length, the type, its CRC. (Bytes
@@ -126,10 +113,7 @@ mod tests {
         let mut riff = b"RIFF\x0c\0\0\0WEBPVP8 ".to_vec();
         assert_eq!(
             missing_end(ImageFormat::WebP, &riff),
-            Some(Leniency::CutShort {
-                format: "WebP",
-                what: "it is shorter than its RIFF header says",
-            })
+            Some("it is shorter than its RIFF header says")
         );
         riff.extend([0; 8]);
         assert_eq!(missing_end(ImageFormat::WebP, &riff), None);

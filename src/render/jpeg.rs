@@ -18,7 +18,7 @@ use mozjpeg_sys as _;
 use image::metadata::Orientation;
 
 use super::decode::{check_pixels, Px, Source};
-use super::orient::swaps_axes;
+use super::orient::upright_shape;
 use super::{Leniency, Limits, RenderError};
 use crate::model::Shape;
 
@@ -276,16 +276,7 @@ pub(super) struct Header {
 impl Header {
     /// The upright size, which decides the decode scale.
     pub(super) fn shape(&self) -> Shape {
-        let (width, height) = if swaps_axes(self.orientation) {
-            (self.info.height, self.info.width)
-        } else {
-            (self.info.width, self.info.height)
-        };
-        Shape {
-            width,
-            height,
-            jpeg: true,
-        }
+        upright_shape((self.info.width, self.info.height), self.orientation, true)
     }
 }
 

@@ -5,6 +5,8 @@
 
 use image::metadata::Orientation;
 
+use crate::model::Shape;
+
 /// Whether the orientation turns the image a quarter, so that upright width
 /// is stored height.
 pub(super) fn swaps_axes(o: Orientation) -> bool {
@@ -15,6 +17,20 @@ pub(super) fn swaps_axes(o: Orientation) -> bool {
             | Orientation::Rotate90FlipH
             | Orientation::Rotate270FlipH
     )
+}
+
+/// The upright shape of a `width`×`height` stored image shown with `o`.
+pub(super) fn upright_shape((width, height): (u32, u32), o: Orientation, jpeg: bool) -> Shape {
+    let (width, height) = if swaps_axes(o) {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    Shape {
+        width,
+        height,
+        jpeg,
+    }
 }
 
 /// Where upright point (u, v) lies in the stored image, for a stored image
