@@ -12,6 +12,7 @@
 //!
 //! `clean` undoes what builds recorded.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -24,10 +25,12 @@ use crate::fingerprint::{fs_now, observe_found, observe_outputs, Reads};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
-    Hash, ObservedSource, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State,
+    Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State,
 };
+use crate::owned;
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
+use crate::reason::RemovalReason;
 use crate::record;
 use crate::remote::{self, Remote};
 use crate::report::{Mode, Names, Reporter, Summary};
@@ -273,6 +276,20 @@ pub fn build_once(
 
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
+    // Leftovers are looked for until a build has swept the tree against
+    // these records (a new or lost cache), and with `--force`. After that
+    // the records say what the tree holds, and a no-op build need not walk
+    // it.
+    let sweep = options.shard.is_none() && (!seen.db.swept() || options.force);
+    let survey = survey_outputs(config, &output_rel, &seen.state, mode, sweep);
+    for (folder, stranger) in &survey.unowned {
+        reporter.warn(&Warning::FolderNotOwned {
+            folder: folder.clone(),
+            stranger: stranger.clone(),
+        });
+    }
+    // (A shard knows only part of the tree: it sweeps nothing.)
+    let owned_files = sweep.then(|| unrecorded_in(&survey, &seen.state, &seen.outputs));
     let settings = Settings {
         failure_context,
         variants: &config.variants,
@@ -282,6 +299,7 @@ pub fn build_once(
         shard: options.shard,
         elsewhere: &seen.elsewhere,
         placeholders: config.placeholders,
+        owned_files: owned_files.as_deref(),
     };
     let mut plan = plan::plan(
         &seen.observed,
@@ -321,12 +339,13 @@ pub fn build_once(
         let summary = Summary {
             built: plan.build_count(),
             up_to_date: plan.up_to_date,
-            removed: plan.removals.len(),
+            removed: plan.removals.len() + plan.leftovers.len(),
             failed: failing.len(),
             ..Summary::default()
         };
         let check = mode == Mode::Check;
-        let stale = check && (!plan.jobs.is_empty() || !plan.removals.is_empty());
+        let stale = check
+            && (!plan.jobs.is_empty() || !plan.removals.is_empty() || !plan.leftovers.is_empty());
         let exit = Exit::decide(&Ending {
             not_up_to_date: stale,
             failed: if check && !options.allow_failed {
@@ -396,6 +415,9 @@ pub fn build_once(
         cut_short: AtomicBool::new(false),
     };
     apply(&plan, &executor, &commit, reporter)?;
+    if sweep {
+        commit.db.set_swept()?;
+    }
     if let Some(remote) = &remote {
         remote.finish(stop.load(Ordering::Relaxed));
         commit.report_remote();
@@ -410,6 +432,58 @@ pub fn build_once(
     reporter.summary(&summary, mode, exit);
     discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
+}
+
+/// The files named like outputs in the owned folders when some are not
+/// recorded outputs (empty otherwise). Every recorded output there that is
+/// on disk is one of them, so equal counts mean there is nothing else, and
+/// a no-op build need not list the tree.
+fn unrecorded_in(survey: &owned::Survey, state: &State, outputs: &OutputStates) -> Vec<PathBuf> {
+    let recorded_there = state
+        .values()
+        .flat_map(|r| &r.outputs)
+        .filter(|o| survey.holds(&o.path) && outputs.of(o.path.as_os_str()) != OutputState::Missing)
+        .count();
+    if recorded_there == survey.count {
+        Vec::new()
+    } else {
+        survey.files()
+    }
+}
+
+/// The owned folders of the output tree and the output-named files in
+/// them (`owned::survey`). A writing build claims a variant's folder whose
+/// images it has all recorded; a dry run or a check only looks.
+fn survey_outputs(
+    config: &Config,
+    output_rel: &Path,
+    state: &State,
+    mode: Mode,
+    count: bool,
+) -> owned::Survey {
+    let mut folders: Vec<&str> = config.variants.iter().map(|v| v.folder.as_str()).collect();
+    folders.dedup();
+    // Built only if a folder without the marker has images to vouch for.
+    let recorded: std::sync::OnceLock<HashSet<&std::ffi::OsStr>> = std::sync::OnceLock::new();
+    // (Asked from several threads: one per folder.)
+    let is_recorded = |path: &Path| {
+        recorded
+            .get_or_init(|| {
+                state
+                    .values()
+                    .flat_map(|r| r.outputs.iter().map(|o| o.path.as_os_str()))
+                    .collect()
+            })
+            .contains(path.as_os_str())
+    };
+    owned::survey(
+        &config.output,
+        output_rel,
+        &folders,
+        &is_recorded,
+        mode == Mode::Build,
+        count,
+    )
 }
 
 /// The mode of the shared cache for this build: `--remote`, else
@@ -437,6 +511,25 @@ fn discard<T: Send + 'static>(value: T, process_ends: bool) {
 fn apply(plan: &Plan, executor: &Executor, commit: &Commit, reporter: &Reporter) -> Result<()> {
     let staging = executor.config.output.join(fsutil::STAGING_DIR);
     fsutil::sweep_staging(&staging);
+    for (path, result) in plan
+        .leftovers
+        .iter()
+        .zip(executor.remove_leftovers(&plan.leftovers))
+    {
+        match result {
+            Ok(true) => {
+                commit.counts.lock().unwrap().removed += 1;
+                reporter.removed_leftover(path);
+            }
+            Ok(false) => {}
+            Err(e) => reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: Some(RemovalReason::Leftover),
+                source: None,
+            }),
+        }
+    }
     for (removal, result) in plan.removals.iter().zip(executor.remove(&plan.removals)) {
         let source = commit.names.source(&removal.source);
         match result {
@@ -664,15 +757,88 @@ fn remove_recorded(
     }
 }
 
+/// Remove the files named like outputs in the folders thumbgen owns, then
+/// those folders if nothing of the user's is left in them; or for a dry
+/// run, list those not in `dry_run` (the recorded outputs, listed
+/// already). How many files.
+fn clean_owned(
+    config: &Config,
+    survey: &owned::Survey,
+    dry_run: Option<&HashSet<PathBuf>>,
+    reporter: &Reporter,
+) -> usize {
+    let mut removed = 0;
+    for rel in survey.files() {
+        let path = config.resolve(&rel);
+        if let Some(listed) = dry_run {
+            if !listed.contains(&path) {
+                reporter.would_remove(&path);
+                removed += 1;
+            }
+            continue;
+        }
+        match fsutil::remove_and_prune(&path, &config.output) {
+            Ok(true) => removed += 1,
+            Ok(false) => {}
+            Err(e) => reporter.warn(&Warning::RemoveFailed {
+                path: e.path,
+                error: describe_io(&e.error),
+                reason: Some(RemovalReason::Leftover),
+                source: None,
+            }),
+        }
+    }
+    if dry_run.is_none() {
+        // The folders are no longer claimed: a later build claims them
+        // again if nothing in them is the user's.
+        for (folder, _) in &survey.folders {
+            let _ = std::fs::remove_file(folder.join(owned::MARKER));
+            fsutil::prune_empty_dirs(folder, &config.output);
+        }
+    }
+    removed
+}
+
 /// `thumbgen clean`: remove every output thumbgen recorded (if it is still
-/// what thumbgen wrote), the folders that emptied, and the cache.
+/// what thumbgen wrote), every other file named like an output in the
+/// folders it owns (`owned`), the folders that emptied, and the cache.
 /// With `dry_run`, list what would go and change nothing (not even the
 /// cache, which is read from a private copy).
 pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(explicit)?;
     reporter.begin_run(&config.root);
+    // What is left in the folders thumbgen owns once the recorded outputs
+    // are gone: with a lost cache, that is every output.
+    let owned_folders = || {
+        let folders: Vec<&str> = config.variants.iter().map(|v| v.folder.as_str()).collect();
+        let output_rel = config.relative(&config.output);
+        owned::survey(
+            &config.output,
+            &output_rel,
+            &folders,
+            &|_: &Path| false,
+            false,
+            true,
+        )
+    };
     if !config.cache.exists() {
-        reporter.info("nothing to clean (no cache)");
+        let survey = owned_folders();
+        if survey.folders.is_empty() {
+            reporter.info("nothing to clean (no cache)");
+            return Ok(Exit::Ok);
+        }
+        let removed = clean_owned(
+            &config,
+            &survey,
+            dry_run.then_some(&HashSet::new()),
+            reporter,
+        );
+        if dry_run {
+            reporter.would_clean(removed, false);
+        } else {
+            let _ = std::fs::remove_dir(&config.output);
+            reporter.cleaned(removed, false);
+        }
         return Ok(Exit::Ok);
     }
     let mut warnings = Vec::new();
@@ -694,12 +860,17 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
                 reporter.warn(&Warning::OutputLeft { path });
             }
         }
+        let recorded: HashSet<PathBuf> = state
+            .values()
+            .flat_map(|r| r.outputs.iter().map(|o| config.resolve(&o.path)))
+            .collect();
+        count += clean_owned(&config, &owned_folders(), Some(&recorded), reporter);
         let manifest = db.manifest().map(|(p, _)| config.resolve(&p));
         for path in manifest.iter().filter(|p| p.exists()) {
             reporter.would_remove(path);
         }
         reporter.would_remove(&config.cache);
-        reporter.would_clean(count);
+        reporter.would_clean(count, true);
         return Ok(Exit::Ok);
     }
     let db = Db::open(&config.cache, &mut warnings)?;
@@ -717,6 +888,7 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
             removed += 1;
         }
     }
+    removed += clean_owned(&config, &owned_folders(), None, reporter);
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
     // The manifest goes only if it is the one thumbgen recorded writing,
     // as `--dry-run` says: a file at the configured path that thumbgen did
@@ -730,6 +902,6 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
     let _ = std::fs::remove_dir(&config.output);
     drop(db);
     std::fs::remove_dir_all(&config.cache).map_err(|e| Error::io(&config.cache, &e))?;
-    reporter.cleaned(removed);
+    reporter.cleaned(removed, true);
     Ok(Exit::Ok)
 }

@@ -32,6 +32,10 @@ const CACHE_BYTES: u64 = 16 << 20;
 /// The manifest last written: its path (relative to the config folder)
 /// and the hash of its bytes.
 const MANIFEST_KEY: &[u8] = b"manifest";
+/// Present once a build has swept the output tree against these records
+/// (`owned`): from then on the records say what the tree holds. (Not
+/// under the source prefix.)
+const SWEPT_KEY: &[u8] = b"tree-swept";
 
 /// The run lock on a cache folder: one writing run at a time. `build` holds
 /// it for one build, `watch` for its whole life, so that neither a `build`
@@ -276,6 +280,21 @@ impl Db {
         let value = self.tree.as_ref()?.get(MANIFEST_KEY).ok()??;
         let (path, hash): (Vec<u8>, Hash) = postcard::from_bytes(&value).ok()?;
         Some((path_bytes::from_bytes(&path), hash))
+    }
+
+    /// Whether a build has swept the output tree against these records.
+    pub fn swept(&self) -> bool {
+        self.tree
+            .as_ref()
+            .is_some_and(|t| t.contains_key(SWEPT_KEY).unwrap_or(false))
+    }
+
+    /// Record that this build swept the output tree.
+    pub fn set_swept(&self) -> Result<()> {
+        if let Some(tree) = &self.tree {
+            tree.insert(SWEPT_KEY, &[1u8][..]).map_err(db_error)?;
+        }
+        Ok(())
     }
 
     /// Record the manifest just written, or with `None` that there is none.

@@ -20,6 +20,7 @@ use crate::error::{describe_io, Error};
 use crate::fsutil::{self, PathError};
 use crate::hash::hash_bytes;
 use crate::model::{Hash, OutputRecord, Shape, SourceRecord, Unreadable};
+use crate::owned;
 use crate::plan::{Build, Job, Plan, Removal};
 use crate::problem::Failure;
 use crate::reason::Reason;
@@ -201,18 +202,20 @@ impl<'a> Executor<'a> {
     /// Remove the content-named output `build` replaces, now that the new
     /// one is at `now` (`None`: the source gets no output of this variant).
     /// A new output of the same name has the same bytes: it stays.
+    /// The same for a `stray` of the build (one with no record).
     fn retire_replaced(&self, build: &Build, now: Option<&Path>) -> Result<(), Box<Outcome>> {
-        let Some(old) = &build.replaces else {
-            return Ok(());
-        };
-        if now.is_some_and(|now| *now == *old.path) {
-            return Ok(());
-        }
-        self.remove_output(old).map(|_| ()).map_err(|e| {
+        let fatal = |e: PathError| {
             Box::new(Outcome::Fatal {
                 error: Error::output("remove", e.path, &e.error),
             })
-        })
+        };
+        if let Some(old) = build.replaces.as_ref().filter(|o| now != Some(&*o.path)) {
+            self.remove_output(old).map_err(fatal)?;
+        }
+        if let Some(stray) = build.stray.as_deref().filter(|s| now != Some(*s)) {
+            self.remove_leftover(stray).map_err(fatal)?;
+        }
+        Ok(())
     }
 
     fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
@@ -408,8 +411,11 @@ impl<'a> Executor<'a> {
 
     /// Move an output of a renamed source to where `build` puts it; `None`
     /// if it is no longer what was recorded (it is rendered instead).
-    fn relocate(&self, from: &OutputRecord, build: &Build) -> Option<OutputRecord> {
+    fn relocate(&self, job: &Job, from: &OutputRecord, build: &Build) -> Option<OutputRecord> {
         let path = &self.final_path(build, || from.hash);
+        if !self.may_write(job, build, path) {
+            return None;
+        }
         let old = self.config.resolve(&from.path);
         let new = self.config.resolve(path);
         let boundary = self.config.prune_boundary(&old);
@@ -432,7 +438,7 @@ impl<'a> Executor<'a> {
             let moved = build
                 .from
                 .as_ref()
-                .and_then(|from| self.relocate(from, build));
+                .and_then(|from| self.relocate(job, from, build));
             match (moved, answer) {
                 (Some(output), _) => built.push(Built {
                     build: build.clone(),
@@ -512,7 +518,7 @@ impl<'a> Executor<'a> {
         for (_, build, entry, bytes) in hits {
             let hash = entry.digest().expect("verified on download");
             let path = self.final_path(build, || hash);
-            let (stat, verified) = match self.place(&path, &bytes, &built) {
+            let (stat, verified) = match self.place(job, build, &path, &bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
@@ -557,7 +563,7 @@ impl<'a> Executor<'a> {
             };
             let hash = hash_bytes(&image.bytes);
             let path = self.final_path(build, || hash);
-            let (stat, verified) = match self.place(&path, &image.bytes, &built) {
+            let (stat, verified) = match self.place(job, build, &path, &image.bytes, &built) {
                 Ok(placed) => placed,
                 Err(outcome) => return self.fail_placed(job, record, outcome),
             };
@@ -605,11 +611,31 @@ impl<'a> Executor<'a> {
     /// outcome of the job (after removing what `built` already placed).
     fn place(
         &self,
+        job: &Job,
+        build: &Build,
         path: &Path,
         bytes: &[u8],
         built: &[Built],
     ) -> Result<(crate::model::Stat, bool), Placed> {
+        let undo = || {
+            for done in built {
+                let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
+            }
+        };
+        if !self.may_write(job, build, path) {
+            undo();
+            return Err(Placed::Refused(Failure::Occupied {
+                path: path.to_path_buf(),
+            }));
+        }
         let target = self.config.resolve(path);
+        let folder = self.folder_of(build);
+        if !folder.exists() {
+            // A variant's folder thumbgen creates is its own.
+            if let Err(e) = owned::mark(&folder) {
+                return Err(Placed::Fatal(Error::output("write", folder, &e)));
+            }
+        }
         if let Some(stat) = fsutil::same_content(&target, bytes) {
             return Ok((stat, true));
         }
@@ -617,9 +643,7 @@ impl<'a> Executor<'a> {
             Ok(stat) => Ok((stat, false)),
             // A name the file system refuses concerns this source only.
             Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
-                for done in built {
-                    let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
-                }
+                undo();
                 Err(Placed::Refused(Failure::Unwritable {
                     path: path.to_path_buf(),
                     error: describe_io(&e.error),
@@ -628,6 +652,55 @@ impl<'a> Executor<'a> {
             // Anything else (no space, no permission) stops the run.
             Err(e) => Err(Placed::Fatal(Error::output("write", e.path, &e.error))),
         }
+    }
+
+    /// The folder of `build`'s variant.
+    fn folder_of(&self, build: &Build) -> PathBuf {
+        self.config
+            .output
+            .join(&self.config.variants[build.variant].folder)
+    }
+
+    /// Whether thumbgen may put an output at `path`: nothing is there, or
+    /// what is there is its own — recorded for this source, or named like
+    /// an output in a folder it owns. A file it did not write is never
+    /// written over.
+    fn may_write(&self, job: &Job, build: &Build, path: &Path) -> bool {
+        let target = self.config.resolve(path);
+        if std::fs::symlink_metadata(&target).is_err() {
+            return true;
+        }
+        let recorded = job
+            .previous
+            .iter()
+            .chain(&job.keep)
+            .chain(&build.replaces)
+            .chain(&build.from)
+            .any(|o| *o.path == *path);
+        recorded || (owned::is_owned(&self.folder_of(build)) && owned::is_output_name(&target))
+    }
+
+    /// Delete the plan's leftovers (`Plan::leftovers`), each only if it is
+    /// still named like an output in a folder thumbgen owns; emptied
+    /// folders go too. `Ok(false)` for one that is gone or not ours.
+    pub fn remove_leftovers(&self, leftovers: &[PathBuf]) -> Vec<Result<bool, PathError>> {
+        leftovers
+            .par_iter()
+            .map(|rel| self.remove_leftover(rel))
+            .collect()
+    }
+
+    fn remove_leftover(&self, rel: &Path) -> Result<bool, PathError> {
+        let path = self.config.resolve(rel);
+        let folder = path
+            .strip_prefix(&self.config.output)
+            .ok()
+            .and_then(|inner| inner.components().next())
+            .map(|first| self.config.output.join(first));
+        if !folder.is_some_and(|f| owned::is_owned(&f)) || !owned::is_output_name(&path) {
+            return Ok(false);
+        }
+        fsutil::remove_and_prune(&path, &self.config.output)
     }
 
     fn fail_placed(&self, job: &Job, record: SourceRecord, placed: Placed) -> Outcome {

@@ -122,6 +122,21 @@ pub fn remove_if_ours(
     Ok(true)
 }
 
+/// Delete the file at `path` (no record to check it against: the caller
+/// has proved it is thumbgen's), then the folders that emptied, up to
+/// (not including) `root`. `Ok(false)` when it is already gone.
+pub fn remove_and_prune(path: &Path, root: &Path) -> Result<bool, PathError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(at(path)(e)),
+    }
+    if let Some(parent) = path.parent() {
+        prune_empty_dirs(parent, root);
+    }
+    Ok(true)
+}
+
 /// Move the file at `from`, if it is still the one recorded with `stat`
 /// and `hash`, to `to` (same file system: both are in the output tree),
 /// then prune the folders that emptied up to `root`. The stat of the file
@@ -149,10 +164,11 @@ pub fn relocate(
 }
 
 /// Remove `dir` and its parents while they are empty, stopping at `stop`
-/// (which is kept).
-fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
+/// (which is kept). A folder holding only thumbgen's ownership marker is
+/// empty too: a clean build would not have made it.
+pub fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
     while dir.starts_with(stop) && dir != stop {
-        if std::fs::remove_dir(dir).is_err() {
+        if std::fs::remove_dir(dir).is_err() && !remove_if_only_marker(dir) {
             break;
         }
         match dir.parent() {
@@ -160,6 +176,18 @@ fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
             None => break,
         }
     }
+}
+
+/// Remove `dir` if the marker is all it holds.
+fn remove_if_only_marker(dir: &Path) -> bool {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let only_marker = matches!(entries.next(), Some(Ok(e)) if e.file_name() == crate::owned::MARKER)
+        && entries.next().is_none();
+    only_marker
+        && std::fs::remove_file(dir.join(crate::owned::MARKER)).is_ok()
+        && std::fs::remove_dir(dir).is_ok()
 }
 
 /// A folder opened once, whose entries are stat'ed relative to it: a stat by

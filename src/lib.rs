@@ -19,6 +19,7 @@ pub mod hash;
 pub mod init;
 pub mod manifest;
 pub mod model;
+pub mod owned;
 pub mod paths;
 pub mod plan;
 pub mod problem;

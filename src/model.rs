@@ -86,6 +86,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every output format.
+    pub const ALL: [Format; 4] = [Format::Jpeg, Format::Png, Format::Webp, Format::Avif];
+
     /// The file extension outputs of this format get.
     pub fn extension(self) -> &'static str {
         match self {

@@ -35,6 +35,12 @@ pub enum Failure {
         /// The file system's answer, in words.
         error: String,
     },
+    /// A file thumbgen did not write is where an output goes: it is left
+    /// as it is, and the source gets no outputs.
+    Occupied {
+        /// The output path, relative to the config folder.
+        path: PathBuf,
+    },
     /// A decoder panicked on this file; contained to it.
     Panic(String),
 }
@@ -58,6 +64,7 @@ impl Failure {
             },
             Failure::Collision { .. } => "collision",
             Failure::Unwritable { .. } => "unwritable",
+            Failure::Occupied { .. } => "occupied",
             Failure::Panic(_) => "panic",
         }
     }
@@ -154,6 +161,15 @@ pub enum Warning {
         /// The output, relative to the config folder.
         path: PathBuf,
     },
+    /// A variant's folder holds an image thumbgen has no record of, so it
+    /// is not thumbgen's: nothing there is removed or written over unless
+    /// recorded.
+    FolderNotOwned {
+        /// The folder, relative to the config folder.
+        folder: PathBuf,
+        /// One such image.
+        stranger: PathBuf,
+    },
     /// `clean` found an output changed by hand and left it.
     OutputLeft {
         /// The output's path.
@@ -224,6 +240,7 @@ impl Warning {
             Warning::OutputDisowned { .. } => "output_disowned",
             Warning::OutputLeft { .. } => "output_left",
             Warning::RemoveFailed { .. } => "remove_failed",
+            Warning::FolderNotOwned { .. } => "folder_not_owned",
             Warning::Polling { .. } => "polling",
             Warning::EventsLost { .. } => "events_lost",
             Warning::RemoteUnavailable { .. } => "remote_unavailable",

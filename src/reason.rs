@@ -142,6 +142,10 @@ pub enum RemovalReason {
     /// A member of a set that the source is too narrow for: the next
     /// smaller width of the set already has the source's size.
     Redundant,
+    /// No record lists it and no source makes it, but it is named like an
+    /// output in a folder thumbgen owns: left by an earlier build whose
+    /// records were since lost.
+    Leftover,
 }
 
 impl RemovalReason {
@@ -154,6 +158,7 @@ impl RemovalReason {
             RemovalReason::Moved => "moved",
             RemovalReason::SourceFailed => "source_failed",
             RemovalReason::Redundant => "redundant",
+            RemovalReason::Leftover => "leftover",
         }
     }
 }

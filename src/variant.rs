@@ -338,6 +338,26 @@ pub fn with_unknown_hash(planned: &Path) -> PathBuf {
     planned.with_file_name(name)
 }
 
+/// `thumb/red.3f9a1c2b.jpg` -> `thumb/red.jpg`; `None` for a name without
+/// a content digest ([`with_content_hash`]).
+pub fn without_content_hash(path: &Path) -> Option<PathBuf> {
+    let stem = path.file_stem()?.to_str()?;
+    let (plain, digits) = stem.rsplit_once('.')?;
+    let is_digest = digits.len() == NAME_HASH_DIGITS
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !is_digest || plain.is_empty() {
+        return None;
+    }
+    let mut name = std::ffi::OsString::from(plain);
+    if let Some(ext) = path.extension() {
+        name.push(".");
+        name.push(ext);
+    }
+    Some(path.with_file_name(name))
+}
+
 /// Whether `recorded` is `planned` (the path without a digest) with a
 /// content digest inserted by [`with_content_hash`].
 pub fn is_hashed_form_of(recorded: &Path, planned: &Path) -> bool {
@@ -380,6 +400,24 @@ mod tests {
             w.output_rel(Path::new("x/y/photo.tar.jpg")),
             PathBuf::from("large/x/y/photo.tar.webp")
         );
+    }
+
+    #[test]
+    fn a_content_digest_comes_off_a_name() {
+        let named = with_content_hash(Path::new("thumb/a/red.jpg"), &[0xab; 32]);
+        assert_eq!(named, Path::new("thumb/a/red.abababab.jpg"));
+        assert_eq!(
+            without_content_hash(&named).as_deref(),
+            Some(Path::new("thumb/a/red.jpg"))
+        );
+        for plain in [
+            "thumb/red.jpg",
+            "thumb/red.ABABABAB.jpg",
+            "thumb/.abababab.jpg",
+            "x.1234.png",
+        ] {
+            assert_eq!(without_content_hash(Path::new(plain)), None, "{plain}");
+        }
     }
 
     #[test]

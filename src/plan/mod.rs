@@ -45,6 +45,11 @@ pub struct Build {
     /// stays (verified); otherwise it is removed once the new one is in
     /// place, as part of this build.
     pub replaces: Option<OutputRecord>,
+    /// For a content-named output with no record to replace: a file in a
+    /// folder thumbgen owns with this output's name and another digest
+    /// (left by a build whose records were since lost). It goes once the
+    /// new one is in place, unless the new one has its name.
+    pub stray: Option<PathBuf>,
 }
 
 /// One source to decode, and the variants to render from it.
@@ -102,6 +107,11 @@ pub struct Plan {
     /// wanted: thumbgen cannot prove they are its own, so it leaves them
     /// and forgets them.
     pub disowned: Vec<PathBuf>,
+    /// Files in folders thumbgen owns that are named like outputs but that
+    /// no record lists and no build writes (left by a build whose cache
+    /// was since lost): a clean build would not have them. Removed, like
+    /// `removals`, before any job.
+    pub leftovers: Vec<PathBuf>,
     /// Records to write without any work (touched-but-identical sources,
     /// outputs whose stat changed, variants removed).
     pub updates: Vec<(PathBuf, SourceRecord)>,
@@ -122,7 +132,10 @@ impl Plan {
 
     /// Whether a build would change the output tree.
     pub fn has_work(&self) -> bool {
-        !self.jobs.is_empty() || !self.failures.is_empty() || !self.removals.is_empty()
+        !self.jobs.is_empty()
+            || !self.failures.is_empty()
+            || !self.removals.is_empty()
+            || !self.leftovers.is_empty()
     }
 }
 
@@ -175,6 +188,10 @@ pub struct Settings<'a> {
     pub elsewhere: &'a [PathBuf],
     /// The placeholders every source's record must hold.
     pub placeholders: Placeholders,
+    /// Files named like outputs in the folders thumbgen owns
+    /// (`owned::survey`), relative to the config folder; `None` when they
+    /// are not to be swept (a shard knows only part of the tree).
+    pub owned_files: Option<&'a [PathBuf]>,
 }
 
 /// Whether `placeholder` is what a clean build would record for a source
@@ -311,7 +328,67 @@ fn plan_in_parts(
     plan.removals
         .sort_by(|a, b| a.output.path.cmp(&b.output.path));
     plan.disowned.sort();
+    if let Some(files) = settings.owned_files {
+        plan.leftovers = leftovers(files, state, &mut plan, settings.variants);
+    }
     plan
+}
+
+/// The `files` (named like outputs, in owned folders) that are neither
+/// recorded nor about to be written. A content-named file with the name of
+/// an output about to be built is that build's `stray` instead: the new
+/// name is only known after the render, and may be the same.
+fn leftovers(
+    files: &[PathBuf],
+    state: &State,
+    plan: &mut Plan,
+    variants: &[Variant],
+) -> Vec<PathBuf> {
+    let recorded: HashSet<&OsStr, rustc_hash::FxBuildHasher> = state
+        .values()
+        .flat_map(|r| r.outputs.iter().map(|o| o.path.as_os_str()))
+        .collect();
+    let unrecorded: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| !recorded.contains(f.as_os_str()))
+        .collect();
+    if unrecorded.is_empty() {
+        return Vec::new();
+    }
+    let written: HashSet<&OsStr, rustc_hash::FxBuildHasher> = plan
+        .jobs
+        .iter()
+        .flat_map(|j| j.builds.iter().map(|b| b.path.as_os_str()))
+        .collect();
+    let mut left: Vec<PathBuf> = unrecorded
+        .into_iter()
+        .filter(|f| !written.contains(f.as_os_str()))
+        .cloned()
+        .collect();
+    if variants.iter().any(|v| v.hash_names) {
+        // Content-named builds by the name they have before the digest.
+        let mut named: HashMap<PathBuf, &mut Build> = plan
+            .jobs
+            .iter_mut()
+            .flat_map(|j| j.builds.iter_mut())
+            .filter(|b| variants[b.variant].hash_names && b.replaces.is_none())
+            .map(|b| (b.path.clone(), b))
+            .collect();
+        left.retain(|file| {
+            let Some(plain) = crate::variant::without_content_hash(file) else {
+                return true;
+            };
+            match named.get_mut(&plain) {
+                Some(build) if build.stray.is_none() => {
+                    build.stray = Some(file.clone());
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
+    left.sort();
+    left
 }
 
 /// What every source of a plan is planned against.
@@ -504,6 +581,7 @@ impl<'a> Sources<'a> {
                                 reason: Reason::Renamed { from: from.clone() },
                                 from: Some(o),
                                 replaces: replaces.cloned(),
+                                stray: None,
                             }
                         }
                         None => Build {
@@ -512,6 +590,7 @@ impl<'a> Sources<'a> {
                             reason,
                             from: None,
                             replaces: replaces.cloned(),
+                            stray: None,
                         },
                     };
                     builds.push(build);

@@ -48,6 +48,7 @@ fn settings_for(variants: &[Variant]) -> Settings<'_> {
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        owned_files: None,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::execute::Built;
 use crate::model::OutputRecord;
 use crate::plan::{Build, Plan, Removal};
 use crate::problem::{Failure, Warning};
-use crate::reason::Reason;
+use crate::reason::{Reason, RemovalReason};
 
 mod text;
 
@@ -179,6 +179,13 @@ impl Reporter {
                     text::removal(r.reason)
                 ));
             }
+            for path in &plan.leftovers {
+                self.line(&format!(
+                    "remove {}  ({})",
+                    path.display(),
+                    text::removal(RemovalReason::Leftover)
+                ));
+            }
             for f in &plan.failures {
                 let source = names.source(&f.source);
                 self.line(&format!(
@@ -192,7 +199,9 @@ impl Reporter {
                     let replacing = b
                         .replaces
                         .as_ref()
-                        .map(|old| format!(", replacing {}", old.path.display()))
+                        .map(|old| &*old.path)
+                        .or(b.stray.as_deref())
+                        .map(|old| format!(", replacing {}", old.display()))
                         .unwrap_or_default();
                     self.line(&format!(
                         "build  {}  ({}{replacing})",
@@ -212,6 +221,12 @@ impl Reporter {
                 "path": path_text(&r.output.path), "reason": r.reason.code()})
             });
         }
+        for path in &plan.leftovers {
+            self.event(|| {
+                json!({"version": JSON_VERSION, "type": "remove", "source": null,
+                "path": path_text(path), "reason": RemovalReason::Leftover.code()})
+            });
+        }
         for f in &plan.failures {
             self.failure_event("fail", &names.source(&f.source), &f.failure);
         }
@@ -222,8 +237,9 @@ impl Reporter {
                     "source": path_text(&names.source(&job.source)),
                     "variant": names.variant(b.variant), "path": path_text(&names.planned_path(b)),
                     "reason": b.reason.code()});
-                    if let Some(old) = &b.replaces {
-                        event["replaces"] = path_text(&old.path).into();
+                    if let Some(old) = b.replaces.as_ref().map(|o| &*o.path).or(b.stray.as_deref())
+                    {
+                        event["replaces"] = path_text(old).into();
                     }
                     add_changes(&mut event, &b.reason);
                     event
@@ -276,6 +292,14 @@ impl Reporter {
             json!({"version": JSON_VERSION, "type": "removed",
             "source": path_text(source), "variant": &*removal.output.variant,
             "path": path_text(&removal.output.path), "reason": removal.reason.code()})
+        });
+    }
+
+    /// A leftover (`Plan::leftovers`) deleted by the build.
+    pub fn removed_leftover(&self, path: &Path) {
+        self.event(|| {
+            json!({"version": JSON_VERSION, "type": "removed", "source": null,
+            "path": path_text(path), "reason": RemovalReason::Leftover.code()})
         });
     }
 
@@ -370,15 +394,18 @@ impl Reporter {
     }
 
     /// `thumbgen clean --dry-run` finished.
-    pub fn would_clean(&self, outputs: usize) {
+    /// `with_cache`: there is a cache to remove too.
+    pub fn would_clean(&self, outputs: usize, with_cache: bool) {
+        let cache = if with_cache { " and the cache" } else { "" };
         self.info(&format!(
-            "would remove {outputs} outputs and the cache (nothing was changed)"
+            "would remove {outputs} outputs{cache} (nothing was changed)"
         ));
     }
 
-    /// `thumbgen clean` finished.
-    pub fn cleaned(&self, removed: usize) {
-        self.info(&format!("removed {removed} outputs and the cache"));
+    /// `thumbgen clean` finished; `with_cache`: it removed the cache too.
+    pub fn cleaned(&self, removed: usize, with_cache: bool) {
+        let cache = if with_cache { " and the cache" } else { "" };
+        self.info(&format!("removed {removed} outputs{cache}"));
     }
 
     /// Start counting `total` sources to build; a bar on a terminal.

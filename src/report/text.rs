@@ -121,6 +121,9 @@ pub(crate) fn removal(reason: RemovalReason) -> &'static str {
         RemovalReason::Moved => "variant now writes elsewhere",
         RemovalReason::SourceFailed => "source failed",
         RemovalReason::Redundant => "source narrower than this width (a smaller one has its size)",
+        RemovalReason::Leftover => {
+            "no source makes it: left in a folder thumbgen owns by an earlier build"
+        }
     }
 }
 
@@ -155,6 +158,12 @@ pub(crate) fn failure(source: &Path, failure: &Failure) -> String {
                 path.display()
             )
         }
+        Failure::Occupied { path } => format!(
+            "{} is in the way: thumbgen did not write it (no record of it, and its folder is not \
+             thumbgen's), so it is left as it is; move it away, or delete it if it is an old \
+             thumbnail",
+            path.display()
+        ),
         Failure::Panic(message) => format!("the decoder crashed on this file ({message})"),
     }
 }
@@ -233,6 +242,13 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
         Warning::OutputDisowned { path } => format!(
             "{} was changed by hand and is no longer needed; left in place and no longer tracked",
             shown.path(path)
+        ),
+        Warning::FolderNotOwned { folder, stranger } => format!(
+            "{} holds {}, which thumbgen did not write, so thumbgen does not treat the folder as \
+             its own: it removes no leftovers there and writes over no file it did not record \
+             (move files of your own out of it; if they are old thumbnails, delete them)",
+            shown.path(folder),
+            shown.path(stranger)
         ),
         Warning::OutputLeft { path } => {
             format!("{} was changed by hand; left in place", shown.path(path))

@@ -104,11 +104,12 @@ impl Env {
         tree(&self.root().join("public/thumbs"))
     }
 
-    /// The files under the output root, without folders.
+    /// The files under the output root, without folders and without the
+    /// markers of the folders thumbgen owns.
     pub(crate) fn output_files(&self) -> Vec<String> {
         self.outputs()
             .into_keys()
-            .filter(|k| !k.ends_with('/'))
+            .filter(|k| !k.ends_with('/') && !k.ends_with(OWNED_MARKER))
             .collect()
     }
 
@@ -265,6 +266,9 @@ pub(crate) fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<
 }
 
 /// Every file under `dir` (relative path -> bytes); empty if it is missing.
+/// The file that marks a folder of the output tree as thumbgen's.
+pub(crate) const OWNED_MARKER: &str = ".thumbgen-owned";
+
 pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) {

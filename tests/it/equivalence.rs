@@ -1,6 +1,9 @@
 //! The defining property: after any sequence of edits to sources and
-//! configuration, an incremental build leaves exactly what a clean build of
-//! the same state leaves, and a build right after it has nothing to do.
+//! configuration, and losses of the cache, an incremental build leaves
+//! exactly what a clean build of the same state leaves, and a build right
+//! after it has nothing to do.
+
+use std::collections::BTreeMap;
 
 use crate::common::*;
 
@@ -103,17 +106,28 @@ fn random_name(rng: &mut fastrand::Rng) -> String {
     )
 }
 
+/// The files a person might edit or delete in the output tree: not the
+/// hidden marker of a folder thumbgen owns.
+fn outputs_by_hand(env: &Env, foreign: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    env.output_files()
+        .into_iter()
+        .filter(|k| !k.rsplit('/').next().unwrap_or(k).starts_with('.'))
+        .filter(|k| !foreign.contains_key(k))
+        .collect()
+}
+
 /// Apply one random edit; returns a description for the failure log.
 fn random_edit(
     env: &Env,
     rng: &mut fastrand::Rng,
     top: &mut TopSpec,
     variants: &mut Vec<VariantSpec>,
+    foreign: &BTreeMap<String, Vec<u8>>,
 ) -> String {
     let present = sources(env);
     let pick = |rng: &mut fastrand::Rng| present[rng.usize(..present.len())].clone();
     let seed = rng.u32(..);
-    match rng.u32(..12) {
+    match rng.u32(..13) {
         0 | 1 => {
             let name = random_name(rng);
             env.add_image(&name, rng.u32(8..120), rng.u32(8..120), seed);
@@ -198,8 +212,22 @@ fn random_edit(
             env.set_variants(&config_text(top, variants));
             format!("top-level keys now {top:?}")
         }
+        12 => {
+            // A CI runner whose cache was not restored: the records are
+            // gone, the outputs are not.
+            let cache = env.root().join(".thumbgen");
+            if cache.exists() {
+                std::fs::remove_dir_all(&cache).unwrap();
+            }
+            "lose the cache".into()
+        }
         9 => {
-            let outputs = env.output_files();
+            // Not the manifest: one replaced by hand is the user's file, which
+            // stops the build (`trust::a_recorded_manifest_replaced_by_hand_…`).
+            let outputs: Vec<String> = outputs_by_hand(env, foreign)
+                .into_iter()
+                .filter(|k| k != "manifest.json")
+                .collect();
             if outputs.is_empty() {
                 return "edit output (none)".into();
             }
@@ -208,7 +236,7 @@ fn random_edit(
             format!("hand-edit output {name}")
         }
         _ => {
-            let outputs = env.output_files();
+            let outputs = outputs_by_hand(env, foreign);
             if outputs.is_empty() {
                 return "delete output (none)".into();
             }
@@ -252,7 +280,7 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
     }
     let mut log = Vec::new();
     for step in 0..steps {
-        let edit = random_edit(&env, &mut rng, &mut top, &mut variants);
+        let edit = random_edit(&env, &mut rng, &mut top, &mut variants, &BTreeMap::new());
         log.push(edit);
         let context = || format!("seed {seed}, step {step}, edits:\n  {}", log.join("\n  "));
 
@@ -340,4 +368,94 @@ fn random_edit_sequences_seed_3() {
 fn random_edit_sequences_through_a_shared_cache() {
     let shared = tempfile::tempdir().unwrap();
     check_sequence(4, 14, Some(shared.path()));
+}
+
+/// Files of the user's at every path thumbgen might touch: in the folders
+/// of variants (configured now or later) at output paths of sources that
+/// exist now or later, and beside them under other names. Through random
+/// edits, losses of the cache and builds, not one of their bytes changes.
+fn check_foreign_files_survive(seed: u64, steps: usize) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut variants = vec![VariantSpec {
+        name: "thumb",
+        size: 32,
+        format: "jpeg",
+        cover: false,
+        quality: 80,
+        set: rng.bool(),
+        position: 0,
+    }];
+    let mut top = TopSpec {
+        hash_names: rng.bool(),
+        placeholder: false,
+    };
+    let env = Env::new(&config_text(&top, &variants));
+    let mut foreign: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for variant in VARIANT_NAMES {
+        // Some folders hold nothing of the user's: thumbgen makes them.
+        if rng.u32(..3) == 0 {
+            continue;
+        }
+        for dir in DIRS {
+            foreign.insert(format!("{variant}/{dir}notes.txt"), vec![b'n'; 5]);
+            foreign.insert(format!("{variant}/{dir}.hidden.jpg"), vec![b'h'; 5]);
+            for name in NAMES {
+                let ext = ["jpg", "png", "webp"][rng.usize(..3)];
+                let size = SIZES[rng.usize(..SIZES.len())];
+                let file = match rng.u32(..3) {
+                    0 => format!("{name}.{ext}"),
+                    1 => format!("{name}-{size}.{ext}"),
+                    _ => format!("{name}.0123abcd.{ext}"),
+                };
+                foreign.insert(
+                    format!("{variant}/{dir}{file}"),
+                    rng.u64(..).to_le_bytes().to_vec(),
+                );
+            }
+        }
+    }
+    foreign.insert("top.jpg".into(), b"top".to_vec());
+    for (rel, bytes) in &foreign {
+        std::fs::create_dir_all(env.out(rel).parent().unwrap()).unwrap();
+        std::fs::write(env.out(rel), bytes).unwrap();
+    }
+    for _ in 0..4 {
+        let name = random_name(&mut rng);
+        env.add_image(&name, rng.u32(8..120), rng.u32(8..120), rng.u32(..));
+    }
+    let mut log = Vec::new();
+    for step in 0..steps {
+        log.push(random_edit(
+            &env,
+            &mut rng,
+            &mut top,
+            &mut variants,
+            &foreign,
+        ));
+        let run = Run::from(env.cmd(&["build"]));
+        assert!(
+            run.code == 0 || run.code == 1,
+            "seed {seed}, step {step}: {}",
+            run.stderr
+        );
+        for (rel, bytes) in &foreign {
+            assert_eq!(
+                std::fs::read(env.out(rel)).ok().as_ref(),
+                Some(bytes),
+                "{rel} changed; seed {seed}, step {step}, edits:\n  {}\n{}",
+                log.join("\n  "),
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn foreign_files_survive_random_edits_seed_1() {
+    check_foreign_files_survive(1, 12);
+}
+
+#[test]
+fn foreign_files_survive_random_edits_seed_2() {
+    check_foreign_files_survive(2, 12);
 }

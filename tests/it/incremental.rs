@@ -118,15 +118,41 @@ fn deleted_source_removes_its_outputs_and_empty_folders() {
 #[test]
 fn untracked_files_in_the_output_are_never_touched() {
     let env = built_env();
-    std::fs::write(env.out("thumb/b/mine.jpg"), b"user file").unwrap();
-    std::fs::write(env.out("thumb/c.jpg"), b"user file").unwrap();
+    // Files not named like outputs, even in a folder thumbgen owns.
+    std::fs::write(env.out("thumb/b/mine.txt"), b"user file").unwrap();
+    std::fs::write(env.out("thumb/.mine.jpg"), b"user file").unwrap();
+    // Anything in a folder thumbgen does not own.
+    std::fs::create_dir_all(env.out("mine")).unwrap();
+    std::fs::write(env.out("mine/c.jpg"), b"user file").unwrap();
+    std::fs::write(env.out("top.jpg"), b"user file").unwrap();
     std::fs::remove_file(env.src("b/c.png")).unwrap();
     env.build(&[], 0);
-    assert_eq!(
-        std::fs::read(env.out("thumb/b/mine.jpg")).unwrap(),
-        b"user file"
+    for kept in [
+        "thumb/b/mine.txt",
+        "thumb/.mine.jpg",
+        "mine/c.jpg",
+        "top.jpg",
+    ] {
+        assert_eq!(
+            std::fs::read(env.out(kept)).unwrap(),
+            b"user file",
+            "{kept}"
+        );
+    }
+    // An image dropped into a variant's folder is taken for a leftover of
+    // an earlier build, as the folder's marker says, once the records no
+    // longer say what the tree holds (a lost cache, or `--force`).
+    std::fs::write(env.out("thumb/dropped.jpg"), b"user file").unwrap();
+    env.build(&[], 0);
+    assert!(env.out("thumb/dropped.jpg").exists());
+    let run = env.build(&["--explain", "--force"], 0);
+    assert!(!env.out("thumb/dropped.jpg").exists());
+    assert!(
+        run.stderr
+            .contains("remove public/thumbs/thumb/dropped.jpg  (no source makes it"),
+        "{}",
+        run.stderr
     );
-    assert_eq!(std::fs::read(env.out("thumb/c.jpg")).unwrap(), b"user file");
 }
 
 #[test]

@@ -497,3 +497,129 @@ fn a_recorded_manifest_replaced_by_hand_is_not_written_over() {
     );
     assert_eq!(std::fs::read(env.out("manifest.json")).unwrap(), mine);
 }
+
+/// A CI runner whose cache was not restored: the content-named outputs of
+/// the last build are there, the records are not. `--check` sees what
+/// would be left over, and a build leaves what a clean build leaves.
+#[test]
+fn a_lost_cache_leaves_no_old_content_named_file() {
+    let variants = format!("hash_names = true\n{TWO_VARIANTS}");
+    let env = Env::new(&variants);
+    env.add_image("a.jpg", 100, 80, 1);
+    env.add_image("b.jpg", 100, 80, 2);
+    env.add_image("c.jpg", 100, 80, 3);
+    env.build(&[], 0);
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    env.add_image("a.jpg", 100, 80, 4);
+    std::fs::remove_file(env.src("b.jpg")).unwrap();
+
+    let check = env.run(&["build", "--check", "--json"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    let leftovers: Vec<String> = parse_events(&check.stdout)
+        .iter()
+        .filter(|e| e["type"] == "remove" && e["reason"] == "leftover")
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "b's two outputs: {leftovers:?}");
+    assert!(leftovers.iter().all(|p| p.contains("/b.")), "{leftovers:?}");
+    let explain = env.run(&["build", "--dry-run"]);
+    assert!(
+        explain
+            .stderr
+            .contains("(new source, replacing public/thumbs/thumb/a."),
+        "a's old file goes once the new one is in place:\n{}",
+        explain.stderr
+    );
+
+    env.build(&[], 0);
+    let clean = env.fresh_copy();
+    clean.build(&[], 0);
+    assert_eq!(env.outputs(), clean.outputs());
+    env.build(&["--check"], 0);
+}
+
+/// Plain names: the outputs of a source deleted while the cache was lost
+/// go, and so do those of a variant removed meanwhile.
+#[test]
+fn a_lost_cache_and_a_deleted_source_or_variant_converge() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 100, 80, 1);
+    env.add_image("s/b.jpg", 100, 80, 2);
+    env.build(&[], 0);
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    std::fs::remove_file(env.src("s/b.jpg")).unwrap();
+    env.set_variants(
+        &TWO_VARIANTS[..TWO_VARIANTS
+            .find("\n[[variants]]\nname = \"large\"")
+            .unwrap()],
+    );
+    let run = env.build(&[], 0);
+    assert_eq!(env.output_files(), ["thumb/a.jpg"], "{}", run.stderr);
+    assert!(!env.out("large").exists() && !env.out("thumb/s").exists());
+    let clean = env.fresh_copy();
+    clean.build(&[], 0);
+    assert_eq!(env.outputs(), clean.outputs());
+}
+
+/// A file of the user's where an output goes, in a folder thumbgen did not
+/// make: never written over. The source fails with the fix; the others
+/// build; once the file is moved away, the folder becomes thumbgen's.
+#[test]
+fn a_file_thumbgen_did_not_write_is_never_written_over() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 100, 80, 1);
+    env.add_image("b.jpg", 100, 80, 2);
+    std::fs::create_dir_all(env.out("thumb")).unwrap();
+    std::fs::write(env.out("thumb/a.jpg"), b"mine").unwrap();
+    let run = env.run(&["build", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("public/thumbs/thumb/a.jpg is in the way: thumbgen did not write it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "public/thumbs/thumb holds public/thumbs/thumb/a.jpg, which thumbgen did not write"
+        ),
+        "{}",
+        run.stderr
+    );
+    let events = parse_events(&run.stdout);
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "failed" && e["kind"] == "occupied"));
+    assert!(events.iter().any(|e| e["kind"] == "folder_not_owned"));
+    assert_eq!(std::fs::read(env.out("thumb/a.jpg")).unwrap(), b"mine");
+    // A failed source has no outputs; the other one has all of its own.
+    assert_eq!(
+        env.output_files(),
+        ["large/b.webp", "thumb/a.jpg", "thumb/b.jpg"]
+    );
+    assert!(!env.out("thumb").join(OWNED_MARKER).exists());
+
+    std::fs::remove_file(env.out("thumb/a.jpg")).unwrap();
+    env.build(&[], 0);
+    assert!(env.out("thumb").join(OWNED_MARKER).exists());
+    assert_eq!(env.output_files().len(), 4);
+}
+
+/// `clean` without a cache still removes the outputs in the folders
+/// thumbgen owns, and nothing else.
+#[test]
+fn clean_without_a_cache_removes_what_the_owned_folders_hold() {
+    let env = Env::new(TWO_VARIANTS);
+    env.add_image("a.jpg", 100, 80, 1);
+    env.build(&[], 0);
+    std::fs::remove_dir_all(env.root().join(".thumbgen")).unwrap();
+    std::fs::write(env.out("thumb/notes.txt"), b"mine").unwrap();
+    std::fs::write(env.out("top.jpg"), b"mine").unwrap();
+    let dry = env.run(&["clean", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(env.output_files().len(), 4);
+    let run = env.run(&["clean"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left: Vec<String> = env.outputs().into_keys().collect();
+    assert_eq!(left, ["thumb/", "thumb/notes.txt", "top.jpg"]);
+}

@@ -273,7 +273,11 @@ fn burst_of_files_is_batched() {
         env.add_image(&format!("burst/{i:03}.jpg"), 40, 30, i);
     }
     let clean = w.wait_for_clean_build_tree();
-    assert_eq!(clean.len(), 2 * 200 + 4, "400 outputs in four folders");
+    assert_eq!(
+        clean.len(),
+        2 * 200 + 4 + 2,
+        "400 outputs in four folders, two of them variants' with their markers"
+    );
     let (code, log) = w.stop();
     assert_eq!(code, 0, "{log}");
     // A loose bound, not a count: the initial build plus a few batches,
