@@ -470,6 +470,63 @@ mod tests {
     use super::*;
     use crate::model::{Format, OutputRecord, Shape, Stat};
 
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The bytes of a record of each kind stored under this
+    /// `SCHEMA_VERSION`. A field added, removed or reordered changes them,
+    /// and then old caches would be misread: bump `SCHEMA_VERSION` (old
+    /// caches are then discarded) and paste the new bytes here, together.
+    #[test]
+    fn record_layouts_are_pinned_to_the_schema_version() {
+        let mut with_everything = record();
+        with_everything.racy = true;
+        with_everything.failed = Some([9; 32]);
+        with_everything.placeholder = Some(Box::new(crate::model::Placeholder {
+            thumbhash: Some("th".into()),
+            blurhash: Some("bh".into()),
+            data_url: "d".into(),
+            color: [1, 2, 3],
+            eighths: 4,
+        }));
+        let settings = vec![Setting {
+            key: "width".into(),
+            value: "64".into(),
+        }];
+        let manifest = (path_bytes::to_bytes(Path::new("out/m.json")), [5u8; 32]);
+        let encoded = [
+            hex(&postcard::to_allocvec(&record()).unwrap()),
+            hex(&postcard::to_allocvec(&with_everything).unwrap()),
+            hex(&postcard::to_allocvec(&settings).unwrap()),
+            hex(&postcard::to_allocvec(&manifest).unwrap()),
+        ];
+        let pinned = PINNED.map(String::from);
+        assert_eq!(
+            (SCHEMA_VERSION, &encoded),
+            (5, &pinned),
+            "a record's layout changed: bump SCHEMA_VERSION and pin the new bytes"
+        );
+    }
+
+    const PINNED: [&str; 4] = [
+        // A source record with one output.
+        "030a0c0701010101010101010101010101010101010101010101010101010101010101010000\
+         01a01fb817010001057468756d620f6f75742f7468756d622f612e6a70670202020202020202\
+         0202020202020202020202020202020202020202020202020100000000030303030303030303\
+         03030303030303030303030303030303030303030303030a14000207",
+        // One that is racy, failed before, with placeholders.
+        "030a0c0701010101010101010101010101010101010101010101010101010101010101010101\
+         090909090909090909090909090909090909090909090909090909090909090901a01fb81701\
+         01010274680102626801640102030401057468756d620f6f75742f7468756d622f612e6a7067\
+         0202020202020202020202020202020202020202020202020202020202020202010000000003\
+         030303030303030303030303030303030303030303030303030303030303030a14000207",
+        // A recipe's settings.
+        "01057769647468023634",
+        // The manifest last written.
+        "0a6f75742f6d2e6a736f6e0505050505050505050505050505050505050505050505050505050505050505",
+    ];
+
     fn record() -> SourceRecord {
         SourceRecord {
             stat: Stat {
