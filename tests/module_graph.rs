@@ -175,3 +175,32 @@ fn the_cycle_finder_finds_cycles() {
         ["db", "hash", "model"].map(String::from).into()
     );
 }
+
+/// The lints that keep the crate documented, its `pub` honest, its unsafe
+/// blocks justified and its printing in one module stay switched on: a
+/// `-D warnings` clippy run passes just as well without them.
+#[test]
+fn the_lints_table_stays() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = manifest.parse().unwrap();
+    let lints = manifest.get("lints").and_then(|l| l.as_table());
+    for (group, names) in [
+        ("rust", &["missing_docs", "unreachable_pub"][..]),
+        (
+            "clippy",
+            &["undocumented_unsafe_blocks", "print_stdout", "print_stderr"][..],
+        ),
+    ] {
+        for name in names {
+            let level = lints
+                .and_then(|l| l.get(group))
+                .and_then(|g| g.get(*name))
+                .and_then(|v| v.as_str());
+            assert!(
+                matches!(level, Some("warn" | "deny")),
+                "[lints.{group}] {name} is {level:?} in Cargo.toml; it must be \"warn\" (CI denies warnings)"
+            );
+        }
+    }
+}
