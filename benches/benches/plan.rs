@@ -38,6 +38,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        owned_files: None,
     };
     let mut observed = Vec::with_capacity(n);
     let mut state = State::default();
@@ -115,6 +116,7 @@ fn bench_plan(c: &mut Criterion) {
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        owned_files: None,
     };
     let p = plan::plan(&observed, &[], &state, &outputs, &settings);
     assert_eq!((p.up_to_date, p.jobs.len()), (30_000, 0), "a no-op plan");
