@@ -6,6 +6,8 @@
 Scenarios, each run by both binaries in alternating order every round:
   cold    a cold build of the corpus with three variants (256 JPEG,
           640 WebP, 1280 JPEG), -j2, from an empty output and cache
+  set     the same with one set, widths = [320, 640, 1280] (JPEG)
+  thumb   the same with the 256 JPEG alone
   noop    N tiny sources x 3 variants, all up to date, -j2
 Prints medians, the after/before ratio, and peak RSS, and checks that both
 binaries wrote byte-identical outputs for the corpus.
@@ -25,6 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import V256, V640, V1280, make_tiny_jpegs, write_config  # noqa: E402
 
 VARIANTS = [dict(V256, name="s"), dict(V640, name="m"), dict(V1280, name="l")]
+SET = '[[variants]]\nname = "photo"\nwidths = [320, 640, 1280]\nheight = 1280\nformat = "jpeg"\n'
+COLD = ["cold", "set", "thumb"]
 
 
 def timed(argv, cwd):
@@ -59,7 +63,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--noop-n", type=int, default=10000)
     ap.add_argument("--work", default=tempfile.gettempdir() + "/thumbgen-before-after")
-    ap.add_argument("--scenarios", default="cold,noop", help="cold,noop (default both)")
+    ap.add_argument("--scenarios", default="cold,noop",
+                    help="of cold,set,thumb,noop (default cold,noop)")
     args = ap.parse_args()
     bins = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
     os.makedirs(args.work, exist_ok=True)
@@ -80,14 +85,18 @@ def main():
     for rnd in range(args.rounds):
         order = list(bins) if rnd % 2 == 0 else list(reversed(list(bins)))
         for name in order:
-            if "cold" in scenarios:
-                d = os.path.join(args.work, "cold-" + name)
+            for scenario in [c for c in COLD if c in scenarios]:
+                d = os.path.join(args.work, "%s-%s" % (scenario, name))
                 shutil.rmtree(d, ignore_errors=True)
                 os.makedirs(d)
                 cfg = os.path.join(d, "thumbgen.toml")
+                variants = {"cold": VARIANTS, "thumb": [V256], "set": []}[scenario]
                 write_config(cfg, os.path.abspath(args.corpus), os.path.join(d, "out"),
-                             os.path.join(d, ".thumbgen"), VARIANTS)
-                results[("cold", name)].append(
+                             os.path.join(d, ".thumbgen"), variants)
+                if scenario == "set":
+                    with open(cfg, "a") as f:
+                        f.write(SET)
+                results[(scenario, name)].append(
                     timed([bins[name], "build", "-q", "-c", cfg, "-j2"], d))
             if "noop" in scenarios:
                 ncfg = os.path.join(args.work, "noop-" + name, "thumbgen.toml")
@@ -105,11 +114,12 @@ def main():
         print("| %s | %.3f | %.3f | %.2f | %.0f MB / %.0f MB |" % (
             scenario, statistics.median(b), statistics.median(a),
             statistics.median(a) / statistics.median(b), rb, ra))
-    if "cold" not in scenarios:
-        return 0
-    identical = same_tree(os.path.join(args.work, "cold-before", "out"),
-                          os.path.join(args.work, "cold-after", "out"))
-    print("\ncold-build outputs byte-identical: %s" % ("yes" if identical else "NO"))
+    identical = True
+    for scenario in [c for c in COLD if c in scenarios]:
+        same = same_tree(os.path.join(args.work, scenario + "-before", "out"),
+                         os.path.join(args.work, scenario + "-after", "out"))
+        print("\n%s outputs byte-identical: %s" % (scenario, "yes" if same else "NO"))
+        identical = identical and same
     return 0 if identical else 1
 
 
