@@ -757,24 +757,26 @@ fn remove_recorded(
     }
 }
 
-/// Remove the files named like outputs in the folders thumbgen owns, then
-/// those folders if nothing of the user's is left in them; or for a dry
-/// run, list those not in `dry_run` (the recorded outputs, listed
-/// already). How many files.
+/// Remove (with `dry_run`, list) the files named like outputs in the
+/// folders thumbgen owns, but not the `recorded` outputs (removed, or left
+/// as edited by hand, by their records), then those folders if nothing of
+/// the user's is left in them. How many files.
 fn clean_owned(
     config: &Config,
     survey: &owned::Survey,
-    dry_run: Option<&HashSet<PathBuf>>,
+    recorded: &HashSet<PathBuf>,
+    dry_run: bool,
     reporter: &Reporter,
 ) -> usize {
     let mut removed = 0;
     for rel in survey.files() {
         let path = config.resolve(&rel);
-        if let Some(listed) = dry_run {
-            if !listed.contains(&path) {
-                reporter.would_remove(&path);
-                removed += 1;
-            }
+        if recorded.contains(&path) {
+            continue;
+        }
+        if dry_run {
+            reporter.would_remove(&path);
+            removed += 1;
             continue;
         }
         match fsutil::remove_and_prune(&path, &config.output) {
@@ -788,7 +790,7 @@ fn clean_owned(
             }),
         }
     }
-    if dry_run.is_none() {
+    if !dry_run {
         // The folders are no longer claimed: a later build claims them
         // again if nothing in them is the user's.
         for (folder, _) in &survey.folders {
@@ -827,12 +829,7 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
             reporter.info("nothing to clean (no cache)");
             return Ok(Exit::Ok);
         }
-        let removed = clean_owned(
-            &config,
-            &survey,
-            dry_run.then_some(&HashSet::new()),
-            reporter,
-        );
+        let removed = clean_owned(&config, &survey, &HashSet::new(), dry_run, reporter);
         if dry_run {
             reporter.would_clean(removed, false);
         } else {
@@ -864,10 +861,15 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
             .values()
             .flat_map(|r| r.outputs.iter().map(|o| config.resolve(&o.path)))
             .collect();
-        count += clean_owned(&config, &owned_folders(), Some(&recorded), reporter);
-        let manifest = db.manifest().map(|(p, _)| config.resolve(&p));
-        for path in manifest.iter().filter(|p| p.exists()) {
-            reporter.would_remove(path);
+        count += clean_owned(&config, &owned_folders(), &recorded, true, reporter);
+        // As `clean` does: only the manifest thumbgen recorded writing.
+        if let Some((old, hash)) = db.manifest() {
+            let path = config.resolve(&old);
+            if fsutil::is_ours(&path, &Stat::default(), &hash) {
+                reporter.would_remove(&path);
+            } else if path.exists() {
+                reporter.warn(&Warning::OutputLeft { path });
+            }
         }
         reporter.would_remove(&config.cache);
         reporter.would_clean(count, true);
@@ -888,7 +890,11 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
             removed += 1;
         }
     }
-    removed += clean_owned(&config, &owned_folders(), None, reporter);
+    let recorded: HashSet<PathBuf> = state
+        .values()
+        .flat_map(|r| r.outputs.iter().map(|o| config.resolve(&o.path)))
+        .collect();
+    removed += clean_owned(&config, &owned_folders(), &recorded, false, reporter);
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
     // The manifest goes only if it is the one thumbgen recorded writing,
     // as `--dry-run` says: a file at the configured path that thumbgen did

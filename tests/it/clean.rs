@@ -32,3 +32,49 @@ fn clean_removes_the_emptied_output_root() {
     assert_eq!(Run::from(env.cmd(&["clean"])).code, 0);
     assert!(!env.root().join("public/thumbs").exists());
 }
+
+/// `clean --dry-run` names exactly the files `clean` then removes: recorded
+/// outputs still as written, other images in the folders thumbgen owns, and
+/// the recorded manifest; not an output or a manifest edited by hand, not
+/// the user's other files. (The folders' markers go too, unlisted.)
+#[test]
+fn clean_dry_run_names_exactly_what_clean_removes() {
+    let env = Env::new(TWO_VARIANTS);
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\nmanifest = \"public/thumbs/manifest.json\"\n{TWO_VARIANTS}"
+    ));
+    env.add_image("a.jpg", 100, 80, 1);
+    env.add_image("s/b.png", 100, 80, 2);
+    env.build(&[], 0);
+    std::fs::write(env.out("thumb/a.jpg"), b"edited by hand").unwrap();
+    std::fs::write(env.out("manifest.json"), b"{}").unwrap();
+    std::fs::write(env.out("thumb/dropped.jpg"), b"an image").unwrap();
+    std::fs::write(env.out("thumb/notes.txt"), b"mine").unwrap();
+    let files = |env: &Env| -> std::collections::BTreeSet<String> {
+        env.output_files()
+            .into_iter()
+            .map(|f| format!("public/thumbs/{f}"))
+            .collect()
+    };
+    let before = files(&env);
+
+    let dry = env.run(&["clean", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(files(&env), before, "a dry run changes nothing");
+    let listed: std::collections::BTreeSet<String> = dry
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("remove "))
+        .filter(|p| p.starts_with("public/thumbs/"))
+        .map(String::from)
+        .collect();
+    let run = env.run(&["clean"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let removed: std::collections::BTreeSet<String> =
+        before.difference(&files(&env)).cloned().collect();
+    assert_eq!(listed, removed, "dry run:\n{}", dry.stderr);
+    for kept in ["thumb/a.jpg", "manifest.json", "thumb/notes.txt"] {
+        assert!(env.out(kept).exists(), "{kept}");
+    }
+    assert!(!env.out("thumb/dropped.jpg").exists());
+}
