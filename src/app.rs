@@ -522,12 +522,7 @@ fn apply(plan: &Plan, executor: &Executor, commit: &Commit, reporter: &Reporter)
                 reporter.removed_leftover(path);
             }
             Ok(false) => {}
-            Err(e) => reporter.warn(&Warning::RemoveFailed {
-                path: e.path,
-                error: describe_io(&e.error),
-                reason: Some(RemovalReason::Leftover),
-                source: None,
-            }),
+            Err(e) => reporter.warn(&leftover_left(e)),
         }
     }
     for (removal, result) in plan.removals.iter().zip(executor.remove(&plan.removals)) {
@@ -757,6 +752,16 @@ fn remove_recorded(
     }
 }
 
+/// The warning for a leftover that could not be removed.
+fn leftover_left(e: fsutil::PathError) -> Warning {
+    Warning::RemoveFailed {
+        path: e.path,
+        error: describe_io(&e.error),
+        reason: Some(RemovalReason::Leftover),
+        source: None,
+    }
+}
+
 /// Remove (with `dry_run`, list) the files named like outputs in the
 /// folders thumbgen owns, but not the `recorded` outputs (removed, or left
 /// as edited by hand, by their records), then those folders if nothing of
@@ -782,12 +787,7 @@ fn clean_owned(
         match fsutil::remove_and_prune(&path, &config.output) {
             Ok(true) => removed += 1,
             Ok(false) => {}
-            Err(e) => reporter.warn(&Warning::RemoveFailed {
-                path: e.path,
-                error: describe_io(&e.error),
-                reason: Some(RemovalReason::Leftover),
-                source: None,
-            }),
+            Err(e) => reporter.warn(&leftover_left(e)),
         }
     }
     if !dry_run {

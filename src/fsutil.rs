@@ -111,15 +111,7 @@ pub fn remove_if_ours(
     if !is_ours(path, stat, hash) {
         return Ok(false);
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(at(path)(e)),
-    }
-    if let Some(parent) = path.parent() {
-        prune_empty_dirs(parent, root);
-    }
-    Ok(true)
+    remove_and_prune(path, root)
 }
 
 /// Delete the file at `path` (no record to check it against: the caller
