@@ -96,34 +96,12 @@ fn encode_avif(
     px: Px,
     v: &Variant,
 ) -> Result<Vec<u8>, RenderError> {
-    let err = encode_error("AVIF");
-    let encoder = ravif::Encoder::new()
-        .with_quality(f32::from(v.quality.clamp(1, 100)))
-        .with_alpha_quality(f32::from(v.quality.clamp(1, 100)))
-        .with_speed(v.speed.clamp(1, 10))
-        .with_num_threads(Some(1));
-    let (w, h) = (w as usize, h as usize);
-    let encoded = match px {
-        Px::Rgba => {
-            let rgba: Vec<ravif::RGBA8> = pixels
-                .chunks_exact(4)
-                .map(|p| ravif::RGBA8::new(p[0], p[1], p[2], p[3]))
-                .collect();
-            encoder.encode_rgba(ravif::Img::new(&rgba[..], w, h))
-        }
-        Px::Rgb | Px::Gray => {
-            let rgb: Vec<ravif::RGB8> = match px {
-                Px::Gray => pixels.iter().map(|&g| ravif::RGB8::new(g, g, g)).collect(),
-                _ => pixels
-                    .chunks_exact(3)
-                    .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
-                    .collect(),
-            };
-            encoder.encode_rgb(ravif::Img::new(&rgb[..], w, h))
-        }
-    }
-    .map_err(|e| err(e.to_string()))?;
-    Ok(encoded.avif_file)
+    let layout = match px {
+        Px::Gray => thumbgen_avif::Pixels::Gray,
+        Px::Rgb => thumbgen_avif::Pixels::Rgb,
+        Px::Rgba => thumbgen_avif::Pixels::Rgba,
+    };
+    thumbgen_avif::encode(&pixels, (w, h), layout, v.quality, v.speed).map_err(encode_error("AVIF"))
 }
 
 fn flatten(rgba: &[u8], bg: [u8; 3]) -> Vec<u8> {
