@@ -13,6 +13,7 @@
 //! `clean` undoes what builds recorded.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -25,7 +26,8 @@ use crate::fingerprint::{fs_now, observe_found, observe_outputs, Reads};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
-    Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode, SourceRecord, Stat, State,
+    self, Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode, SourceRecord, Stat,
+    State,
 };
 use crate::owned;
 use crate::plan::{self, Job, Plan, Settings};
@@ -461,19 +463,13 @@ fn survey_outputs(
     mode: Mode,
     count: bool,
 ) -> owned::Survey {
-    let mut folders: Vec<&str> = config.variants.iter().map(|v| v.folder.as_str()).collect();
-    folders.dedup();
-    // Built only if a folder without the marker has images to vouch for.
-    let recorded: std::sync::OnceLock<HashSet<&std::ffi::OsStr>> = std::sync::OnceLock::new();
-    // (Asked from several threads: one per folder.)
+    let folders: Vec<&str> = config.variants.iter().map(|v| v.folder.as_str()).collect();
+    // Built only if a folder without the marker has images to vouch for
+    // (asked from several threads: one per folder).
+    let recorded = std::sync::OnceLock::new();
     let is_recorded = |path: &Path| {
         recorded
-            .get_or_init(|| {
-                state
-                    .values()
-                    .flat_map(|r| r.outputs.iter().map(|o| o.path.as_os_str()))
-                    .collect()
-            })
+            .get_or_init(|| model::output_paths(state))
             .contains(path.as_os_str())
     };
     owned::survey(
@@ -769,16 +765,16 @@ fn leftover_left(e: fsutil::PathError) -> Warning {
 fn clean_owned(
     config: &Config,
     survey: &owned::Survey,
-    recorded: &HashSet<PathBuf>,
+    recorded: &HashSet<&OsStr, rustc_hash::FxBuildHasher>,
     dry_run: bool,
     reporter: &Reporter,
 ) -> usize {
     let mut removed = 0;
     for rel in survey.files() {
-        let path = config.resolve(&rel);
-        if recorded.contains(&path) {
+        if recorded.contains(rel.as_os_str()) {
             continue;
         }
+        let path = config.resolve(&rel);
         if dry_run {
             reporter.would_remove(&path);
             removed += 1;
@@ -810,26 +806,18 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
     let config = load_config(explicit)?;
     reporter.begin_run(&config.root);
     // What is left in the folders thumbgen owns once the recorded outputs
-    // are gone: with a lost cache, that is every output.
-    let owned_folders = || {
-        let folders: Vec<&str> = config.variants.iter().map(|v| v.folder.as_str()).collect();
-        let output_rel = config.relative(&config.output);
-        owned::survey(
-            &config.output,
-            &output_rel,
-            &folders,
-            &|_: &Path| false,
-            false,
-            true,
-        )
-    };
+    // are gone: with a lost cache, that is every output. (Only looked at:
+    // `clean` claims no folder.)
+    let output_rel = config.relative(&config.output);
+    let owned_folders =
+        || survey_outputs(&config, &output_rel, &State::default(), Mode::DryRun, true);
     if !config.cache.exists() {
         let survey = owned_folders();
         if survey.folders.is_empty() {
             reporter.info("nothing to clean (no cache)");
             return Ok(Exit::Ok);
         }
-        let removed = clean_owned(&config, &survey, &HashSet::new(), dry_run, reporter);
+        let removed = clean_owned(&config, &survey, &HashSet::default(), dry_run, reporter);
         if dry_run {
             reporter.would_clean(removed, false);
         } else {
@@ -857,10 +845,7 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
                 reporter.warn(&Warning::OutputLeft { path });
             }
         }
-        let recorded: HashSet<PathBuf> = state
-            .values()
-            .flat_map(|r| r.outputs.iter().map(|o| config.resolve(&o.path)))
-            .collect();
+        let recorded = model::output_paths(&state);
         count += clean_owned(&config, &owned_folders(), &recorded, true, reporter);
         // As `clean` does: only the manifest thumbgen recorded writing.
         if let Some((old, hash)) = db.manifest() {
@@ -890,10 +875,7 @@ pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Res
             removed += 1;
         }
     }
-    let recorded: HashSet<PathBuf> = state
-        .values()
-        .flat_map(|r| r.outputs.iter().map(|o| config.resolve(&o.path)))
-        .collect();
+    let recorded = model::output_paths(&state);
     removed += clean_owned(&config, &owned_folders(), &recorded, false, reporter);
     fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
     // The manifest goes only if it is the one thumbgen recorded writing,

@@ -214,6 +214,17 @@ pub struct OutputRecord {
 /// Every record, keyed by source path relative to the source root.
 pub type State = HashMap<PathBuf, SourceRecord, rustc_hash::FxBuildHasher>;
 
+/// The path of every output `state` records (relative to the config
+/// folder), to ask whether a file on disk is one of them.
+pub fn output_paths(
+    state: &State,
+) -> std::collections::HashSet<&std::ffi::OsStr, rustc_hash::FxBuildHasher> {
+    state
+        .values()
+        .flat_map(|r| r.outputs.iter().map(|o| o.path.as_os_str()))
+        .collect()
+}
+
 /// One setting of a variant as it decides the output's bytes (`width` =
 /// `640`), kept with the recipe it hashes to, so that a changed recipe can
 /// say what changed.

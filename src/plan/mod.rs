@@ -344,10 +344,7 @@ fn leftovers(
     plan: &mut Plan,
     variants: &[Variant],
 ) -> Vec<PathBuf> {
-    let recorded: HashSet<&OsStr, rustc_hash::FxBuildHasher> = state
-        .values()
-        .flat_map(|r| r.outputs.iter().map(|o| o.path.as_os_str()))
-        .collect();
+    let recorded = crate::model::output_paths(state);
     let unrecorded: Vec<&PathBuf> = files
         .iter()
         .filter(|f| !recorded.contains(f.as_os_str()))
