@@ -287,6 +287,7 @@ impl<'a> Executor<'a> {
         let wanted: Vec<usize> = builds.iter().map(|b| b.variant).collect();
         let limits = Limits {
             max_pixels: self.config.max_pixels,
+            decode_timeout: self.config.decode_timeout,
         };
         let placeholders = if self.needs_placeholder(job) {
             self.config.placeholders

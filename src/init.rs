@@ -23,6 +23,7 @@ manifest = "{output}/manifest.json"   # JSON: each photo's outputs, URLs, srcset
 # placeholder = "thumbhash"    # a tiny preview per photo in the manifest (or "blurhash", or both)
 # hash_names = true            # content-hashed names (photo.3f9a1c2e.jpg), for long cache lifetimes
 # max_pixels = 100_000_000     # larger photos fail with a clear error
+# decode_timeout = 120         # seconds an AVIF or HEIF decode may take
 # jobs = 0                     # worker threads; 0 = all cores
 
 # One [[variants]] table per kind of image: outputs go to <output>/<name>/<path>.

@@ -55,6 +55,7 @@ impl Failure {
                     "unsupported"
                 }
                 RenderError::TooLarge { .. } => "too_large",
+                RenderError::TimedOut { .. } => "timeout",
                 RenderError::Variant { .. }
                 | RenderError::Resize(_)
                 | RenderError::Encode { .. } => "encode",

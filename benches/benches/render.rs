@@ -41,9 +41,7 @@ fn photo() -> Vec<u8> {
 
 fn bench_render(c: &mut Criterion) {
     let source = photo();
-    let limits = Limits {
-        max_pixels: 100_000_000,
-    };
+    let limits = Limits::new(100_000_000);
     let thumb = variant("thumb", 256, Format::Jpeg);
     let card = variant("card", 640, Format::Webp);
     let large = variant("large", 1280, Format::Jpeg);

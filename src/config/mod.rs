@@ -55,6 +55,8 @@ pub struct Config {
     pub jobs: usize,
     /// Largest accepted source, in pixels.
     pub max_pixels: u64,
+    /// How long a helper-process decoder (AVIF, HEIF) may take per source.
+    pub decode_timeout: std::time::Duration,
     /// Follow symlinks that lead outside `source`.
     pub follow_links: bool,
     /// The `[[variants]]`, in config order.
@@ -165,6 +167,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "cache",
     "jobs",
     "max_pixels",
+    "decode_timeout",
     "manifest",
     "follow_links",
     "background",
@@ -206,6 +209,7 @@ struct RawConfig {
     cache: Option<Spanned<String>>,
     jobs: Option<Spanned<i64>>,
     max_pixels: Option<Spanned<i64>>,
+    decode_timeout: Option<Spanned<i64>>,
     manifest: Option<Spanned<String>>,
     #[serde(default)]
     follow_links: bool,
@@ -390,6 +394,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         Some(m) => return Err(ctx.err(m, "max_pixels", "must be at least 1")),
         None => DEFAULT_MAX_PIXELS,
     };
+    let decode_timeout = match &raw.decode_timeout {
+        Some(t) if *t.get_ref() >= 1 => std::time::Duration::from_secs(*t.get_ref() as u64),
+        Some(t) => {
+            return Err(ctx.err(t, "decode_timeout", "must be at least 1 (seconds)"));
+        }
+        None => crate::render::DEFAULT_DECODE_TIMEOUT,
+    };
     let background = match &raw.background {
         Some(b) => ctx.color(b, "background")?,
         None => DEFAULT_BACKGROUND,
@@ -449,6 +460,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         patterns,
         jobs,
         max_pixels,
+        decode_timeout,
         follow_links: raw.follow_links,
         variants,
         remote,

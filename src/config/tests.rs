@@ -41,6 +41,7 @@ fn good_config_resolves_paths_and_defaults() {
     assert_eq!(c.output, PathBuf::from("/proj/public/thumbs"));
     assert_eq!(c.cache, PathBuf::from("/proj/.thumbgen"));
     assert_eq!(c.max_pixels, DEFAULT_MAX_PIXELS);
+    assert_eq!(c.decode_timeout, crate::render::DEFAULT_DECODE_TIMEOUT);
     assert_eq!(c.jobs, 0);
     assert_eq!(c.variants.len(), 2);
     assert_eq!(c.variants[0].fit, Fit::Cover);
@@ -394,4 +395,17 @@ fn a_set_name_cannot_clash_with_another_variant() {
         "{formats_only}\n[[variants]]\nname = \"photo.webp\"\nwidth = 10\n"
     ));
     assert!(e.contains("names must be unique"), "{e}");
+}
+
+#[test]
+fn decode_timeout_is_whole_seconds_of_at_least_one() {
+    let c = parse_at(&format!("decode_timeout = 5\n{GOOD}")).unwrap();
+    assert_eq!(c.decode_timeout, std::time::Duration::from_secs(5));
+    let e = error_of(&format!("decode_timeout = 0\n{GOOD}"));
+    assert!(
+        e.contains("decode_timeout") && e.contains("at least 1"),
+        "{e}"
+    );
+    let e = error_of(&format!("decode_timeout = \"soon\"\n{GOOD}"));
+    assert!(e.contains("decode_timeout"), "{e}");
 }

@@ -216,7 +216,7 @@ fn damaged_avif_containers_are_errors() {
 
 #[test]
 fn max_pixels_applies_to_avif_from_its_headers() {
-    let limits = super::Limits { max_pixels: 1000 };
+    let limits = super::Limits::new(1000);
     let e = render_all(
         &fixture("avif-orientation-1.avif"),
         &[0],

@@ -5,16 +5,18 @@
 //! fails one source instead of the whole run.
 //!
 //! The helper is the `thumbgen` binary itself, run with [`SERVE_ARG`]: it
-//! reads the source on stdin and writes the decoded pixels (or the
-//! error) on stdout. The library decodes in process unless [`isolate_in`]
+//! reads the source on stdin and writes its answer on stdout (a postcard
+//! [`Reply`], then the decoded pixels). A helper that takes longer than
+//! [`Limits::decode_timeout`] is killed, and the source fails. The library decodes in process unless [`isolate_in`]
 //! names that binary (unit tests, which have no such binary, do).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{mpsc, OnceLock};
 
 use image::metadata::Orientation;
+use serde::{Deserialize, Serialize};
 
 use super::decode::{Px, Source};
 use super::{Limits, RenderError};
@@ -85,9 +87,7 @@ pub fn serve(args: &[String]) -> std::io::Result<()> {
     // it first would symbolise a backtrace: ~180 MB of debug info read in.
     std::panic::set_hook(Box::new(|_| {}));
     let format = args.first().and_then(|n| Isolated::from_name(n));
-    let limits = Limits {
-        max_pixels: args.get(1).and_then(|m| m.parse().ok()).unwrap_or(0),
-    };
+    let limits = Limits::new(args.get(1).and_then(|m| m.parse().ok()).unwrap_or(0));
     let mut source = Vec::new();
     std::io::stdin().lock().read_to_end(&mut source)?;
     let decoded = match format {
@@ -101,56 +101,51 @@ pub fn serve(args: &[String]) -> std::io::Result<()> {
     out.flush()
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend(v.to_le_bytes());
+/// What the helper answers, in postcard; a decoded image's pixels follow
+/// it as they are (they are most of the answer, and are not copied).
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    /// Decoded at full size.
+    Decoded {
+        width: u32,
+        height: u32,
+        /// Bytes per pixel: 1, 3 or 4.
+        channels: u8,
+        /// The EXIF orientation value.
+        orientation: u8,
+        icc: Option<Vec<u8>>,
+    },
+    Damaged(String),
+    Unsupported(String),
+    TooLarge {
+        width: u32,
+        height: u32,
+    },
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend((bytes.len() as u64).to_le_bytes());
-    out.extend(bytes);
-}
-
-/// A tag (0 decoded, 1 damaged, 2 unsupported, 3 too large), then the
-/// source's fields or the reason; the pixels, last, apart (they are most of
-/// it, and are written as they are rather than copied).
 fn encode_reply(decoded: Result<Source, RenderError>) -> (Vec<u8>, Vec<u8>) {
-    let mut out = Vec::new();
-    let mut pixels = Vec::new();
-    match decoded {
-        Ok(src) => {
-            out.push(0);
-            // Isolated decoders decode at full size.
-            for v in [src.width, src.height] {
-                put_u32(&mut out, v);
-            }
-            out.push(src.px.channels() as u8);
-            out.push(src.orientation.to_exif());
-            match &src.icc {
-                Some(icc) => {
-                    out.push(1);
-                    put_bytes(&mut out, icc);
-                }
-                None => out.push(0),
-            }
-            out.extend((src.pixels.len() as u64).to_le_bytes());
-            pixels = src.pixels;
-        }
+    let (reply, pixels) = match decoded {
+        Ok(src) => (
+            Reply::Decoded {
+                width: src.width,
+                height: src.height,
+                channels: src.px.channels() as u8,
+                orientation: src.orientation.to_exif(),
+                icc: src.icc,
+            },
+            src.pixels,
+        ),
         Err(RenderError::TooLarge { width, height, .. }) => {
-            out.push(3);
-            put_u32(&mut out, width);
-            put_u32(&mut out, height);
+            (Reply::TooLarge { width, height }, Vec::new())
         }
-        Err(e) => {
-            let (tag, reason) = match e {
-                RenderError::UnsupportedVariant { reason, .. } => (2, reason),
-                RenderError::Decode { reason, .. } => (1, reason),
-                other => (1, other.to_string()),
-            };
-            out.push(tag);
-            out.extend(reason.as_bytes());
+        Err(RenderError::UnsupportedVariant { reason, .. }) => {
+            (Reply::Unsupported(reason), Vec::new())
         }
-    }
-    (out, pixels)
+        Err(RenderError::Decode { reason, .. }) => (Reply::Damaged(reason), Vec::new()),
+        Err(other) => (Reply::Damaged(other.to_string()), Vec::new()),
+    };
+    let head = postcard::to_stdvec(&reply).expect("plain data serializes");
+    (head, pixels)
 }
 
 fn decode_in_helper(
@@ -170,45 +165,39 @@ fn decode_in_helper(
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| failed(format!("cannot start the decoder process: {e}")))?;
-    // The helper reads all its input before it writes: no deadlock.
-    let fed = child.stdin.take().map(|mut stdin| stdin.write_all(source));
-    let mut reply = Vec::new();
-    let read = child
-        .stdout
-        .take()
-        .map(|mut stdout| stdout.read_to_end(&mut reply));
+    let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+    // Feeding and reading happen beside this thread, which waits for the
+    // answer no longer than the deadline: a helper stuck in a decoder is
+    // killed, which ends both (the pipes close).
+    let answer = std::thread::scope(|scope| {
+        let fed = scope.spawn(move || stdin.map(|mut stdin| stdin.write_all(source)));
+        let (sender, receiver) = mpsc::channel();
+        scope.spawn(move || {
+            let mut reply = Vec::new();
+            let read = stdout.map(|mut stdout| stdout.read_to_end(&mut reply));
+            let _ = sender.send((read, reply));
+        });
+        let answer = receiver.recv_timeout(limits.decode_timeout).ok();
+        if answer.is_none() {
+            let _ = child.kill();
+        }
+        let fed = fed.join().ok().flatten();
+        answer.map(|answer| (fed, answer))
+    });
     let status = child
         .wait()
         .map_err(|e| failed(format!("the decoder process: {e}")))?;
+    let Some((fed, (read, reply))) = answer else {
+        return Err(RenderError::TimedOut {
+            format: name,
+            seconds: limits.decode_timeout.as_secs_f64(),
+        });
+    };
     if !status.success() || !matches!(fed, Some(Ok(()))) || !matches!(read, Some(Ok(_))) {
         return Err(failed("the decoder crashed on this file".into()));
     }
     decode_reply(reply, name, limits)
         .ok_or_else(|| failed("the decoder process gave a garbled answer".into()))?
-}
-
-/// Reads the fields of a reply in order.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = self.0.split_at_checked(n)?;
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = u64::from_le_bytes(self.take(8)?.try_into().ok()?);
-        self.take(usize::try_from(len).ok()?)
-    }
 }
 
 /// Reads what [`encode_reply`] wrote.
@@ -217,51 +206,47 @@ fn decode_reply(
     format: &'static str,
     limits: &Limits,
 ) -> Option<Result<Source, RenderError>> {
-    let mut r = Reader(&reply);
-    match r.u8()? {
-        0 => {}
-        3 => {
-            let (width, height) = (r.u32()?, r.u32()?);
+    let (head, rest) = postcard::take_from_bytes::<Reply>(&reply).ok()?;
+    let (width, height, channels, orientation, icc) = match head {
+        Reply::Decoded {
+            width,
+            height,
+            channels,
+            orientation,
+            icc,
+        } => (width, height, channels, orientation, icc),
+        Reply::TooLarge { width, height } => {
             return Some(Err(RenderError::TooLarge {
                 width,
                 height,
                 max_pixels: limits.max_pixels,
-            }));
+            }))
         }
-        tag => {
-            let reason = String::from_utf8_lossy(r.0).into_owned();
-            return Some(Err(if tag == 2 {
-                RenderError::UnsupportedVariant { format, reason }
-            } else {
-                RenderError::Decode { format, reason }
-            }));
+        Reply::Unsupported(reason) => {
+            return Some(Err(RenderError::UnsupportedVariant { format, reason }))
         }
-    }
-    let (width, height) = (r.u32()?, r.u32()?);
-    let px = match r.u8()? {
+        Reply::Damaged(reason) => return Some(Err(RenderError::Decode { format, reason })),
+    };
+    let px = match channels {
         1 => Px::Gray,
         3 => Px::Rgb,
         4 => Px::Rgba,
         _ => return None,
     };
-    let orientation = Orientation::from_exif(r.u8()?)?;
-    let icc = match r.u8()? {
-        0 => None,
-        _ => Some(r.bytes()?.to_vec()),
-    };
-    let len = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
-    let expected = width as usize * height as usize * px.channels();
-    if usize::try_from(len).ok()? != expected || r.0.len() != expected {
+    let orientation = Orientation::from_exif(orientation)?;
+    let expected = (width as usize)
+        .checked_mul(height as usize)?
+        .checked_mul(px.channels())?;
+    if rest.len() != expected {
         return None;
     }
     // The pixels are the rest: moved to the front, not copied.
     let start = reply.len() - expected;
     reply.drain(..start);
-    let pixels = reply;
     Some(Ok(Source::whole(
         (width, height),
         px,
-        pixels,
+        reply,
         orientation,
         icc,
     )))
@@ -314,5 +299,45 @@ mod tests {
         // A garbled answer is refused, not trusted.
         let short = whole[..whole.len() - 1].to_vec();
         assert!(decode_reply(short, "AVIF", &LIMITS).is_none());
+        assert!(decode_reply(vec![9; 40], "AVIF", &LIMITS).is_none());
+    }
+
+    /// A helper that never answers (here a script that sleeps whatever it
+    /// is asked) fails the source once the deadline passes, and is killed.
+    #[test]
+    fn a_helper_that_never_answers_is_stopped_at_the_deadline() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let helper = dir.path().join("helper");
+        let pid_file = dir.path().join("pid");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\necho $$ > '{}'\nexec sleep 600\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let limits = Limits {
+            decode_timeout: std::time::Duration::from_millis(300),
+            ..Limits::new(1_000_000)
+        };
+        let source = fixture("alpha.avif");
+        let Err(e) = decode_in_helper(&helper, Isolated::Avif, &source, &limits) else {
+            panic!("a helper that never answers cannot decode");
+        };
+        let message = e.to_string();
+        assert!(
+            message.contains("AVIF decoder did not finish within 0.3 s"),
+            "{message}"
+        );
+        assert!(message.contains("decode_timeout"), "{message}");
+        // The helper was killed (and reaped): its process is gone.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "helper {pid} still runs"
+        );
     }
 }

@@ -506,13 +506,7 @@ mod tests {
     #[test]
     fn oversized_jpeg_is_refused_from_its_frame_header() {
         let v = variant(64, 64, Fit::Contain, Format::Jpeg);
-        let e = render_all(
-            &fixture("baseline.jpg"),
-            &[0],
-            &[v],
-            &Limits { max_pixels: 10_000 },
-        )
-        .unwrap_err();
+        let e = render_all(&fixture("baseline.jpg"), &[0], &[v], &Limits::new(10_000)).unwrap_err();
         assert_eq!(
             e.to_string(),
             "image is 160×120 (0.019 Mpx), more than max_pixels (0.010 Mpx)"

@@ -52,7 +52,24 @@ pub struct Limits {
     /// Largest accepted source, in pixels (width × height), checked from the
     /// header before anything of that size is allocated.
     pub max_pixels: u64,
+    /// How long a decoder in the helper process ([`isolate`]) may take for
+    /// one source before it is killed and the source fails.
+    pub decode_timeout: std::time::Duration,
 }
+
+impl Limits {
+    /// `max_pixels`, with the default decode timeout.
+    pub const fn new(max_pixels: u64) -> Limits {
+        Limits {
+            max_pixels,
+            decode_timeout: DEFAULT_DECODE_TIMEOUT,
+        }
+    }
+}
+
+/// [`Limits::decode_timeout`] unless configured: far more than any sound
+/// image needs (the largest AVIF the tests decode takes under a second).
+pub const DEFAULT_DECODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// One encoded output.
 #[derive(Debug)]
@@ -120,6 +137,18 @@ pub enum RenderError {
         name: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The decoder in the helper process was still at work after
+    /// [`Limits::decode_timeout`], and was stopped.
+    #[error(
+        "the {format} decoder did not finish within {seconds} s and was stopped \
+         (`decode_timeout` in the config sets how long it may take)"
+    )]
+    TimedOut {
+        /// The format's name.
+        format: &'static str,
+        /// The deadline it missed, in seconds.
+        seconds: f64,
     },
     /// The resizer failed, in its words.
     #[error("could not resize: {0}")]
@@ -207,9 +236,7 @@ pub struct SourceInfo {
 pub fn probe(source: &[u8]) -> Option<Shape> {
     match sniff(source).ok()? {
         Kind::Jpeg => {
-            let unlimited = Limits {
-                max_pixels: u64::MAX,
-            };
+            let unlimited = Limits::new(u64::MAX);
             jpeg::read_header(source, &unlimited)
                 .ok()
                 .map(|h| h.shape())
@@ -436,9 +463,7 @@ mod tests {
             variant(24, 24, Fit::Cover, Format::Jpeg),
             variant(40, 30, Fit::Contain, Format::Webp),
         ];
-        let limits = Limits {
-            max_pixels: 4_000_000,
-        };
+        let limits = Limits::new(4_000_000);
         let (mut ok, mut err) = (0, 0);
         for case in 0..600 {
             let which = (next() % files.len() as u64) as usize;

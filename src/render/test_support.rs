@@ -10,9 +10,7 @@ use crate::variant::{Fit, Variant};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 
-pub(super) const LIMITS: Limits = Limits {
-    max_pixels: 100_000_000,
-};
+pub(super) const LIMITS: Limits = Limits::new(100_000_000);
 
 pub(super) const ALL_FORMATS: [Format; 3] = [Format::Jpeg, Format::Png, Format::Webp];
 
