@@ -137,6 +137,23 @@ pub struct Shape {
     pub jpeg: bool,
 }
 
+/// Which placeholder strings are computed for every source (the
+/// `placeholder` key of the config).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Placeholders {
+    /// A ThumbHash (base64).
+    pub thumbhash: bool,
+    /// A BlurHash.
+    pub blurhash: bool,
+}
+
+impl Placeholders {
+    /// Whether any placeholder is wanted.
+    pub fn any(self) -> bool {
+        self.thumbhash || self.blurhash
+    }
+}
+
 /// A source's placeholders (`placeholder` in the config), computed from the
 /// decode its outputs were made from and kept in its record, so that a
 /// no-op build and the manifest cost no decode.

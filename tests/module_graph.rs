@@ -1,7 +1,9 @@
-//! The module graph stays a DAG with `model` as its leaf: read every source
-//! file, collect which top-level modules it names through `crate::`, and
-//! fail on a cycle, naming it. A compile does not catch cycles (Rust allows
-//! them); this keeps the layering in docs/ARCHITECTURE.md true.
+//! The module graph stays a DAG with `model` as its leaf, and follows the
+//! layer order of docs/ARCHITECTURE.md: read every source file, collect
+//! which top-level modules it names through `crate::`, and which files of
+//! its own package it names through `super::` (or `crate::PACKAGE::`), and
+//! fail on a cycle or an import from a lower layer, naming it. A compile
+//! catches neither (Rust allows both).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,6 +30,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// `crate::NAME` and `use crate::{A, B::…}` references in `text`, outside
 /// line comments.
 fn referenced(text: &str) -> BTreeSet<String> {
+    referenced_after(text, "crate::")
+}
+
+/// The names that follow `prefix` in `text` (`PREFIX::NAME`, or each
+/// item of `PREFIX::{A, B::…}`), outside line comments.
+fn referenced_after(text: &str, prefix: &str) -> BTreeSet<String> {
     let code: String = text
         .lines()
         .map(|line| line.split("//").next().unwrap_or(""))
@@ -40,9 +48,11 @@ fn referenced(text: &str) -> BTreeSet<String> {
             .collect()
     };
     let mut names = BTreeSet::new();
+    // `super::super::` names the package's parent, not a sibling.
+    let code = code.replace("super::super::", "parent::");
     let mut rest = code.as_str();
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(prefix) {
+        rest = &rest[at + prefix.len()..];
         let Some(group) = rest.strip_prefix('{') else {
             names.insert(ident(rest));
             continue;
@@ -174,6 +184,108 @@ fn the_cycle_finder_finds_cycles() {
         ),
         ["db", "hash", "model"].map(String::from).into()
     );
+    assert_eq!(
+        referenced_after(
+            "use super::pixels::{Px};\nuse super::{Limits, jpeg};\nsuper::super::x::y;\n",
+            "super::"
+        ),
+        ["Limits", "jpeg", "pixels"].map(String::from).into()
+    );
+}
+
+/// The code of a file without its test modules (by convention at the
+/// end, after `#[cfg(test)]`): in them `super::` names the file itself.
+fn without_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod ")
+        .map_or(text, |at| &text[..at])
+}
+
+/// For each package (a folder under `src/` with a `mod.rs`), the files it
+/// holds and which of them each names.
+fn package_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut packages = BTreeMap::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("mod.rs").is_file() {
+            continue;
+        }
+        let package = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        let name = |file: &Path| file.file_stem().unwrap().to_str().unwrap().to_string();
+        let members: BTreeSet<String> = files.iter().map(|f| name(f)).collect();
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for file in &files {
+            let me = name(file);
+            let text = std::fs::read_to_string(file).unwrap();
+            let code = without_tests(&text);
+            // In `mod.rs`, `self::` names a member; elsewhere `super::` does.
+            let local = if me == "mod" { "self::" } else { "super::" };
+            let mut deps = referenced_after(code, local);
+            deps.extend(referenced_after(code, &format!("crate::{package}::")));
+            deps.retain(|d| members.contains(d) && *d != me && d != "mod");
+            graph.entry(me).or_default().extend(deps);
+        }
+        packages.insert(package, graph);
+    }
+    packages
+}
+
+#[test]
+fn files_inside_a_package_form_no_cycle() {
+    let packages = package_graphs();
+    assert!(packages.contains_key("render") && packages["render"].len() > 10);
+    for (package, graph) in &packages {
+        if let Some(cycle) = find_cycle(graph) {
+            panic!("import cycle inside {package}/: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+/// The modules of docs/ARCHITECTURE.md's table, top to bottom.
+fn documented_layers() -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .unwrap();
+    let table = doc
+        .split("## Who owns what")
+        .nth(1)
+        .expect("docs/ARCHITECTURE.md has its table of modules");
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with("| module"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cell = l.split('|').nth(1)?.trim().trim_matches('`');
+            Some(cell.trim_end_matches('/').to_string())
+        })
+        .collect()
+}
+
+/// A module imports only modules above it in the documented table, and
+/// the leaves every layer may use.
+#[test]
+fn modules_import_only_the_layers_above_them() {
+    const LEAVES: [&str; 4] = ["model", "paths", "error", "cli"];
+    let layers = documented_layers();
+    let graph = graph();
+    for module in graph.keys() {
+        assert!(
+            layers.contains(module),
+            "src/{module} is missing from the table in docs/ARCHITECTURE.md"
+        );
+    }
+    let rank = |m: &str| layers.iter().position(|l| l == m).unwrap();
+    for (module, deps) in &graph {
+        for dep in deps {
+            assert!(
+                LEAVES.contains(&dep.as_str()) || rank(dep) < rank(module),
+                "{module} imports {dep}, which docs/ARCHITECTURE.md places below it"
+            );
+        }
+    }
 }
 
 /// The lints that keep the crate documented, its `pub` honest, its unsafe

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+pub use crate::model::Placeholders;
 use crate::model::{Format, RemoteMode};
 use crate::paths;
 
@@ -70,22 +71,6 @@ pub struct Config {
     pub no_effect: Vec<String>,
     /// Which placeholders every source gets in the manifest.
     pub placeholders: Placeholders,
-}
-
-/// The `placeholder` key: which placeholder strings are computed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Placeholders {
-    /// A ThumbHash (base64).
-    pub thumbhash: bool,
-    /// A BlurHash.
-    pub blurhash: bool,
-}
-
-impl Placeholders {
-    /// Whether any placeholder is wanted.
-    pub fn any(self) -> bool {
-        self.thumbhash || self.blurhash
-    }
 }
 
 /// A validated `[remote]` table. Credentials are never here: they come

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::config::Placeholders;
+use crate::model::Placeholders;
 use crate::model::{
     Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Placeholder,
     Recipes, Shape, SourceRecord, Stat, State, Unreadable,

@@ -15,7 +15,7 @@ use rav1d::include::dav1d::headers::{
 use rav1d::include::dav1d::picture::Dav1dPicture;
 use rav1d::src::lib as dav1d;
 
-use super::decode::check_pixels;
+use super::pixels::check_pixels;
 use super::{Limits, RenderError};
 
 const NAME: &str = "AVIF";

@@ -14,7 +14,7 @@ use rav1d::include::dav1d::headers::{
 };
 
 use super::av1::{self, Frame};
-use super::decode::{Px, Source};
+use super::pixels::{Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "AVIF";

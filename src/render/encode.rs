@@ -3,9 +3,9 @@
 //! source's ICC profile carried over where it describes the pixels written
 //! (libwebp writes none, so the WebP container is rebuilt with one).
 
-use super::decode::{Px, Source};
 use super::jpeg;
 use super::orient::orient;
+use super::pixels::{Px, Source};
 use super::resize::{placement, Resized};
 use super::{RenderError, Rendered};
 use crate::model::Format;

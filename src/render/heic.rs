@@ -11,7 +11,7 @@ use libheif_rs::{
     SecurityLimits,
 };
 
-use super::decode::{check_pixels, Px, Source};
+use super::pixels::{check_pixels, Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "HEIF";

@@ -18,7 +18,7 @@ use std::sync::{mpsc, OnceLock};
 use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
 
-use super::decode::{Px, Source};
+use super::pixels::{Px, Source};
 use super::{Limits, RenderError};
 
 /// The argument that makes `thumbgen` a decoding helper; then the format

@@ -17,8 +17,8 @@ use mozjpeg_sys as _;
 
 use image::metadata::Orientation;
 
-use super::decode::{check_pixels, Px, Source};
 use super::orient::upright_shape;
+use super::pixels::{check_pixels, Px, Source};
 use super::{Leniency, Limits, RenderError};
 use crate::model::Shape;
 

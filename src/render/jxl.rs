@@ -8,7 +8,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use jxl_oxide::{AllocTracker, EnumColourEncoding, JxlImage, JxlThreadPool, PixelFormat};
 
-use super::decode::{check_pixels, Px, Source};
+use super::pixels::{check_pixels, Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "JPEG XL";

@@ -17,7 +17,7 @@
 //! file holds the entry point, the types the caller sees, and the order of
 //! the steps.
 
-use crate::config::Placeholders;
+use crate::model::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
@@ -36,6 +36,7 @@ pub mod isolate;
 mod jpeg;
 mod jxl;
 mod orient;
+mod pixels;
 mod placeholder;
 mod resize;
 mod smartcrop;

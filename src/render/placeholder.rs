@@ -5,10 +5,10 @@
 
 use base64::Engine;
 
-use super::decode::{Px, Source};
 use super::orient::orient;
-use crate::config::Placeholders;
+use super::pixels::{Px, Source};
 use crate::model::Placeholder;
+use crate::model::Placeholders;
 
 /// The small copy placeholders are made from. ThumbHash reads at most
 /// 100x100 and keeps 7 components a side, so 64 loses nothing visible and

@@ -7,9 +7,9 @@
 use image::metadata::Orientation;
 use thumbgen_lanczos::{Crop, Pixels, Resizer};
 
-use super::decode::{Px, Source};
 use super::geometry::{geometry, positioned};
 use super::orient::{swaps_axes, upright_rect_to_stored};
+use super::pixels::{Px, Source};
 use super::smartcrop::Map;
 use super::RenderError;
 use crate::variant::Variant;

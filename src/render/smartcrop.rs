@@ -13,7 +13,7 @@
 //! record keeps), never from another variant, so an output's crop does not
 //! depend on which other variants are configured.
 
-use super::decode::Source;
+use super::pixels::Source;
 use super::placeholder::reduced;
 use crate::variant::Position;
 

@@ -59,19 +59,19 @@ pub(super) fn rgb_source(
     h: u32,
     orientation: image::metadata::Orientation,
     pixel: impl Fn(u32, u32) -> [u8; 3],
-) -> super::decode::Source {
+) -> super::pixels::Source {
     let mut pixels = Vec::with_capacity((w * h * 3) as usize);
     for y in 0..h {
         for x in 0..w {
             pixels.extend_from_slice(&pixel(x, y));
         }
     }
-    super::decode::Source {
+    super::pixels::Source {
         full: (w, h),
         scale: 1.0,
         width: w,
         height: h,
-        px: super::decode::Px::Rgb,
+        px: super::pixels::Px::Rgb,
         pixels,
         orientation,
         icc: None,

@@ -15,7 +15,7 @@ use tiff::decoder::{Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
-use super::decode::{check_pixels, Px, Source};
+use super::pixels::{check_pixels, Px, Source};
 use super::{Limits, RenderError};
 
 const NAME: &str = "TIFF";
