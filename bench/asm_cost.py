@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from before_after import same_tree, timed  # noqa: E402
+from benchlib import same_tree, timed  # noqa: E402
 from compare import V256, write_config  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

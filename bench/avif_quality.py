@@ -55,11 +55,9 @@ Needs Python 3 with Pillow >= 11.3 (AVIF) and one scorer as above.
 import argparse
 import concurrent.futures
 import datetime
-import hashlib
 import json
 import math
 import os
-import platform
 import random
 import re
 import shutil
@@ -67,6 +65,10 @@ import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (  # noqa: E402,F401
+    BenchError, log, machine_info, rmtree, sha256_file, snapshot_binary, toml_str)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SHARED = os.environ.get(
@@ -76,34 +78,6 @@ SOURCE_EXTS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp
                ".tif", ".tiff", ".bmp", ".dib", ".ico")
 BOX = 640
 VARIANT = "v"  # the variant's name: outputs go to OUT/v/<source path>
-
-
-class BenchError(Exception):
-    """An expected failure: one clear message, no traceback."""
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def rmtree(path):
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
-
-
-def toml_str(s):
-    return json.dumps(s)  # a JSON string is a valid TOML basic string
 
 
 def int_list(text):
@@ -123,46 +97,6 @@ def int_list(text):
 
 # --------------------------------------------------------------------------
 # machine, binary, corpus, sample
-
-def machine_info():
-    model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                if key.strip() in ("model name", "Hardware", "cpu model") and val.strip():
-                    model = val.strip()
-                    break
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count()
-    return {"nproc": nproc, "cpu_model": model or platform.processor() or "unknown",
-            "kernel": "%s %s" % (platform.system(), platform.release()),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version()}
-
-
-def snapshot_binary(path, work):
-    """Copy the binary into WORK/bin: a rebuild in the repository during the
-    benchmark must not change what is measured."""
-    path = os.path.abspath(path)
-    if not os.path.isfile(path):
-        raise BenchError("thumbgen binary not found: %s (build it with cargo build --release "
-                         "or pass --thumbgen PATH)" % path)
-    bindir = os.path.join(work, "bin")
-    os.makedirs(bindir, exist_ok=True)
-    snap = os.path.join(bindir, "thumbgen")
-    shutil.copy2(path, snap + ".tmp")
-    os.replace(snap + ".tmp", snap)
-    r = subprocess.run([snap, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
-    if r.returncode != 0:
-        raise BenchError("'%s --version' failed: %s" % (path, r.stdout.strip()))
-    return snap, {"path": path, "version": r.stdout.strip(), "sha256": sha256_file(snap)}
-
 
 def ensure_corpus(args):
     if args.corpus:

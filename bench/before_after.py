@@ -14,45 +14,20 @@ binaries wrote byte-identical outputs for the corpus.
 """
 
 import argparse
-import filecmp
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import same_tree, timed  # noqa: E402
 from compare import V256, V640, V1280, make_tiny_jpegs, write_config  # noqa: E402
 
 VARIANTS = [dict(V256, name="s"), dict(V640, name="m"), dict(V1280, name="l")]
 SET = '[[variants]]\nname = "photo"\nwidths = [320, 640, 1280]\nheight = 1280\nformat = "jpeg"\n'
 COLD = ["cold", "set", "thumb"]
-
-
-def timed(argv, cwd):
-    """Wall seconds (to the microsecond: /usr/bin/time's %e has 10 ms steps,
-    as long as a no-op build) and peak RSS (MB, from /usr/bin/time)."""
-    start = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, cwd=cwd,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - start
-    if out.returncode not in (0, 1):
-        raise SystemExit("%s failed:\n%s" % (argv, out.stderr))
-    rss = out.stderr.strip().splitlines()[-1]
-    return wall, int(rss) / 1024
-
-
-def same_tree(a, b):
-    """Whether two folders hold the same files with the same bytes (the
-    marker of a folder thumbgen owns aside: older builds write none)."""
-    cmp = filecmp.dircmp(a, b, ignore=[".thumbgen-owned"])
-    if cmp.left_only or cmp.right_only or cmp.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
-    return not mismatch and not errors and all(
-        same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
 
 
 def main():

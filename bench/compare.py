@@ -26,7 +26,6 @@ import datetime
 import hashlib
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -35,6 +34,9 @@ import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import BenchError, log, machine_info, rmtree, toml_str  # noqa: E402,F401
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The corpus generator and peer scripts live beside the checkout.
@@ -58,14 +60,6 @@ V640 = dict(name="card", width=640, height=640, format="webp", quality=80)
 V1280 = dict(name="large", width=1280, height=1280, format="jpeg", quality=80)
 
 
-class BenchError(Exception):
-    """An expected failure: reported as one clear message, no traceback."""
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
 # small helpers
 
@@ -76,14 +70,6 @@ def tail(path, n=15):
     except OSError:
         return ""
     return "\n".join("    " + line for line in lines[-n:])
-
-
-def rmtree(path):
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
 
 
 def count_files(root):
@@ -131,10 +117,6 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def toml_str(s):
-    return json.dumps(s)  # a JSON string is a valid TOML basic string
-
-
 def write_config(path, source, output, cache, variants):
     lines = ["# written by bench/compare.py",
              "source = %s" % toml_str(source),
@@ -174,40 +156,6 @@ def parse_summary(stderr_path):
 
 # --------------------------------------------------------------------------
 # machine, binary, corpus
-
-def machine_info():
-    model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                if key.strip() in ("model name", "Hardware", "cpu model") and val.strip():
-                    model = val.strip()
-                    break
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count()
-    mem_mb = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem_mb = int(line.split()[1]) // 1024
-    except (OSError, ValueError):
-        pass
-    return {
-        "nproc": nproc,
-        "cpu_model": model or platform.processor() or "unknown",
-        "kernel": "%s %s" % (platform.system(), platform.release()),
-        "mem_total_mb": mem_mb,
-        "loadavg_at_start": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "hostname": platform.node(),
-    }
-
 
 def ensure_time():
     if os.access(TIME_BIN, os.X_OK):

@@ -26,7 +26,6 @@ Python 3 standard library only.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -38,6 +37,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import BenchError, log, snapshot_binary  # noqa: E402,F401
 from compare import read_json, write_json  # noqa: E402
 
 VARIANTS = [
@@ -46,14 +46,6 @@ VARIANTS = [
     dict(name="l", width=1280, height=1280, format="jpeg", quality=80),
 ]
 LAYOUT = 1  # bump when the generated tree changes, so old trees are remade
-
-
-class BenchError(Exception):
-    """An expected failure: reported as one clear message, no traceback."""
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -123,30 +115,6 @@ def ensure_tree(work, n):
 
 # --------------------------------------------------------------------------
 # runs
-
-def snapshot_binary(path, work):
-    """Copy the binary into WORK/bin, so a rebuild during the benchmark
-    changes nothing; named by its hash, so several versions can coexist."""
-    path = os.path.abspath(path)
-    if not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise BenchError("thumbgen binary not found or not executable: %s" % path)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    bindir = os.path.join(work, "bin")
-    os.makedirs(bindir, exist_ok=True)
-    snap = os.path.join(bindir, "thumbgen-" + digest[:12])
-    if not os.path.isfile(snap):
-        shutil.copy2(path, snap + ".tmp")
-        os.replace(snap + ".tmp", snap)
-    r = subprocess.run([snap, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
-    if r.returncode != 0:
-        raise BenchError("'%s --version' failed: %s" % (path, r.stdout.strip()))
-    return snap, {"path": path, "version": r.stdout.strip(), "sha256": digest}
-
 
 def run_build(tg, tree, jobs, timeout):
     """One `thumbgen build`: wall seconds, peak RSS (KiB), exit code, the

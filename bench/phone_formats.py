@@ -19,10 +19,11 @@ import glob
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import timed  # noqa: E402
 
 
 def make(out, corpus, count):
@@ -43,17 +44,6 @@ def make(out, corpus, count):
             im.save(os.path.join(out, f"p{i:03}.avif"), quality=70, speed=8)
 
 
-def timed(argv, cwd, shell=False):
-    start = time.perf_counter()
-    cmd = ["/usr/bin/time", "-f", "%M"] + (["sh", "-c", argv] if shell else argv)
-    out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit("%s failed:\n%s" % (argv, out.stderr))
-    return wall, int(out.stderr.strip().splitlines()[-1]) / 1024
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--thumbgen")
@@ -68,7 +58,6 @@ def main():
         return
     photos = os.path.abspath(args.photos)
     names = sorted(os.listdir(photos))
-    mpx = 0
     work = tempfile.mkdtemp(prefix="phone-bench-")
     with open(os.path.join(work, ".thumbgen.toml"), "w") as f:
         f.write('source = "%s"\noutput = "out"\n[[variants]]\nname = "t"\n'
@@ -82,13 +71,13 @@ def main():
             if tool == "thumbgen":
                 for d in ("out", ".thumbgen"):
                     shutil.rmtree(os.path.join(work, d), ignore_errors=True)
-                wall, peak = timed([os.path.abspath(args.thumbgen), "build", "-j2", "-q"], work)
+                wall, peak = timed([os.path.abspath(args.thumbgen), "build", "-j2", "-q"], work, ok=(0,))
             else:
                 shutil.rmtree(vips_out, ignore_errors=True)
                 os.makedirs(vips_out)
                 script = ("ls %s | xargs -P2 -I{} vipsthumbnail %s/{} -s 256x256 "
                           "-o %s/%%s.jpg[Q=80]" % (photos, photos, vips_out))
-                wall, peak = timed(script, work, shell=True)
+                wall, peak = timed(script, work, ok=(0,), shell=True)
             results[tool].append(wall)
             rss[tool] = max(rss[tool], peak)
         print("round %d done" % (r + 1), file=sys.stderr)

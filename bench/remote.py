@@ -35,7 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from before_after import same_tree, timed  # noqa: E402
+from benchlib import same_tree, timed  # noqa: E402
 from compare import V256, V640, V1280, write_config  # noqa: E402
 
 VARIANTS = [dict(V256, name="s"), dict(V640, name="m"), dict(V1280, name="l")]

@@ -10,7 +10,6 @@ so the watch overhead (debounce + event delivery) can be read off directly.
 usage: python3 bench/watch_latency.py [--thumbgen PATH] [--photos DIR] [-n N]
 """
 import argparse
-import os
 import re
 import shutil
 import statistics

@@ -316,3 +316,25 @@ fn the_lints_table_stays() {
         }
     }
 }
+
+/// Every benchmark script is in bench/README.md, with a line that runs it.
+#[test]
+fn every_benchmark_script_is_documented() {
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
+    let readme = std::fs::read_to_string(bench.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(&bench).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".py") || name.ends_with(".sh") {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "bench/{name} is not described in bench/README.md"
+            );
+            if name != "benchlib.py" {
+                assert!(
+                    readme.contains(&format!("bench/{name}")),
+                    "bench/README.md has no line that runs bench/{name}"
+                );
+            }
+        }
+    }
+}
