@@ -14,6 +14,7 @@ pub use crate::model::Placeholders;
 use crate::model::{Format, RemoteMode};
 use crate::paths;
 
+mod keys;
 mod toml_errors;
 use crate::variant::{
     Fit, Position, Variant, DEFAULT_AVIF_QUALITY, DEFAULT_AVIF_SPEED, DEFAULT_BACKGROUND,
@@ -141,46 +142,6 @@ impl Config {
         }
     }
 }
-
-/// The keys of the top level, for "did you mean" (keep in step with
-/// [`RawConfig`]).
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "source",
-    "output",
-    "include",
-    "exclude",
-    "cache",
-    "jobs",
-    "max_pixels",
-    "decode_timeout",
-    "manifest",
-    "follow_links",
-    "background",
-    "hash_names",
-    "url_prefix",
-    "placeholder",
-    "variants",
-    "remote",
-];
-/// The keys of the `[remote]` table (keep in step with [`RawRemote`]).
-const REMOTE_KEYS: &[&str] = &["url", "endpoint", "region", "mode"];
-/// The keys of a `[[variants]]` table (keep in step with [`RawVariant`]).
-const VARIANT_KEYS: &[&str] = &[
-    "name",
-    "width",
-    "height",
-    "widths",
-    "fit",
-    "position",
-    "format",
-    "formats",
-    "quality",
-    "speed",
-    "sharpen",
-    "background",
-    "hash_names",
-    "sizes",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -311,11 +272,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
             toml_errors::key_at(text, start)
         };
         let known = if table.is_some() {
-            VARIANT_KEYS
+            keys::of::<RawVariant>()
         } else if toml_errors::in_remote_table(text, start) {
-            REMOTE_KEYS
+            keys::of::<RawRemote>()
         } else {
-            TOP_LEVEL_KEYS
+            keys::of::<RawConfig>()
         };
         Error::Config(format!(
             "{}:{}: {}",

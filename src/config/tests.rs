@@ -409,3 +409,19 @@ fn decode_timeout_is_whole_seconds_of_at_least_one() {
     let e = error_of(&format!("decode_timeout = \"soon\"\n{GOOD}"));
     assert!(e.contains("decode_timeout"), "{e}");
 }
+
+#[test]
+fn the_known_keys_are_the_parsed_ones() {
+    // Read from the serde structs: a key added there is suggested too.
+    let top = keys::of::<RawConfig>();
+    for key in ["source", "output", "decode_timeout", "variants", "remote"] {
+        assert!(top.contains(&key), "{key} in {top:?}");
+    }
+    assert!(keys::of::<RawVariant>().contains(&"sizes"));
+    assert_eq!(
+        keys::of::<RawRemote>(),
+        ["url", "endpoint", "region", "mode"]
+    );
+    let e = error_of(&format!("decode_timeot = 5\n{GOOD}"));
+    assert!(e.contains("decode_timeout"), "{e}");
+}
