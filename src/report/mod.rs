@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::cli::JsonMode;
 use crate::error::{Error, Exit, Holder};
@@ -18,12 +17,13 @@ use crate::execute::Built;
 use crate::model::OutputRecord;
 use crate::plan::{Build, Plan, Removal};
 use crate::problem::{Failure, Warning};
-use crate::reason::{Reason, RemovalReason};
+use crate::reason::RemovalReason;
 
+mod event;
 mod text;
 
-/// Version of the `--json` event schema; bumped on incompatible change.
-pub const JSON_VERSION: u32 = 1;
+pub use event::JSON_VERSION;
+use event::{Event, SourceFailure, SummaryEvent};
 
 /// How often a plain-text progress line is printed when stderr is not a
 /// terminal, so that CI logs show a long build is alive.
@@ -157,14 +157,14 @@ impl Reporter {
     }
 
     /// One `--json` event; `make` only runs when JSON is on.
-    fn event(&self, make: impl FnOnce() -> serde_json::Value) {
+    fn event<'a>(&self, make: impl FnOnce() -> Event<'a>) {
         if self.json.is_none() {
             return;
         }
-        let value = make();
+        let line = make().line();
         let mut out = std::io::stdout().lock();
         // A closed stdout (`| head`) must not kill the build half-way.
-        let _ = writeln!(out, "{value}");
+        let _ = writeln!(out, "{line}");
     }
 
     /// The plan before any work: `--explain` lines, or for `--dry-run` and
@@ -216,33 +216,34 @@ impl Reporter {
         }
         for r in &plan.removals {
             self.event(|| {
-                json!({"version": JSON_VERSION, "type": "remove",
-                "source": path_text(&names.source(&r.source)), "variant": &*r.output.variant,
-                "path": path_text(&r.output.path), "reason": r.reason.code()})
+                Event::Remove(event::Removal {
+                    source: Some(path_text(&names.source(&r.source))),
+                    variant: Some(&r.output.variant),
+                    path: path_text(&r.output.path),
+                    reason: r.reason.code(),
+                })
             });
         }
         for path in &plan.leftovers {
-            self.event(|| {
-                json!({"version": JSON_VERSION, "type": "remove", "source": null,
-                "path": path_text(path), "reason": RemovalReason::Leftover.code()})
-            });
+            self.event(|| Event::Remove(leftover(path)));
         }
         for f in &plan.failures {
-            self.failure_event("fail", &names.source(&f.source), &f.failure);
+            self.event(|| Event::Fail(source_failure(&names.source(&f.source), &f.failure)));
         }
         for job in &plan.jobs {
             for b in &job.builds {
-                self.event(|| {
-                    let mut event = json!({"version": JSON_VERSION, "type": "build",
-                    "source": path_text(&names.source(&job.source)),
-                    "variant": names.variant(b.variant), "path": path_text(&names.planned_path(b)),
-                    "reason": b.reason.code()});
-                    if let Some(old) = b.replaces.as_ref().map(|o| &*o.path).or(b.stray.as_deref())
-                    {
-                        event["replaces"] = path_text(old).into();
-                    }
-                    add_changes(&mut event, &b.reason);
-                    event
+                self.event(|| Event::Build {
+                    source: path_text(&names.source(&job.source)),
+                    variant: names.variant(b.variant),
+                    path: path_text(&names.planned_path(b)),
+                    reason: b.reason.code(),
+                    replaces: b
+                        .replaces
+                        .as_ref()
+                        .map(|o| &*o.path)
+                        .or(b.stray.as_deref())
+                        .map(path_text),
+                    changes: event::changes(&b.reason),
                 });
             }
         }
@@ -254,11 +255,14 @@ impl Reporter {
             return;
         }
         for o in outputs {
-            self.event(|| {
-                json!({"version": JSON_VERSION, "type": "up_to_date",
-                "source": path_text(source), "variant": &*o.variant, "path": path_text(&o.path),
-                "bytes": o.stat.len, "width": o.width, "height": o.height,
-                "format": o.format.name()})
+            self.event(|| Event::UpToDate {
+                source: path_text(source),
+                variant: &o.variant,
+                path: path_text(&o.path),
+                bytes: o.stat.len,
+                width: o.width,
+                height: o.height,
+                format: o.format.name(),
             });
         }
     }
@@ -273,15 +277,19 @@ impl Reporter {
                     o.path.display()
                 ));
             }
-            self.event(|| {
-                let mut event = json!({"version": JSON_VERSION, "type": "built",
-                "source": path_text(source), "variant": &*o.variant, "path": path_text(&o.path),
-                "reason": b.build.reason.code(), "verified": b.verified, "moved": b.moved,
-                "downloaded": b.downloaded,
-                "bytes": o.stat.len,
-                "width": o.width, "height": o.height, "format": o.format.name()});
-                add_changes(&mut event, &b.build.reason);
-                event
+            self.event(|| Event::Built {
+                source: path_text(source),
+                variant: &o.variant,
+                path: path_text(&o.path),
+                reason: b.build.reason.code(),
+                verified: b.verified,
+                moved: b.moved,
+                downloaded: b.downloaded,
+                bytes: o.stat.len,
+                width: o.width,
+                height: o.height,
+                format: o.format.name(),
+                changes: event::changes(&b.build.reason),
             });
         }
     }
@@ -289,18 +297,18 @@ impl Reporter {
     /// A recorded output deleted by the build.
     pub fn removed(&self, source: &Path, removal: &Removal) {
         self.event(|| {
-            json!({"version": JSON_VERSION, "type": "removed",
-            "source": path_text(source), "variant": &*removal.output.variant,
-            "path": path_text(&removal.output.path), "reason": removal.reason.code()})
+            Event::Removed(event::Removal {
+                source: Some(path_text(source)),
+                variant: Some(&removal.output.variant),
+                path: path_text(&removal.output.path),
+                reason: removal.reason.code(),
+            })
         });
     }
 
     /// A leftover (`Plan::leftovers`) deleted by the build.
     pub fn removed_leftover(&self, path: &Path) {
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": "removed", "source": null,
-            "path": path_text(path), "reason": RemovalReason::Leftover.code()})
-        });
+        self.event(|| Event::Removed(leftover(path)));
     }
 
     /// A source that could not be built.
@@ -310,15 +318,7 @@ impl Reporter {
             source.display(),
             text::failure(source, failure)
         ));
-        self.failure_event("failed", source, failure);
-    }
-
-    fn failure_event(&self, kind: &str, source: &Path, failure: &Failure) {
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": kind,
-            "source": path_text(source), "kind": failure.kind(),
-            "error": text::failure(source, failure)})
-        });
+        self.event(|| Event::Failed(source_failure(source, failure)));
     }
 
     /// Something a person should know; a `warning` event under `--json`.
@@ -327,9 +327,9 @@ impl Reporter {
         if !self.quiet {
             self.line(&format!("warning: {message}"));
         }
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": "warning",
-            "kind": warning.kind(), "message": message})
+        self.event(|| Event::Warning {
+            kind: warning.kind(),
+            message,
         });
     }
 
@@ -488,9 +488,9 @@ impl Reporter {
         self.finish();
         let message = text::error(error, &self.shown());
         self.line(&format!("error: {message}"));
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": "error", "kind": error_kind(error),
-            "message": message})
+        self.event(|| Event::Error {
+            kind: error_kind(error),
+            message,
         });
         let elapsed = self.started.lock().unwrap().elapsed();
         self.summary_event(&Summary::default(), mode, error.exit(), elapsed);
@@ -500,9 +500,9 @@ impl Reporter {
     /// under `--json`, an `error` event and the summary, as for any error
     /// that ends a run, so that a script always gets them.
     pub fn usage_error(&self, message: &str) {
-        self.event(|| {
-            json!({"version": JSON_VERSION, "type": "error", "kind": "usage",
-            "message": message})
+        self.event(|| Event::Error {
+            kind: "usage",
+            message: message.to_string(),
         });
         let elapsed = self.started.lock().unwrap().elapsed();
         self.summary_event(&Summary::default(), Mode::Build, Exit::Fatal, elapsed);
@@ -512,14 +512,19 @@ impl Reporter {
     /// the same `elapsed` as the summary line).
     fn summary_event(&self, summary: &Summary, mode: Mode, exit: Exit, elapsed: Duration) {
         self.event(|| {
-            json!({"version": JSON_VERSION, "type": "summary",
-            "mode": mode.code(),
-            "built": summary.built, "downloaded": summary.downloaded,
-            "verified": summary.verified, "moved": summary.moved,
-            "up_to_date": summary.up_to_date,
-            "removed": summary.removed, "failed": summary.failed,
-            "interrupted": exit == Exit::Interrupted,
-            "duration_ms": elapsed.as_millis() as u64, "exit_code": exit.code()})
+            Event::Summary(SummaryEvent {
+                mode: mode.code(),
+                built: summary.built,
+                downloaded: summary.downloaded,
+                verified: summary.verified,
+                moved: summary.moved,
+                up_to_date: summary.up_to_date,
+                removed: summary.removed,
+                failed: summary.failed,
+                interrupted: exit == Exit::Interrupted,
+                duration_ms: elapsed.as_millis() as u64,
+                exit_code: exit.code(),
+            })
         });
     }
 }
@@ -585,13 +590,22 @@ impl Names<'_> {
     }
 }
 
-/// The old and new values of a changed variant, for `--json`.
-fn add_changes(event: &mut serde_json::Value, reason: &Reason) {
-    if let Reason::VariantChanged { changes, .. } = reason {
-        event["changes"] = changes
-            .iter()
-            .map(|c| json!({"key": c.key, "old": c.old, "new": c.new}))
-            .collect();
+/// A leftover's removal: no record names a source or a variant for it.
+fn leftover(path: &Path) -> event::Removal<'static> {
+    event::Removal {
+        source: None,
+        variant: None,
+        path: path_text(path),
+        reason: RemovalReason::Leftover.code(),
+    }
+}
+
+/// A failing source, for `--json`.
+fn source_failure(source: &Path, failure: &Failure) -> SourceFailure {
+    SourceFailure {
+        source: path_text(source),
+        kind: failure.kind(),
+        error: text::failure(source, failure),
     }
 }
 

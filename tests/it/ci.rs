@@ -172,3 +172,54 @@ fn manifest_lists_every_output_and_is_stable() {
     assert_eq!(Run::from(env.cmd(&["clean"])).code, 0);
     assert!(!path.exists());
 }
+
+/// The schema the events are checked against refuses what it does not
+/// describe: an unknown type, a missing field, an unknown reason.
+#[test]
+fn the_event_schema_refuses_what_it_does_not_describe() {
+    let good = r#"{"type":"warning","version":1,"kind":"polling","message":"m"}"#;
+    assert_eq!(validate_events(good).len(), 1);
+    for bad in [
+        r#"{"type":"sparkle","version":1}"#,
+        r#"{"type":"warning","version":1,"kind":"polling"}"#,
+        r#"{"type":"warning","version":2,"kind":"polling","message":"m"}"#,
+        r#"{"type":"removed","version":1,"source":"a","path":"p","reason":"whim"}"#,
+        r#"{"type":"failed","version":1,"source":"a","kind":"io","error":"e","extra":1}"#,
+    ] {
+        let refused = std::panic::catch_unwind(|| validate_events(bad));
+        assert!(refused.is_err(), "the schema allowed {bad}");
+    }
+}
+
+/// Every reason and kind the schema allows is explained in the README's
+/// JSON section.
+#[test]
+fn the_readme_explains_every_kind_the_schema_allows() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/docs/events.schema.json")).unwrap(),
+    )
+    .unwrap();
+    for (def, bullet) in [
+        ("build_reason", "- Build reasons:"),
+        ("removal_reason", "- Removal reasons:"),
+        ("failure_kind", "- Failure kinds:"),
+        ("warning_kind", "- Warning kinds:"),
+        ("error_kind", "- Error kinds:"),
+    ] {
+        let start = readme.find(bullet).unwrap_or_else(|| panic!("{bullet}"));
+        let rest = &readme[start + bullet.len()..];
+        let text = &rest[..rest
+            .find("\n- ")
+            .or(rest.find("\n\n"))
+            .unwrap_or(rest.len())];
+        for value in schema["$defs"][def]["enum"].as_array().unwrap() {
+            let value = value.as_str().unwrap();
+            assert!(
+                text.contains(&format!("`{value}`")),
+                "README's \"{bullet}\" does not name `{value}`"
+            );
+        }
+    }
+}
