@@ -5,12 +5,58 @@
 //! Every build carries a [`Reason`], computed here and rendered elsewhere
 //! (like cargo's `DirtyReason`). No I/O, no clock, no randomness: the same
 //! inputs always give the same plan, in a deterministic order.
+//!
+//! # What happens to a source
+//!
+//! First the source as a whole, in this order; the first row that applies
+//! decides:
+//!
+//! | the source | what the plan holds | reason / kind |
+//! |---|---|---|
+//! | recorded, unreadable for now (I/O error) | a failure; its outputs and record stay | `io` (failure) |
+//! | unreadable, not recorded | a failure | `io` |
+//! | collides with another source (same output paths) | a failure; its outputs go | `collision`; `source_failed` (removal) |
+//! | new, with the content of a recorded source that vanished | its outputs move, per variant whose recipe matches | `renamed` |
+//! | not recorded | every output built | `new_source` |
+//! | content hash differs from the record | every output built | `source_changed` |
+//! | failed last time | every output built | `previously_failed` |
+//! | gone, or now excluded | its outputs removed, its record forgotten | `source_removed`, `source_excluded` |
+//!
+//! Then each output a variant wants of a source that is not rebuilt whole,
+//! by `decide::decide` (tested there as a table), first row first:
+//!
+//! | the recorded output | | reason |
+//! |---|---|---|
+//! | none | built | `new_variant` |
+//! | at another path, or made with another recipe | built | `variant_changed` (with the settings that changed) |
+//! | made by another pipeline version | built | `pipeline_changed` |
+//! | made from a decode a clean build would not use now | built | `decode_changed` |
+//! | missing on disk | built | `output_missing` |
+//! | edited on disk (stat and content differ) | built | `output_modified` |
+//! | `--force` | built | `forced` |
+//! | stat changed, content as written | kept; the record takes the new stat | |
+//! | as recorded | kept | |
+//!
+//! And what no variant wants any more:
+//!
+//! | the recorded output | | reason |
+//! |---|---|---|
+//! | its variant is gone from the config | removed | `variant_removed` |
+//! | the variant writes elsewhere now | removed | `moved` |
+//! | a set member this source no longer gets (narrower than it) | removed | `redundant` |
+//! | an image in a folder thumbgen owns that no record lists (a lost cache) | removed | `leftover` |
+//!
+//! Nothing is removed that is not provably thumbgen's: an output edited
+//! by hand is left where it is (`output_disowned`), and with `--shard`
+//! only the shard's sources are planned.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+
+use decide::{decide, Decision, Facts, Why};
 
 use rayon::prelude::*;
 
@@ -507,39 +553,44 @@ impl<'a> Sources<'a> {
                         o.path.as_os_str() == path.as_os_str()
                     }
                 };
-                let reason = match (&whole_source_reason, existing) {
-                    (Some(reason), _) => Some(reason.clone()),
-                    (None, None) => Some(Reason::NewVariant),
-                    (None, Some(o)) if !in_place(o) || o.settings != recipes[index] => {
-                        let at = if in_place(o) { &o.path } else { &**path };
-                        Some(variant_changes.reason(index, o, at))
+                let facts = Facts {
+                    source_rebuilt: whole_source_reason.is_some(),
+                    recorded: existing.map(state_of),
+                    in_place: existing.is_some_and(in_place),
+                    same_recipe: existing.is_some_and(|o| o.settings == recipes[index]),
+                    same_pipeline: existing.is_some_and(|o| o.pipeline == PIPELINE_VERSION),
+                    same_decode: existing
+                        .is_some_and(|o| o.eighths == eighths && o.via == via(index)),
+                    force: settings.force,
+                };
+                let reason = match (decide(&facts), existing) {
+                    (Decision::Keep { restat }, Some(o)) => {
+                        kept.push((o, restat));
+                        None
                     }
-                    (None, Some(o)) if o.pipeline != PIPELINE_VERSION => {
-                        Some(Reason::PipelineChanged {
+                    (Decision::Keep { .. }, None) => unreachable!("only a recorded output stays"),
+                    (Decision::Rebuild(Why::Source), _) => whole_source_reason.clone(),
+                    (Decision::Rebuild(Why::NewVariant), _) => Some(Reason::NewVariant),
+                    (Decision::Rebuild(why), Some(o)) => Some(match why {
+                        Why::VariantChanged => {
+                            let at = if in_place(o) { &o.path } else { &**path };
+                            variant_changes.reason(index, o, at)
+                        }
+                        Why::PipelineChanged => Reason::PipelineChanged {
                             old: o.pipeline,
                             new: PIPELINE_VERSION,
-                        })
-                    }
-                    (None, Some(o)) if o.eighths != eighths || o.via != via(index) => {
-                        Some(Reason::DecodeChanged {
+                        },
+                        Why::DecodeChanged => Reason::DecodeChanged {
                             old_eighths: o.eighths,
                             new_eighths: eighths,
                             chain_changed: o.via != via(index),
-                        })
-                    }
-                    (None, Some(o)) => match state_of(o) {
-                        OutputState::Missing => Some(Reason::OutputMissing),
-                        OutputState::Modified => Some(Reason::OutputModified),
-                        _ if settings.force => Some(Reason::Forced),
-                        OutputState::Intact => {
-                            kept.push((o, None));
-                            None
-                        }
-                        OutputState::Restat(stat) => {
-                            kept.push((o, Some(stat)));
-                            None
-                        }
-                    },
+                        },
+                        Why::OutputMissing => Reason::OutputMissing,
+                        Why::OutputModified => Reason::OutputModified,
+                        Why::Forced => Reason::Forced,
+                        Why::Source | Why::NewVariant => unreachable!("matched above"),
+                    }),
+                    (Decision::Rebuild(_), None) => unreachable!("decide needs a record"),
                 };
                 let stays = reason.is_none();
                 // A content-named output of ours that is rebuilt is replaced
@@ -866,5 +917,6 @@ fn without_extension(path: &Path) -> &[u8] {
     }
 }
 
+mod decide;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 //!
 //! The helper is the `thumbgen` binary itself, run with [`SERVE_ARG`]: it
 //! reads the source on stdin and writes its answer on stdout (a postcard
-//! [`Reply`], then the decoded pixels). A helper that takes longer than
+//! `Reply`, then the decoded pixels). A helper that takes longer than
 //! [`Limits::decode_timeout`] is killed, and the source fails. The library decodes in process unless [`isolate_in`]
 //! names that binary (unit tests, which have no such binary, do).
 
