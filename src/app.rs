@@ -790,7 +790,19 @@ fn clean_owned(
         // The folders are no longer claimed: a later build claims them
         // again if nothing in them is the user's.
         for (folder, _) in &survey.folders {
-            let _ = std::fs::remove_file(folder.join(owned::MARKER));
+            let marker = folder.join(owned::MARKER);
+            match std::fs::remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // A marker left behind claims the folder again next build;
+                // say so rather than pass over it.
+                Err(e) => reporter.warn(&Warning::RemoveFailed {
+                    path: marker,
+                    error: describe_io(&e),
+                    reason: None,
+                    source: None,
+                }),
+            }
             fsutil::prune_empty_dirs(folder, &config.output);
         }
     }
