@@ -172,6 +172,36 @@ pub const DEFAULT_AVIF_SPEED: u8 = 10;
 /// What transparency is flattened onto when the config names no colour.
 pub const DEFAULT_BACKGROUND: [u8; 3] = [255, 255, 255];
 
+/// One setting of a recipe: how the config shows it, and the bytes the
+/// recipe hashes.
+struct RecipeField {
+    key: &'static str,
+    shown: String,
+    hashed: Vec<u8>,
+    /// Added after the first release: hashed after its name.
+    later: bool,
+}
+
+impl RecipeField {
+    fn first(key: &'static str, shown: String, hashed: Vec<u8>) -> RecipeField {
+        RecipeField {
+            key,
+            shown,
+            hashed,
+            later: false,
+        }
+    }
+
+    fn later(key: &'static str, shown: String, hashed: Vec<u8>) -> RecipeField {
+        RecipeField {
+            key,
+            shown,
+            hashed,
+            later: true,
+        }
+    }
+}
+
 impl Variant {
     /// A variant with the config's defaults for everything but its name,
     /// box and format: `contain`, centred, the format's default quality
@@ -202,10 +232,11 @@ impl Variant {
         }
     }
 
-    /// The settings that decide its outputs' bytes, as the config writes
-    /// them; recorded with the recipe so that `--explain` can say what
-    /// changed. Keep in step with [`Variant::settings_hash`].
-    pub fn settings(&self) -> Vec<Setting> {
+    /// The settings that decide its outputs' bytes, one entry each, in the
+    /// order the recipe hashes them: the one list that both the recipe
+    /// ([`Variant::settings_hash`]) and `--explain`'s old → new changes
+    /// ([`Variant::settings`]) are read from, so they cannot disagree.
+    fn recipe_fields(&self) -> Vec<RecipeField> {
         let [r, g, b] = self.background;
         let side = |n: u32| {
             if n == UNBOUNDED {
@@ -214,62 +245,78 @@ impl Variant {
                 n.to_string()
             }
         };
-        let mut settings = vec![
-            ("width", side(self.width)),
-            ("height", side(self.height)),
-            ("fit", self.fit.name().to_string()),
-            ("format", self.format.name().to_string()),
-            ("quality", self.quality.to_string()),
-            ("background", format!("#{r:02x}{g:02x}{b:02x}")),
-            ("codec", encoder(self.format).to_string()),
+        let codec = encoder(self.format);
+        let mut codec_bytes = codec.as_bytes().to_vec();
+        codec_bytes.push(0);
+        let mut fields = vec![
+            RecipeField::first("width", side(self.width), self.width.to_le_bytes().to_vec()),
+            RecipeField::first(
+                "height",
+                side(self.height),
+                self.height.to_le_bytes().to_vec(),
+            ),
+            RecipeField::first("fit", self.fit.name().into(), vec![self.fit as u8]),
+            RecipeField::first("format", self.format.name().into(), vec![self.format as u8]),
+            RecipeField::first("quality", self.quality.to_string(), vec![self.quality]),
+            RecipeField::first(
+                "background",
+                format!("#{r:02x}{g:02x}{b:02x}"),
+                self.background.to_vec(),
+            ),
+            RecipeField::first("codec", codec.into(), codec_bytes),
         ];
-        // Settings added since the first release appear only when set, so
-        // that a record made before them compares equal.
+        // Settings added since the first release are there only when they
+        // differ from the behaviour before them, so that the recipes (and
+        // the records) made before them stay equal.
         if self.fit == Fit::Cover && self.position != Position::Center {
-            settings.push(("position", self.position.name().to_string()));
-        }
-        if self.format == Format::Avif {
-            settings.push(("speed", self.speed.to_string()));
-        }
-        if self.sharpen_milli > 0 {
-            settings.push((
-                "sharpen",
-                format!("{}", f64::from(self.sharpen_milli) / 1000.0),
+            fields.push(RecipeField::later(
+                "position",
+                self.position.name().into(),
+                vec![self.position as u8],
             ));
         }
-        settings
+        if self.format == Format::Avif {
+            fields.push(RecipeField::later(
+                "speed",
+                self.speed.to_string(),
+                vec![self.speed],
+            ));
+        }
+        if self.sharpen_milli > 0 {
+            fields.push(RecipeField::later(
+                "sharpen",
+                format!("{}", f64::from(self.sharpen_milli) / 1000.0),
+                self.sharpen_milli.to_le_bytes().to_vec(),
+            ));
+        }
+        fields
+    }
+
+    /// The settings that decide its outputs' bytes, as the config writes
+    /// them; recorded with the recipe so that `--explain` can say what
+    /// changed.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.recipe_fields()
             .into_iter()
-            .map(|(key, value)| Setting {
-                key: key.to_string(),
-                value,
+            .map(|f| Setting {
+                key: f.key.to_string(),
+                value: f.shown,
             })
             .collect()
     }
 
-    /// The recipe: a hash of [`Variant::settings`], the format's codec
-    /// identity ([`encoder`]) included. Settings added later are hashed
-    /// only when they differ from the behaviour before them, so that
-    /// existing outputs keep their recipes.
+    /// The recipe: a hash of the same fields as [`Variant::settings`], the
+    /// format's codec identity ([`encoder`]) included. The fields of the
+    /// first release are hashed as they are; later ones after their name.
     pub fn settings_hash(&self) -> Recipe {
         let mut h = blake3::Hasher::new();
         h.update(b"thumbgen-variant-v2\0");
-        h.update(&self.width.to_le_bytes());
-        h.update(&self.height.to_le_bytes());
-        h.update(&[self.fit as u8, self.format as u8, self.quality]);
-        h.update(&self.background);
-        h.update(encoder(self.format).as_bytes());
-        h.update(b"\0");
-        if self.fit == Fit::Cover && self.position != Position::Center {
-            h.update(b"position\0");
-            h.update(&[self.position as u8]);
-        }
-        if self.format == Format::Avif {
-            h.update(b"speed\0");
-            h.update(&[self.speed]);
-        }
-        if self.sharpen_milli > 0 {
-            h.update(b"sharpen\0");
-            h.update(&self.sharpen_milli.to_le_bytes());
+        for field in self.recipe_fields() {
+            if field.later {
+                h.update(field.key.as_bytes());
+                h.update(b"\0");
+            }
+            h.update(&field.hashed);
         }
         *h.finalize().as_bytes()
     }
@@ -476,4 +523,62 @@ mod tests {
             "the JPEG decoder changed: bump PIPELINE_VERSION"
         );
     }
+}
+
+#[cfg(test)]
+mod recipe_pins {
+    use super::*;
+
+    /// Variants of every kind of setting, default and not.
+    fn kinds() -> Vec<Variant> {
+        let mut cover = Variant::new("c", 256, 256, Format::Jpeg);
+        cover.fit = Fit::Cover;
+        cover.position = Position::Attention;
+        let mut sharp = Variant::new("s", 640, UNBOUNDED, Format::Webp);
+        sharp.sharpen_milli = 500;
+        sharp.background = [1, 2, 3];
+        let mut avif = Variant::new("a", 1280, UNBOUNDED, Format::Avif);
+        avif.speed = 8;
+        avif.quality = 60;
+        vec![
+            Variant::new("t", 256, 256, Format::Jpeg),
+            Variant::new("p", 100, 40, Format::Png),
+            cover,
+            sharp,
+            avif,
+        ]
+    }
+
+    /// Today's recipes and settings, pinned: a change here rebuilds every
+    /// output of every user, so it must be on purpose.
+    #[test]
+    fn recipes_and_settings_are_pinned() {
+        let shown: Vec<String> = kinds()
+            .iter()
+            .map(|v| {
+                let hash: String = v.settings_hash()[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let settings: Vec<String> = v
+                    .settings()
+                    .into_iter()
+                    .filter(|s| s.key != "codec")
+                    .map(|s| format!("{}={}", s.key, s.value))
+                    .collect();
+                format!("{hash} {}", settings.join(" "))
+            })
+            .collect();
+        assert_eq!(shown, PINNED);
+    }
+
+    /// (A codec's new version changes the hashes too: every output of that
+    /// format is then rebuilt, rightly.)
+    const PINNED: [&str; 5] = [
+        "2dea957ebfbc2a6e width=256 height=256 fit=contain format=jpeg quality=80 background=#ffffff",
+        "3e526602cbfcdd50 width=100 height=40 fit=contain format=png quality=80 background=#ffffff",
+        "429025c14f973985 width=256 height=256 fit=cover format=jpeg quality=80 background=#ffffff position=attention",
+        "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
+        "50f673e9d4f05af4 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8",
+    ];
 }
