@@ -21,9 +21,8 @@ use crate::fsutil::{self, PathError};
 use crate::hash::hash_bytes;
 use crate::model::{Hash, OutputRecord, Shape, SourceRecord, Unreadable};
 use crate::owned;
-use crate::plan::{Build, Job, Plan, Removal};
+use crate::plan::{Build, Job, Plan, Removal, Standing};
 use crate::problem::Failure;
-use crate::reason::Reason;
 use crate::record;
 use crate::remote::{self, Entry, Found, Made, Remote, Repair};
 use crate::render::{render, Leniency, Limits, Rendered};
@@ -341,18 +340,13 @@ impl<'a> Executor<'a> {
     /// build cannot help them, so `--check` must not say it would.
     pub fn settle_by_content(&self, plan: &mut Plan) {
         let jobs = std::mem::take(&mut plan.jobs);
-        let (failing, jobs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|job| {
-            job.builds.iter().all(|b| {
-                b.reason
-                    == Reason::PreviouslyFailed {
-                        same_settings: true,
-                    }
-            })
-        });
+        let (failing, jobs): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|job| job.standing == Standing::FailsAsBefore);
         plan.failing = failing.into_iter().map(|job| job.source).collect();
         let (unknown, known): (Vec<_>, Vec<_>) = jobs
             .into_iter()
-            .partition(|job| job.builds.iter().all(|b| b.reason == Reason::NewSource));
+            .partition(|job| job.standing == Standing::Unrecorded);
         let verdicts: Vec<Verdict> = unknown.par_iter().map(|job| self.verify(job)).collect();
         plan.jobs = known;
         for (job, verdict) in unknown.into_iter().zip(verdicts) {

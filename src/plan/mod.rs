@@ -118,6 +118,21 @@ pub struct Job {
     /// Placeholders recorded for this content that still hold; `None` when
     /// the config wants them and the job must decode to make them.
     pub placeholder: Option<Box<Placeholder>>,
+    /// What the records say of the source, which `--check` acts on.
+    pub standing: Standing,
+}
+
+/// What the records say of a job's source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Recorded (or a recorded source renamed).
+    Recorded,
+    /// Not recorded at all: with no cache every source is, and `--check`
+    /// then compares the files on disk with what a build would write.
+    Unrecorded,
+    /// It failed last time with this content and these settings: a build
+    /// would fail again, and `--check` says so rather than call it stale.
+    FailsAsBefore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -712,6 +727,17 @@ impl<'a> Sources<'a> {
                     })
                     .cloned()
                     .collect();
+                let standing = match (record, renamed, &whole_source_reason) {
+                    (
+                        Some(_),
+                        _,
+                        Some(Reason::PreviouslyFailed {
+                            same_settings: true,
+                        }),
+                    ) => Standing::FailsAsBefore,
+                    (None, None, _) => Standing::Unrecorded,
+                    _ => Standing::Recorded,
+                };
                 plan.jobs.push(Job {
                     source: source.rel.clone(),
                     fingerprint,
@@ -720,6 +746,7 @@ impl<'a> Sources<'a> {
                     previous,
                     shape: renamed.and_then(|(_, old)| old.shape),
                     placeholder,
+                    standing,
                 });
                 continue;
             }

@@ -223,3 +223,26 @@ fn the_readme_explains_every_kind_the_schema_allows() {
         }
     }
 }
+
+/// Placeholders asked for after a build make the sources stale, not
+/// failing: `--check` says to build, and the build makes them.
+#[test]
+fn check_after_adding_placeholders_says_stale_not_failing() {
+    let variants = "[[variants]]\nname = \"t\"\nwidth = 64\nheight = 64\n";
+    let env = Env::new(&format!(
+        "manifest = \"public/thumbs/manifest.json\"\n{variants}"
+    ));
+    env.add_image("a.jpg", 120, 80, 1);
+    env.add_image("b.png", 90, 90, 2);
+    env.build(&[], 0);
+    env.set_variants(&format!(
+        "manifest = \"public/thumbs/manifest.json\"\nplaceholder = \"thumbhash\"\n{variants}"
+    ));
+    let check = env.build(&["--check", "--json"], 1);
+    assert!(check.stderr.contains("not up to date"), "{}", check.stderr);
+    assert!(!check.stderr.contains("fail to build"), "{}", check.stderr);
+    let summary = parse_events(&check.stdout).pop().unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    env.build(&[], 0);
+    env.build(&["--check"], 0);
+}
