@@ -468,47 +468,45 @@ impl<'a> Executor<'a> {
             .first()
             .map(|(_, _, e, _)| e.made().shape)
             .or(job.shape);
-        let (record, shape, eighths, rendered, placeholder, leniency) =
-            match (job.fingerprint.hash, known_shape) {
-                (Some(hash), Some(shape))
-                    if to_render.is_empty() && !self.needs_placeholder(job) =>
-                {
-                    (
-                        record::read(&job.fingerprint, hash),
-                        shape,
-                        8,
-                        Vec::new(),
-                        job.placeholder.clone(),
-                        None,
-                    )
+        // Nothing to render: the record and shape come from what is known.
+        let done = match (job.fingerprint.hash, known_shape) {
+            (Some(hash), Some(shape)) if to_render.is_empty() && !self.needs_placeholder(job) => {
+                RenderedJob {
+                    record: record::read(&job.fingerprint, hash),
+                    images: Vec::new(),
+                    shape,
+                    eighths: 8,
+                    placeholder: job.placeholder.clone(),
+                    leniency: None,
                 }
-                _ => {
-                    let mut done = match render(&to_render) {
+            }
+            _ => {
+                let mut done = match render(&to_render) {
+                    Ok(done) => done,
+                    Err(outcome) => return *outcome,
+                };
+                // The source changed after it was looked up: what the cache
+                // had is of the old content, so render everything.
+                if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
+                    to_render.extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
+                    to_render.sort_by_key(|(i, _, _)| *i);
+                    done = match render(&to_render) {
                         Ok(done) => done,
                         Err(outcome) => return *outcome,
                     };
-                    // The source changed after it was looked up: what the cache
-                    // had is of the old content, so render everything.
-                    if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
-                        to_render
-                            .extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
-                        to_render.sort_by_key(|(i, _, _)| *i);
-                        done = match render(&to_render) {
-                            Ok(done) => done,
-                            Err(outcome) => return *outcome,
-                        };
-                    }
-                    let placeholder = done.placeholder.or_else(|| job.placeholder.clone());
-                    (
-                        done.record,
-                        done.shape,
-                        done.eighths,
-                        done.images,
-                        placeholder,
-                        done.leniency,
-                    )
                 }
-            };
+                done.placeholder = done.placeholder.or_else(|| job.placeholder.clone());
+                done
+            }
+        };
+        let RenderedJob {
+            record,
+            images: rendered,
+            shape,
+            eighths,
+            placeholder,
+            leniency,
+        } = done;
 
         for (_, build, entry, bytes) in hits {
             let hash = entry.digest().expect("verified on download");
