@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use crate::config::{self, Config, RemoteSettings};
 use crate::db::{Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
-use crate::execute::{Executor, Outcome};
+use crate::execute::{Executor, Outcome, Provenance};
 use crate::fingerprint::{fs_now, observe_found, observe_outputs, Reads};
 use crate::fsutil;
 use crate::manifest;
@@ -626,13 +626,14 @@ impl Commit<'_> {
                 }
                 {
                     let mut counts = self.counts.lock().unwrap();
-                    let verified = built.iter().filter(|b| b.verified).count();
-                    let moved = built.iter().filter(|b| b.moved).count();
-                    let downloaded = built.iter().filter(|b| b.downloaded && !b.verified).count();
-                    counts.verified += verified;
-                    counts.moved += moved;
-                    counts.downloaded += downloaded;
-                    counts.built += built.len() - verified - moved - downloaded;
+                    for b in &built {
+                        *match b.how {
+                            Provenance::Built => &mut counts.built,
+                            Provenance::Downloaded => &mut counts.downloaded,
+                            Provenance::Moved => &mut counts.moved,
+                            Provenance::Verified { .. } => &mut counts.verified,
+                        } += 1;
+                    }
                 }
                 self.reporter.built(&source, &built);
                 self.record(&job.source, Some(&record))

@@ -33,14 +33,47 @@ pub struct Built {
     pub build: Build,
     /// What is now recorded for it.
     pub output: OutputRecord,
-    /// The file already held exactly these bytes and was left alone: a
-    /// build after losing the cache, or `--force`, verifies what it finds
-    /// rather than rewriting it.
-    pub verified: bool,
+    /// How it came to be in place.
+    pub how: Provenance,
+}
+
+/// How an output came to be in place: each is counted once, under one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Rendered here and written.
+    Built,
+    /// Downloaded from the shared cache and written.
+    Downloaded,
     /// Moved from a renamed source's old path, not rendered.
-    pub moved: bool,
-    /// Downloaded from the shared cache, not rendered.
-    pub downloaded: bool,
+    Moved,
+    /// The file already held exactly these bytes and was left alone (a
+    /// build after losing the cache, or `--force`, verifies what it finds
+    /// rather than rewriting it); `downloaded` when the bytes came from the
+    /// shared cache.
+    Verified {
+        /// The bytes were downloaded, not rendered.
+        downloaded: bool,
+    },
+}
+
+impl Provenance {
+    /// The output was rendered or downloaded, and found already on disk
+    /// (`verified`) or written.
+    fn placed(downloaded: bool, verified: bool) -> Provenance {
+        match (downloaded, verified) {
+            (downloaded, true) => Provenance::Verified { downloaded },
+            (true, false) => Provenance::Downloaded,
+            (false, false) => Provenance::Built,
+        }
+    }
+
+    /// Its bytes came from the shared cache.
+    pub fn downloaded(self) -> bool {
+        matches!(
+            self,
+            Provenance::Downloaded | Provenance::Verified { downloaded: true }
+        )
+    }
 }
 
 /// What became of one job.
@@ -438,9 +471,7 @@ impl<'a> Executor<'a> {
                 (Some(output), _) => built.push(Built {
                     build: build.clone(),
                     output,
-                    verified: false,
-                    moved: true,
-                    downloaded: false,
+                    how: Provenance::Moved,
                 }),
                 (None, Some(Found::Hit { entry, bytes })) => {
                     hits.push((index, build, entry, bytes))
@@ -531,9 +562,7 @@ impl<'a> Executor<'a> {
             built.push(Built {
                 build: build.clone(),
                 output: record::written(variant, made.eighths, written),
-                verified,
-                moved: false,
-                downloaded: true,
+                how: Provenance::placed(true, verified),
             });
         }
 
@@ -575,9 +604,7 @@ impl<'a> Executor<'a> {
             built.push(Built {
                 build: build.clone(),
                 output: record::written(variant, eighths, written),
-                verified,
-                moved: false,
-                downloaded: false,
+                how: Provenance::placed(false, verified),
             });
             let key = keys.as_ref().and_then(|k| k[index]);
             if let (Some(remote), Some(key)) = (self.remote, key) {

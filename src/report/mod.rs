@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::JsonMode;
 use crate::error::{Error, Exit, Holder};
-use crate::execute::Built;
+use crate::execute::{Built, Provenance};
 use crate::model::OutputRecord;
 use crate::plan::{Build, Plan, Removal};
 use crate::problem::{Failure, Warning};
@@ -271,7 +271,7 @@ impl Reporter {
     pub fn built(&self, source: &Path, built: &[Built]) {
         for b in built {
             let o = &b.output;
-            if self.explain && b.downloaded && !self.quiet {
+            if self.explain && b.how.downloaded() && !self.quiet {
                 self.line(&format!(
                     "got    {}  (downloaded from the shared cache)",
                     o.path.display()
@@ -282,9 +282,9 @@ impl Reporter {
                 variant: &o.variant,
                 path: path_text(&o.path),
                 reason: b.build.reason.code(),
-                verified: b.verified,
-                moved: b.moved,
-                downloaded: b.downloaded,
+                verified: matches!(b.how, Provenance::Verified { .. }),
+                moved: b.how == Provenance::Moved,
+                downloaded: b.how.downloaded(),
                 bytes: o.stat.len,
                 width: o.width,
                 height: o.height,
