@@ -488,30 +488,10 @@ impl<'a> Sources<'a> {
         for source in part.iter().filter(|s| in_part(&s.rel)) {
             let record = state.get(&source.rel);
             recorded_seen += usize::from(record.is_some());
-            let fingerprint = match (&source.fingerprint, collisions.get(&source.rel)) {
-                // There but unreadable, maybe for a moment: what it had stays.
-                (Err(Unreadable::Io(error)), _) if record.is_some() => {
-                    plan.failures.push(SourceFailure {
-                        source: source.rel.clone(),
-                        failure: Failure::Unread {
-                            error: error.clone(),
-                        },
-                    });
-                    continue;
-                }
-                (Err(error), _) => {
-                    let failure = Failure::Unreadable(error.clone());
-                    fail(&mut plan, source, record, failure, &state_of);
-                    continue;
-                }
-                (Ok(_), Some(other)) => {
-                    let failure = Failure::Collision {
-                        other: other.clone(),
-                    };
-                    fail(&mut plan, source, record, failure, &state_of);
-                    continue;
-                }
-                (Ok(fingerprint), None) => *fingerprint,
+            let collision = collisions.get(&source.rel);
+            let Some(fingerprint) = readable(&mut plan, source, record, collision, &state_of)
+            else {
+                continue;
             };
 
             // A new source with the content of one that vanished is that source
@@ -525,14 +505,7 @@ impl<'a> Sources<'a> {
             let renamed_derivation = renamed
                 .and_then(|(_, old)| old.shape)
                 .map(|shape| derivation(shape, settings.variants));
-            let whole_source_reason = match record {
-                None => Some(Reason::NewSource),
-                Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
-                Some(r) if r.failed.is_some() => Some(Reason::PreviouslyFailed {
-                    same_settings: r.failed == Some(settings.failure_context),
-                }),
-                Some(_) => None,
-            };
+            let whole_source_reason = source_reason(record, &fingerprint, settings);
             let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
             let derivation = record
                 .and_then(|r| r.shape)
@@ -728,13 +701,13 @@ impl<'a> Sources<'a> {
                     .cloned()
                     .collect();
                 let standing = match (record, renamed, &whole_source_reason) {
-                    (
-                        Some(_),
-                        _,
-                        Some(Reason::PreviouslyFailed {
-                            same_settings: true,
-                        }),
-                    ) => Standing::FailsAsBefore,
+                    (Some(_), _, Some(Reason::PreviouslyFailed { same_settings })) => {
+                        if *same_settings {
+                            Standing::FailsAsBefore
+                        } else {
+                            Standing::Recorded
+                        }
+                    }
                     (None, None, _) => Standing::Unrecorded,
                     _ => Standing::Recorded,
                 };
@@ -766,6 +739,53 @@ impl<'a> Sources<'a> {
         }
 
         Some((plan, recorded_seen))
+    }
+}
+
+/// The source's fingerprint, if it can be planned: an unreadable source,
+/// or one that collides with another, is a failure in `plan` instead.
+fn readable(
+    plan: &mut Plan,
+    source: &ObservedSource,
+    record: Option<&SourceRecord>,
+    collision: Option<&PathBuf>,
+    state_of: &impl Fn(&OutputRecord) -> OutputState,
+) -> Option<Fingerprint> {
+    let failure = match (&source.fingerprint, collision) {
+        (Ok(fingerprint), None) => return Some(*fingerprint),
+        // There but unreadable, maybe for a moment: what it had stays.
+        (Err(Unreadable::Io(error)), _) if record.is_some() => {
+            plan.failures.push(SourceFailure {
+                source: source.rel.clone(),
+                failure: Failure::Unread {
+                    error: error.clone(),
+                },
+            });
+            return None;
+        }
+        (Err(error), _) => Failure::Unreadable(error.clone()),
+        (Ok(_), Some(other)) => Failure::Collision {
+            other: other.clone(),
+        },
+    };
+    fail(plan, source, record, failure, state_of);
+    None
+}
+
+/// Why every output of the source is rebuilt, if one is: it is new, its
+/// content changed, or it failed last time.
+fn source_reason(
+    record: Option<&SourceRecord>,
+    fingerprint: &Fingerprint,
+    settings: &Settings,
+) -> Option<Reason> {
+    match record {
+        None => Some(Reason::NewSource),
+        Some(r) if Some(r.hash) != fingerprint.hash => Some(Reason::SourceChanged),
+        Some(r) if r.failed.is_some() => Some(Reason::PreviouslyFailed {
+            same_settings: r.failed == Some(settings.failure_context),
+        }),
+        Some(_) => None,
     }
 }
 
