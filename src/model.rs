@@ -118,11 +118,6 @@ impl Format {
             Format::Avif => "image/avif",
         }
     }
-
-    /// Whether the format keeps transparency (else alpha is flattened).
-    pub fn supports_alpha(self) -> bool {
-        !matches!(self, Format::Jpeg)
-    }
 }
 
 /// What of a source decides how its variants are made from it: its
