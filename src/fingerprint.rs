@@ -26,7 +26,7 @@ use crate::model::{
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
 /// the moment its record was taken may change again within the same clock
 /// tick without its stat changing, so its stat cannot vouch for its content.
-pub fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
+pub(crate) fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
     stat.mtime_ns >= recorded_at_ns
 }
 
@@ -36,7 +36,7 @@ pub fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
 /// systems), and a file written just after this moment may carry an mtime
 /// that is earlier than the system time; compared with this marker it is
 /// still seen as racy.
-pub fn fs_now(dir: &Path) -> io::Result<i64> {
+pub(crate) fn fs_now(dir: &Path) -> io::Result<i64> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let mut file = std::fs::OpenOptions::new()
@@ -48,37 +48,9 @@ pub fn fs_now(dir: &Path) -> io::Result<i64> {
     Ok(Stat::of(&file.metadata()?).mtime_ns)
 }
 
-/// Fingerprint every found source, hashing only those with a record whose
-/// stat cannot vouch for the recorded hash. `now_ns` is the file-system
-/// clock at the start of the run (for the racy rule); `None` when nothing
-/// is recorded. `hash_new`: hash sources without a record too (the shared
-/// cache finds outputs by their source's content). `progress` hears how
-/// many files need hashing (a fresh checkout hashes them all), then once
-/// per file hashed.
-pub fn observe_sources(
-    found: &[Found],
-    state: &State,
-    source_root: &Path,
-    now_ns: Option<i64>,
-    hash_new: bool,
-    progress: &(dyn HashProgress + Sync),
-) -> Vec<ObservedSource> {
-    observe_found(
-        found.to_vec(),
-        state,
-        source_root,
-        now_ns,
-        Reads {
-            hash_new,
-            probe: false,
-        },
-        progress,
-    )
-}
-
 /// What to read of sources beyond their stat.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Reads {
+pub(crate) struct Reads {
     /// Hash new sources too (to ask the shared cache before building).
     pub hash_new: bool,
     /// Read the header of each source whose record cannot say its shape
@@ -86,9 +58,14 @@ pub struct Reads {
     pub probe: bool,
 }
 
-/// [`observe_sources`], taking the found sources' paths rather than
-/// copying them.
-pub fn observe_found(
+/// Fingerprint every found source, hashing only those with a record whose
+/// stat cannot vouch for the recorded hash. `now_ns` is the file-system
+/// clock at the start of the run (for the racy rule); `None` when nothing
+/// is recorded. `reads.hash_new`: hash sources without a record too (the
+/// shared cache finds outputs by their source's content). `progress` hears
+/// how many files need hashing (a fresh checkout hashes them all), then
+/// once per file hashed.
+pub(crate) fn observe_found(
     found: Vec<Found>,
     state: &State,
     source_root: &Path,
@@ -198,8 +175,8 @@ fn vanished_sizes(found: &[Found], state: &State) -> HashSet<u64, FxBuildHasher>
         .collect()
 }
 
-/// Where [`observe_sources`] reports how hashing goes.
-pub trait HashProgress {
+/// Where [`observe_found`] reports how hashing goes.
+pub(crate) trait HashProgress {
     /// Hashing `files` files begins.
     fn start(&self, files: usize);
     /// One more file hashed.
@@ -210,7 +187,7 @@ pub trait HashProgress {
 
 /// The state of every recorded output: stat first, content only when the
 /// stat changed. Only the outputs that are not intact are listed.
-pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
+pub(crate) fn observe_outputs(state: &State, root: &Path) -> OutputStates {
     // Grouped by folder, each opened once; keyed by the folder's bytes,
     // which are cheaper to hash than a `Path`'s components.
     let mut by_dir: HashMap<&[u8], (&Path, Vec<&OutputRecord>), FxBuildHasher> = HashMap::default();
@@ -248,6 +225,22 @@ pub fn observe_outputs(state: &State, root: &Path) -> OutputStates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`observe_found`] without probing, from borrowed paths.
+    fn observe_sources(
+        found: &[Found],
+        state: &State,
+        source_root: &Path,
+        now_ns: Option<i64>,
+        hash_new: bool,
+        progress: &(dyn HashProgress + Sync),
+    ) -> Vec<ObservedSource> {
+        let reads = Reads {
+            hash_new,
+            probe: false,
+        };
+        observe_found(found.to_vec(), state, source_root, now_ns, reads, progress)
+    }
     use std::path::PathBuf;
 
     #[test]

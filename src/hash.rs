@@ -8,14 +8,14 @@ use std::path::Path;
 use crate::model::Hash;
 
 /// blake3 of a file's bytes; large files are memory-mapped.
-pub fn hash_file(path: &Path) -> io::Result<Hash> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<Hash> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_mmap(path)?;
     Ok(*hasher.finalize().as_bytes())
 }
 
 /// blake3 of `bytes`.
-pub fn hash_bytes(bytes: &[u8]) -> Hash {
+pub(crate) fn hash_bytes(bytes: &[u8]) -> Hash {
     *blake3::hash(bytes).as_bytes()
 }
 

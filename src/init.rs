@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// The starter config for photos in `source` and thumbnails in `output`
 /// (both relative to the config's folder).
-pub fn starter(source: &str, output: &str) -> String {
+pub(crate) fn starter(source: &str, output: &str) -> String {
     format!(
         r#"# thumbgen: thumbnails of every photo under `source`, in `output`.
 # Paths are relative to this file. `thumbgen build` brings them up to date;
@@ -49,7 +49,7 @@ formats = ["avif", "webp", "jpeg"]
 }
 
 /// Write the starter config in `dir`; never over an existing one.
-pub fn init(dir: &Path, source: &str, output: &str) -> Result<std::path::PathBuf> {
+pub(crate) fn init(dir: &Path, source: &str, output: &str) -> Result<std::path::PathBuf> {
     let file = dir.join(FILE_NAME);
     if file.exists() {
         return Err(Error::Config(format!(

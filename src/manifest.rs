@@ -18,7 +18,7 @@ use crate::variant::Variant;
 
 /// Version of the manifest's format. 2: keyed by source, with URLs, MIME
 /// types, `srcset`s, `<picture>` snippets and placeholders.
-pub const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Manifest<'a> {
@@ -69,7 +69,7 @@ struct OutputEntry<'a> {
 
 /// The manifest's bytes for `state` (sources that failed are left out:
 /// they have no outputs).
-pub fn render(state: &State, config: &Config) -> Vec<u8> {
+pub(crate) fn render(state: &State, config: &Config) -> Vec<u8> {
     // Outputs in config order: a set's formats as it lists them, each
     // format's widths ascending.
     let order: HashMap<&str, usize> = config
@@ -266,7 +266,7 @@ fn escape(text: &str) -> String {
 /// `manifest` setting, a lost cache): a file there must be a manifest in
 /// thumbgen's own format, or the run stops here. (A recorded manifest is
 /// proved by its hash in [`write()`], from the bytes it reads anyway.)
-pub fn check_ours(path: &Path) -> Result<(), Error> {
+pub(crate) fn check_ours(path: &Path) -> Result<(), Error> {
     match read_existing(path)? {
         Some(bytes) => ensure_ours(path, &bytes, None),
         None => Ok(()),
@@ -318,7 +318,7 @@ fn is_a_manifest(bytes: &[u8]) -> bool {
 /// Returns the hash of the manifest's bytes, recorded so that a later
 /// build can prove the file is its own before writing over or removing it
 /// (when `manifest` moves or goes).
-pub fn write(
+pub(crate) fn write(
     state: &State,
     config: &Config,
     manifest_path: &Path,
@@ -343,7 +343,7 @@ pub fn write(
 }
 
 /// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

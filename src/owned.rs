@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::model::Format;
 
 /// The marker's file name, in a variant's folder.
-pub const MARKER: &str = ".thumbgen-owned";
+pub(crate) const MARKER: &str = ".thumbgen-owned";
 
 /// The marker's text, for whoever opens the folder.
 const MARKER_TEXT: &str = "\
@@ -30,13 +30,13 @@ This folder is made by thumbgen. Image files in it (.jpg, .png, .webp,
 ";
 
 /// Whether `folder` carries the marker.
-pub fn is_owned(folder: &Path) -> bool {
+pub(crate) fn is_owned(folder: &Path) -> bool {
     folder.join(MARKER).is_file()
 }
 
 /// Whether `path` is named like an output: not hidden, with the extension
 /// of a format thumbgen writes.
-pub fn is_output_name(path: &Path) -> bool {
+pub(crate) fn is_output_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -48,7 +48,7 @@ pub fn is_output_name(path: &Path) -> bool {
 
 /// Create `folder` if needed and mark it as thumbgen's. Only for a folder
 /// thumbgen creates, or one whose images it has all recorded.
-pub fn mark(folder: &Path) -> io::Result<()> {
+pub(crate) fn mark(folder: &Path) -> io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let marker = folder.join(MARKER);
     // Workers writing into a new folder at once: the first one writes it.
@@ -104,7 +104,7 @@ fn count_output_files(folder: &Path) -> usize {
 
 /// What a build found in the output tree.
 #[derive(Debug, Default)]
-pub struct Survey {
+pub(crate) struct Survey {
     /// The owned folders: under the output root, and relative to the
     /// config folder (as output records name paths).
     pub folders: Vec<(PathBuf, PathBuf)>,
@@ -117,13 +117,13 @@ pub struct Survey {
 
 impl Survey {
     /// Whether `path` (relative to the config folder) is in an owned folder.
-    pub fn holds(&self, path: &Path) -> bool {
+    pub(crate) fn holds(&self, path: &Path) -> bool {
         self.folders.iter().any(|(_, rel)| path.starts_with(rel))
     }
 
     /// Every file named like an output in the owned folders, relative to
     /// the config folder, sorted.
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for (folder, rel) in &self.folders {
             output_files(folder, rel, &mut files);
@@ -138,7 +138,7 @@ impl Survey {
 /// config folder. With `claim`, a configured folder without the marker
 /// whose images are all `recorded` is marked now. With `count`, the files
 /// named like outputs in owned folders are counted (`Survey::count`).
-pub fn survey(
+pub(crate) fn survey(
     output: &Path,
     output_rel: &Path,
     configured: &[&str],

@@ -12,7 +12,7 @@ use crate::variant::{Variant, PIPELINE_VERSION};
 
 /// The record of a source with nothing to build whose stat moved on (a
 /// touch, a fresh checkout) or whose outputs changed without work.
-pub fn reobserved(
+pub(crate) fn reobserved(
     previous: &SourceRecord,
     now: &Fingerprint,
     outputs: Vec<OutputRecord>,
@@ -29,7 +29,7 @@ pub fn reobserved(
 }
 
 /// An output kept as it is, with its new stat if only its stat changed.
-pub fn kept(output: &OutputRecord, restat: Option<Stat>) -> OutputRecord {
+pub(crate) fn kept(output: &OutputRecord, restat: Option<Stat>) -> OutputRecord {
     OutputRecord {
         stat: restat.unwrap_or(output.stat),
         ..output.clone()
@@ -41,7 +41,7 @@ pub fn kept(output: &OutputRecord, restat: Option<Stat>) -> OutputRecord {
 /// the plan, its stat is stale too, so the next run must re-hash it. (A new
 /// source was not hashed for the plan; its stat from the walk is older than
 /// any change, so a change shows.)
-pub fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
+pub(crate) fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
     let changed_since_planned = planned.hash.is_some_and(|h| h != read);
     SourceRecord {
         stat: if changed_since_planned {
@@ -59,7 +59,7 @@ pub fn read(planned: &Fingerprint, read: Hash) -> SourceRecord {
 }
 
 /// What was written for one variant.
-pub struct Written {
+pub(crate) struct Written {
     /// Relative to the config folder.
     pub path: std::path::PathBuf,
     /// Stat of the file now in place.
@@ -76,7 +76,7 @@ pub struct Written {
 
 /// The record of an output just written for `variant` from a decode at
 /// `eighths`.
-pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
+pub(crate) fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
     OutputRecord {
         variant: crate::model::shared_name::intern(&variant.name),
         path: w.path.into_boxed_path(),
@@ -93,7 +93,7 @@ pub fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
 }
 
 /// An output moved from a renamed source's old path to `path`.
-pub fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> OutputRecord {
+pub(crate) fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> OutputRecord {
     OutputRecord {
         path: path.into_boxed_path(),
         stat,
@@ -103,7 +103,7 @@ pub fn moved(from: &OutputRecord, path: std::path::PathBuf, stat: Stat) -> Outpu
 
 /// A source after a successful build: its shape, its placeholders (when
 /// wanted), the outputs it kept and the ones just built.
-pub fn built(
+pub(crate) fn built(
     read: SourceRecord,
     shape: Shape,
     placeholder: Option<Box<Placeholder>>,
@@ -123,7 +123,7 @@ pub fn built(
 /// A source that failed has no outputs, as after a clean build, and is
 /// retried every build until it changes or builds. `context` is
 /// [`failure_context`] of the settings it failed under.
-pub fn failed(read: SourceRecord, context: Hash) -> SourceRecord {
+pub(crate) fn failed(read: SourceRecord, context: Hash) -> SourceRecord {
     SourceRecord {
         failed: Some(context),
         placeholder: None,
@@ -136,7 +136,7 @@ pub fn failed(read: SourceRecord, context: Hash) -> SourceRecord {
 /// success: the pipeline, `max_pixels`, where outputs go (a name one file
 /// system refuses another may take), and every variant's recipe. A source
 /// that failed with the same content under the same context fails again.
-pub fn failure_context(max_pixels: u64, output: &Path, variants: &[Variant]) -> Hash {
+pub(crate) fn failure_context(max_pixels: u64, output: &Path, variants: &[Variant]) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"thumbgen-failure-context-v1\0");
     h.update(&PIPELINE_VERSION.to_le_bytes());

@@ -38,7 +38,7 @@ fn unread_kind(path: &Path) -> Option<(&'static str, &'static str)> {
 
 #[derive(Debug, Default)]
 /// What the walk found.
-pub struct Scan {
+pub(crate) struct Scan {
     /// Candidate sources, sorted by relative path.
     pub found: Vec<Found>,
     /// Image files left out by `include`/`exclude`, sorted: a recorded
@@ -50,7 +50,7 @@ pub struct Scan {
 }
 
 /// Whether `path` has the extension of a format thumbgen reads.
-pub fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         let is = |list: &[&str]| list.iter().any(|x| x.eq_ignore_ascii_case(e));
         is(IMAGE_EXTENSIONS) || (cfg!(feature = "heic") && is(HEIF_EXTENSIONS))
@@ -69,7 +69,7 @@ struct Walk {
 }
 
 /// Walk the source tree of `config` with `threads` walker threads.
-pub fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
+pub(crate) fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
     let root = &config.source;
     let meta = std::fs::metadata(root)?;
     if !meta.is_dir() {
