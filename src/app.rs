@@ -41,7 +41,7 @@ use crate::shard::Shard;
 
 /// How `thumbgen build` was asked to run.
 #[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
+pub(crate) struct BuildOptions {
     /// `--config`.
     pub config: Option<PathBuf>,
     /// `-j`.
@@ -66,7 +66,7 @@ pub struct BuildOptions {
 
 impl BuildOptions {
     /// What kind of run this is.
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         if self.check {
             Mode::Check
         } else if self.dry_run {
@@ -78,7 +78,7 @@ impl BuildOptions {
 }
 
 /// Find and load the config for a run started in the current folder.
-pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config> {
     let cwd = std::env::current_dir().map_err(|e| {
         Error::Fatal(format!(
             "cannot read the current folder: {}",
@@ -90,7 +90,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
 }
 
 /// The worker pool every step runs on.
-pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("thumbgen-{i}"))
@@ -99,7 +99,11 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 }
 
 /// `thumbgen build`. `stop` is set by Ctrl-C.
-pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
+pub(crate) fn build(
+    options: &BuildOptions,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<Exit> {
     let config = load_config(options.config.as_deref())?;
     warn_no_effect(&config, reporter);
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
@@ -107,7 +111,7 @@ pub fn build(options: &BuildOptions, stop: &AtomicBool, reporter: &Reporter) -> 
 }
 
 /// Warn of the settings in `config` that change nothing (once per load).
-pub fn warn_no_effect(config: &Config, reporter: &Reporter) {
+pub(crate) fn warn_no_effect(config: &Config, reporter: &Reporter) {
     for message in &config.no_effect {
         reporter.warn(&Warning::SettingHasNoEffect {
             message: message.clone(),
@@ -239,7 +243,7 @@ fn observe(
 /// One build with a loaded config, on the current rayon pool. `held` is
 /// the run lock when the caller holds it already (`watch` does, for its
 /// whole life); otherwise a writing build takes it for itself.
-pub fn build_once(
+pub(crate) fn build_once(
     config: &Config,
     options: &BuildOptions,
     held: Option<&RunLock>,
@@ -815,7 +819,7 @@ fn clean_owned(
 /// folders it owns (`owned`), the folders that emptied, and the cache.
 /// With `dry_run`, list what would go and change nothing (not even the
 /// cache, which is read from a private copy).
-pub fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Result<Exit> {
+pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter) -> Result<Exit> {
     let config = load_config(explicit)?;
     reporter.begin_run(&config.root);
     // What is left in the folders thumbgen owns once the recorded outputs

@@ -42,7 +42,7 @@ const SWEPT_KEY: &[u8] = b"tree-swept";
 /// nor a `clean` can change the tree under a watcher. Released by the OS
 /// when the process ends, however it ends. Cloning shares the one lock.
 #[derive(Clone)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     cache: PathBuf,
     /// The locked file, or why the cache folder cannot be written: then
     /// the run goes on with records in memory (see
@@ -53,13 +53,13 @@ pub struct RunLock {
 impl RunLock {
     /// Take the lock on `cache` for a build or clean, creating the folder.
     /// Another run holding it is [`Error::LockHeld`], naming its pid.
-    pub fn acquire(cache: &Path) -> Result<RunLock> {
+    pub(crate) fn acquire(cache: &Path) -> Result<RunLock> {
         RunLock::acquire_as(cache, false)
     }
 
     /// The same for a `watch`, which says so in the lock file: a run it
     /// refuses can then name it as a watcher.
-    pub fn acquire_for_watch(cache: &Path) -> Result<RunLock> {
+    pub(crate) fn acquire_for_watch(cache: &Path) -> Result<RunLock> {
         RunLock::acquire_as(cache, true)
     }
 
@@ -85,14 +85,14 @@ impl RunLock {
     }
 
     /// The cache folder it locks.
-    pub fn cache(&self) -> &Path {
+    pub(crate) fn cache(&self) -> &Path {
         &self.cache
     }
 }
 
 /// The open record store, with the run lock held (or a private copy for
 /// read-only runs, or nothing for a run that must not touch the cache).
-pub struct Db {
+pub(crate) struct Db {
     tree: Option<sled::Db>,
     /// The store is the cache's own, in its folder (not a temporary one,
     /// nor a private copy: both are removed when dropped).
@@ -105,14 +105,14 @@ pub struct Db {
 impl Db {
     /// Take the run lock and open the store in `cache`, creating it (see
     /// [`Db::open_locked`]).
-    pub fn open(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
+    pub(crate) fn open(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
         Db::open_locked(&RunLock::acquire(cache)?, warnings)
     }
 
     /// Open the store of the cache that `lock` holds. A store that cannot
     /// be opened or read is started over, with a warning pushed onto
     /// `warnings`.
-    pub fn open_locked(lock: &RunLock, warnings: &mut Vec<Warning>) -> Result<Db> {
+    pub(crate) fn open_locked(lock: &RunLock, warnings: &mut Vec<Warning>) -> Result<Db> {
         if let Err(error) = &lock.file {
             warnings.push(Warning::CacheInMemory {
                 path: lock.cache.clone(),
@@ -153,7 +153,7 @@ impl Db {
     /// write (`--dry-run`, `--check`): sled writes even when only read.
     /// Waits for no lock; a run in progress may make the copy stale, which
     /// only makes the answer conservative.
-    pub fn snapshot(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
+    pub(crate) fn snapshot(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
         let source = cache.join("db");
         if !source.is_dir() {
             return Ok(Db::empty());
@@ -202,7 +202,7 @@ impl Db {
     }
 
     /// A store with no records that writes nothing.
-    pub fn empty() -> Db {
+    pub(crate) fn empty() -> Db {
         Db {
             tree: None,
             in_cache: false,
@@ -213,7 +213,7 @@ impl Db {
 
     /// Every record. Undecodable records are dropped with a warning: the
     /// sources they describe are then treated as new.
-    pub fn load(&self, warnings: &mut Vec<Warning>) -> State {
+    pub(crate) fn load(&self, warnings: &mut Vec<Warning>) -> State {
         let Some(tree) = &self.tree else {
             return State::default();
         };
@@ -261,7 +261,7 @@ impl Db {
 
     /// The settings of every recorded recipe; a recipe that cannot be
     /// decoded is simply unknown (it only makes `--explain` vaguer).
-    pub fn recipes(&self) -> Recipes {
+    pub(crate) fn recipes(&self) -> Recipes {
         let Some(tree) = &self.tree else {
             return Recipes::default();
         };
@@ -276,21 +276,21 @@ impl Db {
 
     /// The manifest the last build wrote, if any: its path (relative to the
     /// config folder) and the hash of its bytes.
-    pub fn manifest(&self) -> Option<(PathBuf, Hash)> {
+    pub(crate) fn manifest(&self) -> Option<(PathBuf, Hash)> {
         let value = self.tree.as_ref()?.get(MANIFEST_KEY).ok()??;
         let (path, hash): (Vec<u8>, Hash) = postcard::from_bytes(&value).ok()?;
         Some((path_bytes::from_bytes(&path), hash))
     }
 
     /// Whether a build has swept the output tree against these records.
-    pub fn swept(&self) -> bool {
+    pub(crate) fn swept(&self) -> bool {
         self.tree
             .as_ref()
             .is_some_and(|t| t.contains_key(SWEPT_KEY).unwrap_or(false))
     }
 
     /// Record that this build swept the output tree.
-    pub fn set_swept(&self) -> Result<()> {
+    pub(crate) fn set_swept(&self) -> Result<()> {
         if let Some(tree) = &self.tree {
             tree.insert(SWEPT_KEY, &[1u8][..]).map_err(db_error)?;
         }
@@ -298,7 +298,7 @@ impl Db {
     }
 
     /// Record the manifest just written, or with `None` that there is none.
-    pub fn set_manifest(&self, manifest: Option<(&Path, &Hash)>) -> Result<()> {
+    pub(crate) fn set_manifest(&self, manifest: Option<(&Path, &Hash)>) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
         };
@@ -316,7 +316,7 @@ impl Db {
     }
 
     /// Remember what `recipe` is made of, if it is not known yet.
-    pub fn put_recipe(&self, recipe: &Recipe, settings: &[Setting]) -> Result<()> {
+    pub(crate) fn put_recipe(&self, recipe: &Recipe, settings: &[Setting]) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
         };
@@ -331,7 +331,7 @@ impl Db {
     }
 
     /// Record what is now true of `source`.
-    pub fn put(&self, source: &Path, record: &SourceRecord) -> Result<()> {
+    pub(crate) fn put(&self, source: &Path, record: &SourceRecord) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
         };
@@ -341,7 +341,7 @@ impl Db {
     }
 
     /// Drop the record of `source`.
-    pub fn forget(&self, source: &Path) -> Result<()> {
+    pub(crate) fn forget(&self, source: &Path) -> Result<()> {
         let Some(tree) = &self.tree else {
             return Ok(());
         };
@@ -353,7 +353,7 @@ impl Db {
     /// cache, flushed, is left to the OS (sled's closing flushes again,
     /// and frees every page it read, one by one); any other is dropped,
     /// which removes it.
-    pub fn close_at_exit(self) -> Result<()> {
+    pub(crate) fn close_at_exit(self) -> Result<()> {
         if self.in_cache {
             self.flush()?;
             std::mem::forget(self);
@@ -362,7 +362,7 @@ impl Db {
     }
 
     /// Make every record written so far durable.
-    pub fn flush(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         if let Some(tree) = &self.tree {
             tree.flush().map_err(db_error)?;
         }

@@ -77,7 +77,7 @@ impl Provenance {
 }
 
 /// What became of one job.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Every wanted output is in place.
     Built {
         /// The source's new record.
@@ -173,7 +173,7 @@ struct RenderFailure {
 }
 
 /// Runs jobs on the current rayon pool.
-pub struct Executor<'a> {
+pub(crate) struct Executor<'a> {
     /// Paths, variants and limits.
     pub config: &'a Config,
     /// Set on Ctrl-C, or by a fatal error: no new job starts.
@@ -189,7 +189,11 @@ pub struct Executor<'a> {
 impl<'a> Executor<'a> {
     /// An executor for `config`'s outputs; a failure is recorded with
     /// `failure_context` (`record::failure_context` of this build).
-    pub fn new(config: &'a Config, stop: &'a AtomicBool, failure_context: Hash) -> Executor<'a> {
+    pub(crate) fn new(
+        config: &'a Config,
+        stop: &'a AtomicBool,
+        failure_context: Hash,
+    ) -> Executor<'a> {
         Executor {
             config,
             stop,
@@ -201,7 +205,7 @@ impl<'a> Executor<'a> {
 
     /// Use `remote` for this run's jobs: look outputs up in it first (with
     /// `lookups`), and upload what is rendered (if it may be written).
-    pub fn use_remote(&mut self, remote: Option<&'a Remote>, lookups: bool) {
+    pub(crate) fn use_remote(&mut self, remote: Option<&'a Remote>, lookups: bool) {
         self.remote = remote;
         self.lookups = lookups;
     }
@@ -224,7 +228,7 @@ impl<'a> Executor<'a> {
     }
 
     /// Delete recorded outputs that are still ours; emptied folders go too.
-    pub fn remove(&self, removals: &[Removal]) -> Vec<Result<bool, PathError>> {
+    pub(crate) fn remove(&self, removals: &[Removal]) -> Vec<Result<bool, PathError>> {
         removals
             .par_iter()
             .map(|r| self.remove_output(&r.output))
@@ -259,7 +263,7 @@ impl<'a> Executor<'a> {
     /// Run `jobs` on the current rayon pool, calling `done` with each
     /// outcome as soon as it is known (from a worker thread). Workers take
     /// jobs in order, the order in which the shared cache is asked ahead.
-    pub fn run(&self, jobs: &[Job], done: &(dyn Fn(&Job, Outcome) + Sync)) {
+    pub(crate) fn run(&self, jobs: &[Job], done: &(dyn Fn(&Job, Outcome) + Sync)) {
         let prefetch = match self.remote {
             Some(remote) if self.lookups => {
                 Some(remote.prefetch(jobs.iter().map(|j| self.keys(j)).collect()))
@@ -371,7 +375,7 @@ impl<'a> Executor<'a> {
     /// [`Plan::failing`]: those that failed last time with the same content
     /// and settings, and those without records that fail to render now. A
     /// build cannot help them, so `--check` must not say it would.
-    pub fn settle_by_content(&self, plan: &mut Plan) {
+    pub(crate) fn settle_by_content(&self, plan: &mut Plan) {
         let jobs = std::mem::take(&mut plan.jobs);
         let (failing, jobs): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
@@ -703,7 +707,7 @@ impl<'a> Executor<'a> {
     /// Delete the plan's leftovers (`Plan::leftovers`), each only if it is
     /// still named like an output in a folder thumbgen owns; emptied
     /// folders go too. `Ok(false)` for one that is gone or not ours.
-    pub fn remove_leftovers(&self, leftovers: &[PathBuf]) -> Vec<Result<bool, PathError>> {
+    pub(crate) fn remove_leftovers(&self, leftovers: &[PathBuf]) -> Vec<Result<bool, PathError>> {
         leftovers
             .par_iter()
             .map(|rel| self.remove_leftover(rel))

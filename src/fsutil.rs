@@ -14,11 +14,11 @@ use crate::model::Stat;
 /// in the output tree keeps the final rename on the same file system; being
 /// one folder means a run killed mid-write leaves its debris in one place,
 /// which the next run sweeps.
-pub const STAGING_DIR: &str = ".thumbgen-tmp";
+pub(crate) const STAGING_DIR: &str = ".thumbgen-tmp";
 
 /// An error about one path, in words.
 #[derive(Debug)]
-pub struct PathError {
+pub(crate) struct PathError {
     /// The path concerned.
     pub path: PathBuf,
     /// What the file system said.
@@ -46,7 +46,7 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> PathError + '_ {
 /// Write `bytes` to `target` so that no reader ever sees a partial file:
 /// write a temporary file in `staging`, then rename it over `target`.
 /// Returns the stat of the file now at `target`.
-pub fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Result<Stat, PathError> {
+pub(crate) fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Result<Stat, PathError> {
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(at(parent))?;
     std::fs::create_dir_all(staging).map_err(at(staging))?;
@@ -70,7 +70,7 @@ pub fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Result<Stat,
 }
 
 /// The stat of the file at `path` if it holds exactly `bytes`.
-pub fn same_content(path: &Path, bytes: &[u8]) -> Option<Stat> {
+pub(crate) fn same_content(path: &Path, bytes: &[u8]) -> Option<Stat> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() != bytes.len() as u64 {
         return None;
@@ -79,18 +79,18 @@ pub fn same_content(path: &Path, bytes: &[u8]) -> Option<Stat> {
 }
 
 /// Remove the debris of an interrupted run.
-pub fn sweep_staging(staging: &Path) {
+pub(crate) fn sweep_staging(staging: &Path) {
     let _ = std::fs::remove_dir_all(staging);
 }
 
 /// Remove the staging folder if nothing is left in it.
-pub fn finish_staging(staging: &Path) {
+pub(crate) fn finish_staging(staging: &Path) {
     let _ = std::fs::remove_dir(staging);
 }
 
 /// Whether the file at `path` is still the one recorded with `stat` and
 /// `hash`: stat equality is proof enough, else the content decides.
-pub fn is_ours(path: &Path, stat: &Stat, hash: &[u8; 32]) -> bool {
+pub(crate) fn is_ours(path: &Path, stat: &Stat, hash: &[u8; 32]) -> bool {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_file() => {
             Stat::of(&meta) == *stat || hash_file(path).is_ok_and(|h| h == *hash)
@@ -102,7 +102,7 @@ pub fn is_ours(path: &Path, stat: &Stat, hash: &[u8; 32]) -> bool {
 /// Delete `path` if it is still the file we recorded, then the folders
 /// that emptied, up to (not including) `root`. `Ok(false)` when it is
 /// missing or no longer ours (then it is left alone).
-pub fn remove_if_ours(
+pub(crate) fn remove_if_ours(
     path: &Path,
     stat: &Stat,
     hash: &[u8; 32],
@@ -117,7 +117,7 @@ pub fn remove_if_ours(
 /// Delete the file at `path` (no record to check it against: the caller
 /// has proved it is thumbgen's), then the folders that emptied, up to
 /// (not including) `root`. `Ok(false)` when it is already gone.
-pub fn remove_and_prune(path: &Path, root: &Path) -> Result<bool, PathError> {
+pub(crate) fn remove_and_prune(path: &Path, root: &Path) -> Result<bool, PathError> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -133,7 +133,7 @@ pub fn remove_and_prune(path: &Path, root: &Path) -> Result<bool, PathError> {
 /// and `hash`, to `to` (same file system: both are in the output tree),
 /// then prune the folders that emptied up to `root`. The stat of the file
 /// now at `to`, or `None` if `from` is no longer ours.
-pub fn relocate(
+pub(crate) fn relocate(
     from: &Path,
     to: &Path,
     stat: &Stat,
@@ -158,7 +158,7 @@ pub fn relocate(
 /// Remove `dir` and its parents while they are empty, stopping at `stop`
 /// (which is kept). A folder holding only thumbgen's ownership marker is
 /// empty too: a clean build would not have made it.
-pub fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
+pub(crate) fn prune_empty_dirs(mut dir: &Path, stop: &Path) {
     while dir.starts_with(stop) && dir != stop {
         if std::fs::remove_dir(dir).is_err() && !remove_if_only_marker(dir) {
             break;
@@ -185,7 +185,7 @@ fn remove_if_only_marker(dir: &Path) -> bool {
 /// A folder opened once, whose entries are stat'ed relative to it: a stat by
 /// full path walks every component again, which was most of a no-op build
 /// over tens of thousands of files.
-pub struct Folder {
+pub(crate) struct Folder {
     path: PathBuf,
     #[cfg(unix)]
     fd: Option<rustix::fd::OwnedFd>,
@@ -193,7 +193,7 @@ pub struct Folder {
 
 impl Folder {
     /// Open `path` (a folder that cannot be opened has no entries).
-    pub fn open(path: PathBuf) -> Folder {
+    pub(crate) fn open(path: PathBuf) -> Folder {
         #[cfg(unix)]
         {
             use rustix::fs::{Mode, OFlags};
@@ -207,7 +207,7 @@ impl Folder {
 
     /// The stat of entry `name` (not following a symlink), and whether it
     /// is a regular file.
-    pub fn lstat(&self, name: &OsStr) -> io::Result<(Stat, bool)> {
+    pub(crate) fn lstat(&self, name: &OsStr) -> io::Result<(Stat, bool)> {
         #[cfg(unix)]
         if let Some(fd) = &self.fd {
             use rustix::fs::{AtFlags, FileType};

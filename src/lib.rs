@@ -1,20 +1,21 @@
 //! thumbgen: a build system for thumbnails.
 //!
-//! Data flow: [`config`] → [`scan`] → [`fingerprint`] (with [`db`]) →
-//! [`plan`] (pure) → [`execute`] ([`render`] on a rayon pool, atomic writes
-//! via [`fsutil`]) → [`db`] commit → [`report`]. [`app`] wires it together;
-//! [`watch`] reruns the same build on file-system events; the binary only
-//! parses the command line.
+//! Data flow: [`config`] → `scan` → `fingerprint` (with `db`) →
+//! [`plan`] (pure) → `execute` ([`render`] on a rayon pool, atomic writes
+//! via `fsutil`) → `db` commit → [`report`]. `app` wires it together;
+//! `watch` reruns the same build on file-system events; the binary only
+//! parses the command line. docs/ARCHITECTURE.md describes every module,
+//! including those the crate keeps to itself.
 
-pub mod app;
+pub(crate) mod app;
 pub mod cli;
 pub mod codecs;
 pub mod config;
-pub mod db;
+pub(crate) mod db;
 pub mod error;
-pub mod execute;
+pub(crate) mod execute;
 pub(crate) mod fingerprint;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub(crate) mod hash;
 pub(crate) mod init;
 pub(crate) mod manifest;
@@ -22,16 +23,16 @@ pub mod model;
 pub(crate) mod owned;
 pub mod paths;
 pub mod plan;
-pub mod problem;
-pub mod reason;
+pub(crate) mod problem;
+pub(crate) mod reason;
 pub(crate) mod record;
-pub mod remote;
+pub(crate) mod remote;
 pub mod render;
 pub mod report;
 pub(crate) mod scan;
 pub mod shard;
 pub mod variant;
-pub mod watch;
+pub(crate) mod watch;
 
 use std::sync::atomic::AtomicBool;
 
@@ -44,7 +45,7 @@ use report::{Mode, Reporter};
 
 /// Run a parsed command line with the one reporter of this process;
 /// errors that end the run are reported here. The process is expected to
-/// end when it returns (see [`app::BuildOptions::process_ends`]).
+/// end when it returns (see `app::BuildOptions::process_ends`).
 pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
     let (result, reporter, mode) = match cli.command {
         Command::Build(args) => {

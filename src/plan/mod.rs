@@ -2,7 +2,7 @@
 //! the state of recorded outputs), what was recorded, and the configuration
 //! to the least work that makes the output tree equal to a clean build.
 //!
-//! Every build carries a [`Reason`], computed here and rendered elsewhere
+//! Every build carries a `Reason`, computed here and rendered elsewhere
 //! (like cargo's `DirtyReason`). No I/O, no clock, no randomness: the same
 //! inputs always give the same plan, in a deterministic order.
 //!

@@ -20,7 +20,7 @@ use crate::variant::{Variant, JPEG_DECODER, PIPELINE_VERSION};
 
 /// The key of the output of `variants[index]` made from a source whose
 /// bytes hash to `source`, under the configured set `variants`.
-pub fn action_key(source: &Hash, variants: &[Variant], index: usize) -> Hash {
+pub(crate) fn action_key(source: &Hash, variants: &[Variant], index: usize) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"thumbgen-action-v1\0");
     h.update(source);
@@ -39,19 +39,19 @@ pub fn action_key(source: &Hash, variants: &[Variant], index: usize) -> Hash {
 }
 
 /// The object name of an action's entry, relative to the prefix.
-pub fn entry_name(key: &Hash) -> String {
+pub(crate) fn entry_name(key: &Hash) -> String {
     format!("ac/{}", hex(key))
 }
 
 /// The object name of a blob, relative to the prefix.
-pub fn blob_name(digest: &Hash) -> String {
+pub(crate) fn blob_name(digest: &Hash) -> String {
     format!("cas/{}", hex(digest))
 }
 
 /// What an action produced: enough to install and record the output
 /// without rendering it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Layout version of this record.
     pub v: u32,
     /// blake3 of the output's bytes, in hex: the blob's name.
@@ -75,11 +75,11 @@ pub struct Entry {
 }
 
 /// The only layout of [`Entry`] this build reads and writes.
-pub const ENTRY_VERSION: u32 = 1;
+pub(crate) const ENTRY_VERSION: u32 = 1;
 
 impl Entry {
     /// The entry for an output whose bytes hash to `digest`.
-    pub fn new(digest: &Hash, bytes: u64, made: Made) -> Entry {
+    pub(crate) fn new(digest: &Hash, bytes: u64, made: Made) -> Entry {
         Entry {
             v: ENTRY_VERSION,
             blob: hex(digest),
@@ -95,23 +95,23 @@ impl Entry {
     }
 
     /// Parse a stored entry; `None` if it is not one this build wrote.
-    pub fn parse(bytes: &[u8]) -> Option<Entry> {
+    pub(crate) fn parse(bytes: &[u8]) -> Option<Entry> {
         let entry: Entry = serde_json::from_slice(bytes).ok()?;
         (entry.v == ENTRY_VERSION && entry.digest().is_some()).then_some(entry)
     }
 
     /// The stored form.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("plain data serializes")
     }
 
     /// The blob's digest.
-    pub fn digest(&self) -> Option<Hash> {
+    pub(crate) fn digest(&self) -> Option<Hash> {
         unhex(&self.blob)
     }
 
     /// How the output was made.
-    pub fn made(&self) -> Made {
+    pub(crate) fn made(&self) -> Made {
         Made {
             width: self.width,
             height: self.height,
@@ -128,7 +128,7 @@ impl Entry {
 
 /// What is recorded of an output besides its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Made {
+pub(crate) struct Made {
     /// Pixel size as encoded.
     pub width: u32,
     /// Pixel size as encoded.
@@ -142,7 +142,7 @@ pub struct Made {
 }
 
 /// Lower-case hex of a digest.
-pub fn hex(hash: &Hash) -> String {
+pub(crate) fn hex(hash: &Hash) -> String {
     use std::fmt::Write;
     hash.iter().fold(String::with_capacity(64), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -24,7 +24,7 @@
 //!
 //! What decides a key, and the layout of the store, is in [`key`].
 
-pub mod key;
+pub(crate) mod key;
 mod store;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -39,7 +39,7 @@ use tokio::sync::Semaphore;
 use crate::config::RemoteSettings;
 use crate::model::{Hash, RemoteMode};
 use crate::problem::Warning;
-pub use key::{action_key, Entry, Made};
+pub(crate) use key::{action_key, Entry, Made};
 
 /// Requests in flight at once (lookups and downloads together). Each takes
 /// a round trip of the store's latency, and an output needs two in a row:
@@ -60,7 +60,7 @@ const UPLOAD_GRACE: Duration = Duration::from_secs(60);
 
 /// What the store had for one output.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     /// Verified bytes and what they are.
     Hit {
         /// The action's entry.
@@ -78,7 +78,7 @@ pub enum Found {
 
 /// Damaged objects for one action, replaced when its output is uploaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Repair {
+pub(crate) struct Repair {
     /// The entry is unreadable, or names a blob other than the one the
     /// action makes.
     pub entry: bool,
@@ -139,7 +139,7 @@ impl Health {
 }
 
 /// An open shared cache for one run.
-pub struct Remote {
+pub(crate) struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     writes: bool,
@@ -152,7 +152,7 @@ pub struct Remote {
 
 /// Where a setting of the mode came from, strongest first: the command
 /// line's `--remote`, then `THUMBGEN_REMOTE_MODE`, then `[remote] mode`.
-pub fn resolve_mode(
+pub(crate) fn resolve_mode(
     configured: Option<RemoteMode>,
     flag: Option<RemoteMode>,
     env: Option<&str>,
@@ -171,7 +171,10 @@ pub fn resolve_mode(
 impl Remote {
     /// Open the store `settings` names, read-write or read-only (`mode`);
     /// a store that cannot even be set up is a warning and no remote.
-    pub fn open(settings: &RemoteSettings, mode: RemoteMode) -> Result<Remote, Box<Warning>> {
+    pub(crate) fn open(
+        settings: &RemoteSettings,
+        mode: RemoteMode,
+    ) -> Result<Remote, Box<Warning>> {
         let unavailable = |error: String| {
             Box::new(Warning::RemoteUnavailable {
                 url: settings.url.clone(),
@@ -228,7 +231,7 @@ impl Remote {
     /// Ask the store one cheap question (is this name there?), so that a
     /// store that is down or refusing is known, with its one warning,
     /// before sources are hashed for it. Whether it answered.
-    pub fn probe(&self) -> bool {
+    pub(crate) fn probe(&self) -> bool {
         let path = self.object("probe");
         let answer = self
             .runtime()
@@ -248,29 +251,31 @@ impl Remote {
     }
 
     /// Whether rendered outputs are uploaded.
-    pub fn writes(&self) -> bool {
+    pub(crate) fn writes(&self) -> bool {
         self.writes
     }
 
     /// Warnings raised since the last call, for the reporter.
-    pub fn take_warnings(&self) -> Vec<Warning> {
+    pub(crate) fn take_warnings(&self) -> Vec<Warning> {
         std::mem::take(&mut *self.health.warnings.lock().unwrap())
     }
 
     /// Bytes downloaded so far.
-    pub fn downloaded_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn downloaded_bytes(&self) -> usize {
         self.counts.downloaded_bytes.load(Ordering::Relaxed)
     }
 
     /// Objects uploaded so far.
-    pub fn uploaded(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn uploaded(&self) -> usize {
         self.counts.uploaded.load(Ordering::Relaxed)
     }
 
     /// Start looking up `jobs` — for each job, the action keys of its
     /// outputs (`None` for one that is not looked up) — in order, ahead of
     /// the executor, which takes each job's answer with [`Prefetch::take`].
-    pub fn prefetch(&self, jobs: Vec<Vec<Option<Hash>>>) -> Prefetch {
+    pub(crate) fn prefetch(&self, jobs: Vec<Vec<Option<Hash>>>) -> Prefetch {
         let slots: Arc<Vec<Slot>> = Arc::new(jobs.iter().map(|_| Slot::default()).collect());
         let ahead = Arc::new(Semaphore::new(JOBS_AHEAD));
         let lookup = Lookup {
@@ -309,7 +314,7 @@ impl Remote {
     /// Upload an output rendered here: its blob, then its entry, each put
     /// only if absent — unless `repair` says what is there is damaged.
     /// Returns at once; the upload runs in the background.
-    pub fn upload(&self, key: Hash, entry: Entry, bytes: Vec<u8>, repair: Repair) {
+    pub(crate) fn upload(&self, key: Hash, entry: Entry, bytes: Vec<u8>, repair: Repair) {
         if !self.writes || self.health.is_dead() {
             return;
         }
@@ -366,7 +371,7 @@ impl Remote {
 
     /// Wait for uploads still in flight (at most `UPLOAD_GRACE`); after
     /// Ctrl-C (`abandon`), do not wait.
-    pub fn finish(&self, abandon: bool) {
+    pub(crate) fn finish(&self, abandon: bool) {
         if abandon {
             return;
         }
@@ -493,7 +498,7 @@ impl Slot {
 }
 
 /// Lookups running ahead of the executor.
-pub struct Prefetch {
+pub(crate) struct Prefetch {
     slots: Arc<Vec<Slot>>,
     health: Arc<Health>,
 }
@@ -502,7 +507,7 @@ impl Prefetch {
     /// The answer for job `index`, one [`Found`] per key asked (all misses
     /// once the store has failed, or if it keeps the worker waiting longer
     /// than `PATIENCE`, which counts as failing).
-    pub fn take(&self, index: usize, outputs: usize) -> Vec<Found> {
+    pub(crate) fn take(&self, index: usize, outputs: usize) -> Vec<Found> {
         let misses = || {
             (0..outputs)
                 .map(|_| Found::Miss {

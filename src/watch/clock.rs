@@ -15,7 +15,7 @@ use crate::fingerprint;
 
 /// Where the watch loop gets the time: [`SystemClock`] for real, a manual
 /// clock in tests.
-pub trait Clock {
+pub(crate) trait Clock {
     /// Monotonic time, for the quiet period.
     fn now(&self) -> Instant;
 
@@ -26,7 +26,7 @@ pub trait Clock {
 }
 
 /// The real clocks.
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {

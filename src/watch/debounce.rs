@@ -11,7 +11,7 @@ use super::filter::Change;
 /// Collects changes and says when a batch is ready: after `quiet` with no
 /// new change.
 #[derive(Debug)]
-pub struct Debouncer {
+pub(crate) struct Debouncer {
     quiet: Duration,
     pending: BTreeSet<PathBuf>,
     config: bool,
@@ -21,7 +21,7 @@ pub struct Debouncer {
 
 /// One batch of changes to build.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// The changed paths under the source folder, sorted, each once.
     pub paths: Vec<PathBuf>,
     /// The config file changed: reload it before building.
@@ -33,7 +33,7 @@ pub struct Batch {
 impl Debouncer {
     /// A debouncer with nothing pending that waits `quiet` after the last
     /// change.
-    pub fn new(quiet: Duration) -> Debouncer {
+    pub(crate) fn new(quiet: Duration) -> Debouncer {
         Debouncer {
             quiet,
             pending: BTreeSet::new(),
@@ -44,13 +44,13 @@ impl Debouncer {
     }
 
     /// The quiet period.
-    pub fn quiet(&self) -> Duration {
+    pub(crate) fn quiet(&self) -> Duration {
         self.quiet
     }
 
     /// Add `change`, heard at `now`, to the pending batch; the quiet
     /// period starts again.
-    pub fn add(&mut self, now: Instant, change: Change) {
+    pub(crate) fn add(&mut self, now: Instant, change: Change) {
         match change {
             Change::Source(path) => {
                 self.pending.insert(path);
@@ -62,29 +62,29 @@ impl Debouncer {
     }
 
     /// When the pending batch becomes ready, if there is one.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.last.map(|last| last + self.quiet)
     }
 
     /// Put the batch off: something is still being written.
-    pub fn postpone(&mut self, now: Instant) {
+    pub(crate) fn postpone(&mut self, now: Instant) {
         if self.last.is_some() {
             self.last = Some(now);
         }
     }
 
     /// The paths changed in the pending batch.
-    pub fn pending(&self) -> impl Iterator<Item = &PathBuf> {
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &PathBuf> {
         self.pending.iter()
     }
 
     /// Whether a batch is pending and its quiet period is over at `now`.
-    pub fn ready(&self, now: Instant) -> bool {
+    pub(crate) fn ready(&self, now: Instant) -> bool {
         self.deadline().is_some_and(|d| now >= d)
     }
 
     /// The pending batch, leaving nothing pending.
-    pub fn take(&mut self) -> Batch {
+    pub(crate) fn take(&mut self) -> Batch {
         self.last = None;
         Batch {
             paths: std::mem::take(&mut self.pending).into_iter().collect(),

@@ -9,7 +9,7 @@ use crate::scan::is_image_name;
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// A file or folder under the source root (a folder may hold sources).
     Source(PathBuf),
     /// The config file.
@@ -20,7 +20,7 @@ pub enum Change {
 
 /// The folders and file a watcher cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The source folder, watched recursively.
     pub source: PathBuf,
     /// The output folder; events under it are our own writes and ignored.
@@ -33,7 +33,7 @@ pub struct Scope {
 
 impl Scope {
     /// The folders and file `config` names.
-    pub fn of(config: &Config) -> Scope {
+    pub(crate) fn of(config: &Config) -> Scope {
         Scope {
             source: config.source.clone(),
             output: config.output.clone(),
@@ -57,7 +57,7 @@ pub(super) fn changes(event: &notify::Event, scope: &Scope) -> Vec<Change> {
 }
 
 /// Whether an event on `path` can change what a build does.
-pub fn classify(path: &Path, scope: &Scope) -> Option<Change> {
+pub(crate) fn classify(path: &Path, scope: &Scope) -> Option<Change> {
     if path == scope.config_file {
         return Some(Change::Config);
     }

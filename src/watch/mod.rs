@@ -19,11 +19,11 @@ mod filter;
 mod source;
 mod state;
 
-pub use clock::{Clock, SystemClock};
-pub use debounce::{Batch, Debouncer};
-pub use filter::{classify, Change, Scope};
-pub use source::{EventSource, NotifySource, Received};
-pub use state::{Input, Step, WatchLoop};
+pub(crate) use clock::{Clock, SystemClock};
+pub(crate) use debounce::Batch;
+pub(crate) use filter::Scope;
+pub(crate) use source::{EventSource, NotifySource, Received};
+pub(crate) use state::{Input, Step, WatchLoop};
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -38,13 +38,14 @@ use crate::problem::Warning;
 use crate::report::Reporter;
 
 /// How long the tree must be quiet before a batch is built.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(crate::cli::DEFAULT_DEBOUNCE_MS);
+pub(crate) const DEFAULT_DEBOUNCE: Duration =
+    Duration::from_millis(crate::cli::DEFAULT_DEBOUNCE_MS);
 /// The longest wait for events before the stop flag (Ctrl-C) is looked at.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// How `thumbgen watch` runs, from the command line.
 #[derive(Debug, Clone)]
-pub struct WatchOptions {
+pub(crate) struct WatchOptions {
     /// `--config`; `None` finds the nearest `.thumbgen.toml`.
     pub config: Option<PathBuf>,
     /// `-j`; `None` or 0 takes `jobs` from the config.
@@ -69,7 +70,11 @@ impl Default for WatchOptions {
 /// Run until `stop` is set (Ctrl-C), with the database consistent: exit 0
 /// if the watcher was idle then, 130 if Ctrl-C cut a build short (as a
 /// `build` exits), without going on to watch.
-pub fn watch(options: &WatchOptions, stop: &AtomicBool, reporter: &Reporter) -> Result<Exit> {
+pub(crate) fn watch(
+    options: &WatchOptions,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<Exit> {
     let config = app::load_config(options.config.as_deref())?;
     reporter.begin_run(&config.root);
     app::warn_no_effect(&config, reporter);
@@ -167,7 +172,7 @@ const LOCK_RETRY: Duration = Duration::from_millis(100);
 /// the config if it changed and then builds, until `stop` is set or the
 /// events end. `build` hears the batch only so that tests can see it: what
 /// to build is always re-planned from disk.
-pub fn run(
+pub(crate) fn run(
     mut config: Config,
     debounce: Duration,
     clock: &impl Clock,

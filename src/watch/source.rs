@@ -18,7 +18,7 @@ pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What one wait for an event gave.
 #[derive(Debug)]
-pub enum Received {
+pub(crate) enum Received {
     /// An event, or a watcher error (events may have been lost).
     Event(notify::Result<notify::Event>),
     /// Nothing arrived within the timeout.
@@ -29,7 +29,7 @@ pub enum Received {
 
 /// Where the watch loop's events come from: [`NotifySource`] for real, a
 /// scripted source in tests.
-pub trait EventSource {
+pub(crate) trait EventSource {
     /// The next event, waiting at most `timeout`.
     fn next(&mut self, timeout: Duration) -> Received;
 
@@ -42,7 +42,7 @@ type Events = notify::Result<notify::Event>;
 
 /// File-system events from notify, on the source folder and the config
 /// file's folder.
-pub struct NotifySource<'r> {
+pub(crate) struct NotifySource<'r> {
     poll: bool,
     reporter: &'r Reporter,
     sender: mpsc::Sender<Events>,
@@ -54,7 +54,11 @@ pub struct NotifySource<'r> {
 impl<'r> NotifySource<'r> {
     /// Start watching `scope`: polling if `poll` is set, or (with a warning
     /// to `reporter`) if native events cannot be had.
-    pub fn start(scope: &Scope, poll: bool, reporter: &'r Reporter) -> Result<NotifySource<'r>> {
+    pub(crate) fn start(
+        scope: &Scope,
+        poll: bool,
+        reporter: &'r Reporter,
+    ) -> Result<NotifySource<'r>> {
         let (sender, received) = mpsc::channel();
         let watcher = start_watcher(scope, sender.clone(), poll, reporter)?;
         Ok(NotifySource {

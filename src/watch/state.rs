@@ -16,7 +16,7 @@ use crate::model::Stat;
 
 /// What the loop hears.
 #[derive(Debug)]
-pub enum Input {
+pub(crate) enum Input {
     /// An event, or a watcher error (events may have been lost).
     Event(notify::Result<notify::Event>),
     /// No event came within the last wait.
@@ -25,7 +25,7 @@ pub enum Input {
 
 /// What the loop should do next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Wait for an event, at most this long (`None`: nothing is pending).
     Wait(Option<Duration>),
     /// Build this batch (reloading the config first if it changed).
@@ -34,7 +34,7 @@ pub enum Step {
 
 /// The state between steps: the scope events are classified by, and the
 /// batch being gathered.
-pub struct WatchLoop {
+pub(crate) struct WatchLoop {
     scope: Scope,
     debouncer: Debouncer,
 }
@@ -42,7 +42,7 @@ pub struct WatchLoop {
 impl WatchLoop {
     /// A loop over `scope` with nothing pending, building a batch after
     /// `quiet` without changes.
-    pub fn new(scope: Scope, quiet: Duration) -> WatchLoop {
+    pub(crate) fn new(scope: Scope, quiet: Duration) -> WatchLoop {
         WatchLoop {
             scope,
             debouncer: Debouncer::new(quiet),
@@ -50,19 +50,19 @@ impl WatchLoop {
     }
 
     /// The scope events are classified by.
-    pub fn scope(&self) -> &Scope {
+    pub(crate) fn scope(&self) -> &Scope {
         &self.scope
     }
 
     /// Classify events by this scope from now on (the config changed).
-    pub fn set_scope(&mut self, scope: Scope) {
+    pub(crate) fn set_scope(&mut self, scope: Scope) {
         self.scope = scope;
     }
 
     /// Take in one input at `clock`'s time and say what to do next. A batch
     /// is built only on [`Input::Idle`], and put off while a changed file is
     /// still being written.
-    pub fn step(&mut self, input: Input, clock: &impl Clock) -> Step {
+    pub(crate) fn step(&mut self, input: Input, clock: &impl Clock) -> Step {
         let now = clock.now();
         match input {
             Input::Event(Ok(event)) => {
