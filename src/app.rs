@@ -240,6 +240,75 @@ fn observe(
     })
 }
 
+/// Which shared cache this run uses, and how: none for a dry run or a
+/// check (they download nothing), and `--remote` only with a `[remote]`
+/// table to apply it to.
+fn remote_for<'c>(
+    config: &'c Config,
+    options: &BuildOptions,
+    mode: Mode,
+) -> Result<Option<(&'c RemoteSettings, RemoteMode)>> {
+    let remote_mode = match (&config.remote, mode) {
+        (Some(settings), Mode::Build) => remote_mode(settings.mode, options.remote)?,
+        (None, _) if !matches!(options.remote, None | Some(RemoteMode::Off)) => {
+            return Err(Error::Config(format!(
+                "{}: --remote needs a [remote] table in the config (see the README); add one, or drop --remote",
+                config.file.display()
+            )))
+        }
+        _ => RemoteMode::Off,
+    };
+    Ok(config
+        .remote
+        .as_ref()
+        .filter(|_| remote_mode != RemoteMode::Off)
+        .map(|settings| (settings, remote_mode)))
+}
+
+/// The end of a dry run or a check: the summary of what a build would do,
+/// and for a check the verdict and its exit code.
+fn report_without_building(
+    plan: &Plan,
+    names: &Names,
+    mode: Mode,
+    allow_failed: bool,
+    reporter: &Reporter,
+) -> Exit {
+    // Sources that fail before decoding (a collision, an unreadable file)
+    // fail a build too; they are known failures, not work.
+    let failing: Vec<PathBuf> = plan
+        .failures
+        .iter()
+        .map(|f| f.source.clone())
+        .chain(plan.failing.iter().cloned())
+        .collect();
+    let summary = Summary {
+        built: plan.build_count(),
+        up_to_date: plan.up_to_date,
+        removed: plan.removals.len() + plan.leftovers.len(),
+        failed: failing.len(),
+        ..Summary::default()
+    };
+    let check = mode == Mode::Check;
+    let stale =
+        check && (!plan.jobs.is_empty() || !plan.removals.is_empty() || !plan.leftovers.is_empty());
+    let exit = Exit::decide(&Ending {
+        not_up_to_date: stale,
+        failed: if check && !allow_failed {
+            failing.len()
+        } else {
+            0
+        },
+        ..Ending::default()
+    });
+    reporter.summary(&summary, mode, exit);
+    if check {
+        let failing: Vec<PathBuf> = failing.iter().map(|s| names.source(s)).collect();
+        reporter.check_verdict(stale, &failing, allow_failed);
+    }
+    exit
+}
+
 /// One build with a loaded config, on the current rayon pool. `held` is
 /// the run lock when the caller holds it already (`watch` does, for its
 /// whole life); otherwise a writing build takes it for itself.
@@ -252,22 +321,7 @@ pub(crate) fn build_once(
 ) -> Result<Exit> {
     let mode = options.mode();
     reporter.begin_run(&config.root);
-    // Neither a dry run nor a check downloads anything.
-    let remote_mode = match (&config.remote, mode) {
-        (Some(settings), Mode::Build) => remote_mode(settings.mode, options.remote)?,
-        (None, _) if !matches!(options.remote, None | Some(RemoteMode::Off)) => {
-            return Err(Error::Config(format!(
-                "{}: --remote needs a [remote] table in the config (see the README); add one, or drop --remote",
-                config.file.display()
-            )))
-        }
-        _ => RemoteMode::Off,
-    };
-    let remote_settings = config
-        .remote
-        .as_ref()
-        .filter(|_| remote_mode != RemoteMode::Off)
-        .map(|settings| (settings, remote_mode));
+    let remote_settings = remote_for(config, options, mode)?;
     let mut seen = observe(config, mode, held, remote_settings, options.shard, reporter)?;
     if let Some(path) = config
         .manifest
@@ -334,38 +388,7 @@ pub(crate) fn build_once(
         reporter.warn(&Warning::OutputDisowned { path: path.clone() });
     }
     if mode != Mode::Build {
-        // Sources that fail before decoding (a collision, an unreadable
-        // file) fail a build too; they are known failures, not work.
-        let failing: Vec<PathBuf> = plan
-            .failures
-            .iter()
-            .map(|f| f.source.clone())
-            .chain(plan.failing.iter().cloned())
-            .collect();
-        let summary = Summary {
-            built: plan.build_count(),
-            up_to_date: plan.up_to_date,
-            removed: plan.removals.len() + plan.leftovers.len(),
-            failed: failing.len(),
-            ..Summary::default()
-        };
-        let check = mode == Mode::Check;
-        let stale = check
-            && (!plan.jobs.is_empty() || !plan.removals.is_empty() || !plan.leftovers.is_empty());
-        let exit = Exit::decide(&Ending {
-            not_up_to_date: stale,
-            failed: if check && !options.allow_failed {
-                failing.len()
-            } else {
-                0
-            },
-            ..Ending::default()
-        });
-        reporter.summary(&summary, mode, exit);
-        if check {
-            let failing: Vec<PathBuf> = failing.iter().map(|s| names.source(s)).collect();
-            reporter.check_verdict(stale, &failing, options.allow_failed);
-        }
+        let exit = report_without_building(&plan, &names, mode, options.allow_failed, reporter);
         // The store (a private copy, removed when dropped) goes now; the
         // records later.
         drop(seen.db);
