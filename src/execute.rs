@@ -641,14 +641,21 @@ impl<'a> Executor<'a> {
         bytes: &[u8],
         built: &[Built],
     ) -> Result<(crate::model::Stat, bool), Placed> {
-        let undo = || {
+        // A failed source has no outputs: those this job already put in
+        // place go. One that cannot go stops the run, as in `fail`.
+        let undo = |failure: Failure| -> Placed {
             for done in built {
-                let _ = std::fs::remove_file(self.config.resolve(&done.output.path));
+                let placed = self.config.resolve(&done.output.path);
+                match std::fs::remove_file(&placed) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Placed::Fatal(Error::output("remove", placed, &e)),
+                }
             }
+            Placed::Refused(failure)
         };
         if !self.may_write(job, build, path) {
-            undo();
-            return Err(Placed::Refused(Failure::Occupied {
+            return Err(undo(Failure::Occupied {
                 path: path.to_path_buf(),
             }));
         }
@@ -667,8 +674,7 @@ impl<'a> Executor<'a> {
             Ok(stat) => Ok((stat, false)),
             // A name the file system refuses concerns this source only.
             Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
-                undo();
-                Err(Placed::Refused(Failure::Unwritable {
+                Err(undo(Failure::Unwritable {
                     path: path.to_path_buf(),
                     error: describe_io(&e.error),
                 }))
