@@ -23,7 +23,6 @@ Pillow, imported only for that).
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -36,7 +35,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BenchError, log, machine_info, rmtree, toml_str  # noqa: E402,F401
+from benchlib import (  # noqa: E402,F401
+    BenchError, log, machine_info, rmtree, snapshot_binary, toml_str)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The corpus generator and peer scripts live beside the checkout.
@@ -185,23 +185,7 @@ def resolve_thumbgen(arg, work):
         raise BenchError("thumbgen binary is not executable: %s" % path)
     if "%sdebug%s" % (os.sep, os.sep) in path:
         log("warning: %s looks like a debug build; timings will not be representative" % path)
-    # Snapshot the binary: a rebuild in the repository during the benchmark
-    # must not change what is measured.
-    bindir = os.path.join(work, "bin")
-    os.makedirs(bindir, exist_ok=True)
-    snap = os.path.join(bindir, "thumbgen")
-    tmp = snap + ".tmp"
-    shutil.copy2(path, tmp)
-    os.replace(tmp, snap)
-    h = hashlib.sha256()
-    with open(snap, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    r = subprocess.run([snap, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
-    if r.returncode != 0:
-        raise BenchError("'%s --version' failed: %s" % (path, r.stdout.strip()))
-    return snap, {"path": path, "version": r.stdout.strip(), "sha256": h.hexdigest()}
+    return snapshot_binary(path, work)
 
 
 def ensure_corpus(args, shared):

@@ -85,7 +85,7 @@ impl Env {
         let mut run = Run::from(self.cmd(args));
         run.args = args.iter().map(|a| a.to_string()).collect();
         if args.iter().any(|a| a.starts_with("--json")) {
-            validate_events(&run.stdout);
+            parse_events(&run.stdout);
         }
         run
     }
@@ -316,37 +316,42 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// The committed fixtures (`tests/fixtures`, made by `make_fixtures.py`).
 pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-/// `--json` output, one event per line, each checked against the schema.
-pub(crate) fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
-    validate_events(stdout)
-}
-
-/// Every line of `stdout` parsed, and valid against
+/// `--json` output, one event per line, each valid against
 /// `docs/events.schema.json` (which the README points to): the events'
 /// documented shape is the one they have.
-pub(crate) fn validate_events(stdout: &str) -> Vec<serde_json::Value> {
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.schema.json");
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler
-        .add_resource("file:///events.schema.json", schema)
-        .unwrap();
-    let index = compiler
-        .compile("file:///events.schema.json", &mut schemas)
-        .unwrap_or_else(|e| panic!("docs/events.schema.json: {e}"));
+pub(crate) fn parse_events(stdout: &str) -> Vec<serde_json::Value> {
+    let (schemas, index) = event_schema();
     stdout
         .lines()
         .map(|line| {
             let event: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            if let Err(e) = schemas.validate(&event, index) {
+            if let Err(e) = schemas.validate(&event, *index) {
                 panic!("an event that docs/events.schema.json does not allow:\n{line}\n{e:#}");
             }
             event
         })
         .collect()
+}
+
+/// The event schema, compiled once for all the tests.
+fn event_schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
+    static SCHEMA: std::sync::OnceLock<(boon::Schemas, boon::SchemaIndex)> =
+        std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.schema.json");
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler
+            .add_resource("file:///events.schema.json", schema)
+            .unwrap();
+        let index = compiler
+            .compile("file:///events.schema.json", &mut schemas)
+            .unwrap_or_else(|e| panic!("docs/events.schema.json: {e}"));
+        (schemas, index)
+    })
 }
 
 pub(crate) fn decode(path: &Path) -> image::DynamicImage {
