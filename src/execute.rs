@@ -118,8 +118,6 @@ struct RenderedJob {
     images: Vec<Option<Rendered>>,
     /// The source's upright size and kind.
     shape: Shape,
-    /// The JPEG DCT scale the source was decoded at (8: full size).
-    eighths: u8,
     /// Made from the decode, when the job needed them.
     placeholder: Option<Box<crate::model::Placeholder>>,
     /// A flaw the decode read past.
@@ -135,20 +133,10 @@ enum Placed {
 }
 
 /// Hand an output rendered here to the shared cache.
-fn upload(
-    remote: &Remote,
-    key: Hash,
-    image: Rendered,
-    hash: Hash,
-    eighths: u8,
-    shape: Shape,
-    repair: Repair,
-) {
+fn upload(remote: &Remote, key: Hash, image: Rendered, hash: Hash, shape: Shape, repair: Repair) {
     let made = Made {
         width: image.width,
         height: image.height,
-        eighths,
-        via: image.via,
         shape,
     };
     let entry = Entry::new(&hash, image.bytes.len() as u64, made);
@@ -218,7 +206,7 @@ impl<'a> Executor<'a> {
             .iter()
             .map(|b| {
                 let hash = job.fingerprint.hash.filter(|_| b.from.is_none())?;
-                Some(remote::action_key(&hash, &self.config.variants, b.variant))
+                Some(remote::action_key(&hash, &self.config.variants[b.variant]))
             })
             .collect()
     }
@@ -345,7 +333,6 @@ impl<'a> Executor<'a> {
                     record,
                     images,
                     shape: info.shape,
-                    eighths: info.eighths,
                     placeholder: info.placeholder,
                     leniency: info.leniency,
                 });
@@ -510,7 +497,6 @@ impl<'a> Executor<'a> {
                     record: record::read(&job.fingerprint, hash),
                     images: Vec::new(),
                     shape,
-                    eighths: 8,
                     placeholder: job.placeholder.clone(),
                     leniency: None,
                 }
@@ -538,7 +524,6 @@ impl<'a> Executor<'a> {
             record,
             images: rendered,
             shape,
-            eighths,
             placeholder,
             leniency,
         } = done;
@@ -560,12 +545,11 @@ impl<'a> Executor<'a> {
                 hash,
                 width: made.width,
                 height: made.height,
-                via: made.via,
             };
             let variant = &self.config.variants[build.variant];
             built.push(Built {
                 build: build.clone(),
-                output: record::written(variant, made.eighths, written),
+                output: record::written(variant, written),
                 how: Provenance::placed(true, verified),
             });
         }
@@ -603,16 +587,15 @@ impl<'a> Executor<'a> {
                 hash,
                 width: image.width,
                 height: image.height,
-                via: image.via,
             };
             built.push(Built {
                 build: build.clone(),
-                output: record::written(variant, eighths, written),
+                output: record::written(variant, written),
                 how: Provenance::placed(false, verified),
             });
             let key = keys.as_ref().and_then(|k| k[index]);
             if let (Some(remote), Some(key)) = (self.remote, key) {
-                upload(remote, key, image, hash, eighths, shape, repair);
+                upload(remote, key, image, hash, shape, repair);
             }
         }
         let record = record::built(

@@ -381,8 +381,6 @@ height = 8
             width,
             height: width * 3 / 4,
             format,
-            eighths: 8,
-            via: 0,
         }
     }
 
@@ -402,7 +400,6 @@ height = 8
                 blurhash: None,
                 data_url: "data:image/png;base64,AAAA".into(),
                 color: [0x12, 0xab, 0xef],
-                eighths: 8,
             })),
             outputs,
         }

@@ -163,9 +163,6 @@ pub struct Placeholder {
     pub data_url: String,
     /// The dominant colour.
     pub color: [u8; 3],
-    /// The JPEG DCT scale of the decode it was made from: with another
-    /// scale a clean build would make slightly different ones.
-    pub eighths: u8,
 }
 
 /// What we knew about one source after the last build that touched it.
@@ -184,7 +181,7 @@ pub struct SourceRecord {
     /// settings stay the same.
     pub failed: Option<Hash>,
     /// Upright size and kind of the source as last rendered, which decide
-    /// how its variants are made (see `render::geometry::derivation`);
+    /// which members of a set it gets (see `render::geometry::is_made`);
     /// `None` before the first successful decode.
     pub shape: Option<Shape>,
     /// Its placeholders, when the config asks for them.
@@ -217,10 +214,6 @@ pub struct OutputRecord {
     pub height: u32,
     /// Its format.
     pub format: Format,
-    /// The JPEG DCT scale (eighths) the source was decoded at; 8 otherwise.
-    pub eighths: u8,
-    /// The resizes its pixels went through first (`Derivation::via`).
-    pub via: u64,
 }
 
 /// Every record, keyed by source path relative to the source root.

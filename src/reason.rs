@@ -40,16 +40,6 @@ pub enum Reason {
         /// This build's pipeline version.
         new: u32,
     },
-    /// Another variant changed how this one is made from the source: the
-    /// DCT scale of the decode, or the larger variant it is resized from.
-    DecodeChanged {
-        /// Recorded decode scale, in eighths.
-        old_eighths: u8,
-        /// This build's decode scale, in eighths.
-        new_eighths: u8,
-        /// The chain of larger variants it is resized through changed.
-        chain_changed: bool,
-    },
     /// The source is a recorded source renamed (same content): its
     /// output moves instead of being rendered again.
     Renamed {
@@ -117,7 +107,6 @@ impl Reason {
             Reason::NewVariant => "new_variant",
             Reason::VariantChanged { .. } => "variant_changed",
             Reason::PipelineChanged { .. } => "pipeline_changed",
-            Reason::DecodeChanged { .. } => "decode_changed",
             Reason::Renamed { .. } => "renamed",
             Reason::OutputMissing => "output_missing",
             Reason::OutputModified => "output_modified",

@@ -70,13 +70,10 @@ pub(crate) struct Written {
     pub width: u32,
     /// Pixel size as encoded.
     pub height: u32,
-    /// The resizes its pixels went through first.
-    pub via: u64,
 }
 
-/// The record of an output just written for `variant` from a decode at
-/// `eighths`.
-pub(crate) fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecord {
+/// The record of an output just written for `variant`.
+pub(crate) fn written(variant: &Variant, w: Written) -> OutputRecord {
     OutputRecord {
         variant: crate::model::shared_name::intern(&variant.name),
         path: w.path.into_boxed_path(),
@@ -87,8 +84,6 @@ pub(crate) fn written(variant: &Variant, eighths: u8, w: Written) -> OutputRecor
         width: w.width,
         height: w.height,
         format: variant.format,
-        eighths,
-        via: w.via,
     }
 }
 
@@ -200,8 +195,6 @@ mod tests {
             width: 1,
             height: 1,
             format: crate::model::Format::Jpeg,
-            eighths: 8,
-            via: 0,
         });
         let failed = failed(record, [7; 32]);
         assert!(failed.failed == Some([7; 32]) && failed.outputs.is_empty());

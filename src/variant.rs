@@ -22,7 +22,11 @@ use crate::model::{Format, Recipe, Setting};
 ///
 /// 3: JPEG decoded and encoded by the vendored mozjpeg instead of the
 /// system libjpeg-turbo.
-pub const PIPELINE_VERSION: u32 = 3;
+/// 4: each output made from the decode its own size calls for (a JPEG at
+/// half or full size, then halved with 2×2 box means as far as its size
+/// allows), no longer from one decode sized for the whole set and resized
+/// from a larger sibling.
+pub const PIPELINE_VERSION: u32 = 4;
 
 /// The library that decodes JPEG sources: the crate and its version
 /// (mozjpeg-sys also writes JPEG outputs; see [`encoder`]).
@@ -507,7 +511,7 @@ mod tests {
         assert_eq!(
             (PIPELINE_VERSION, OTHER_DECODERS),
             (
-                3,
+                4,
                 "image 0.25.10, png 0.18.1, gif 0.14.2, image-webp 0.2.4, tiff 0.11.3, \
                  mp4parse 0.17.0, rav1d 1.1.0, jxl-oxide 0.12.6, libheif-sys 5.3.1+1.23.1"
             ),
@@ -519,7 +523,7 @@ mod tests {
     fn pipeline_version_covers_the_jpeg_decoder() {
         assert_eq!(
             (PIPELINE_VERSION, JPEG_DECODER),
-            (3, "mozjpeg-sys 2.2.3"),
+            (4, "mozjpeg-sys 2.2.3"),
             "the JPEG decoder changed: bump PIPELINE_VERSION"
         );
     }

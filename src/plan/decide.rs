@@ -19,8 +19,6 @@ pub(super) struct Facts {
     pub(super) same_recipe: bool,
     /// It was made by today's pipeline version.
     pub(super) same_pipeline: bool,
-    /// It was made from the decode a clean build would use now.
-    pub(super) same_decode: bool,
     /// `--force`.
     pub(super) force: bool,
 }
@@ -34,7 +32,6 @@ pub(super) enum Why {
     NewVariant,
     VariantChanged,
     PipelineChanged,
-    DecodeChanged,
     OutputMissing,
     OutputModified,
     Forced,
@@ -64,8 +61,6 @@ pub(super) fn decide(f: &Facts) -> Decision {
         Why::VariantChanged
     } else if !f.same_pipeline {
         Why::PipelineChanged
-    } else if !f.same_decode {
-        Why::DecodeChanged
     } else {
         match state {
             OutputState::Missing => Why::OutputMissing,
@@ -88,7 +83,6 @@ mod tests {
         in_place: true,
         same_recipe: true,
         same_pipeline: true,
-        same_decode: true,
         force: false,
     };
 
@@ -101,7 +95,7 @@ mod tests {
             ..Stat::default()
         };
         let rebuild = Decision::Rebuild;
-        let rows: [(&str, Facts, Decision); 13] = [
+        let rows: [(&str, Facts, Decision); 12] = [
             ("up to date", UP_TO_DATE, Decision::Keep { restat: None }),
             (
                 "only the stat changed",
@@ -157,19 +151,9 @@ mod tests {
                 "pipeline changed",
                 Facts {
                     same_pipeline: false,
-                    same_decode: false,
                     ..UP_TO_DATE
                 },
                 rebuild(Why::PipelineChanged),
-            ),
-            (
-                "decode changed",
-                Facts {
-                    same_decode: false,
-                    recorded: Some(OutputState::Missing),
-                    ..UP_TO_DATE
-                },
-                rebuild(Why::DecodeChanged),
             ),
             (
                 "output deleted",

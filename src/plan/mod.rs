@@ -30,7 +30,6 @@
 //! | none | built | `new_variant` |
 //! | at another path, or made with another recipe | built | `variant_changed` (with the settings that changed) |
 //! | made by another pipeline version | built | `pipeline_changed` |
-//! | made from a decode a clean build would not use now | built | `decode_changed` |
 //! | missing on disk | built | `output_missing` |
 //! | edited on disk (stat and content differ) | built | `output_modified` |
 //! | `--force` | built | `forced` |
@@ -68,7 +67,7 @@ use crate::model::{
 use crate::problem::Failure;
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::record;
-use crate::render::geometry::{derivation, is_made};
+use crate::render::geometry::is_made;
 use crate::shard::Shard;
 use crate::variant::{Variant, PIPELINE_VERSION};
 
@@ -255,14 +254,14 @@ pub struct Settings<'a> {
     pub owned_files: Option<&'a [PathBuf]>,
 }
 
-/// Whether `placeholder` is what a clean build would record for a source
-/// decoded at `eighths` under `wanted`.
-fn placeholder_holds(placeholder: &Placeholder, wanted: Placeholders, eighths: u8) -> bool {
+/// Whether `placeholder` is what a clean build would record under `wanted`
+/// (it is made from a decode that depends on the source alone).
+fn placeholder_holds(placeholder: &Placeholder, wanted: Placeholders) -> bool {
     let made = Placeholders {
         thumbhash: placeholder.thumbhash.is_some(),
         blurhash: placeholder.blurhash.is_some(),
     };
-    made == wanted && placeholder.eighths == eighths
+    made == wanted
 }
 
 /// Where `source`'s output for `variant` goes, relative to the config folder.
@@ -500,18 +499,8 @@ impl<'a> Sources<'a> {
                 (None, Some(hash)) => renames.as_deref_mut()?.claim(hash, observed, state),
                 _ => None,
             };
-            // Same content, so the same shape: how its outputs were made then is
-            // how a clean build makes them now, variant by variant.
-            let renamed_derivation = renamed
-                .and_then(|(_, old)| old.shape)
-                .map(|shape| derivation(shape, settings.variants));
             let whole_source_reason = source_reason(record, &fingerprint, settings);
             let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
-            let derivation = record
-                .and_then(|r| r.shape)
-                .map(|shape| derivation(shape, settings.variants));
-            let eighths = derivation.as_ref().map_or(8, |d| d.eighths);
-            let via = |index: usize| derivation.as_ref().map_or(0, |d| d.via[index]);
 
             // The shape this content has, where it is known without decoding:
             // it decides which members of a set the source gets.
@@ -547,8 +536,6 @@ impl<'a> Sources<'a> {
                     in_place: existing.is_some_and(in_place),
                     same_recipe: existing.is_some_and(|o| o.settings == recipes[index]),
                     same_pipeline: existing.is_some_and(|o| o.pipeline == PIPELINE_VERSION),
-                    same_decode: existing
-                        .is_some_and(|o| o.eighths == eighths && o.via == via(index)),
                     force: settings.force,
                 };
                 let reason = match (decide(&facts), existing) {
@@ -568,11 +555,6 @@ impl<'a> Sources<'a> {
                             old: o.pipeline,
                             new: PIPELINE_VERSION,
                         },
-                        Why::DecodeChanged => Reason::DecodeChanged {
-                            old_eighths: o.eighths,
-                            new_eighths: eighths,
-                            chain_changed: o.via != via(index),
-                        },
                         Why::OutputMissing => Reason::OutputMissing,
                         Why::OutputModified => Reason::OutputModified,
                         Why::Forced => Reason::Forced,
@@ -590,14 +572,13 @@ impl<'a> Sources<'a> {
                         && matches!(state_of(o), OutputState::Intact | OutputState::Restat(_))
                 });
                 if let Some(reason) = reason {
+                    // Same content and recipe, so the same bytes as a clean
+                    // build would make: an output depends on nothing else.
                     let movable = renamed.and_then(|(from, old)| {
-                        let d = renamed_derivation.as_ref()?;
                         let o = old.outputs.iter().find(|o| {
                             *o.variant == *variant.name
                                 && o.settings == recipes[index]
                                 && o.pipeline == PIPELINE_VERSION
-                                && o.eighths == d.eighths
-                                && o.via == d.via[index]
                         })?;
                         let restat = match state_of(o) {
                             OutputState::Intact => None,
@@ -674,15 +655,12 @@ impl<'a> Sources<'a> {
                 keep
             };
             let placeholder = if settings.placeholders.any() {
-                let (from, eighths) = match whole_source_reason {
-                    None => (record, eighths),
-                    Some(_) => (
-                        renamed.map(|(_, old)| old),
-                        renamed_derivation.as_ref().map_or(8, |d| d.eighths),
-                    ),
+                let from = match whole_source_reason {
+                    None => record,
+                    Some(_) => renamed.map(|(_, old)| old),
                 };
                 from.and_then(|r| r.placeholder.as_ref())
-                    .filter(|p| placeholder_holds(p, settings.placeholders, eighths))
+                    .filter(|p| placeholder_holds(p, settings.placeholders))
                     .cloned()
             } else {
                 None

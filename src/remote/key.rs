@@ -8,33 +8,25 @@
 //!
 //! An action key names everything that decides an output's bytes: the
 //! source's content, the variant's recipe (which holds the encoder's
-//! identity), the pipeline and JPEG decoder, and the derivation — the
-//! decode scale and the chain of larger variants it is resized from, which
-//! follow from the geometry of *every* configured variant. Two machines
-//! that agree on a key write the same bytes, so either may serve the other.
+//! identity), the pipeline and the JPEG decoder. Nothing of the other
+//! variants: an output is made from the decode its own size calls for.
+//! Two machines that agree on a key write the same bytes, so either may
+//! serve the other.
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Hash, Shape};
 use crate::variant::{Variant, JPEG_DECODER, PIPELINE_VERSION};
 
-/// The key of the output of `variants[index]` made from a source whose
-/// bytes hash to `source`, under the configured set `variants`.
-pub(crate) fn action_key(source: &Hash, variants: &[Variant], index: usize) -> Hash {
+/// The key of the output of `variant` made from a source whose bytes hash
+/// to `source`.
+pub(crate) fn action_key(source: &Hash, variant: &Variant) -> Hash {
     let mut h = blake3::Hasher::new();
-    h.update(b"thumbgen-action-v1\0");
+    h.update(b"thumbgen-action-v2\0");
     h.update(source);
-    h.update(&variants[index].settings_hash());
+    h.update(&variant.settings_hash());
     h.update(&PIPELINE_VERSION.to_le_bytes());
     h.update(JPEG_DECODER.as_bytes());
-    h.update(b"\0");
-    // `render::geometry::derivation` reads these, and only these, of the
-    // other variants: the decode scale and the cascade follow from them.
-    for v in variants {
-        h.update(&v.width.to_le_bytes());
-        h.update(&v.height.to_le_bytes());
-        h.update(&[v.fit as u8]);
-    }
     *h.finalize().as_bytes()
 }
 
@@ -62,10 +54,6 @@ pub(crate) struct Entry {
     pub width: u32,
     /// Pixel size as encoded.
     pub height: u32,
-    /// The JPEG DCT scale the source was decoded at (8: full size).
-    pub eighths: u8,
-    /// The resizes its pixels went through (`Derivation::via`).
-    pub via: u64,
     /// The source's upright size, and whether it is a JPEG.
     pub source_width: u32,
     /// See `source_width`.
@@ -75,7 +63,7 @@ pub(crate) struct Entry {
 }
 
 /// The only layout of [`Entry`] this build reads and writes.
-pub(crate) const ENTRY_VERSION: u32 = 1;
+pub(crate) const ENTRY_VERSION: u32 = 2;
 
 impl Entry {
     /// The entry for an output whose bytes hash to `digest`.
@@ -86,8 +74,6 @@ impl Entry {
             bytes,
             width: made.width,
             height: made.height,
-            eighths: made.eighths,
-            via: made.via,
             source_width: made.shape.width,
             source_height: made.shape.height,
             source_jpeg: made.shape.jpeg,
@@ -115,8 +101,6 @@ impl Entry {
         Made {
             width: self.width,
             height: self.height,
-            eighths: self.eighths,
-            via: self.via,
             shape: Shape {
                 width: self.source_width,
                 height: self.source_height,
@@ -133,10 +117,6 @@ pub(crate) struct Made {
     pub width: u32,
     /// Pixel size as encoded.
     pub height: u32,
-    /// The JPEG DCT scale the source was decoded at.
-    pub eighths: u8,
-    /// The resizes its pixels went through.
-    pub via: u64,
     /// The source's upright size and kind.
     pub shape: Shape,
 }
@@ -179,32 +159,22 @@ mod tests {
     fn the_key_follows_what_decides_the_bytes() {
         let source = [7u8; 32];
         let base = set();
-        let key = action_key(&source, &base, 2);
-        assert_eq!(key, action_key(&source, &set(), 2), "stable");
-        assert_ne!(key, action_key(&[8u8; 32], &base, 2), "source content");
-        assert_ne!(key, action_key(&source, &base, 0), "another variant");
+        let key = action_key(&source, &base[2]);
+        assert_eq!(key, action_key(&source, &set()[2]), "stable");
+        assert_ne!(key, action_key(&[8u8; 32], &base[2]), "source content");
+        assert_ne!(key, action_key(&source, &base[0]), "another variant");
 
         let mut own = set();
         own[2].quality = 90;
-        assert_ne!(key, action_key(&source, &own, 2), "its own recipe");
-
-        // Another variant's box or fit changes the decode scale or the
-        // cascade, so it changes the key; its quality or format does not.
-        let mut other_box = set();
-        other_box[0].width = 1000;
-        assert_ne!(key, action_key(&source, &other_box, 2));
-        let mut other_fit = set();
-        other_fit[1].fit = Fit::Cover;
-        assert_ne!(key, action_key(&source, &other_fit, 2));
-        let mut other_quality = set();
-        other_quality[1].quality = 50;
-        other_quality[1].format = Format::Png;
-        assert_eq!(key, action_key(&source, &other_quality, 2));
+        assert_ne!(key, action_key(&source, &own[2]), "its own recipe");
+        let mut own_fit = set();
+        own_fit[2].fit = Fit::Cover;
+        assert_ne!(key, action_key(&source, &own_fit[2]), "its own fit");
 
         // The name decides only the path, which is not in the store.
         let mut renamed = set();
         renamed[2].name = "small".into();
-        assert_eq!(key, action_key(&source, &renamed, 2));
+        assert_eq!(key, action_key(&source, &renamed[2]));
     }
 
     #[test]
@@ -212,8 +182,6 @@ mod tests {
         let made = Made {
             width: 256,
             height: 171,
-            eighths: 2,
-            via: 42,
             shape: Shape {
                 width: 4000,
                 height: 2667,
@@ -230,7 +198,7 @@ mod tests {
 
         assert_eq!(Entry::parse(b"not json"), None);
         let mut other_version = entry.clone();
-        other_version.v = 2;
+        other_version.v = ENTRY_VERSION + 1;
         assert_eq!(Entry::parse(&other_version.to_bytes()), None);
         let mut bad_digest = entry;
         bad_digest.blob = "zz".repeat(32);

@@ -34,8 +34,6 @@ fn made() -> Made {
     Made {
         width: 256,
         height: 171,
-        eighths: 2,
-        via: 9,
         shape: Shape {
             width: 4000,
             height: 2667,

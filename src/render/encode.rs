@@ -16,7 +16,6 @@ pub(super) fn encode_variant(
     src: &Source,
     resized: Resized,
     v: &Variant,
-    via: u64,
 ) -> Result<Rendered, RenderError> {
     let (pixels, w, h) = orient(
         src.orientation,
@@ -48,7 +47,6 @@ pub(super) fn encode_variant(
         width: w,
         height: h,
         bytes,
-        via,
     })
 }
 

@@ -1,9 +1,9 @@
 //! Pure box geometry for rendering, shared with the planner: which region
-//! of a source a variant uses and at what size (`contain` / `cover`), the
-//! JPEG DCT scale a source is decoded at, and the cascade deciding which
-//! variant is resized from which. The planner needs the same answers as the
-//! renderer to tell when an output's derivation changed, so they live here,
-//! free of pixels and I/O, rather than inside the resize.
+//! of a source a variant uses and at what size (`contain` / `cover`),
+//! which members of a set a source gets, and which decode each output is
+//! resized from (a JPEG's DCT scale, or halvings of a full decode). Every
+//! answer about an output follows from the source's shape and that
+//! output's own recipe, never from the other variants.
 
 use crate::model::Shape;
 use crate::variant::{Fit, Position, Variant};
@@ -105,120 +105,70 @@ pub fn is_made(shape: Shape, v: &Variant) -> bool {
     (this.out_width, this.out_height) != (smaller.out_width, smaller.out_height)
 }
 
-/// The JPEG DCT scale, in eighths (1, 2, 4 or 8), a source of upright size
-/// `width` x `height` is decoded at when rendering `variants`: the smallest
-/// that still gives every variant at least its output size over its crop.
-///
-/// It depends on *all* configured variants, so that one decode serves them
-/// all; the scale is recorded with each output, and the planner rebuilds an
-/// output whose source would now be decoded at another scale. That keeps an
-/// incremental build byte-identical to a clean one.
-pub fn decode_eighths<'a>(
-    width: u32,
-    height: u32,
-    variants: impl IntoIterator<Item = &'a Variant>,
-) -> u8 {
-    let geometries: Vec<Geometry> = variants
-        .into_iter()
-        .map(|v| geometry(width, height, v.width, v.height, v.fit))
-        .collect();
-    eighths_for(&geometries)
-}
-
-/// [`decode_eighths`] for variants whose geometry is already known.
-fn eighths_for(geometries: &[Geometry]) -> u8 {
-    let needed = geometries
-        .iter()
-        .map(|g| {
-            let (x, y) = g.density();
-            x.max(y)
-        })
-        .fold(0.0, f64::max);
-    [1u8, 2, 4]
-        .into_iter()
-        .find(|&s| f64::from(s) / 8.0 >= needed)
-        .unwrap_or(8)
-}
-
-/// How every configured variant is made from one decode of a source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Derivation {
-    /// The JPEG DCT scale of the decode (8 for other formats).
+/// How an output's pixels are got from its source before its own resize:
+/// a decode at `eighths`/8 of the source's size (a JPEG's DCT scaling; 8
+/// for other formats), then `halvings` 2×2 box halvings of it. It follows
+/// from the source's shape and the output's own recipe alone
+/// ([`reduction`]), never from the other variants, so no output's bytes
+/// change when another one's settings do. Outputs with the same reduction
+/// share its pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Reduction {
+    /// The JPEG DCT scale of the decode, in eighths: 4 or 8.
     pub eighths: u8,
-    /// Per variant: the variant whose resized pixels it is resized from,
-    /// or `None` for the decoded image itself.
-    pub parent: Vec<Option<usize>>,
-    /// Per variant: a digest of the resizes its pixels go through before
-    /// its own (0: none). Recorded with each output, like the DCT scale, so
-    /// that an output whose chain changes with the other variants is rebuilt.
-    pub via: Vec<u64>,
+    /// How many times that decode is halved.
+    pub halvings: u32,
 }
 
-/// A variant is resized from a larger one only if that one has at least
-/// this many pixels per output pixel over the variant's crop, so that
-/// Lanczos3 still has real detail to filter (libvips's "reducing gap").
-const DERIVE_GAP: f64 = 2.0;
+/// A decode is made smaller (halved with 2×2 box means) only while it
+/// still has this many pixels per output pixel over the output's crop, so
+/// that Lanczos3 reads fewer pixels but keeps real detail to filter
+/// (Pillow's and libvips's "reducing gap").
+const REDUCING_GAP: f64 = 2.0;
 
-/// How the `variants` of a source of shape `shape` are made: one decode at
-/// [`decode_eighths`], then each variant resized from the smallest `contain`
-/// variant that still has `DERIVE_GAP` times its resolution (a cascade, as
-/// mipmaps are made), or from the decode. A resize costs in proportion to
-/// the pixels it reads, so a small variant made from a mid-sized one costs
-/// a fraction of one made from the decode.
-pub fn derivation(shape: Shape, variants: &[Variant]) -> Derivation {
-    let (w, h) = (shape.width, shape.height);
-    let geometries: Vec<Geometry> = variants
-        .iter()
-        .map(|v| geometry(w, h, v.width, v.height, v.fit))
-        .collect();
-    let eighths = if shape.jpeg {
-        eighths_for(&geometries)
-    } else {
-        8
-    };
-    let area = |g: &Geometry| u64::from(g.out_width) * u64::from(g.out_height);
-    let parent: Vec<Option<usize>> = geometries
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let (need_x, need_y) = g.density();
-            (0..variants.len())
-                .filter(|&j| j != i && variants[j].fit == Fit::Contain)
-                .filter(|&j| {
-                    let (have_x, have_y) = geometries[j].density();
-                    have_x >= need_x * DERIVE_GAP && have_y >= need_y * DERIVE_GAP
-                })
-                .min_by_key(|&j| (area(&geometries[j]), j))
-        })
-        .collect();
-    // Parents have at least four times their children's pixels, so
-    // following them always ends.
-    let via = (0..variants.len())
-        .map(|i| {
-            let mut chain = Vec::new();
-            let mut at = parent[i];
-            while let Some(p) = at {
-                chain.push((geometries[p].out_width, geometries[p].out_height));
-                at = parent[p];
-            }
-            if chain.is_empty() {
-                return 0;
-            }
-            // FNV-1a: stable across builds and platforms (it is stored), and
-            // cheap enough to compute for every source on a no-op build.
-            let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
-            for (cw, ch) in chain.iter().rev() {
-                for byte in cw.to_le_bytes().into_iter().chain(ch.to_le_bytes()) {
-                    digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-                }
-            }
-            digest.max(1)
-        })
-        .collect();
-    Derivation {
+/// The [`Reduction`] an output of `v` is made through from a source of
+/// shape `shape`.
+///
+/// A JPEG is decoded at half size wherever that still gives the output its
+/// own size, at full size otherwise. Only two scales: each decode reads all
+/// of the file's entropy-coded data, about 10 ms of a 10 MP photo whatever
+/// the scale, so the distinct decodes a source's outputs need are kept
+/// few. Smaller outputs then halve that decode, which costs a fraction of a
+/// DCT-scaled decode and gives the same box-filtered detail.
+pub fn reduction(shape: Shape, v: &Variant) -> Reduction {
+    let (x, y) = geometry(shape.width, shape.height, v.width, v.height, v.fit).density();
+    let need = x.max(y);
+    let eighths = if shape.jpeg && need <= 0.5 { 4 } else { 8 };
+    Reduction {
         eighths,
-        parent,
-        via,
+        halvings: halvings_keeping(f64::from(eighths) / 8.0, need * REDUCING_GAP),
+    }
+}
+
+/// How many halvings of a decode with `density` pixels per source pixel
+/// keep at least `floor` of them. 30 halvings leave one pixel of any size.
+fn halvings_keeping(density: f64, floor: f64) -> u32 {
+    let mut halvings = 0;
+    while halvings < 30 && density * 0.5f64.powi(halvings as i32 + 1) >= floor {
+        halvings += 1;
+    }
+    halvings
+}
+
+/// Longer side of the small picture that placeholders and content-aware
+/// crops look at (the larger of theirs).
+const PREVIEW_SIDE: f64 = 128.0;
+
+/// The [`Reduction`] that placeholders and content-aware crops look at:
+/// the smallest whose longer side still has `PREVIEW_SIDE` pixels, from a
+/// half-size decode for a JPEG. It depends on the source alone.
+pub fn preview_reduction(shape: Shape) -> Reduction {
+    let long = f64::from(shape.width.max(shape.height).max(1));
+    let need = (PREVIEW_SIDE / long).min(1.0);
+    let eighths = if shape.jpeg && need <= 0.5 { 4 } else { 8 };
+    Reduction {
+        eighths,
+        halvings: halvings_keeping(f64::from(eighths) / 8.0, need),
     }
 }
 
@@ -226,10 +176,6 @@ pub fn derivation(shape: Shape, variants: &[Variant]) -> Derivation {
 mod tests {
     use super::*;
     use crate::model::Format;
-
-    fn variant(name: &str, format: Format) -> Variant {
-        Variant::new(name, 256, 256, format)
-    }
 
     #[test]
     fn contain_keeps_aspect_and_never_upscales() {
@@ -265,23 +211,12 @@ mod tests {
         assert!((x - 372.0).abs() < 1e-6);
     }
 
-    #[test]
-    fn decode_scale_serves_the_largest_variant() {
-        let thumb = variant("t", Format::Jpeg);
-        let mut large = variant("l", Format::Jpeg);
-        (large.width, large.height) = (1280, 1280);
-        assert_eq!(decode_eighths(4000, 3000, [&thumb]), 1);
-        assert_eq!(decode_eighths(1600, 1200, [&thumb]), 2);
-        assert_eq!(decode_eighths(4000, 3000, [&thumb, &large]), 4);
-        assert_eq!(
-            decode_eighths(200, 100, [&thumb]),
-            8,
-            "small sources decode whole"
-        );
-        let mut cover = thumb.clone();
-        cover.fit = Fit::Cover;
-        // a 4:1 panorama covered into a square needs its full height
-        assert_eq!(decode_eighths(4096, 1024, [&cover]), 2);
+    fn jpeg(width: u32, height: u32) -> Shape {
+        Shape {
+            width,
+            height,
+            jpeg: true,
+        }
     }
 
     fn sized(name: &str, size: u32, fit: Fit) -> Variant {
@@ -291,74 +226,63 @@ mod tests {
         }
     }
 
-    #[test]
-    fn variants_cascade_from_the_smallest_large_enough_contain_variant() {
-        let photo = Shape {
-            width: 4000,
-            height: 3000,
-            jpeg: true,
-        };
-        let v = [
-            sized("small", 256, Fit::Contain),
-            sized("large", 1280, Fit::Contain),
-            sized("medium", 640, Fit::Contain),
-            sized("square", 200, Fit::Cover),
-        ];
-        let d = derivation(photo, &v);
-        assert_eq!(d.eighths, 4);
-        assert_eq!(d.parent, [Some(2), None, Some(1), Some(2)]);
-        assert_eq!(d.via[1], 0);
-        assert!(d.via[0] != 0 && d.via[2] != 0 && d.via[0] != d.via[2]);
-        assert_eq!(d.via[0], d.via[3], "same chain, same digest");
-
-        // Without the large variant the medium one comes from the decode,
-        // and the chain of the small one changes with it.
-        let without_large = [v[0].clone(), v[2].clone()];
-        let e = derivation(photo, &without_large);
-        assert_eq!(e.parent, [Some(1), None]);
-        assert_eq!(e.via[1], 0);
-        assert_ne!(e.via[0], d.via[0]);
-        assert_eq!(e.eighths, 2);
-
-        // A cover variant crops: it is never a parent.
-        let covers = [
-            sized("big", 1280, Fit::Cover),
-            sized("small", 256, Fit::Contain),
-        ];
-        assert_eq!(derivation(photo, &covers).parent, [None, None]);
+    fn reduced(eighths: u8, halvings: u32) -> Reduction {
+        Reduction { eighths, halvings }
     }
 
     #[test]
-    fn no_cascade_without_the_gap() {
-        // A small source is not upscaled: every variant keeps its size,
-        // so none has twice the resolution of another.
-        let small = Shape {
-            width: 300,
-            height: 200,
+    fn a_jpeg_decodes_at_half_size_where_that_gives_the_output_its_size() {
+        let at = |shape, size| reduction(shape, &sized("v", size, Fit::Contain));
+        // 4000 -> 1280: half is 2000, less than twice 1280: not halved.
+        assert_eq!(at(jpeg(4000, 3000), 1280), reduced(4, 0));
+        // 2000 -> 1280: half (1000) is too small.
+        assert_eq!(at(jpeg(2000, 1500), 1280), reduced(8, 0));
+        // 4000 -> 640: 2000 is not halved, as 1000 is less than twice 640.
+        assert_eq!(at(jpeg(4000, 3000), 640), reduced(4, 0));
+        // 4000 -> 256: 2000 halves to 1000, not to 500 (under 512).
+        assert_eq!(at(jpeg(4000, 3000), 256), reduced(4, 1));
+        // A source no larger than the box decodes whole.
+        assert_eq!(at(jpeg(200, 100), 256), reduced(8, 0));
+        // A cover crop is sized by the short side: 3000 -> 256.
+        let cover = sized("c", 256, Fit::Cover);
+        assert_eq!(reduction(jpeg(4000, 3000), &cover), reduced(4, 1));
+        // A 4:1 panorama covered into a square needs its full height.
+        assert_eq!(reduction(jpeg(4096, 1024), &cover), reduced(4, 0));
+    }
+
+    #[test]
+    fn other_formats_decode_whole_and_halve_while_twice_the_output_remains() {
+        let png = Shape {
             jpeg: false,
+            ..jpeg(4000, 3000)
         };
-        let v = [
-            sized("a", 256, Fit::Contain),
-            sized("b", 1280, Fit::Contain),
-        ];
-        let d = derivation(small, &v);
-        assert_eq!(d.parent, [None, None]);
-        assert_eq!(d.via, [0, 0]);
-        assert_eq!(d.eighths, 8, "only JPEGs decode scaled");
-        // 640 -> 400 is less than the gap.
-        let v = [sized("a", 400, Fit::Contain), sized("b", 640, Fit::Contain)];
+        let at = |size, fit| reduction(png, &sized("v", size, fit));
+        assert_eq!(at(1280, Fit::Contain), reduced(8, 0));
+        assert_eq!(at(640, Fit::Contain), reduced(8, 1));
+        assert_eq!(at(256, Fit::Contain), reduced(8, 2));
+        assert_eq!(at(256, Fit::Cover), reduced(8, 2));
+        // A source smaller than the box is not halved.
+        let small = Shape {
+            jpeg: false,
+            ..jpeg(300, 200)
+        };
         assert_eq!(
-            derivation(
-                Shape {
-                    width: 4000,
-                    height: 3000,
-                    jpeg: true
-                },
-                &v
-            )
-            .parent,
-            [None, None]
+            reduction(small, &sized("s", 256, Fit::Contain)),
+            reduced(8, 0)
         );
+    }
+
+    #[test]
+    fn the_preview_follows_the_source_alone() {
+        // 4000 -> 2000, then 1000, 500, 250; 125 would be under 128.
+        assert_eq!(preview_reduction(jpeg(4000, 3000)), reduced(4, 3));
+        assert_eq!(preview_reduction(jpeg(800, 600)), reduced(4, 1));
+        assert_eq!(preview_reduction(jpeg(200, 60)), reduced(8, 0));
+        let png = Shape {
+            jpeg: false,
+            ..jpeg(4000, 3000)
+        };
+        assert_eq!(preview_reduction(png), reduced(8, 4));
     }
 
     #[test]

@@ -351,7 +351,6 @@ pub(super) fn decode_at_scale(
         pixels,
         orientation: header.orientation,
         icc: info.icc.clone(),
-        eighths: eighths as u8,
         jpeg: true,
         leniency,
     })

@@ -2,15 +2,18 @@
 //! crop, resize, orient and encode once per variant. Nothing here touches the
 //! disk, so the caller decides about paths, hashing and atomic writes.
 //!
-//! A source is decoded once for all its variants, the way
-//! [`geometry::derivation`] says for the whole configured set: JPEGs at one
-//! DCT scale, and smaller variants resized from larger ones. An output
-//! depends only on the source bytes, its own variant's settings and that
-//! derivation (which the caller records), never on which other variants
-//! happen to be rendered in the same call.
+//! Each output is made from the decode its own size calls for (a JPEG's
+//! DCT scale, or halvings of another format's full decode: see
+//! [`geometry`]), never from a sibling's pixels, so its bytes depend only
+//! on the source and its own settings: changing, adding or removing one
+//! variant changes no other output. The work is still shared where that
+//! changes no byte: a JPEG's entropy-coded data is read once for every
+//! scale, and outputs that need the same decode share it.
 //!
-//! One file per step: `sniff` picks the decoder; `decode` (with `bmp` and
-//! `tiff_ycbcr` for what `image` refuses), `jpeg` (shrunk on load), `jxl`,
+//! One file per step: `sniff` picks the decoder; `decodes` makes the
+//! decodes a source's outputs need, through `decode` (with `bmp` and
+//! `tiff_ycbcr` for what `image` refuses), `jpeg` (shrunk on load, its
+//! smaller scales from `jpeg_scales`), `halve`, `jxl`,
 //! and behind [`isolate`]'s helper process `avif` (with `av1`) and `heic`
 //! decode; [`geometry`] sizes every variant, `resize` makes its pixels,
 //! `orient` turns them upright and `encode` writes the output format. This
@@ -25,9 +28,11 @@ mod av1;
 mod avif;
 mod bmp;
 mod decode;
+mod decodes;
 mod encode;
 mod ends;
 pub mod geometry;
+mod halve;
 #[cfg(feature = "heic")]
 mod heic;
 #[cfg(test)]
@@ -45,7 +50,6 @@ mod sniff;
 mod test_support;
 mod tiff_ycbcr;
 
-use geometry::derivation;
 use sniff::{sniff, Kind};
 
 /// Resource limits for one render.
@@ -81,8 +85,6 @@ pub struct Rendered {
     pub height: u32,
     /// The encoded file, ready to be written.
     pub bytes: Vec<u8>,
-    /// The chain of resizes it was made through (`Derivation::via`).
-    pub via: u64,
 }
 
 /// Why a source could not be rendered. The message names no path: the
@@ -215,14 +217,11 @@ pub enum Leniency {
 }
 
 /// What the source was, for the record: its shape (upright size, and
-/// whether it is a JPEG) and the JPEG DCT scale it was decoded at (8 = full
-/// size, always for other formats).
+/// whether it is a JPEG).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceInfo {
     /// Upright size, and whether it is a JPEG.
     pub shape: Shape,
-    /// The JPEG DCT scale it was decoded at, in eighths.
-    pub eighths: u8,
     /// Its placeholders, when asked for.
     pub placeholder: Option<Box<Placeholder>>,
     /// A flaw read past.
@@ -247,15 +246,15 @@ pub fn probe(source: &[u8]) -> Option<Shape> {
     }
 }
 
-/// Decode `source` once and produce the outputs of the variants `wanted`
+/// Decode `source` and produce the outputs of the variants `wanted`
 /// (indices into `all`, the configured set), in that order — `None` for a
 /// member of a set that this source gets no output of
-/// ([`geometry::is_made`]) — made the way
-/// [`geometry::derivation`] says for the whole set: the decode scale, and the
-/// larger variant each is resized from. An output thus depends on the
-/// source, its own settings and that derivation (which the caller records),
-/// never on which other variants happen to be rendered in this call.
-/// `placeholders` are made from the same decode.
+/// ([`geometry::is_made`]). Each output is made from the decode its own
+/// size calls for ([`geometry::decode_eighths`], [`geometry::halvings`]),
+/// so its bytes depend on the source and its own settings alone, never on
+/// the other variants. A JPEG's entropy-coded data is still read once for
+/// every scale (`jpeg::decode_scales`). `placeholders` are made from a
+/// small decode that depends on the source alone.
 pub fn render(
     source: &[u8],
     wanted: &[usize],
@@ -263,7 +262,8 @@ pub fn render(
     limits: &Limits,
     placeholders: Placeholders,
 ) -> Result<(Vec<Option<Rendered>>, SourceInfo), RenderError> {
-    for v in all {
+    for &i in wanted {
+        let v = &all[i];
         // `geometry` cannot size an empty box; config validation should have
         // caught this, but a bad variant must not take the process down.
         if v.width == 0 || v.height == 0 {
@@ -273,73 +273,40 @@ pub fn render(
             });
         }
     }
-    let (src, derivation) = match sniff(source)? {
-        Kind::Jpeg => {
-            let header = jpeg::read_header(source, limits)?;
-            let derivation = derivation(header.shape(), all);
-            let eighths = u32::from(derivation.eighths);
-            (
-                jpeg::decode_at_scale(source, &header, eighths, limits)?,
-                derivation,
-            )
-        }
-        #[cfg(feature = "heic")]
-        Kind::Heif => {
-            let src = isolate::decode(isolate::Isolated::Heif, source, limits)?;
-            let derivation = derivation(src.shape(), all);
-            (src, derivation)
-        }
-        Kind::Jxl => {
-            let src = jxl::decode(source, limits)?;
-            let derivation = derivation(src.shape(), all);
-            (src, derivation)
-        }
-        Kind::Avif => {
-            crate::codecs::note_av1_use();
-            let src = isolate::decode(isolate::Isolated::Avif, source, limits)?;
-            let derivation = derivation(src.shape(), all);
-            (src, derivation)
-        }
-        Kind::Other(format) => {
-            let src = decode::decode_other(source, format, limits)?;
-            let derivation = derivation(src.shape(), all);
-            (src, derivation)
-        }
-    };
-    let shape = src.shape();
+    let decodes = decodes::decode(source, wanted, all, limits, placeholders)?;
+    let shape = decodes.shape();
     let placeholder = placeholders
         .any()
-        .then(|| Box::new(placeholder::placeholder(&src, placeholders)));
-    let made: Vec<usize> = wanted
+        .then(|| Box::new(placeholder::placeholder(decodes.preview(), placeholders)));
+    let map = wanted
         .iter()
-        .copied()
-        .filter(|&i| geometry::is_made(shape, &all[i]))
-        .collect();
-    let mut resized = resize::resize_wanted(&src, &derivation.parent, &made, all)?;
+        .any(|&i| looks_at_content(&all[i]))
+        .then(|| smartcrop::Map::of(decodes.preview()));
+    let mut resizer = thumbgen_lanczos::Resizer::new();
     let rendered = wanted
         .iter()
-        .enumerate()
-        .map(|(k, &i)| {
-            if !made.contains(&i) {
+        .map(|&i| {
+            let v = &all[i];
+            if !geometry::is_made(shape, v) {
                 return Ok(None);
             }
-            // Every resize is done: the buffers can go to the encoders.
-            let pixels = if wanted[k + 1..].contains(&i) {
-                resized[i].clone()
-            } else {
-                resized[i].take()
-            };
-            let pixels = pixels.expect("resized above");
-            encode::encode_variant(&src, pixels, &all[i], derivation.via[i]).map(Some)
+            let src = decodes.for_variant(v);
+            let map = map.as_ref().filter(|_| looks_at_content(v));
+            let pixels = resize::resize_variant(src, v, map, &mut resizer)?;
+            encode::encode_variant(src, pixels, v).map(Some)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let info = SourceInfo {
         shape,
-        eighths: src.eighths,
         placeholder,
-        leniency: src.leniency,
+        leniency: decodes.leniency(),
     };
     Ok((rendered, info))
+}
+
+/// Whether `v` crops where the content is, which needs a look at it.
+fn looks_at_content(v: &Variant) -> bool {
+    v.fit == crate::variant::Fit::Cover && v.position.looks_at_content()
 }
 
 #[cfg(test)]
@@ -377,39 +344,58 @@ mod tests {
     }
 
     #[test]
-    fn a_variant_renders_the_same_whatever_its_companions() {
-        // With the same configured set, rendering one variant alone (a
-        // partial rebuild) gives the bytes a full render gives.
-        // The small one is resized from the big one's pixels, which are
-        // made for it even when only the small one is wanted.
+    fn an_output_is_the_same_whatever_its_companions() {
+        // Every other variant set, placeholders or not, and the order
+        // asked in leave an output's bytes as they are: it is made from
+        // the decode its own size calls for. JPEGs of each colour layout
+        // (one read for all scales, or one decode per scale) and a PNG.
         let small = variant(24, 24, Fit::Contain, Format::Jpeg);
-        let big = variant(96, 96, Fit::Contain, Format::Png);
-        let src = fixture("exif-orientation-6.jpg");
-        let config = [big.clone(), small.clone()];
-        let (alone, info) = render_all(&src, &[1], &config, &LIMITS).unwrap();
-        let (both, info_both) = render_all(&src, &[0, 1], &config, &LIMITS).unwrap();
-        let (reversed, _) = render_all(&src, &[1, 0, 1], &config, &LIMITS).unwrap();
-        assert_eq!(alone[0].bytes, both[1].bytes);
-        assert_eq!(reversed[0].bytes, both[1].bytes);
-        assert_eq!(reversed[1].bytes, both[0].bytes);
-        assert_eq!(reversed[2].bytes, both[1].bytes);
-        assert_eq!(info, info_both);
-        assert_eq!(
-            render_all(&src, &[0], &config, &LIMITS).unwrap().0[0].bytes,
-            both[0].bytes
-        );
-        assert_eq!((both[0].via, alone[0].via != 0), (0, true));
-        // The decode scale follows the configured set: 24x24 alone needs
-        // a quarter of the 96x64 source, next to the 96x96 one all of it.
-        assert_eq!(info.eighths, 8);
+        let mut smart = variant(20, 20, Fit::Cover, Format::Webp);
+        smart.position = crate::variant::Position::Attention;
+        let companions = [
+            variant(96, 96, Fit::Contain, Format::Png),
+            variant(48, 48, Fit::Cover, Format::Jpeg),
+            variant(8, 8, Fit::Contain, Format::Webp),
+        ];
+        for name in [
+            "exif-orientation-6.jpg",
+            "baseline.jpg",
+            "grayscale.jpg",
+            "cmyk.jpg",
+            "rgba-transparent.png",
+        ] {
+            let src = fixture(name);
+            for own in [&small, &smart] {
+                let alone = render_all(&src, &[0], std::slice::from_ref(own), &LIMITS).unwrap();
+                for k in 0..=companions.len() {
+                    let mut config = vec![own.clone()];
+                    config.extend_from_slice(&companions[..k]);
+                    let order: Vec<usize> = (0..config.len()).rev().collect();
+                    let (out, info) = render(
+                        &src,
+                        &order,
+                        &config,
+                        &LIMITS,
+                        Placeholders {
+                            thumbhash: k % 2 == 1,
+                            blurhash: false,
+                        },
+                    )
+                    .unwrap();
+                    let mine = out.last().unwrap().as_ref().unwrap();
+                    assert_eq!(mine.bytes, alone.0[0].bytes, "{name} with {k} others");
+                    assert_eq!(info.shape, alone.1.shape);
+                }
+            }
+        }
+        let (_, info) =
+            render_all(&fixture("exif-orientation-6.jpg"), &[0], &[small], &LIMITS).unwrap();
         let shape = Shape {
             width: 96,
             height: 64,
             jpeg: true,
         };
         assert_eq!(info.shape, shape, "upright size");
-        let (_, alone_info) = render_all(&src, &[0], &[small], &LIMITS).unwrap();
-        assert_eq!(alone_info.eighths, 2);
     }
 
     #[test]

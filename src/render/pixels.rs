@@ -41,8 +41,6 @@ pub(super) struct Source {
     pub(super) pixels: Vec<u8>,
     pub(super) orientation: Orientation,
     pub(super) icc: Option<Vec<u8>>,
-    /// The DCT scale of a JPEG decode, in eighths; 8 for other formats.
-    pub(super) eighths: u8,
     pub(super) jpeg: bool,
     /// A flaw read past, as browsers do.
     pub(super) leniency: Option<Leniency>,
@@ -73,7 +71,6 @@ impl Source {
             pixels,
             orientation,
             icc,
-            eighths: 8,
             jpeg: false,
             leniency: None,
         }

@@ -99,7 +99,6 @@ pub(super) fn placeholder(src: &Source, wanted: Placeholders) -> Placeholder {
             .map(|png| format!("data:image/png;base64,{}", base64.encode(png)))
             .unwrap_or_default(),
         color: dominant(&rgba),
-        eighths: src.eighths,
     }
 }
 

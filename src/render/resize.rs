@@ -1,6 +1,6 @@
 //! Resizing with Lanczos3 (`thumbgen-lanczos`, over `fast_image_resize`):
-//! each variant's crop of the decode, or of a larger variant it is derived
-//! from, at its output size.
+//! each variant's crop of the decode its own size calls for, at its output
+//! size.
 //! Resizes run in the stored orientation, so the crop is mapped onto the
 //! stored image here and the result is turned upright only when encoded.
 
@@ -62,78 +62,30 @@ fn pixel_layout(px: Px) -> Pixels {
 }
 
 /// A variant's pixels after the resize, still in the stored orientation
-/// (as the decode is), so that smaller variants can be resized from them.
-#[derive(Clone)]
+/// (as the decode is).
 pub(super) struct Resized {
     pub(super) pixels: Vec<u8>,
     pub(super) width: u32,
     pub(super) height: u32,
 }
 
-/// Resizes every `wanted` variant (indices into `all`), and the larger ones
-/// they derive from (`parent`, per variant), parents first. Indices follow
-/// `all`; a variant not needed stays `None`.
-pub(super) fn resize_wanted(
+/// `v`'s pixels from `src` (the decode its own size calls for), at its
+/// output size.
+pub(super) fn resize_variant(
     src: &Source,
-    parent: &[Option<usize>],
-    wanted: &[usize],
-    all: &[Variant],
-) -> Result<Vec<Option<Resized>>, RenderError> {
-    let mut resizer = Resizer::new();
-    let mut resized: Vec<Option<Resized>> = (0..all.len()).map(|_| None).collect();
-    // Only made when a wanted crop looks at the content.
-    let mut map: Option<Map> = None;
-    for &i in wanted {
-        let mut chain = vec![i];
-        while let Some(p) = parent[*chain.last().expect("not empty")] {
-            chain.push(p);
-        }
-        for &j in chain.iter().rev() {
-            if resized[j].is_none() {
-                let from = parent[j].and_then(|p| resized[p].as_ref());
-                let v = &all[j];
-                let smart = v.fit == crate::variant::Fit::Cover && v.position.looks_at_content();
-                if smart && map.is_none() {
-                    map = Some(Map::of(src));
-                }
-                let map = map.as_ref().filter(|_| smart);
-                resized[j] = Some(resize_variant(src, from, v, map, &mut resizer)?);
-            }
-        }
-    }
-    Ok(resized)
-}
-
-/// Resize for `v` from the decode, or `from` a larger `contain` variant of
-/// the same source (which holds the whole image).
-fn resize_variant(
-    src: &Source,
-    from: Option<&Resized>,
     v: &Variant,
     map: Option<&Map>,
     resizer: &mut Resizer,
 ) -> Result<Resized, RenderError> {
     let p = placement(src.full, src.orientation, v, map);
     let (sw, sh) = p.out_stored;
-    // The image resized from, and its pixels per full-resolution pixel.
-    let (pixels, iw, ih, scale_x, scale_y) = match from {
-        None => (&src.pixels, src.width, src.height, src.scale, src.scale),
-        Some(r) => (
-            &r.pixels,
-            r.width,
-            r.height,
-            f64::from(r.width) / f64::from(src.full.0),
-            f64::from(r.height) / f64::from(src.full.1),
-        ),
-    };
-    // Crop in those pixels, clamped: scaled decodes round their size up,
-    // and float noise must not push the box past the buffer.
-    let (dw, dh) = (f64::from(iw), f64::from(ih));
-    let cx = (p.crop.0 * scale_x).clamp(0.0, dw - 1.0);
-    let cy = (p.crop.1 * scale_y).clamp(0.0, dh - 1.0);
-    let cw = (p.crop.2 * scale_x).clamp(1.0, dw - cx);
-    let ch = (p.crop.3 * scale_y).clamp(1.0, dh - cy);
-
+    // Crop in the decode's pixels, clamped: scaled decodes round their size
+    // up, and float noise must not push the box past the buffer.
+    let (dw, dh) = (f64::from(src.width), f64::from(src.height));
+    let cx = (p.crop.0 * src.scale).clamp(0.0, dw - 1.0);
+    let cy = (p.crop.1 * src.scale).clamp(0.0, dh - 1.0);
+    let cw = (p.crop.2 * src.scale).clamp(1.0, dw - cx);
+    let ch = (p.crop.3 * src.scale).clamp(1.0, dh - cy);
     let crop = Crop {
         left: cx,
         top: cy,
@@ -141,7 +93,13 @@ fn resize_variant(
         height: ch,
     };
     let pixels = resizer
-        .resize(pixels, (iw, ih), pixel_layout(src.px), crop, (sw, sh))
+        .resize(
+            &src.pixels,
+            (src.width, src.height),
+            pixel_layout(src.px),
+            crop,
+            (sw, sh),
+        )
         .map_err(RenderError::Resize)?;
     Ok(Resized {
         pixels,

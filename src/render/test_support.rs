@@ -75,7 +75,6 @@ pub(super) fn rgb_source(
         pixels,
         orientation,
         icc: None,
-        eighths: 8,
         jpeg: false,
         leniency: None,
     }

@@ -33,18 +33,6 @@ pub(crate) fn reason(reason: &Reason, source_prefix: &Path) -> String {
         Reason::PipelineChanged { old, new } => {
             format!("thumbgen version changed (pipeline {old} → {new})")
         }
-        Reason::DecodeChanged {
-            old_eighths,
-            new_eighths,
-            ..
-        } if old_eighths != new_eighths => format!(
-            "another variant changed how it is made: decode scale {} → {}",
-            scale(*old_eighths),
-            scale(*new_eighths)
-        ),
-        Reason::DecodeChanged { .. } => {
-            "another variant changed how it is made: resized from a different larger variant".into()
-        }
         Reason::OutputMissing => "output missing".into(),
         Reason::OutputModified => "output modified".into(),
         Reason::Forced => "forced".into(),
@@ -60,16 +48,6 @@ fn change(change: &Change) -> String {
         value(&change.old),
         value(&change.new)
     )
-}
-
-/// A JPEG DCT scale in eighths, as a fraction of full size.
-fn scale(eighths: u8) -> String {
-    match eighths {
-        8 => "full size".into(),
-        4 => "1/2".into(),
-        2 => "1/4".into(),
-        e => format!("{e}/8"),
-    }
 }
 
 /// How paths are shown: relative to the folder holding the config file
@@ -423,15 +401,6 @@ mod tests {
         };
         assert_eq!(reason(&unknown), "variant \"card\" settings changed");
         assert_eq!(reason(&Reason::SourceChanged), "source content changed");
-        let decode = Reason::DecodeChanged {
-            old_eighths: 1,
-            new_eighths: 8,
-            chain_changed: false,
-        };
-        assert_eq!(
-            reason(&decode),
-            "another variant changed how it is made: decode scale 1/8 → full size"
-        );
     }
 
     #[test]

@@ -200,11 +200,11 @@ fn outputs_are_world_readable() {
     assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
 }
 
-/// Made from a larger variant's pixels (the cascade), a thumbnail is as
-/// close to a full-resolution resize as one made from the photo alone:
-/// other variants never make it worse.
+/// An output is made from the decode its own size calls for: the same
+/// bytes with other variants beside it or without, and close to a
+/// full-resolution Lanczos resize either way.
 #[test]
-fn a_thumbnail_cascaded_from_a_larger_variant_is_as_good_as_one_made_alone() {
+fn a_thumbnail_is_the_same_with_or_without_other_variants() {
     let photo = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/images/landscapes/sunset.jpg"
@@ -217,31 +217,26 @@ fn a_thumbnail_cascaded_from_a_larger_variant_is_as_good_as_one_made_alone() {
         std::fs::copy(photo, env.src("sunset.jpg")).unwrap();
         env.build(&[], 0);
     }
+    let a = std::fs::read(alone.out("thumb/sunset.png")).unwrap();
+    let b = std::fs::read(both.out("thumb/sunset.png")).unwrap();
+    assert!(a == b, "the 600 px variant changed the thumbnail");
     let a = decode(&alone.out("thumb/sunset.png")).to_rgb8();
-    let b = decode(&both.out("thumb/sunset.png")).to_rgb8();
     assert_eq!(a.dimensions(), (200, 133));
-    assert_eq!(a.dimensions(), b.dimensions());
-    assert_ne!(a, b, "made another way: from the 600 px pixels");
     let reference = decode(Path::new(photo))
         .resize_exact(200, 133, image::imageops::FilterType::Lanczos3)
         .to_rgb8();
-    let psnr = |x: &image::RgbImage| {
-        let n = x.as_raw().len() as f64;
-        let mse = x
-            .as_raw()
-            .iter()
-            .zip(reference.as_raw())
-            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
-            .sum::<f64>()
-            / n;
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    };
-    let (alone_db, cascaded_db) = (psnr(&a), psnr(&b));
-    // Measured: 48.1 dB alone (from the 1/8 DCT-scaled decode), 53.9 dB
-    // cascaded (from a 1/2 decode via the 600 px pixels).
-    assert!(alone_db > 40.0, "alone: {alone_db:.2} dB");
+    let n = a.as_raw().len() as f64;
+    let mse = a
+        .as_raw()
+        .iter()
+        .zip(reference.as_raw())
+        .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+        .sum::<f64>()
+        / n;
+    let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
+    // From a half-size decode halved while twice the thumbnail's size remains.
     assert!(
-        cascaded_db > alone_db - 0.5,
-        "cascaded {cascaded_db:.2} dB vs alone {alone_db:.2} dB"
+        psnr > 45.0,
+        "{psnr:.2} dB against a full-size Lanczos3 resize"
     );
 }
