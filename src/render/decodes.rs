@@ -5,12 +5,13 @@
 //! same reduction share them.
 
 use super::geometry::{is_made, preview_reduction, reduction, Reduction};
-use super::halve::halve;
 use super::pixels::Source;
+use super::resize::halve;
 use super::sniff::{sniff, Kind};
 use super::{decode, isolate, jpeg, jxl, looks_at_content, Leniency, Limits, RenderError};
 use crate::model::{Placeholders, Shape};
 use crate::variant::Variant;
+use thumbgen_lanczos::Resizer;
 
 /// A source's decodes: for each decode scale, the decode and its halves,
 /// as far as an output asks for.
@@ -28,6 +29,7 @@ pub(super) fn decode(
     all: &[Variant],
     limits: &Limits,
     placeholders: Placeholders,
+    resizer: &mut Resizer,
 ) -> Result<Decodes, RenderError> {
     let wants_preview = placeholders.any() || wanted.iter().any(|&i| looks_at_content(&all[i]));
     let needs = |shape: Shape| {
@@ -59,7 +61,7 @@ pub(super) fn decode(
                 .into_iter()
                 .map(|eighths| {
                     let decoded = jpeg::decode_at_scale(source, &header, eighths.into(), limits)?;
-                    Ok((eighths, halved(decoded, eighths, &needs)))
+                    Ok((eighths, halved(decoded, eighths, &needs, resizer)?))
                 })
                 .collect::<Result<_, RenderError>>()?;
             return Ok(Decodes { shape, chains });
@@ -74,7 +76,7 @@ pub(super) fn decode(
         Kind::Other(format) => decode::decode_other(source, format, limits)?,
     };
     let shape = whole.shape();
-    let chain = halved(whole, 8, &needs(shape));
+    let chain = halved(whole, 8, &needs(shape), resizer)?;
     Ok(Decodes {
         shape,
         chains: vec![(8, chain)],
@@ -83,7 +85,12 @@ pub(super) fn decode(
 
 /// `decoded` (at `eighths`) and its halves, as deep as any of `needs` at
 /// that scale goes.
-fn halved(decoded: Source, eighths: u8, needs: &[Reduction]) -> Vec<Source> {
+fn halved(
+    decoded: Source,
+    eighths: u8,
+    needs: &[Reduction],
+    resizer: &mut Resizer,
+) -> Result<Vec<Source>, RenderError> {
     let deepest = needs
         .iter()
         .filter(|r| r.eighths == eighths)
@@ -92,10 +99,10 @@ fn halved(decoded: Source, eighths: u8, needs: &[Reduction]) -> Vec<Source> {
         .unwrap_or(0);
     let mut chain = vec![decoded];
     for _ in 0..deepest {
-        let half = halve(chain.last().expect("the decode itself"));
+        let half = halve(chain.last().expect("the decode itself"), resizer)?;
         chain.push(half);
     }
-    chain
+    Ok(chain)
 }
 
 impl Decodes {

@@ -129,19 +129,39 @@ const REDUCING_GAP: f64 = 2.0;
 /// The [`Reduction`] an output of `v` is made through from a source of
 /// shape `shape`.
 ///
-/// A JPEG is decoded at half size wherever that still gives the output its
-/// own size, at full size otherwise. Only two scales: each decode reads all
-/// of the file's entropy-coded data, about 10 ms of a 10 MP photo whatever
-/// the scale, so the distinct decodes a source's outputs need are kept
-/// few. Smaller outputs then halve that decode, which costs a fraction of a
-/// DCT-scaled decode and gives the same box-filtered detail.
+/// A JPEG is decoded at half size where that still gives the output its
+/// own size ([`decode_eighths`]), at full size otherwise. Only two scales:
+/// each decode reads all of the file's entropy-coded data, about 10 ms of
+/// a 10 MP photo whatever the scale, so the distinct decodes a source's
+/// outputs need are kept few. Smaller outputs then halve that decode,
+/// which costs a fraction of a DCT-scaled decode and gives the same
+/// box-filtered detail.
 pub fn reduction(shape: Shape, v: &Variant) -> Reduction {
     let (x, y) = geometry(shape.width, shape.height, v.width, v.height, v.fit).density();
     let need = x.max(y);
-    let eighths = if shape.jpeg && need <= 0.5 { 4 } else { 8 };
+    let eighths = decode_eighths(shape, need);
     Reduction {
         eighths,
         halvings: halvings_keeping(f64::from(eighths) / 8.0, need * REDUCING_GAP),
+    }
+}
+
+/// A JPEG is decoded at half size only if that still has this many pixels
+/// on its longer side. Below it, every output is made from the full-size
+/// decode: the outputs most configurations make (up to 1280 px) then share
+/// one decode, where a half-size one for the small outputs and a full-size
+/// one for the large would read the file twice.
+const HALF_DECODE_MIN_SIDE: f64 = 1280.0;
+
+/// The DCT scale, in eighths, of the decode an output needing `need`
+/// pixels per source pixel is made from: half size where that gives it
+/// its size and [`HALF_DECODE_MIN_SIDE`], full size otherwise.
+fn decode_eighths(shape: Shape, need: f64) -> u8 {
+    let half_side = f64::from(shape.width.max(shape.height)) / 2.0;
+    if shape.jpeg && need <= 0.5 && half_side >= HALF_DECODE_MIN_SIDE {
+        4
+    } else {
+        8
     }
 }
 
@@ -165,7 +185,7 @@ const PREVIEW_SIDE: f64 = 128.0;
 pub fn preview_reduction(shape: Shape) -> Reduction {
     let long = f64::from(shape.width.max(shape.height).max(1));
     let need = (PREVIEW_SIDE / long).min(1.0);
-    let eighths = if shape.jpeg && need <= 0.5 { 4 } else { 8 };
+    let eighths = decode_eighths(shape, need);
     Reduction {
         eighths,
         halvings: halvings_keeping(f64::from(eighths) / 8.0, need),
@@ -237,6 +257,9 @@ mod tests {
         assert_eq!(at(jpeg(4000, 3000), 1280), reduced(4, 0));
         // 2000 -> 1280: half (1000) is too small.
         assert_eq!(at(jpeg(2000, 1500), 1280), reduced(8, 0));
+        // 2000 -> 256: a source under twice HALF_DECODE_MIN_SIDE decodes
+        // whole for every output, halved to 1000 here.
+        assert_eq!(at(jpeg(2000, 1500), 256), reduced(8, 1));
         // 4000 -> 640: 2000 is not halved, as 1000 is less than twice 640.
         assert_eq!(at(jpeg(4000, 3000), 640), reduced(4, 0));
         // 4000 -> 256: 2000 halves to 1000, not to 500 (under 512).
@@ -276,7 +299,7 @@ mod tests {
     fn the_preview_follows_the_source_alone() {
         // 4000 -> 2000, then 1000, 500, 250; 125 would be under 128.
         assert_eq!(preview_reduction(jpeg(4000, 3000)), reduced(4, 3));
-        assert_eq!(preview_reduction(jpeg(800, 600)), reduced(4, 1));
+        assert_eq!(preview_reduction(jpeg(800, 600)), reduced(8, 2));
         assert_eq!(preview_reduction(jpeg(200, 60)), reduced(8, 0));
         let png = Shape {
             jpeg: false,

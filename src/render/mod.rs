@@ -2,23 +2,22 @@
 //! crop, resize, orient and encode once per variant. Nothing here touches the
 //! disk, so the caller decides about paths, hashing and atomic writes.
 //!
-//! Each output is made from the decode its own size calls for (a JPEG's
-//! DCT scale, or halvings of another format's full decode: see
-//! [`geometry`]), never from a sibling's pixels, so its bytes depend only
-//! on the source and its own settings: changing, adding or removing one
-//! variant changes no other output. The work is still shared where that
-//! changes no byte: a JPEG's entropy-coded data is read once for every
-//! scale, and outputs that need the same decode share it.
+//! Each output is made through the [`geometry::Reduction`] its own size
+//! calls for (a JPEG decoded at half or full size, then halved while twice
+//! the output's size remains), never from a sibling's pixels, so its bytes
+//! depend only on the source and its own settings: changing, adding or
+//! removing one variant changes no other output. The work is still shared
+//! where that changes no byte: outputs that need the same decode or the
+//! same half share it.
 //!
 //! One file per step: `sniff` picks the decoder; `decodes` makes the
 //! decodes a source's outputs need, through `decode` (with `bmp` and
-//! `tiff_ycbcr` for what `image` refuses), `jpeg` (shrunk on load, its
-//! smaller scales from `jpeg_scales`), `halve`, `jxl`,
-//! and behind [`isolate`]'s helper process `avif` (with `av1`) and `heic`
-//! decode; [`geometry`] sizes every variant, `resize` makes its pixels,
-//! `orient` turns them upright and `encode` writes the output format. This
-//! file holds the entry point, the types the caller sees, and the order of
-//! the steps.
+//! `tiff_ycbcr` for what `image` refuses), `jpeg` (shrunk on load), `jxl`,
+//! and behind [`isolate`]'s helper process `avif` (with `av1`) and `heic`;
+//! [`geometry`] sizes every variant, `resize` halves decodes and makes each
+//! output's pixels, `orient` turns them upright and `encode` writes the
+//! output format. This file holds the entry point, the types the caller
+//! sees, and the order of the steps.
 
 use crate::model::Placeholders;
 use crate::model::{Placeholder, Shape};
@@ -32,7 +31,6 @@ mod decodes;
 mod encode;
 mod ends;
 pub mod geometry;
-mod halve;
 #[cfg(feature = "heic")]
 mod heic;
 #[cfg(test)]
@@ -249,12 +247,11 @@ pub fn probe(source: &[u8]) -> Option<Shape> {
 /// Decode `source` and produce the outputs of the variants `wanted`
 /// (indices into `all`, the configured set), in that order — `None` for a
 /// member of a set that this source gets no output of
-/// ([`geometry::is_made`]). Each output is made from the decode its own
-/// size calls for ([`geometry::decode_eighths`], [`geometry::halvings`]),
-/// so its bytes depend on the source and its own settings alone, never on
-/// the other variants. A JPEG's entropy-coded data is still read once for
-/// every scale (`jpeg::decode_scales`). `placeholders` are made from a
-/// small decode that depends on the source alone.
+/// ([`geometry::is_made`]). Each output is made through the reduction its
+/// own size calls for ([`geometry::reduction`]), so its bytes depend on
+/// the source and its own settings alone, never on the other variants.
+/// `placeholders` are made from a small picture that depends on the source
+/// alone ([`geometry::preview_reduction`]).
 pub fn render(
     source: &[u8],
     wanted: &[usize],
@@ -273,7 +270,8 @@ pub fn render(
             });
         }
     }
-    let decodes = decodes::decode(source, wanted, all, limits, placeholders)?;
+    let mut resizer = thumbgen_lanczos::Resizer::new();
+    let decodes = decodes::decode(source, wanted, all, limits, placeholders, &mut resizer)?;
     let shape = decodes.shape();
     let placeholder = placeholders
         .any()
@@ -282,7 +280,6 @@ pub fn render(
         .iter()
         .any(|&i| looks_at_content(&all[i]))
         .then(|| smartcrop::Map::of(decodes.preview()));
-    let mut resizer = thumbgen_lanczos::Resizer::new();
     let rendered = wanted
         .iter()
         .map(|&i| {

@@ -61,6 +61,26 @@ fn pixel_layout(px: Px) -> Pixels {
     }
 }
 
+/// `src` at half its size (rounded up), each pixel the mean of its 2×2
+/// box, colour weighted by alpha so that transparent pixels lend no colour
+/// to their neighbours. A decode is halved as far as
+/// `geometry::reduction` allows before an output's Lanczos3 resize: a half
+/// costs one pass over the pixels, where each Lanczos pass reads six per
+/// output pixel.
+pub(super) fn halve(src: &Source, resizer: &mut Resizer) -> Result<Source, RenderError> {
+    let pixels = resizer
+        .halve(&src.pixels, (src.width, src.height), pixel_layout(src.px))
+        .map_err(RenderError::Resize)?;
+    Ok(Source {
+        scale: src.scale / 2.0,
+        width: src.width.div_ceil(2),
+        height: src.height.div_ceil(2),
+        pixels,
+        icc: src.icc.clone(),
+        ..*src
+    })
+}
+
 /// A variant's pixels after the resize, still in the stored orientation
 /// (as the decode is).
 pub(super) struct Resized {
@@ -173,5 +193,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_half_is_the_mean_of_each_box() {
+        use crate::render::test_support::rgb_source;
+        use image::metadata::Orientation;
+        let src = rgb_source(4, 2, Orientation::NoTransforms, |x, y| {
+            [(x * 10 + y * 100) as u8, 0, 255]
+        });
+        let half = halve(&src, &mut Resizer::new()).unwrap();
+        assert_eq!((half.width, half.height, half.scale), (2, 1, 0.5));
+        // (0,0): mean of 0, 10, 100, 110; (1,0): of 20, 30, 120, 130.
+        assert_eq!(half.pixels, [55, 0, 255, 75, 0, 255]);
+        // A last odd column and row are each averaged with themselves.
+        let odd = rgb_source(3, 3, Orientation::NoTransforms, |x, y| {
+            [(x * 10 + y * 100) as u8, 0, 255]
+        });
+        let half = halve(&odd, &mut Resizer::new()).unwrap();
+        assert_eq!((half.width, half.height), (2, 2));
+        // (1,0): 20 and 120; (0,1): 200 and 210; (1,1): 220.
+        let red: Vec<u8> = half.pixels.chunks(3).map(|p| p[0]).collect();
+        assert_eq!(red, [55, 70, 205, 220]);
+    }
+
+    #[test]
+    fn transparent_pixels_lend_no_colour_to_a_half() {
+        use crate::render::test_support::rgb_source;
+        use image::metadata::Orientation;
+        let mut src = rgb_source(2, 2, Orientation::NoTransforms, |_, _| [0, 0, 0]);
+        src.px = Px::Rgba;
+        // One opaque red pixel, three clear white ones.
+        src.pixels = [
+            [255, 0, 0, 255],
+            [255, 255, 255, 0],
+            [255, 255, 255, 0],
+            [255, 255, 255, 0],
+        ]
+        .concat();
+        let half = halve(&src, &mut Resizer::new()).unwrap();
+        assert_eq!(half.pixels, [255, 0, 0, 64]);
     }
 }

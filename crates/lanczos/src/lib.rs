@@ -1,4 +1,4 @@
-//! thumbgen's resize: Lanczos3 on 8-bit grey, RGB or RGBA pixels, through
+//! thumbgen's resize: Lanczos3 (and 2×2 box halving) on 8-bit grey, RGB or RGBA pixels, through
 //! `fast_image_resize`, behind one function that is not generic.
 //!
 //! Why a crate of its own: `fast_image_resize`'s `Resizer::resize` is
@@ -78,7 +78,7 @@ impl Resizer {
     pub fn resize(
         &mut self,
         src: &[u8],
-        (width, height): (u32, u32),
+        size: (u32, u32),
         pixels: Pixels,
         crop: Crop,
         out: (u32, u32),
@@ -86,16 +86,78 @@ impl Resizer {
         let options = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
             .crop(crop.left, crop.top, crop.width, crop.height);
+        self.with_options(src, size, pixels, out, &options)
+    }
+
+    /// The `width`×`height` image `src` at half its size (rounded up),
+    /// each pixel the mean of its 2×2 box, colour weighted by alpha: a
+    /// cheap reduction before a Lanczos3 resize, with the same SIMD
+    /// kernels. Pixel `i` of the half is exactly pixels `2i` and `2i + 1`;
+    /// a last odd row or column is averaged with itself. (Letting the box
+    /// stretch over it instead shifts the far edge by up to a pixel, which
+    /// cost 12 dB PSNR in a test against a full-size resize.)
+    pub fn halve(
+        &mut self,
+        src: &[u8],
+        (width, height): (u32, u32),
+        pixels: Pixels,
+    ) -> Result<Vec<u8>, String> {
+        let out = (width.div_ceil(2), height.div_ceil(2));
+        let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
+        let whole_boxes = (width / 2, height / 2);
+        if whole_boxes.0 > 0 && whole_boxes.1 > 0 {
+            let size = (width, height);
+            match pixels {
+                Pixels::Gray => self.halve_typed::<fr::pixels::U8>(src, size, &mut dst, out),
+                Pixels::Rgb => self.halve_typed::<fr::pixels::U8x3>(src, size, &mut dst, out),
+                Pixels::Rgba => self.halve_typed::<fr::pixels::U8x4>(src, size, &mut dst, out),
+            }?;
+        }
+        halve_odd_edges(src, (width, height), pixels, &mut dst);
+        Ok(dst)
+    }
+
+    /// The whole 2×2 boxes of `src`, into the top left of `dst` (`out`).
+    fn halve_typed<P: fr::PixelTrait>(
+        &mut self,
+        src: &[u8],
+        (width, height): (u32, u32),
+        dst: &mut [u8],
+        out: (u32, u32),
+    ) -> Result<(), String> {
+        let (w, h) = (width / 2, height / 2);
+        let src = fr::images::TypedImageRef::<P>::from_buffer(width, height, src)
+            .map_err(|e| e.to_string())?;
+        let mut dst = fr::images::TypedImage::<P>::from_buffer(out.0, out.1, dst)
+            .map_err(|e| e.to_string())?;
+        let mut boxes = fr::images::TypedCroppedImageMut::from_ref(&mut dst, 0, 0, w, h)
+            .map_err(|e| e.to_string())?;
+        let options = fr::ResizeOptions::new()
+            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Box))
+            .crop(0.0, 0.0, f64::from(2 * w), f64::from(2 * h));
+        self.0
+            .resize_typed(&src, &mut boxes, &options)
+            .map_err(|e| e.to_string())
+    }
+
+    fn with_options(
+        &mut self,
+        src: &[u8],
+        (width, height): (u32, u32),
+        pixels: Pixels,
+        out: (u32, u32),
+        options: &fr::ResizeOptions,
+    ) -> Result<Vec<u8>, String> {
         let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
         match pixels {
             Pixels::Gray => {
-                self.typed::<fr::pixels::U8>(src, (width, height), &mut dst, out, &options)
+                self.typed::<fr::pixels::U8>(src, (width, height), &mut dst, out, options)
             }
             Pixels::Rgb => {
-                self.typed::<fr::pixels::U8x3>(src, (width, height), &mut dst, out, &options)
+                self.typed::<fr::pixels::U8x3>(src, (width, height), &mut dst, out, options)
             }
             Pixels::Rgba => {
-                self.typed::<fr::pixels::U8x4>(src, (width, height), &mut dst, out, &options)
+                self.typed::<fr::pixels::U8x4>(src, (width, height), &mut dst, out, options)
             }
         }?;
         Ok(dst)
@@ -117,4 +179,48 @@ impl Resizer {
             .resize_typed(&src, &mut dst, options)
             .map_err(|e| e.to_string())
     }
+}
+
+/// The last column and row of a half of `src` where its width or height is
+/// odd: each the mean of the two pixels (or the one) it covers.
+fn halve_odd_edges(src: &[u8], (width, height): (u32, u32), pixels: Pixels, dst: &mut [u8]) {
+    let (w, h) = (width as usize, height as usize);
+    let (out_w, out_h) = (w.div_ceil(2), h.div_ceil(2));
+    let n = pixels.bytes();
+    let at = |x: usize, y: usize| &src[(y * w + x) * n..][..n];
+    let mut put = |x: usize, y: usize, from: &[&[u8]]| {
+        mean_into(from, pixels, &mut dst[(y * out_w + x) * n..][..n]);
+    };
+    if w % 2 == 1 {
+        for y in 0..h / 2 {
+            put(out_w - 1, y, &[at(w - 1, 2 * y), at(w - 1, 2 * y + 1)]);
+        }
+    }
+    if h % 2 == 1 {
+        for x in 0..w / 2 {
+            put(x, out_h - 1, &[at(2 * x, h - 1), at(2 * x + 1, h - 1)]);
+        }
+    }
+    if w % 2 == 1 && h % 2 == 1 {
+        put(out_w - 1, out_h - 1, &[at(w - 1, h - 1)]);
+    }
+}
+
+/// The mean of `from`, rounded to nearest, into `out`; with alpha, colour
+/// weighted by it (a wholly transparent mean has no colour).
+fn mean_into(from: &[&[u8]], pixels: Pixels, out: &mut [u8]) {
+    let count = from.len() as u32;
+    let mean = |sum: u32, of: u32| (sum + of / 2).checked_div(of).unwrap_or(0) as u8;
+    if pixels != Pixels::Rgba {
+        for (c, value) in out.iter_mut().enumerate() {
+            *value = mean(from.iter().map(|p| u32::from(p[c])).sum(), count);
+        }
+        return;
+    }
+    let alpha: u32 = from.iter().map(|p| u32::from(p[3])).sum();
+    for (c, value) in out[..3].iter_mut().enumerate() {
+        let weighted = from.iter().map(|p| u32::from(p[c]) * u32::from(p[3])).sum();
+        *value = mean(weighted, alpha);
+    }
+    out[3] = mean(alpha, count);
 }
