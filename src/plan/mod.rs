@@ -459,6 +459,34 @@ struct Sources<'a> {
     recipes: &'a [Hash],
 }
 
+/// What is known of one readable source before its outputs are decided.
+struct SourceAt<'a> {
+    record: Option<&'a SourceRecord>,
+    fingerprint: Fingerprint,
+    /// Why every output is rebuilt, if one is (new, changed, failed).
+    whole: Option<Reason>,
+    /// The vanished source this one is, renamed.
+    renamed: Option<(&'a PathBuf, &'a SourceRecord)>,
+    /// The shape this content has, where it is known without decoding: it
+    /// decides which members of a set the source gets.
+    known_shape: Option<Shape>,
+}
+
+impl<'a> SourceAt<'a> {
+    fn recorded(&self) -> &'a [OutputRecord] {
+        self.record.map_or(&[], |r| &r.outputs)
+    }
+}
+
+/// Reused from source to source, so that an up-to-date source costs no
+/// allocation: the output path each variant wants (rebuilt in place), and
+/// the outputs that stay, borrowed from their records, with a new stat if
+/// only their stat changed.
+struct Scratch<'a> {
+    wanted: Vec<PathBuf>,
+    kept: Vec<(&'a OutputRecord, Option<Stat>)>,
+}
+
 impl<'a> Sources<'a> {
     /// The plan of the sources `part` of `observed`, and how many of them
     /// have a record. Without `renames`, `None` on meeting a source that may
@@ -468,255 +496,352 @@ impl<'a> Sources<'a> {
         part: &[ObservedSource],
         mut renames: Option<&mut Renames<'a>>,
     ) -> Option<(Plan, usize)> {
-        let (observed, state, outputs, settings) =
-            (self.observed, self.state, self.outputs, self.settings);
-        let (collisions, recipes) = (self.collisions, self.recipes);
+        let settings = self.settings;
         let mut plan = Plan::default();
         let in_part = |rel: &Path| settings.shard.is_none_or(|shard| shard.contains(rel));
         let mut variant_changes = VariantChanges::new(settings);
-        let state_of = |o: &OutputRecord| outputs.of(o.path.as_os_str());
-
-        // Reused for every source: output paths are rebuilt in place, not
-        // allocated per output.
-        let mut wanted: Vec<PathBuf> = vec![PathBuf::new(); settings.variants.len()];
+        let mut scratch = Scratch {
+            wanted: vec![PathBuf::new(); settings.variants.len()],
+            kept: Vec::new(),
+        };
         let mut recorded_seen = 0;
-        // Outputs that stay, with a new stat if only their stat changed.
-        // Borrowed, not cloned: an up-to-date output costs no copy of its
-        // record. Reused from source to source, like `wanted`.
-        let mut kept: Vec<(&OutputRecord, Option<Stat>)> = Vec::new();
         for source in part.iter().filter(|s| in_part(&s.rel)) {
-            let record = state.get(&source.rel);
+            let record = self.state.get(&source.rel);
             recorded_seen += usize::from(record.is_some());
-            let collision = collisions.get(&source.rel);
+            let collision = self.collisions.get(&source.rel);
+            let state_of = |o: &OutputRecord| self.state_of(o);
             let Some(fingerprint) = readable(&mut plan, source, record, collision, &state_of)
             else {
                 continue;
             };
-
             // A new source with the content of one that vanished is that source
             // renamed: its outputs move rather than being rendered again.
             let renamed = match (record, fingerprint.hash) {
-                (None, Some(hash)) => renames.as_deref_mut()?.claim(hash, observed, state),
+                (None, Some(hash)) => {
+                    renames
+                        .as_deref_mut()?
+                        .claim(hash, self.observed, self.state)
+                }
                 _ => None,
             };
-            let whole_source_reason = source_reason(record, &fingerprint, settings);
-            let recorded: &[OutputRecord] = record.map_or(&[], |r| &r.outputs);
-
-            // The shape this content has, where it is known without decoding:
-            // it decides which members of a set the source gets.
-            let known_shape = match whole_source_reason {
+            let whole = source_reason(record, &fingerprint, settings);
+            let known_shape = match whole {
                 None => record.and_then(|r| r.shape),
                 Some(_) => renamed
                     .and_then(|(_, old)| old.shape)
                     .or(fingerprint.probed),
             };
-            let mut builds = Vec::new();
-            kept.clear();
-            for (index, variant) in settings.variants.iter().enumerate() {
-                let path = &mut wanted[index];
-                if known_shape.is_some_and(|shape| !is_made(shape, variant)) {
-                    // Matches no recorded output: one made before goes.
-                    path.as_mut_os_string().clear();
-                    continue;
-                }
-                output_path_into(path, settings, variant, &source.rel);
-                let existing = recorded.iter().find(|o| *o.variant == *variant.name);
-                // Where the recorded output should be: a content-named one
-                // is `path` with a digest in its name.
-                let in_place = |o: &OutputRecord| {
-                    if variant.hash_names {
-                        crate::variant::is_hashed_form_of(&o.path, path)
-                    } else {
-                        o.path.as_os_str() == path.as_os_str()
-                    }
-                };
-                let facts = Facts {
-                    source_rebuilt: whole_source_reason.is_some(),
-                    recorded: existing.map(state_of),
-                    in_place: existing.is_some_and(in_place),
-                    same_recipe: existing.is_some_and(|o| o.settings == recipes[index]),
-                    same_pipeline: existing.is_some_and(|o| o.pipeline == PIPELINE_VERSION),
-                    force: settings.force,
-                };
-                let reason = match (decide(&facts), existing) {
-                    (Decision::Keep { restat }, Some(o)) => {
-                        kept.push((o, restat));
-                        None
-                    }
-                    (Decision::Keep { .. }, None) => unreachable!("only a recorded output stays"),
-                    (Decision::Rebuild(Why::Source), _) => whole_source_reason.clone(),
-                    (Decision::Rebuild(Why::NewVariant), _) => Some(Reason::NewVariant),
-                    (Decision::Rebuild(why), Some(o)) => Some(match why {
-                        Why::VariantChanged => {
-                            let at = if in_place(o) { &o.path } else { &**path };
-                            variant_changes.reason(index, o, at)
-                        }
-                        Why::PipelineChanged => Reason::PipelineChanged {
-                            old: o.pipeline,
-                            new: PIPELINE_VERSION,
-                        },
-                        Why::OutputMissing => Reason::OutputMissing,
-                        Why::OutputModified => Reason::OutputModified,
-                        Why::Forced => Reason::Forced,
-                        Why::Source | Why::NewVariant => unreachable!("matched above"),
-                    }),
-                    (Decision::Rebuild(_), None) => unreachable!("decide needs a record"),
-                };
-                let stays = reason.is_none();
-                // A content-named output of ours that is rebuilt is replaced
-                // by the build (see `Build::replaces`), not removed first.
-                let replaces = existing.filter(|o| {
-                    variant.hash_names
-                        && !stays
-                        && in_place(o)
-                        && matches!(state_of(o), OutputState::Intact | OutputState::Restat(_))
-                });
-                if let Some(reason) = reason {
-                    // Same content and recipe, so the same bytes as a clean
-                    // build would make: an output depends on nothing else.
-                    let movable = renamed.and_then(|(from, old)| {
-                        let o = old.outputs.iter().find(|o| {
-                            *o.variant == *variant.name
-                                && o.settings == recipes[index]
-                                && o.pipeline == PIPELINE_VERSION
-                        })?;
-                        let restat = match state_of(o) {
-                            OutputState::Intact => None,
-                            OutputState::Restat(stat) => Some(stat),
-                            OutputState::Missing | OutputState::Modified => return None,
-                        };
-                        Some((from, record::kept(o, restat)))
-                    });
-                    let build = match movable {
-                        Some((from, o)) => {
-                            if let Some(renames) = renames.as_deref_mut() {
-                                renames.moved.insert(o.path.as_os_str().to_os_string());
-                            }
-                            Build {
-                                variant: index,
-                                path: path.clone(),
-                                reason: Reason::Renamed { from: from.clone() },
-                                from: Some(o),
-                                replaces: replaces.cloned(),
-                                stray: None,
-                            }
-                        }
-                        None => Build {
-                            variant: index,
-                            path: path.clone(),
-                            reason,
-                            from: None,
-                            replaces: replaces.cloned(),
-                            stray: None,
-                        },
-                    };
-                    builds.push(build);
-                }
-                if variant.hash_names {
-                    // What is wanted of a content-named output: the recorded
-                    // file if it stays, else nothing (the new one is named
-                    // after its new content; the recorded one goes, below).
-                    match existing.filter(|_| stays).or(replaces) {
-                        Some(o) => path.clone_from(&o.path.to_path_buf()),
-                        None => path.as_mut_os_string().clear(),
-                    }
-                }
-            }
-
-            // Recorded outputs no variant writes any more.
-            let mut dropped = false;
-            for o in recorded
-                .iter()
-                .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
-            {
-                let made_here = |v: &Variant| known_shape.is_none_or(|shape| is_made(shape, v));
-                let reason =
-                    if let Some(v) = settings.variants.iter().find(|v| *v.name == *o.variant) {
-                        if made_here(v) {
-                            RemovalReason::Moved
-                        } else {
-                            RemovalReason::Redundant
-                        }
-                    } else {
-                        RemovalReason::VariantRemoved
-                    };
-                remove_if_owned(&mut plan, &source.rel, o, reason, state_of(o));
-                dropped = true;
-            }
-
-            plan.up_to_date += kept.len();
-            let restatted = kept.iter().any(|(_, stat)| stat.is_some());
-            let keep = || -> Vec<OutputRecord> {
-                let mut keep: Vec<OutputRecord> = kept
-                    .iter()
-                    .map(|(o, stat)| record::kept(o, *stat))
-                    .collect();
-                keep.sort_by(|a, b| a.path.cmp(&b.path));
-                keep
+            let at = SourceAt {
+                record,
+                fingerprint,
+                whole,
+                renamed,
+                known_shape,
             };
-            let placeholder = if settings.placeholders.any() {
-                let from = match whole_source_reason {
-                    None => record,
-                    Some(_) => renamed.map(|(_, old)| old),
-                };
-                from.and_then(|r| r.placeholder.as_ref())
-                    .filter(|p| placeholder_holds(p, settings.placeholders))
-                    .cloned()
-            } else {
-                None
-            };
-            // Nothing to render, but placeholders to make: a decode.
-            let needs_decode = settings.placeholders.any() && placeholder.is_none();
-            if !builds.is_empty() || needs_decode {
-                let previous = recorded
-                    .iter()
-                    .filter(|o| {
-                        builds.iter().any(|b| {
-                            *b.path == *o.path
-                                || b.replaces.as_ref().is_some_and(|r| r.path == o.path)
-                        })
-                    })
-                    .cloned()
-                    .collect();
-                let standing = match (record, renamed, &whole_source_reason) {
-                    (Some(_), _, Some(Reason::PreviouslyFailed { same_settings })) => {
-                        if *same_settings {
-                            Standing::FailsAsBefore
-                        } else {
-                            Standing::Recorded
-                        }
-                    }
-                    (None, None, _) => Standing::Unrecorded,
-                    _ => Standing::Recorded,
-                };
-                plan.jobs.push(Job {
-                    source: source.rel.clone(),
-                    fingerprint,
-                    builds,
-                    keep: keep(),
-                    previous,
-                    shape: renamed.and_then(|(_, old)| old.shape),
-                    placeholder,
-                    standing,
-                });
+            scratch.kept.clear();
+            let builds = self.outputs(
+                &source.rel,
+                &at,
+                &mut scratch,
+                &mut variant_changes,
+                renames.as_deref_mut(),
+            );
+            let dropped = self.drop_unwanted(&mut plan, &source.rel, &at, &scratch.wanted);
+            self.finish(&mut plan, &source.rel, at, builds, &scratch.kept, dropped);
+        }
+        Some((plan, recorded_seen))
+    }
+
+    fn state_of(&self, o: &OutputRecord) -> OutputState {
+        self.outputs.of(o.path.as_os_str())
+    }
+
+    /// The builds of one source, variant by variant, with the path each
+    /// variant wants in `scratch.wanted` and the outputs that stay in
+    /// `scratch.kept`.
+    fn outputs(
+        &self,
+        rel: &Path,
+        at: &SourceAt<'a>,
+        scratch: &mut Scratch<'a>,
+        variant_changes: &mut VariantChanges,
+        mut renames: Option<&mut Renames<'a>>,
+    ) -> Vec<Build> {
+        let mut builds = Vec::new();
+        for (index, variant) in self.settings.variants.iter().enumerate() {
+            let path = &mut scratch.wanted[index];
+            if at.known_shape.is_some_and(|shape| !is_made(shape, variant)) {
+                // Matches no recorded output: one made before goes.
+                path.as_mut_os_string().clear();
                 continue;
             }
-            let record = record.expect("a source with no builds has a record");
-            let unchanged = !restatted
-                && !dropped
-                && (settings.placeholders.any() || record.placeholder.is_none())
-                && record.stat == fingerprint.stat
-                && record.racy == fingerprint.racy;
-            if !unchanged {
-                let mut next = record::reobserved(record, &fingerprint, keep());
-                if !settings.placeholders.any() {
-                    next.placeholder = None;
+            output_path_into(path, self.settings, variant, rel);
+            let existing = at.recorded().iter().find(|o| *o.variant == *variant.name);
+            let in_place = existing.is_some_and(|o| is_in_place(variant, o, path));
+            let reason = match self.decision(at, index, existing, in_place) {
+                Decision::Keep { restat } => {
+                    scratch
+                        .kept
+                        .push((existing.expect("only a recorded output stays"), restat));
+                    None
                 }
-                plan.updates.push((source.rel.clone(), next));
+                Decision::Rebuild(why) => {
+                    Some(self.reason(why, at, index, existing, in_place, path, variant_changes))
+                }
+            };
+            let stays = reason.is_none();
+            // A content-named output of ours that is rebuilt is replaced
+            // by the build (see `Build::replaces`), not removed first.
+            let replaces = existing.filter(|o| {
+                variant.hash_names
+                    && !stays
+                    && in_place
+                    && matches!(
+                        self.state_of(o),
+                        OutputState::Intact | OutputState::Restat(_)
+                    )
+            });
+            if let Some(reason) = reason {
+                let build = Build {
+                    variant: index,
+                    path: path.clone(),
+                    reason,
+                    from: None,
+                    replaces: replaces.cloned(),
+                    stray: None,
+                };
+                builds.push(self.moved_if_renamed(build, at, renames.as_deref_mut()));
+            }
+            if variant.hash_names {
+                // What is wanted of a content-named output: the recorded
+                // file if it stays, else nothing (the new one is named
+                // after its new content; the recorded one goes, below).
+                match existing.filter(|_| stays).or(replaces) {
+                    Some(o) => path.clone_from(&o.path.to_path_buf()),
+                    None => path.as_mut_os_string().clear(),
+                }
             }
         }
+        builds
+    }
 
-        Some((plan, recorded_seen))
+    /// The rule of [`decide`] for the output of variant `index`.
+    fn decision(
+        &self,
+        at: &SourceAt,
+        index: usize,
+        existing: Option<&OutputRecord>,
+        in_place: bool,
+    ) -> Decision {
+        decide(&Facts {
+            source_rebuilt: at.whole.is_some(),
+            recorded: existing.map(|o| self.state_of(o)),
+            in_place,
+            same_recipe: existing.is_some_and(|o| o.settings == self.recipes[index]),
+            same_pipeline: existing.is_some_and(|o| o.pipeline == PIPELINE_VERSION),
+            force: self.settings.force,
+        })
+    }
+
+    /// The [`Reason`], with its details, of a rebuild for `why`.
+    #[allow(clippy::too_many_arguments)]
+    fn reason(
+        &self,
+        why: Why,
+        at: &SourceAt,
+        index: usize,
+        existing: Option<&OutputRecord>,
+        in_place: bool,
+        path: &Path,
+        variant_changes: &mut VariantChanges,
+    ) -> Reason {
+        let o = match (why, existing) {
+            (Why::Source, _) => return at.whole.clone().expect("the source is rebuilt"),
+            (Why::NewVariant, _) => return Reason::NewVariant,
+            (_, Some(o)) => o,
+            (_, None) => unreachable!("decide needs a record"),
+        };
+        match why {
+            Why::VariantChanged => {
+                let at = if in_place { &o.path } else { path };
+                variant_changes.reason(index, o, at)
+            }
+            Why::PipelineChanged => Reason::PipelineChanged {
+                old: o.pipeline,
+                new: PIPELINE_VERSION,
+            },
+            Why::OutputMissing => Reason::OutputMissing,
+            Why::OutputModified => Reason::OutputModified,
+            Why::Forced => Reason::Forced,
+            Why::Source | Why::NewVariant => unreachable!("matched above"),
+        }
+    }
+
+    /// `build`, or a move of the renamed source's output instead where it
+    /// was made with the same recipe: same content and recipe, so the same
+    /// bytes as a clean build would make, as an output depends on nothing
+    /// else.
+    fn moved_if_renamed(
+        &self,
+        build: Build,
+        at: &SourceAt,
+        renames: Option<&mut Renames<'a>>,
+    ) -> Build {
+        let variant = &self.settings.variants[build.variant];
+        let movable = at.renamed.and_then(|(from, old)| {
+            let o = old.outputs.iter().find(|o| {
+                *o.variant == *variant.name
+                    && o.settings == self.recipes[build.variant]
+                    && o.pipeline == PIPELINE_VERSION
+            })?;
+            let restat = match self.state_of(o) {
+                OutputState::Intact => None,
+                OutputState::Restat(stat) => Some(stat),
+                OutputState::Missing | OutputState::Modified => return None,
+            };
+            Some((from, record::kept(o, restat)))
+        });
+        let Some((from, o)) = movable else {
+            return build;
+        };
+        if let Some(renames) = renames {
+            renames.moved.insert(o.path.as_os_str().to_os_string());
+        }
+        Build {
+            reason: Reason::Renamed { from: from.clone() },
+            from: Some(o),
+            ..build
+        }
+    }
+
+    /// Removes the recorded outputs of a source that no variant writes any
+    /// more (`wanted`); whether there were any.
+    fn drop_unwanted(
+        &self,
+        plan: &mut Plan,
+        rel: &Path,
+        at: &SourceAt,
+        wanted: &[PathBuf],
+    ) -> bool {
+        let mut dropped = false;
+        for o in at
+            .recorded()
+            .iter()
+            .filter(|o| !wanted.iter().any(|w| w.as_os_str() == o.path.as_os_str()))
+        {
+            let made_here = |v: &Variant| at.known_shape.is_none_or(|shape| is_made(shape, v));
+            let reason = match self
+                .settings
+                .variants
+                .iter()
+                .find(|v| *v.name == *o.variant)
+            {
+                Some(v) if made_here(v) => RemovalReason::Moved,
+                Some(_) => RemovalReason::Redundant,
+                None => RemovalReason::VariantRemoved,
+            };
+            remove_if_owned(plan, rel, o, reason, self.state_of(o));
+            dropped = true;
+        }
+        dropped
+    }
+
+    /// The end of a source: a job when there is something to render, a
+    /// record update when only what was recorded of it changed.
+    fn finish(
+        &self,
+        plan: &mut Plan,
+        rel: &Path,
+        at: SourceAt,
+        builds: Vec<Build>,
+        kept: &[(&OutputRecord, Option<Stat>)],
+        dropped: bool,
+    ) {
+        let settings = self.settings;
+        plan.up_to_date += kept.len();
+        let keep = || -> Vec<OutputRecord> {
+            let mut keep: Vec<OutputRecord> = kept
+                .iter()
+                .map(|(o, stat)| record::kept(o, *stat))
+                .collect();
+            keep.sort_by(|a, b| a.path.cmp(&b.path));
+            keep
+        };
+        let placeholder = settings
+            .placeholders
+            .any()
+            .then(|| match at.whole {
+                None => at.record,
+                Some(_) => at.renamed.map(|(_, old)| old),
+            })
+            .flatten()
+            .and_then(|r| r.placeholder.as_ref())
+            .filter(|p| placeholder_holds(p, settings.placeholders))
+            .cloned();
+        // Nothing to render, but placeholders to make: a decode.
+        let needs_decode = settings.placeholders.any() && placeholder.is_none();
+        if !builds.is_empty() || needs_decode {
+            let previous = at
+                .recorded()
+                .iter()
+                .filter(|o| {
+                    builds.iter().any(|b| {
+                        *b.path == *o.path || b.replaces.as_ref().is_some_and(|r| r.path == o.path)
+                    })
+                })
+                .cloned()
+                .collect();
+            plan.jobs.push(Job {
+                source: rel.to_path_buf(),
+                fingerprint: at.fingerprint,
+                standing: standing(&at),
+                builds,
+                keep: keep(),
+                previous,
+                shape: at.renamed.and_then(|(_, old)| old.shape),
+                placeholder,
+            });
+            return;
+        }
+        let record = at.record.expect("a source with no builds has a record");
+        let restatted = kept.iter().any(|(_, stat)| stat.is_some());
+        let unchanged = !restatted
+            && !dropped
+            && (settings.placeholders.any() || record.placeholder.is_none())
+            && record.stat == at.fingerprint.stat
+            && record.racy == at.fingerprint.racy;
+        if !unchanged {
+            let mut next = record::reobserved(record, &at.fingerprint, keep());
+            if !settings.placeholders.any() {
+                next.placeholder = None;
+            }
+            plan.updates.push((rel.to_path_buf(), next));
+        }
+    }
+}
+
+/// Whether the recorded output `o` is where `variant` writes now (`path`):
+/// a content-named one is `path` with a digest in its name.
+fn is_in_place(variant: &Variant, o: &OutputRecord, path: &Path) -> bool {
+    if variant.hash_names {
+        crate::variant::is_hashed_form_of(&o.path, path)
+    } else {
+        o.path.as_os_str() == path.as_os_str()
+    }
+}
+
+/// What `--check` makes of a job's source (see [`Standing`]).
+fn standing(at: &SourceAt) -> Standing {
+    match (at.record, at.renamed, &at.whole) {
+        (
+            Some(_),
+            _,
+            Some(Reason::PreviouslyFailed {
+                same_settings: true,
+            }),
+        ) => Standing::FailsAsBefore,
+        (None, None, _) => Standing::Unrecorded,
+        _ => Standing::Recorded,
     }
 }
 

@@ -155,8 +155,8 @@ mod tests {
         }
     }
 
-    /// Whatever SIMD the machine has, the resize gives the same pixels, so
-    /// outputs do not depend on the CPU they were made on.
+    /// Whatever SIMD the machine has, the resize and the halving give the
+    /// same pixels, so outputs do not depend on the CPU they were made on.
     #[test]
     fn resize_is_the_same_on_every_cpu_path() {
         let img = image::load_from_memory(&fixture("rgba-transparent.png")).unwrap();
@@ -182,7 +182,8 @@ mod tests {
                 let Some(mut r) = Resizer::with_cpu_extensions(ext) else {
                     continue;
                 };
-                let out = r.resize(pixels, (w, h), *pt, crop, (23, 17)).unwrap();
+                let mut out = r.resize(pixels, (w, h), *pt, crop, (23, 17)).unwrap();
+                out.extend(r.halve(pixels, (w, h), *pt).unwrap());
                 outs.push((ext, out));
             }
             for (ext, o) in &outs[1..] {
