@@ -111,6 +111,13 @@ pub(crate) enum Outcome {
 }
 
 /// A job's outputs, rendered but not yet written.
+/// A build the shared cache has: its index in the job, the build, the
+/// cache's entry and the downloaded bytes.
+type Hit<'j> = (usize, &'j Build, Entry, Vec<u8>);
+/// A build to render: its index in the job, the build, and what to repair
+/// in the shared cache once rendered.
+type ToRender<'j> = (usize, &'j Build, Repair);
+
 struct RenderedJob {
     record: SourceRecord,
     /// One per build; `None` where the source gets no output of that set
@@ -448,10 +455,50 @@ impl<'a> Executor<'a> {
     /// install what the shared cache had (`found`, one answer per build),
     /// render the rest from one decode and upload it.
     fn run_one(&self, job: &Job, found: Option<Vec<Found>>) -> Outcome {
+        let (mut built, mut hits, mut to_render) = self.sort_builds(job, found);
+        let done = match self.render_needed(job, &mut hits, &mut to_render) {
+            Ok(done) => done,
+            Err(outcome) => return *outcome,
+        };
+        let RenderedJob {
+            record,
+            images,
+            shape,
+            placeholder,
+            leniency,
+        } = done;
+        let placed = self
+            .place_downloaded(job, hits, &record, &mut built)
+            .and_then(|()| self.place_rendered(job, to_render, images, shape, &record, &mut built));
+        if let Err(outcome) = placed {
+            return *outcome;
+        }
+        let record = record::built(
+            record,
+            shape,
+            placeholder,
+            &job.keep,
+            built.iter().map(|b| b.output.clone()),
+        );
+        Outcome::Built {
+            record,
+            built,
+            leniency,
+        }
+    }
+
+    /// A job's builds by how each is made: moved from a renamed source's
+    /// output (done here), downloaded from the shared cache (`found`, in
+    /// build order), or rendered.
+    fn sort_builds<'j>(
+        &self,
+        job: &'j Job,
+        found: Option<Vec<Found>>,
+    ) -> (Vec<Built>, Vec<Hit<'j>>, Vec<ToRender<'j>>) {
         let mut answers = found.map(Vec::into_iter);
         let mut built: Vec<Built> = Vec::with_capacity(job.builds.len());
-        let mut hits: Vec<(usize, &Build, Entry, Vec<u8>)> = Vec::new();
-        let mut to_render: Vec<(usize, &Build, Repair)> = Vec::new();
+        let mut hits = Vec::new();
+        let mut to_render = Vec::new();
         for (index, build) in job.builds.iter().enumerate() {
             let answer = answers.as_mut().and_then(Iterator::next);
             let moved = build
@@ -471,8 +518,20 @@ impl<'a> Executor<'a> {
                 (None, None) => to_render.push((index, build, Repair::default())),
             }
         }
+        (built, hits, to_render)
+    }
 
-        let render = |to_render: &[(usize, &Build, Repair)]| {
+    /// Renders what is to be rendered (and the placeholders, when the job
+    /// needs them); or, with nothing to render, what is known of the source
+    /// from the plan: the content was hashed, and the shape is known from
+    /// what the cache or the renamed source says.
+    fn render_needed<'j>(
+        &self,
+        job: &'j Job,
+        hits: &mut Vec<Hit<'j>>,
+        to_render: &mut Vec<ToRender<'j>>,
+    ) -> Result<RenderedJob, Box<Outcome>> {
+        let render = |to_render: &[ToRender]| {
             let builds: Vec<&Build> = to_render.iter().map(|(_, b, _)| *b).collect();
             self.render_builds(job, &builds).map_err(|failure| {
                 Box::new(match failure.failure {
@@ -483,61 +542,48 @@ impl<'a> Executor<'a> {
                 })
             })
         };
-        // Without anything to render, the record comes from the plan: the
-        // content was hashed, and the shape is known from what the cache
-        // or the renamed source says.
         let known_shape = hits
             .first()
             .map(|(_, _, e, _)| e.made().shape)
             .or(job.shape);
-        // Nothing to render: the record and shape come from what is known.
-        let done = match (job.fingerprint.hash, known_shape) {
-            (Some(hash), Some(shape)) if to_render.is_empty() && !self.needs_placeholder(job) => {
-                RenderedJob {
+        if let (Some(hash), Some(shape)) = (job.fingerprint.hash, known_shape) {
+            if to_render.is_empty() && !self.needs_placeholder(job) {
+                return Ok(RenderedJob {
                     record: record::read(&job.fingerprint, hash),
                     images: Vec::new(),
                     shape,
                     placeholder: job.placeholder.clone(),
                     leniency: None,
-                }
+                });
             }
-            _ => {
-                let mut done = match render(&to_render) {
-                    Ok(done) => done,
-                    Err(outcome) => return *outcome,
-                };
-                // The source changed after it was looked up: what the cache
-                // had is of the old content, so render everything.
-                if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
-                    to_render.extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
-                    to_render.sort_by_key(|(i, _, _)| *i);
-                    done = match render(&to_render) {
-                        Ok(done) => done,
-                        Err(outcome) => return *outcome,
-                    };
-                }
-                done.placeholder = done.placeholder.or_else(|| job.placeholder.clone());
-                done
-            }
-        };
-        let RenderedJob {
-            record,
-            images: rendered,
-            shape,
-            placeholder,
-            leniency,
-        } = done;
+        }
+        let mut done = render(to_render)?;
+        // The source changed after it was looked up: what the cache had is
+        // of the old content, so render everything.
+        if !hits.is_empty() && Some(done.record.hash) != job.fingerprint.hash {
+            to_render.extend(hits.drain(..).map(|(i, b, _, _)| (i, b, Repair::default())));
+            to_render.sort_by_key(|(i, _, _)| *i);
+            done = render(to_render)?;
+        }
+        done.placeholder = done.placeholder.or_else(|| job.placeholder.clone());
+        Ok(done)
+    }
 
+    /// Installs the outputs downloaded from the shared cache.
+    fn place_downloaded(
+        &self,
+        job: &Job,
+        hits: Vec<Hit>,
+        record: &SourceRecord,
+        built: &mut Vec<Built>,
+    ) -> Result<(), Box<Outcome>> {
         for (_, build, entry, bytes) in hits {
             let hash = entry.digest().expect("verified on download");
             let path = self.final_path(build, || hash);
-            let (stat, verified) = match self.place(job, build, &path, &bytes, &built) {
-                Ok(placed) => placed,
-                Err(outcome) => return self.fail_placed(job, record, outcome),
-            };
-            if let Err(outcome) = self.retire_replaced(build, Some(&path)) {
-                return *outcome;
-            }
+            let (stat, verified) = self
+                .place(job, build, &path, &bytes, built)
+                .map_err(|placed| Box::new(self.fail_placed(job, record.clone(), placed)))?;
+            self.retire_replaced(build, Some(&path))?;
             let made = entry.made();
             let written = record::Written {
                 path,
@@ -553,33 +599,40 @@ impl<'a> Executor<'a> {
                 how: Provenance::placed(true, verified),
             });
         }
+        Ok(())
+    }
 
+    /// Writes the rendered outputs (and uploads them to a shared cache that
+    /// takes writes); a set member the source does not get removes what an
+    /// earlier, wider version of it had there.
+    fn place_rendered(
+        &self,
+        job: &Job,
+        to_render: Vec<ToRender>,
+        images: Vec<Option<Rendered>>,
+        shape: Shape,
+        record: &SourceRecord,
+        built: &mut Vec<Built>,
+    ) -> Result<(), Box<Outcome>> {
         let keys = self.remote.filter(|r| r.writes()).map(|_| self.keys(job));
-        for ((index, build, repair), image) in to_render.into_iter().zip(rendered) {
+        for ((index, build, repair), image) in to_render.into_iter().zip(images) {
             let Some(image) = image else {
-                // Not made for this source (a set member wider than it): an
-                // output recorded there from an earlier, wider version goes.
                 for old in job.previous.iter().filter(|o| *o.path == *build.path) {
-                    if let Err(e) = self.remove_output(old) {
-                        return Outcome::Fatal {
+                    self.remove_output(old).map_err(|e| {
+                        Box::new(Outcome::Fatal {
                             error: Error::output("remove", e.path, &e.error),
-                        };
-                    }
+                        })
+                    })?;
                 }
-                if let Err(outcome) = self.retire_replaced(build, None) {
-                    return *outcome;
-                }
+                self.retire_replaced(build, None)?;
                 continue;
             };
             let hash = hash_bytes(&image.bytes);
             let path = self.final_path(build, || hash);
-            let (stat, verified) = match self.place(job, build, &path, &image.bytes, &built) {
-                Ok(placed) => placed,
-                Err(outcome) => return self.fail_placed(job, record, outcome),
-            };
-            if let Err(outcome) = self.retire_replaced(build, Some(&path)) {
-                return *outcome;
-            }
+            let (stat, verified) = self
+                .place(job, build, &path, &image.bytes, built)
+                .map_err(|placed| Box::new(self.fail_placed(job, record.clone(), placed)))?;
+            self.retire_replaced(build, Some(&path))?;
             let variant = &self.config.variants[build.variant];
             let written = record::Written {
                 path,
@@ -598,18 +651,7 @@ impl<'a> Executor<'a> {
                 upload(remote, key, image, hash, shape, repair);
             }
         }
-        let record = record::built(
-            record,
-            shape,
-            placeholder,
-            &job.keep,
-            built.iter().map(|b| b.output.clone()),
-        );
-        Outcome::Built {
-            record,
-            built,
-            leniency,
-        }
+        Ok(())
     }
 
     /// Put `bytes` at `path`, atomically. An identical file is left
