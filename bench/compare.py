@@ -73,9 +73,10 @@ def tail(path, n=15):
 
 
 def count_files(root):
+    """Files under root, not counting the marker of a folder thumbgen owns."""
     n = 0
     for _dirpath, _dirs, files in os.walk(root):
-        n += len(files)
+        n += sum(1 for f in files if f != ".thumbgen-owned")
     return n
 
 
