@@ -611,6 +611,89 @@ impl Ctx<'_> {
         hash_names: bool,
     ) -> Result<Vec<Variant>> {
         let key = |k: &str| format!("variants[{i}].{k}");
+        self.check_variant_name(raw, &key("name"))?;
+        let name = raw.name.get_ref();
+        let formats = self.variant_formats(raw, &key)?;
+        let fit = raw.fit.as_ref().map_or(Fit::Contain, |f| *f.get_ref());
+        let (widths, width, height) = self.variant_box(raw, &formats, &key)?;
+        if fit == Fit::Cover && (height == UNBOUNDED || (widths.is_none() && width == UNBOUNDED)) {
+            let at = raw.fit.as_ref().expect("cover is never the default");
+            return Err(self.err(
+                at,
+                &key("fit"),
+                "= \"cover\" fills a box, so it needs both a width and a height",
+            ));
+        }
+        let position = match &raw.position {
+            Some(p) if fit == Fit::Contain => {
+                return Err(self.err(
+                    p,
+                    &key("position"),
+                    "only applies to fit = \"cover\" (contain keeps the whole image); remove it, or add fit = \"cover\"",
+                ))
+            }
+            Some(p) => *p.get_ref(),
+            None => Position::Center,
+        };
+        let quality = self.variant_quality(raw, &formats, &key)?;
+        let speed = self.variant_speed(raw, &formats, &key)?;
+        let sharpen_milli = self.variant_sharpen(raw, &key)?;
+        let background = match &raw.background {
+            Some(b) => self.color(b, &key("background"))?,
+            None => background,
+        };
+        let sizes = raw.sizes.as_ref().map(|s| s.get_ref().clone());
+        let several_formats = raw.formats.is_some();
+        let mut out = Vec::new();
+        for &format in &formats {
+            let quality = match format {
+                // Unused by PNG; the value is part of its recipe as it always was.
+                Format::Png => DEFAULT_QUALITY,
+                Format::Avif => quality.unwrap_or(DEFAULT_AVIF_QUALITY),
+                Format::Jpeg | Format::Webp => quality.unwrap_or(DEFAULT_QUALITY),
+            };
+            let member = |width: u32, suffix: Option<u32>, smaller: Option<(u32, u32)>| {
+                let mut id = name.clone();
+                if let Some(w) = suffix {
+                    id.push_str(&format!("@{w}"));
+                }
+                if several_formats {
+                    id.push('.');
+                    id.push_str(format.extension());
+                }
+                Variant {
+                    name: id,
+                    folder: name.clone(),
+                    suffix,
+                    width,
+                    height,
+                    fit,
+                    position,
+                    format,
+                    quality,
+                    speed: if format == Format::Avif { speed } else { 0 },
+                    sharpen_milli,
+                    background,
+                    hash_names: raw.hash_names.unwrap_or(hash_names),
+                    smaller,
+                    sizes: sizes.clone(),
+                }
+            };
+            match &widths {
+                None => out.push(member(width, None, None)),
+                Some(widths) => {
+                    for (k, &w) in widths.iter().enumerate() {
+                        let smaller = k.checked_sub(1).map(|p| (widths[p], height));
+                        out.push(member(w, Some(w), smaller));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A variant's name is a folder name of its own.
+    fn check_variant_name(&self, raw: &RawVariant, key: &str) -> Result<()> {
         let name = raw.name.get_ref();
         let plain = !name.is_empty()
             && !name.starts_with('.')
@@ -619,11 +702,20 @@ impl Ctx<'_> {
         if !plain {
             return Err(self.err(
                 &raw.name,
-                &key("name"),
+                key,
                 "must be a plain folder name (no slashes or @, not empty, not starting with '.')",
             ));
         }
-        let formats: Vec<Format> = match (&raw.format, &raw.formats) {
+        Ok(())
+    }
+
+    /// `format`, or the list `formats` (JPEG when neither is given).
+    fn variant_formats(
+        &self,
+        raw: &RawVariant,
+        key: &impl Fn(&str) -> String,
+    ) -> Result<Vec<Format>> {
+        Ok(match (&raw.format, &raw.formats) {
             (Some(f), Some(_)) => return Err(self.err(
                 f,
                 &key("format"),
@@ -641,8 +733,17 @@ impl Ctx<'_> {
                 formats
             }
             (None, None) => vec![Format::Jpeg],
-        };
-        let fit = raw.fit.as_ref().map_or(Fit::Contain, |f| *f.get_ref());
+        })
+    }
+
+    /// The box: the set's `widths` (sorted) or one `width`, and `height`,
+    /// a missing side [`UNBOUNDED`].
+    fn variant_box(
+        &self,
+        raw: &RawVariant,
+        formats: &[Format],
+        key: &impl Fn(&str) -> String,
+    ) -> Result<(Option<Vec<u32>>, u32, u32)> {
         let max_side = if formats.contains(&Format::Webp) {
             WEBP_MAX_SIDE
         } else {
@@ -705,27 +806,18 @@ impl Ctx<'_> {
                 "needs a size: give `width`, `height` (or both), or `widths`",
             ));
         }
-        if fit == Fit::Cover && (height == UNBOUNDED || (widths.is_none() && width == UNBOUNDED)) {
-            let at = raw.fit.as_ref().expect("cover is never the default");
-            return Err(self.err(
-                at,
-                &key("fit"),
-                "= \"cover\" fills a box, so it needs both a width and a height",
-            ));
-        }
-        let position = match &raw.position {
-            Some(p) if fit == Fit::Contain => {
-                return Err(self.err(
-                    p,
-                    &key("position"),
-                    "only applies to fit = \"cover\" (contain keeps the whole image); remove it, or add fit = \"cover\"",
-                ))
-            }
-            Some(p) => *p.get_ref(),
-            None => Position::Center,
-        };
+        Ok((widths, width, height))
+    }
+
+    /// `quality`, which a PNG-only variant has no use for.
+    fn variant_quality(
+        &self,
+        raw: &RawVariant,
+        formats: &[Format],
+        key: &impl Fn(&str) -> String,
+    ) -> Result<Option<u8>> {
         let lossy = formats.iter().any(|f| *f != Format::Png);
-        let quality = match &raw.quality {
+        Ok(match &raw.quality {
             // A lossless format has no quality: say so rather than ignore it.
             Some(q) if !lossy => return Err(self.err(
                 q,
@@ -743,8 +835,17 @@ impl Ctx<'_> {
                 }
             },
             None => None,
-        };
-        let speed = match &raw.speed {
+        })
+    }
+
+    /// `speed`, for AVIF only.
+    fn variant_speed(
+        &self,
+        raw: &RawVariant,
+        formats: &[Format],
+        key: &impl Fn(&str) -> String,
+    ) -> Result<u8> {
+        Ok(match &raw.speed {
             Some(s) if !formats.contains(&Format::Avif) => {
                 return Err(self.err(
                     s,
@@ -766,8 +867,12 @@ impl Ctx<'_> {
                 }
             },
             None => DEFAULT_AVIF_SPEED,
-        };
-        let sharpen_milli = match &raw.sharpen {
+        })
+    }
+
+    /// `sharpen`, in thousandths of a pixel.
+    fn variant_sharpen(&self, raw: &RawVariant, key: &impl Fn(&str) -> String) -> Result<u16> {
+        Ok(match &raw.sharpen {
             Some(s) if (0.0..=10.0).contains(s.get_ref()) => (s.get_ref() * 1000.0).round() as u16,
             Some(s) => {
                 return Err(self.err(
@@ -780,59 +885,7 @@ impl Ctx<'_> {
                 ))
             }
             None => 0,
-        };
-        let background = match &raw.background {
-            Some(b) => self.color(b, &key("background"))?,
-            None => background,
-        };
-        let sizes = raw.sizes.as_ref().map(|s| s.get_ref().clone());
-        let several_formats = raw.formats.is_some();
-        let mut out = Vec::new();
-        for &format in &formats {
-            let quality = match format {
-                // Unused by PNG; the value is part of its recipe as it always was.
-                Format::Png => DEFAULT_QUALITY,
-                Format::Avif => quality.unwrap_or(DEFAULT_AVIF_QUALITY),
-                Format::Jpeg | Format::Webp => quality.unwrap_or(DEFAULT_QUALITY),
-            };
-            let member = |width: u32, suffix: Option<u32>, smaller: Option<(u32, u32)>| {
-                let mut id = name.clone();
-                if let Some(w) = suffix {
-                    id.push_str(&format!("@{w}"));
-                }
-                if several_formats {
-                    id.push('.');
-                    id.push_str(format.extension());
-                }
-                Variant {
-                    name: id,
-                    folder: name.clone(),
-                    suffix,
-                    width,
-                    height,
-                    fit,
-                    position,
-                    format,
-                    quality,
-                    speed: if format == Format::Avif { speed } else { 0 },
-                    sharpen_milli,
-                    background,
-                    hash_names: raw.hash_names.unwrap_or(hash_names),
-                    smaller,
-                    sizes: sizes.clone(),
-                }
-            };
-            match &widths {
-                None => out.push(member(width, None, None)),
-                Some(widths) => {
-                    for (k, &w) in widths.iter().enumerate() {
-                        let smaller = k.checked_sub(1).map(|p| (widths[p], height));
-                        out.push(member(w, Some(w), smaller));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        })
     }
 }
 
