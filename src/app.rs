@@ -309,6 +309,68 @@ fn report_without_building(
     exit
 }
 
+/// A manifest path that is not the one this cache last wrote must not hold
+/// a file thumbgen did not write.
+fn check_manifest_path(config: &Config, options: &BuildOptions, db: &Db) -> Result<()> {
+    let Some(path) = config.manifest.as_deref() else {
+        return Ok(());
+    };
+    // A shard writes no manifest.
+    if options.shard.is_some() {
+        return Ok(());
+    }
+    let recorded = db.manifest().map(|(old, _)| config.resolve(&old));
+    if recorded.as_deref() != Some(path) {
+        manifest::check_ours(path)?;
+    }
+    Ok(())
+}
+
+/// The plan, with `settings`' files in owned folders that no record names
+/// when the tree is swept; folders thumbgen does not own are warned about.
+fn plan_with_leftovers(
+    config: &Config,
+    seen: &Observation,
+    settings: Settings,
+    mode: Mode,
+    sweep: bool,
+    reporter: &Reporter,
+) -> Plan {
+    let survey = survey_outputs(config, settings.output, &seen.state, mode, sweep);
+    for (folder, stranger) in &survey.unowned {
+        reporter.warn(&Warning::FolderNotOwned {
+            folder: folder.clone(),
+            stranger: stranger.clone(),
+        });
+    }
+    let owned_files = sweep.then(|| unrecorded_in(&survey, &seen.state, &seen.outputs));
+    let settings = Settings {
+        owned_files: owned_files.as_deref(),
+        ..settings
+    };
+    plan::plan(
+        &seen.observed,
+        &seen.excluded,
+        &seen.state,
+        &seen.outputs,
+        &settings,
+    )
+}
+
+/// What the plan is, as the reporter shows it: every build and removal,
+/// the up-to-date outputs when asked, and outputs no longer recorded.
+fn report_plan(plan: &Plan, names: &Names, seen: &Observation, mode: Mode, reporter: &Reporter) {
+    reporter.plan(plan, names, mode);
+    if reporter.lists_up_to_date() {
+        for (source, outputs) in plan::fresh_outputs(plan, &seen.state, &seen.observed) {
+            reporter.up_to_date(&names.source(source), outputs);
+        }
+    }
+    for path in &plan.disowned {
+        reporter.warn(&Warning::OutputDisowned { path: path.clone() });
+    }
+}
+
 /// One build with a loaded config, on the current rayon pool. `held` is
 /// the run lock when the caller holds it already (`watch` does, for its
 /// whole life); otherwise a writing build takes it for itself.
@@ -323,33 +385,14 @@ pub(crate) fn build_once(
     reporter.begin_run(&config.root);
     let remote_settings = remote_for(config, options, mode)?;
     let mut seen = observe(config, mode, held, remote_settings, options.shard, reporter)?;
-    if let Some(path) = config
-        .manifest
-        .as_deref()
-        .filter(|_| options.shard.is_none())
-    {
-        let recorded = seen.db.manifest().map(|(old, _)| config.resolve(&old));
-        if recorded.as_deref() != Some(path) {
-            manifest::check_ours(path)?;
-        }
-    }
-
+    check_manifest_path(config, options, &seen.db)?;
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
     // Leftovers are looked for until a build has swept the tree against
     // these records (a new or lost cache), and with `--force`. After that
     // the records say what the tree holds, and a no-op build need not walk
-    // it.
+    // it. (A shard knows only part of the tree: it sweeps nothing.)
     let sweep = options.shard.is_none() && (!seen.db.swept() || options.force);
-    let survey = survey_outputs(config, &output_rel, &seen.state, mode, sweep);
-    for (folder, stranger) in &survey.unowned {
-        reporter.warn(&Warning::FolderNotOwned {
-            folder: folder.clone(),
-            stranger: stranger.clone(),
-        });
-    }
-    // (A shard knows only part of the tree: it sweeps nothing.)
-    let owned_files = sweep.then(|| unrecorded_in(&survey, &seen.state, &seen.outputs));
     let settings = Settings {
         failure_context,
         variants: &config.variants,
@@ -359,15 +402,9 @@ pub(crate) fn build_once(
         shard: options.shard,
         elsewhere: &seen.elsewhere,
         placeholders: config.placeholders,
-        owned_files: owned_files.as_deref(),
+        owned_files: None,
     };
-    let mut plan = plan::plan(
-        &seen.observed,
-        &seen.excluded,
-        &seen.state,
-        &seen.outputs,
-        &settings,
-    );
+    let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
     let source_prefix = config.relative(&config.source);
     let names = Names {
         source_prefix: &source_prefix,
@@ -378,15 +415,7 @@ pub(crate) fn build_once(
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
     }
-    reporter.plan(&plan, &names, mode);
-    if reporter.lists_up_to_date() {
-        for (source, outputs) in plan::fresh_outputs(&plan, &seen.state, &seen.observed) {
-            reporter.up_to_date(&names.source(source), outputs);
-        }
-    }
-    for path in &plan.disowned {
-        reporter.warn(&Warning::OutputDisowned { path: path.clone() });
-    }
+    report_plan(&plan, &names, &seen, mode, reporter);
     if mode != Mode::Build {
         let exit = report_without_building(&plan, &names, mode, options.allow_failed, reporter);
         // The store (a private copy, removed when dropped) goes now; the
@@ -418,13 +447,10 @@ pub(crate) fn build_once(
         }
     };
     // Opened only when there is work: a no-op build never touches it.
-    let remote = match (seen.remote.take(), remote_settings) {
-        (Some(remote), _) => Some(remote),
-        (None, Some((settings, mode))) if !plan.jobs.is_empty() => {
-            open_remote(settings, mode, reporter)
-        }
-        _ => None,
-    };
+    let remote = seen.remote.take().or_else(|| {
+        let (settings, mode) = remote_settings.filter(|_| !plan.jobs.is_empty())?;
+        open_remote(settings, mode, reporter)
+    });
     // `--force` renders everything here (and uploads it): it is how a
     // machine whose outputs predate the remote fills it.
     executor.use_remote(remote.as_ref(), !options.force);
