@@ -130,7 +130,7 @@ const REDUCING_GAP: f64 = 2.0;
 /// shape `shape`.
 ///
 /// A JPEG is decoded at half size where that still gives the output its
-/// own size ([`decode_eighths`]), at full size otherwise. Only two scales:
+/// own size (`decode_eighths`), at full size otherwise. Only two scales:
 /// each decode reads all of the file's entropy-coded data, about 10 ms of
 /// a 10 MP photo whatever the scale, so the distinct decodes a source's
 /// outputs need are kept few. Smaller outputs then halve that decode,
