@@ -86,7 +86,9 @@ impl Resizer {
         let options = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
             .crop(crop.left, crop.top, crop.width, crop.height);
-        self.with_options(src, size, pixels, out, &options)
+        let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
+        self.resize_into(src, size, pixels, &mut dst, (out, out), &options)?;
+        Ok(dst)
     }
 
     /// The `width`×`height` image `src` at half its size (rounded up),
@@ -106,61 +108,37 @@ impl Resizer {
         let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
         let whole_boxes = (width / 2, height / 2);
         if whole_boxes.0 > 0 && whole_boxes.1 > 0 {
+            let options = fr::ResizeOptions::new()
+                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Box))
+                .crop(
+                    0.0,
+                    0.0,
+                    f64::from(2 * whole_boxes.0),
+                    f64::from(2 * whole_boxes.1),
+                );
             let size = (width, height);
-            match pixels {
-                Pixels::Gray => self.halve_typed::<fr::pixels::U8>(src, size, &mut dst, out),
-                Pixels::Rgb => self.halve_typed::<fr::pixels::U8x3>(src, size, &mut dst, out),
-                Pixels::Rgba => self.halve_typed::<fr::pixels::U8x4>(src, size, &mut dst, out),
-            }?;
+            self.resize_into(src, size, pixels, &mut dst, (out, whole_boxes), &options)?;
         }
         halve_odd_edges(src, (width, height), pixels, &mut dst);
         Ok(dst)
     }
 
-    /// The whole 2×2 boxes of `src`, into the top left of `dst` (`out`).
-    fn halve_typed<P: fr::PixelTrait>(
+    /// `options`' crop of the `width`×`height` image `src`, resized into
+    /// the top left `within` of `dst`, an image of size `out`.
+    fn resize_into(
         &mut self,
         src: &[u8],
-        (width, height): (u32, u32),
-        dst: &mut [u8],
-        out: (u32, u32),
-    ) -> Result<(), String> {
-        let (w, h) = (width / 2, height / 2);
-        let src = fr::images::TypedImageRef::<P>::from_buffer(width, height, src)
-            .map_err(|e| e.to_string())?;
-        let mut dst = fr::images::TypedImage::<P>::from_buffer(out.0, out.1, dst)
-            .map_err(|e| e.to_string())?;
-        let mut boxes = fr::images::TypedCroppedImageMut::from_ref(&mut dst, 0, 0, w, h)
-            .map_err(|e| e.to_string())?;
-        let options = fr::ResizeOptions::new()
-            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Box))
-            .crop(0.0, 0.0, f64::from(2 * w), f64::from(2 * h));
-        self.0
-            .resize_typed(&src, &mut boxes, &options)
-            .map_err(|e| e.to_string())
-    }
-
-    fn with_options(
-        &mut self,
-        src: &[u8],
-        (width, height): (u32, u32),
+        size: (u32, u32),
         pixels: Pixels,
-        out: (u32, u32),
+        dst: &mut [u8],
+        (out, within): ((u32, u32), (u32, u32)),
         options: &fr::ResizeOptions,
-    ) -> Result<Vec<u8>, String> {
-        let mut dst = vec![0u8; out.0 as usize * out.1 as usize * pixels.bytes()];
+    ) -> Result<(), String> {
         match pixels {
-            Pixels::Gray => {
-                self.typed::<fr::pixels::U8>(src, (width, height), &mut dst, out, options)
-            }
-            Pixels::Rgb => {
-                self.typed::<fr::pixels::U8x3>(src, (width, height), &mut dst, out, options)
-            }
-            Pixels::Rgba => {
-                self.typed::<fr::pixels::U8x4>(src, (width, height), &mut dst, out, options)
-            }
-        }?;
-        Ok(dst)
+            Pixels::Gray => self.typed::<fr::pixels::U8>(src, size, dst, out, within, options),
+            Pixels::Rgb => self.typed::<fr::pixels::U8x3>(src, size, dst, out, within, options),
+            Pixels::Rgba => self.typed::<fr::pixels::U8x4>(src, size, dst, out, within, options),
+        }
     }
 
     fn typed<P: fr::PixelTrait>(
@@ -169,14 +147,18 @@ impl Resizer {
         (width, height): (u32, u32),
         dst: &mut [u8],
         out: (u32, u32),
+        within: (u32, u32),
         options: &fr::ResizeOptions,
     ) -> Result<(), String> {
         let src = fr::images::TypedImageRef::<P>::from_buffer(width, height, src)
             .map_err(|e| e.to_string())?;
         let mut dst = fr::images::TypedImage::<P>::from_buffer(out.0, out.1, dst)
             .map_err(|e| e.to_string())?;
+        let mut view =
+            fr::images::TypedCroppedImageMut::from_ref(&mut dst, 0, 0, within.0, within.1)
+                .map_err(|e| e.to_string())?;
         self.0
-            .resize_typed(&src, &mut dst, options)
+            .resize_typed(&src, &mut view, options)
             .map_err(|e| e.to_string())
     }
 }
