@@ -454,37 +454,21 @@ pub(crate) fn build_once(
     // `--force` renders everything here (and uploads it): it is how a
     // machine whose outputs predate the remote fills it.
     executor.use_remote(remote.as_ref(), !options.force);
-    let commit = Commit {
+    let counts = Summary {
+        up_to_date: plan.up_to_date,
+        ..Summary::default()
+    };
+    let commit = Commit::new(
         db,
         reporter,
-        names: &names,
-        manifest: manifest_state.map(Mutex::new),
-        counts: Mutex::new(Summary {
-            up_to_date: plan.up_to_date,
-            ..Summary::default()
-        }),
-        first_error: Mutex::new(None),
-        remote: remote.as_ref(),
-        sharded: options.shard.is_some(),
-        process_ends: options.process_ends,
-        cut_short: AtomicBool::new(false),
-    };
+        &names,
+        manifest_state,
+        counts,
+        remote.as_ref(),
+        options,
+    );
     apply(&plan, &executor, &commit, reporter)?;
-    if sweep {
-        commit.db.set_swept()?;
-    }
-    if let Some(remote) = &remote {
-        remote.finish(stop.load(Ordering::Relaxed));
-        commit.report_remote();
-    }
-    let interrupted = commit.cut_short.load(Ordering::Relaxed);
-    let summary = commit.finish(config)?;
-    let exit = Exit::decide(&Ending {
-        interrupted,
-        failed: summary.failed,
-        not_up_to_date: false,
-    });
-    reporter.summary(&summary, mode, exit);
+    let exit = commit.conclude(config, sweep, stop, mode)?;
     discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
 }
@@ -634,7 +618,52 @@ struct Commit<'a> {
     cut_short: AtomicBool,
 }
 
-impl Commit<'_> {
+impl<'a> Commit<'a> {
+    fn new(
+        db: Db,
+        reporter: &'a Reporter,
+        names: &'a Names<'a>,
+        manifest: Option<State>,
+        counts: Summary,
+        remote: Option<&'a Remote>,
+        options: &BuildOptions,
+    ) -> Commit<'a> {
+        Commit {
+            db,
+            reporter,
+            names,
+            manifest: manifest.map(Mutex::new),
+            counts: Mutex::new(counts),
+            first_error: Mutex::new(None),
+            remote,
+            sharded: options.shard.is_some(),
+            process_ends: options.process_ends,
+            cut_short: AtomicBool::new(false),
+        }
+    }
+
+    /// The end of a build that ran its plan: the sweep recorded, the shared
+    /// cache's uploads awaited, the manifest written, the summary shown.
+    fn conclude(self, config: &Config, swept: bool, stop: &AtomicBool, mode: Mode) -> Result<Exit> {
+        if swept {
+            self.db.set_swept()?;
+        }
+        if let Some(remote) = self.remote {
+            remote.finish(stop.load(Ordering::Relaxed));
+            self.report_remote();
+        }
+        let interrupted = self.cut_short.load(Ordering::Relaxed);
+        let reporter = self.reporter;
+        let summary = self.finish(config)?;
+        let exit = Exit::decide(&Ending {
+            interrupted,
+            failed: summary.failed,
+            not_up_to_date: false,
+        });
+        reporter.summary(&summary, mode, exit);
+        Ok(exit)
+    }
+
     /// Record (or with `None`, forget) what is now true of source `rel`.
     fn record(&self, rel: &Path, record: Option<&SourceRecord>) -> Result<()> {
         match record {
