@@ -803,6 +803,19 @@ impl<'a> Commit<'a> {
 
 /// `clean`'s removal of a recorded file: removed if it still holds what
 /// thumbgen wrote (then `true`), else left with a warning that says why.
+/// The output root goes too if thumbgen's files were all it held; one
+/// that cannot be removed for another reason is a warning.
+fn remove_output_root(config: &Config, reporter: &Reporter) {
+    if let Err(e) = fsutil::remove_dir_if_empty(&config.output) {
+        reporter.warn(&Warning::RemoveFailed {
+            path: e.path,
+            error: describe_io(&e.error),
+            reason: None,
+            source: None,
+        });
+    }
+}
+
 fn remove_recorded(
     path: &Path,
     stat: &Stat,
@@ -916,7 +929,7 @@ pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter)
         if dry_run {
             reporter.would_clean(removed, false);
         } else {
-            let _ = std::fs::remove_dir(&config.output);
+            remove_output_root(&config, reporter);
             reporter.cleaned(removed, false);
         }
         return Ok(Exit::Ok);
@@ -981,8 +994,7 @@ pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter)
         let boundary = config.manifest_prune_boundary(&path);
         remove_recorded(&path, &Stat::default(), &hash, boundary, reporter);
     }
-    // The output root goes too if thumbgen's files were all it held.
-    let _ = std::fs::remove_dir(&config.output);
+    remove_output_root(&config, reporter);
     drop(db);
     std::fs::remove_dir_all(&config.cache).map_err(|e| Error::io(&config.cache, &e))?;
     reporter.cleaned(removed, true);

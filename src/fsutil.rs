@@ -155,6 +155,26 @@ pub(crate) fn relocate(
     Ok(Some(Stat::of(&meta)))
 }
 
+/// Remove the folder `dir` if it is empty: whether it went. A folder that
+/// holds something, or is gone already, is no error; anything else is.
+pub(crate) fn remove_dir_if_empty(dir: &Path) -> Result<bool, PathError> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(PathError {
+            path: dir.to_path_buf(),
+            error,
+        }),
+    }
+}
+
 /// Remove `dir` and its parents while they are empty, stopping at `stop`
 /// (which is kept). A folder holding only thumbgen's ownership marker is
 /// empty too: a clean build would not have made it.
@@ -249,6 +269,24 @@ mod tests {
         assert!(!staging.exists());
         atomic_write(&staging, &target, b"xy").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"xy");
+    }
+
+    #[test]
+    fn a_folder_goes_only_when_empty_and_a_failure_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("out");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("user.txt"), b"mine").unwrap();
+        assert!(!remove_dir_if_empty(&folder).unwrap(), "not empty: stays");
+        assert!(folder.join("user.txt").exists());
+        std::fs::remove_file(folder.join("user.txt")).unwrap();
+        assert!(remove_dir_if_empty(&folder).unwrap());
+        assert!(!remove_dir_if_empty(&folder).unwrap(), "gone already");
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = remove_dir_if_empty(&file).unwrap_err();
+        assert_eq!(e.path, file, "not a folder: {}", e.error);
+        assert!(file.exists());
     }
 
     #[test]
