@@ -343,9 +343,9 @@ mod tests {
     #[test]
     fn an_output_is_the_same_whatever_its_companions() {
         // Every other variant set, placeholders or not, and the order
-        // asked in leave an output's bytes as they are: it is made from
-        // the decode its own size calls for. JPEGs of each colour layout
-        // (one read for all scales, or one decode per scale) and a PNG.
+        // asked in leave an output's bytes as they are: it is made through
+        // the reduction its own size calls for. JPEGs of each colour
+        // layout, and a PNG.
         let small = variant(24, 24, Fit::Contain, Format::Jpeg);
         let mut smart = variant(20, 20, Fit::Cover, Format::Webp);
         smart.position = crate::variant::Position::Attention;
