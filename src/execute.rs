@@ -118,6 +118,18 @@ type Hit<'j> = (usize, &'j Build, Entry, Vec<u8>);
 /// in the shared cache once rendered.
 type ToRender<'j> = (usize, &'j Build, Repair);
 
+/// One output's bytes, to install for `build`.
+struct Output<'b> {
+    build: &'b Build,
+    bytes: &'b [u8],
+    /// Their blake3.
+    hash: Hash,
+    /// Pixel size as encoded.
+    size: (u32, u32),
+    /// From the shared cache rather than rendered here.
+    downloaded: bool,
+}
+
 struct RenderedJob {
     record: SourceRecord,
     /// One per build; `None` where the source gets no output of that set
@@ -578,27 +590,52 @@ impl<'a> Executor<'a> {
         built: &mut Vec<Built>,
     ) -> Result<(), Box<Outcome>> {
         for (_, build, entry, bytes) in hits {
-            let hash = entry.digest().expect("verified on download");
-            let path = self.final_path(build, || hash);
-            let (stat, verified) = self
-                .place(job, build, &path, &bytes, built)
-                .map_err(|placed| Box::new(self.fail_placed(job, record.clone(), placed)))?;
-            self.retire_replaced(build, Some(&path))?;
             let made = entry.made();
-            let written = record::Written {
-                path,
-                stat,
-                hash,
-                width: made.width,
-                height: made.height,
+            let output = Output {
+                build,
+                bytes: &bytes,
+                hash: entry.digest().expect("verified on download"),
+                size: (made.width, made.height),
+                downloaded: true,
             };
-            let variant = &self.config.variants[build.variant];
-            built.push(Built {
-                build: build.clone(),
-                output: record::written(variant, written),
-                how: Provenance::placed(true, verified),
-            });
+            self.install(job, output, record, built)?;
         }
+        Ok(())
+    }
+
+    /// Puts one output's bytes in place (replacing the content-named file
+    /// it succeeds) and records it in `built`.
+    fn install(
+        &self,
+        job: &Job,
+        output: Output,
+        record: &SourceRecord,
+        built: &mut Vec<Built>,
+    ) -> Result<(), Box<Outcome>> {
+        let Output {
+            build,
+            bytes,
+            hash,
+            size: (width, height),
+            downloaded,
+        } = output;
+        let path = self.final_path(build, || hash);
+        let (stat, verified) = self
+            .place(job, build, &path, bytes, built)
+            .map_err(|placed| Box::new(self.fail_placed(job, record.clone(), placed)))?;
+        self.retire_replaced(build, Some(&path))?;
+        let written = record::Written {
+            path,
+            stat,
+            hash,
+            width,
+            height,
+        };
+        built.push(Built {
+            build: build.clone(),
+            output: record::written(&self.config.variants[build.variant], written),
+            how: Provenance::placed(downloaded, verified),
+        });
         Ok(())
     }
 
@@ -628,24 +665,14 @@ impl<'a> Executor<'a> {
                 continue;
             };
             let hash = hash_bytes(&image.bytes);
-            let path = self.final_path(build, || hash);
-            let (stat, verified) = self
-                .place(job, build, &path, &image.bytes, built)
-                .map_err(|placed| Box::new(self.fail_placed(job, record.clone(), placed)))?;
-            self.retire_replaced(build, Some(&path))?;
-            let variant = &self.config.variants[build.variant];
-            let written = record::Written {
-                path,
-                stat,
+            let output = Output {
+                build,
+                bytes: &image.bytes,
                 hash,
-                width: image.width,
-                height: image.height,
+                size: (image.width, image.height),
+                downloaded: false,
             };
-            built.push(Built {
-                build: build.clone(),
-                output: record::written(variant, written),
-                how: Provenance::placed(false, verified),
-            });
+            self.install(job, output, record, built)?;
             let key = keys.as_ref().and_then(|k| k[index]);
             if let (Some(remote), Some(key)) = (self.remote, key) {
                 upload(remote, key, image, hash, shape, repair);

@@ -586,7 +586,10 @@ impl<'a> Sources<'a> {
                     None
                 }
                 Decision::Rebuild(why) => {
-                    Some(self.reason(why, at, index, existing, in_place, path, variant_changes))
+                    // A changed recipe is shown at the recorded output's path
+                    // when it stays there, at the new path when it moves.
+                    let shown = existing.filter(|_| in_place).map_or(&**path, |o| &o.path);
+                    Some(self.reason(why, at, index, existing, shown, variant_changes))
                 }
             };
             let stays = reason.is_none();
@@ -643,16 +646,15 @@ impl<'a> Sources<'a> {
         })
     }
 
-    /// The [`Reason`], with its details, of a rebuild for `why`.
-    #[allow(clippy::too_many_arguments)]
+    /// The [`Reason`], with its details, of a rebuild for `why`; a changed
+    /// recipe is shown at `shown`.
     fn reason(
         &self,
         why: Why,
         at: &SourceAt,
         index: usize,
         existing: Option<&OutputRecord>,
-        in_place: bool,
-        path: &Path,
+        shown: &Path,
         variant_changes: &mut VariantChanges,
     ) -> Reason {
         let o = match (why, existing) {
@@ -662,10 +664,7 @@ impl<'a> Sources<'a> {
             (_, None) => unreachable!("decide needs a record"),
         };
         match why {
-            Why::VariantChanged => {
-                let at = if in_place { &o.path } else { path };
-                variant_changes.reason(index, o, at)
-            }
+            Why::VariantChanged => variant_changes.reason(index, o, shown),
             Why::PipelineChanged => Reason::PipelineChanged {
                 old: o.pipeline,
                 new: PIPELINE_VERSION,

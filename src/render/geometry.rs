@@ -1,9 +1,9 @@
 //! Pure box geometry for rendering, shared with the planner: which region
 //! of a source a variant uses and at what size (`contain` / `cover`),
-//! which members of a set a source gets, and which decode each output is
-//! resized from (a JPEG's DCT scale, or halvings of a full decode). Every
-//! answer about an output follows from the source's shape and that
-//! output's own recipe, never from the other variants.
+//! which members of a set a source gets, and the [`Reduction`] each output
+//! is resized from (a decode's scale and its halvings). Every answer about
+//! an output follows from the source's shape and that output's own recipe,
+//! never from the other variants.
 
 use crate::model::Shape;
 use crate::variant::{Fit, Position, Variant};
@@ -112,7 +112,7 @@ pub fn is_made(shape: Shape, v: &Variant) -> bool {
 /// ([`reduction`]), never from the other variants, so no output's bytes
 /// change when another one's settings do. Outputs with the same reduction
 /// share its pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reduction {
     /// The JPEG DCT scale of the decode, in eighths: 4 or 8.
     pub eighths: u8,
@@ -139,11 +139,20 @@ const REDUCING_GAP: f64 = 2.0;
 pub fn reduction(shape: Shape, v: &Variant) -> Reduction {
     let (x, y) = geometry(shape.width, shape.height, v.width, v.height, v.fit).density();
     let need = x.max(y);
+    reduced(shape, need, need * REDUCING_GAP)
+}
+
+/// The decode that gives `need` pixels per source pixel
+/// ([`decode_eighths`]), halved while it keeps `floor` of them.
+fn reduced(shape: Shape, need: f64, floor: f64) -> Reduction {
     let eighths = decode_eighths(shape, need);
-    Reduction {
-        eighths,
-        halvings: halvings_keeping(f64::from(eighths) / 8.0, need * REDUCING_GAP),
+    let density = f64::from(eighths) / 8.0;
+    let mut halvings = 0;
+    // 30 halvings leave one pixel of any size.
+    while halvings < 30 && density * 0.5f64.powi(halvings as i32 + 1) >= floor {
+        halvings += 1;
     }
+    Reduction { eighths, halvings }
 }
 
 /// A JPEG is decoded at half size only if that still has this many pixels
@@ -165,16 +174,6 @@ fn decode_eighths(shape: Shape, need: f64) -> u8 {
     }
 }
 
-/// How many halvings of a decode with `density` pixels per source pixel
-/// keep at least `floor` of them. 30 halvings leave one pixel of any size.
-fn halvings_keeping(density: f64, floor: f64) -> u32 {
-    let mut halvings = 0;
-    while halvings < 30 && density * 0.5f64.powi(halvings as i32 + 1) >= floor {
-        halvings += 1;
-    }
-    halvings
-}
-
 /// Longer side of the small picture that placeholders and content-aware
 /// crops look at (the larger of theirs).
 const PREVIEW_SIDE: f64 = 128.0;
@@ -185,11 +184,7 @@ const PREVIEW_SIDE: f64 = 128.0;
 pub fn preview_reduction(shape: Shape) -> Reduction {
     let long = f64::from(shape.width.max(shape.height).max(1));
     let need = (PREVIEW_SIDE / long).min(1.0);
-    let eighths = decode_eighths(shape, need);
-    Reduction {
-        eighths,
-        halvings: halvings_keeping(f64::from(eighths) / 8.0, need),
-    }
+    reduced(shape, need, need)
 }
 
 #[cfg(test)]
