@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::config::{self, Config, RemoteSettings};
-use crate::db::{Db, RunLock};
+use crate::db::{self, Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome, Provenance};
-use crate::fingerprint::{fs_now, observe_found, observe_outputs, Reads};
+use crate::fingerprint::{self, fs_now, observe_found, observe_outputs, Reads};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
@@ -406,11 +406,7 @@ pub(crate) fn build_once(
     };
     let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
     let source_prefix = config.relative(&config.source);
-    let names = Names {
-        source_prefix: &source_prefix,
-        variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
-        hash_names: config.variants.iter().map(|v| v.hash_names).collect(),
-    };
+    let names = names_of(config, &source_prefix);
     let mut executor = Executor::new(config, stop, failure_context);
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
@@ -418,13 +414,7 @@ pub(crate) fn build_once(
     report_plan(&plan, &names, &seen, mode, reporter);
     if mode != Mode::Build {
         let exit = report_without_building(&plan, &names, mode, options.allow_failed, reporter);
-        // The store (a private copy, removed when dropped) goes now; the
-        // records later.
-        drop(seen.db);
-        discard(
-            (seen.state, seen.observed, seen.outputs, plan),
-            options.process_ends,
-        );
+        forget_unbuilt(seen, plan, options.process_ends);
         return Ok(exit);
     }
 
@@ -438,14 +428,7 @@ pub(crate) fn build_once(
     for variant in &config.variants {
         db.put_recipe(&variant.settings_hash(), &variant.settings())?;
     }
-    // A shard writes no manifest: it knows only its part.
-    let manifest_state = match config.manifest {
-        Some(_) if options.shard.is_none() => Some(state),
-        _ => {
-            discard(state, options.process_ends);
-            None
-        }
-    };
+    let manifest_state = manifest_state(config, options, state);
     // Opened only when there is work: a no-op build never touches it.
     let remote = seen.remote.take().or_else(|| {
         let (settings, mode) = remote_settings.filter(|_| !plan.jobs.is_empty())?;
@@ -471,6 +454,37 @@ pub(crate) fn build_once(
     let exit = commit.conclude(config, sweep, stop, mode)?;
     discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
+}
+
+/// How messages name this config's sources and variants.
+fn names_of<'a>(config: &'a Config, source_prefix: &'a Path) -> Names<'a> {
+    Names {
+        source_prefix,
+        variants: config.variants.iter().map(|v| v.name.as_str()).collect(),
+        hash_names: config.variants.iter().map(|v| v.hash_names).collect(),
+    }
+}
+
+/// Ends a dry run or a check: the store (a private copy, removed when
+/// dropped) goes now, the records later.
+fn forget_unbuilt(seen: Observation, plan: Plan, process_ends: bool) {
+    drop(seen.db);
+    discard(
+        (seen.state, seen.observed, seen.outputs, plan),
+        process_ends,
+    );
+}
+
+/// The records the manifest is written from, when one is written. A shard
+/// writes no manifest: it knows only its part.
+fn manifest_state(config: &Config, options: &BuildOptions, state: State) -> Option<State> {
+    match config.manifest {
+        Some(_) if options.shard.is_none() => Some(state),
+        _ => {
+            discard(state, options.process_ends);
+            None
+        }
+    }
 }
 
 /// The files named like outputs in the owned folders when some are not
@@ -543,7 +557,9 @@ fn discard<T: Send + 'static>(value: T, process_ends: bool) {
 /// each result to `commit`.
 fn apply(plan: &Plan, executor: &Executor, commit: &Commit, reporter: &Reporter) -> Result<()> {
     let staging = executor.config.output.join(fsutil::STAGING_DIR);
-    fsutil::sweep_staging(&staging);
+    if let Err(e) = fsutil::sweep_staging(&staging) {
+        reporter.warn(&clean_failed(e));
+    }
     for (path, result) in plan
         .leftovers
         .iter()
@@ -591,7 +607,9 @@ fn apply(plan: &Plan, executor: &Executor, commit: &Commit, reporter: &Reporter)
         reporter.advance();
     });
     reporter.finish();
-    fsutil::finish_staging(&staging);
+    if let Err(e) = fsutil::finish_staging(&staging) {
+        reporter.warn(&clean_failed(e));
+    }
     Ok(())
 }
 
@@ -759,12 +777,7 @@ impl<'a> Commit<'a> {
                 let path = config.resolve(old);
                 let boundary = config.manifest_prune_boundary(&path);
                 if let Err(e) = fsutil::remove_if_ours(&path, &Stat::default(), hash, boundary) {
-                    self.reporter.warn(&Warning::RemoveFailed {
-                        path: e.path,
-                        error: describe_io(&e.error),
-                        reason: None,
-                        source: None,
-                    });
+                    self.reporter.warn(&clean_failed(e));
                 }
             }
         }
@@ -775,7 +788,10 @@ impl<'a> Commit<'a> {
                     .as_ref()
                     .filter(|(old, _)| config.resolve(old) == *path)
                     .map(|(_, hash)| hash);
-                let hash = manifest::write(&state, config, path, recorded)?;
+                let (hash, staging_left) = manifest::write(&state, config, path, recorded)?;
+                if let Some(e) = staging_left {
+                    self.reporter.warn(&clean_failed(e));
+                }
                 discard(state, self.process_ends);
                 Some(hash)
             }
@@ -801,21 +817,27 @@ impl<'a> Commit<'a> {
     }
 }
 
-/// `clean`'s removal of a recorded file: removed if it still holds what
-/// thumbgen wrote (then `true`), else left with a warning that says why.
 /// The output root goes too if thumbgen's files were all it held; one
 /// that cannot be removed for another reason is a warning.
 fn remove_output_root(config: &Config, reporter: &Reporter) {
     if let Err(e) = fsutil::remove_dir_if_empty(&config.output) {
-        reporter.warn(&Warning::RemoveFailed {
-            path: e.path,
-            error: describe_io(&e.error),
-            reason: None,
-            source: None,
-        });
+        reporter.warn(&clean_failed(e));
     }
 }
 
+/// The warning for something of thumbgen's that could not be removed,
+/// outside a build's removals (which say why they were removing).
+fn clean_failed(e: fsutil::PathError) -> Warning {
+    Warning::RemoveFailed {
+        path: e.path,
+        error: describe_io(&e.error),
+        reason: None,
+        source: None,
+    }
+}
+
+/// `clean`'s removal of a recorded file: removed if it still holds what
+/// thumbgen wrote (then `true`), else left with a warning that says why.
 fn remove_recorded(
     path: &Path,
     stat: &Stat,
@@ -833,12 +855,7 @@ fn remove_recorded(
             removed
         }
         Err(e) => {
-            reporter.warn(&Warning::RemoveFailed {
-                path: e.path,
-                error: describe_io(&e.error),
-                reason: None,
-                source: None,
-            });
+            reporter.warn(&clean_failed(e));
             false
         }
     }
@@ -886,18 +903,10 @@ fn clean_owned(
         // The folders are no longer claimed: a later build claims them
         // again if nothing in them is the user's.
         for (folder, _) in &survey.folders {
-            let marker = folder.join(owned::MARKER);
-            match std::fs::remove_file(&marker) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                // A marker left behind claims the folder again next build;
-                // say so rather than pass over it.
-                Err(e) => reporter.warn(&Warning::RemoveFailed {
-                    path: marker,
-                    error: describe_io(&e),
-                    reason: None,
-                    source: None,
-                }),
+            // A marker left behind claims the folder again next build;
+            // say so rather than pass over it.
+            if let Err(e) = fsutil::remove_entry(&folder.join(owned::MARKER)) {
+                reporter.warn(&clean_failed(e));
             }
             fsutil::prune_empty_dirs(folder, &config.output);
         }
@@ -985,7 +994,9 @@ pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter)
     }
     let recorded = model::output_paths(&state);
     removed += clean_owned(&config, &owned_folders(), &recorded, false, reporter);
-    fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR));
+    if let Err(e) = fsutil::sweep_staging(&config.output.join(fsutil::STAGING_DIR)) {
+        reporter.warn(&clean_failed(e));
+    }
     // The manifest goes only if it is the one thumbgen recorded writing,
     // as `--dry-run` says: a file at the configured path that thumbgen did
     // not write is a user's.
@@ -996,7 +1007,12 @@ pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter)
     }
     remove_output_root(&config, reporter);
     drop(db);
-    std::fs::remove_dir_all(&config.cache).map_err(|e| Error::io(&config.cache, &e))?;
+    // Only what thumbgen keeps there: a cache folder pointed at a user's
+    // folder keeps everything else.
+    let ours = [db::STORE_DIR, db::LOCK_FILE, fingerprint::CLOCK_FILE];
+    if let Err(e) = fsutil::remove_entries(&config.cache, &ours) {
+        reporter.warn(&clean_failed(e));
+    }
     reporter.cleaned(removed, true);
     Ok(Exit::Ok)
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{describe_io, Error, Holder, Result};
+use crate::fsutil;
 use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, State};
 use crate::problem::{CacheDamage, Warning};
 
@@ -22,6 +23,11 @@ use crate::problem::{CacheDamage, Warning};
 /// 5: records hold placeholders.
 /// 6: outputs and placeholders no longer record the decode they came from
 /// (each follows from its own recipe).
+/// The folder in the cache folder that holds the record store.
+pub(crate) const STORE_DIR: &str = "db";
+/// The file in the cache folder that one run at a time holds locked.
+pub(crate) const LOCK_FILE: &str = "lock";
+
 const SCHEMA_VERSION: u32 = 6;
 const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
@@ -122,7 +128,7 @@ impl Db {
             });
             return Db::in_memory();
         }
-        let path = lock.cache.join("db");
+        let path = lock.cache.join(STORE_DIR);
         let mut in_cache = true;
         let tree = match open_checked(&path) {
             Ok(tree) => tree,
@@ -131,9 +137,10 @@ impl Db {
                     path: path.clone(),
                     damage,
                 });
-                let _ = std::fs::remove_dir_all(&path);
-                let _ = std::fs::remove_file(&path);
-                match open_checked(&path) {
+                let reopened = fsutil::remove_entry(&path)
+                    .map_err(|e| CacheDamage::Io(e.to_string()))
+                    .and_then(|()| open_checked(&path));
+                match reopened {
                     Ok(tree) => tree,
                     Err(damage) => {
                         warnings.push(Warning::CacheInMemory { path, damage });
@@ -156,7 +163,7 @@ impl Db {
     /// Waits for no lock; a run in progress may make the copy stale, which
     /// only makes the answer conservative.
     pub(crate) fn snapshot(cache: &Path, warnings: &mut Vec<Warning>) -> Result<Db> {
-        let source = cache.join("db");
+        let source = cache.join(STORE_DIR);
         if !source.is_dir() {
             return Ok(Db::empty());
         }
@@ -434,7 +441,7 @@ enum LockError {
 /// can say who has it. Released by the OS when the process ends, however it
 /// ends.
 fn lock(cache: &Path, watch: bool) -> std::result::Result<File, LockError> {
-    let path = cache.join("lock");
+    let path = cache.join(LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

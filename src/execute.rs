@@ -698,10 +698,10 @@ impl<'a> Executor<'a> {
         let undo = |failure: Failure| -> Placed {
             for done in built {
                 let placed = self.config.resolve(&done.output.path);
-                match std::fs::remove_file(&placed) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Placed::Fatal(Error::output("remove", placed, &e)),
+                let boundary = self.config.prune_boundary(&placed);
+                let (stat, hash) = (&done.output.stat, &done.output.hash);
+                if let Err(e) = fsutil::remove_if_ours(&placed, stat, hash, boundary) {
+                    return Placed::Fatal(Error::output("remove", e.path, &e.error));
                 }
             }
             Placed::Refused(failure)

@@ -30,6 +30,9 @@ pub(crate) fn is_racy(stat: &Stat, recorded_at_ns: i64) -> bool {
     stat.mtime_ns >= recorded_at_ns
 }
 
+/// The file in the cache folder whose mtime marks the last build's start.
+pub(crate) const CLOCK_FILE: &str = "clock";
+
 /// "Now" by the clock that stamps mtimes: write a marker file and read its
 /// mtime. Not the system clock: file systems stamp writes with a coarser
 /// clock (a kernel tick on Linux, or the server's clock on network file
@@ -43,7 +46,7 @@ pub(crate) fn fs_now(dir: &Path) -> io::Result<i64> {
         .create(true)
         .truncate(true)
         .write(true)
-        .open(dir.join("clock"))?;
+        .open(dir.join(CLOCK_FILE))?;
     file.write_all(b"mtime of this file = start of the last build\n")?;
     Ok(Stat::of(&file.metadata()?).mtime_ns)
 }

@@ -79,13 +79,13 @@ pub(crate) fn same_content(path: &Path, bytes: &[u8]) -> Option<Stat> {
 }
 
 /// Remove the debris of an interrupted run.
-pub(crate) fn sweep_staging(staging: &Path) {
-    let _ = std::fs::remove_dir_all(staging);
+pub(crate) fn sweep_staging(staging: &Path) -> Result<(), PathError> {
+    remove_entry(staging)
 }
 
 /// Remove the staging folder if nothing is left in it.
-pub(crate) fn finish_staging(staging: &Path) {
-    let _ = std::fs::remove_dir(staging);
+pub(crate) fn finish_staging(staging: &Path) -> Result<(), PathError> {
+    remove_dir_if_empty(staging).map(|_| ())
 }
 
 /// Whether the file at `path` is still the one recorded with `stat` and
@@ -172,6 +172,35 @@ pub(crate) fn remove_dir_if_empty(dir: &Path) -> Result<bool, PathError> {
             path: dir.to_path_buf(),
             error,
         }),
+    }
+}
+
+/// Remove the entries of `dir` that thumbgen made there, named by
+/// `names` (a folder with all it holds), then `dir` if that emptied it:
+/// whether `dir` went. Anything else in `dir` is someone's, and it stays
+/// with `dir`, so a cache folder set to a user's folder loses only what
+/// thumbgen put there. Entries already gone are no error.
+pub(crate) fn remove_entries(dir: &Path, names: &[&str]) -> Result<bool, PathError> {
+    for name in names {
+        remove_entry(&dir.join(name))?;
+    }
+    remove_dir_if_empty(dir)
+}
+
+/// Remove the file or folder (with what it holds) at `path`; a path
+/// already gone is no error.
+pub(crate) fn remove_entry(path: &Path) -> Result<(), PathError> {
+    let removed = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(PathError {
+            path: path.to_path_buf(),
+            error: e,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -265,7 +294,7 @@ mod tests {
         let stat = atomic_write(&staging, &target, b"abc").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"abc");
         assert_eq!(stat.len, 3);
-        finish_staging(&staging);
+        finish_staging(&staging).unwrap();
         assert!(!staging.exists());
         atomic_write(&staging, &target, b"xy").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"xy");
@@ -287,6 +316,28 @@ mod tests {
         let e = remove_dir_if_empty(&file).unwrap_err();
         assert_eq!(e.path, file, "not a folder: {}", e.error);
         assert!(file.exists());
+    }
+
+    #[test]
+    fn a_cache_folder_loses_only_the_entries_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(cache.join("db/blobs")).unwrap();
+        std::fs::write(cache.join("db/conf"), b"x").unwrap();
+        std::fs::write(cache.join("lock"), b"1").unwrap();
+        std::fs::write(cache.join("holiday.jpg"), b"a user's").unwrap();
+        let names = ["db", "lock", "clock"];
+        assert!(
+            !remove_entries(&cache, &names).unwrap(),
+            "a user's file keeps it"
+        );
+        assert!(cache.join("holiday.jpg").exists());
+        assert!(!cache.join("db").exists() && !cache.join("lock").exists());
+        std::fs::remove_file(cache.join("holiday.jpg")).unwrap();
+        std::fs::write(cache.join("lock"), b"1").unwrap();
+        assert!(remove_entries(&cache, &names).unwrap());
+        assert!(!cache.exists());
+        assert!(!remove_entries(&cache, &names).unwrap(), "gone already");
     }
 
     #[test]

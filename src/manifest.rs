@@ -317,18 +317,19 @@ fn is_a_manifest(bytes: &[u8]) -> bool {
 /// thumbgen wrote (`recorded`: the hash the cache holds for this path).
 /// Returns the hash of the manifest's bytes, recorded so that a later
 /// build can prove the file is its own before writing over or removing it
-/// (when `manifest` moves or goes).
+/// (when `manifest` moves or goes); and, for a warning, the staging folder
+/// beside it if that could not be removed (the manifest is written).
 pub(crate) fn write(
     state: &State,
     config: &Config,
     manifest_path: &Path,
     recorded: Option<&Hash>,
-) -> Result<Hash, Error> {
+) -> Result<(Hash, Option<fsutil::PathError>), Error> {
     let bytes = render(state, config);
     let hash = hash_bytes(&bytes);
     if let Some(old) = read_existing(manifest_path)? {
         if old == bytes {
-            return Ok(hash);
+            return Ok((hash, None));
         }
         ensure_ours(manifest_path, &old, recorded)?;
     }
@@ -338,8 +339,7 @@ pub(crate) fn write(
         .join(fsutil::STAGING_DIR);
     fsutil::atomic_write(&staging, manifest_path, &bytes)
         .map_err(|e| Error::output("write", e.path, &e.error))?;
-    fsutil::finish_staging(&staging);
-    Ok(hash)
+    Ok((hash, fsutil::finish_staging(&staging).err()))
 }
 
 /// Lower-case hex of `bytes`.

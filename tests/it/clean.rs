@@ -78,3 +78,25 @@ fn clean_dry_run_names_exactly_what_clean_removes() {
     }
     assert!(!env.out("thumb/dropped.jpg").exists());
 }
+
+/// `cache` set to a folder that holds other things (by mistake, or shared):
+/// `clean` removes what thumbgen keeps there and nothing else.
+#[test]
+fn clean_keeps_a_users_files_in_the_cache_folder() {
+    let env = Env::new(TWO_VARIANTS);
+    env.write_config(&format!(
+        "source = \"images\"\noutput = \"public/thumbs\"\ncache = \"notes\"\n{TWO_VARIANTS}"
+    ));
+    std::fs::create_dir_all(env.root().join("notes")).unwrap();
+    std::fs::write(env.root().join("notes/todo.txt"), b"mine").unwrap();
+    env.add_image("a.jpg", 100, 80, 1);
+    env.build(&[], 0);
+    assert!(env.root().join("notes/db").is_dir());
+    let run = env.run(&["clean"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left: Vec<_> = std::fs::read_dir(env.root().join("notes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["todo.txt"]);
+}
