@@ -12,7 +12,7 @@
 //!
 //! `clean` undoes what builds recorded.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,13 +22,16 @@ use crate::config::{self, Config, RemoteSettings};
 use crate::db::{self, Db, RunLock};
 use crate::error::{describe_io, Ending, Error, Exit, Result};
 use crate::execute::{Executor, Outcome, Provenance};
-use crate::fingerprint::{self, fs_now, observe_found, observe_outputs, Reads};
+use crate::fingerprint::{
+    self, fs_now, needs_reading, observe_found, observe_outputs, Reads, SourceFiles,
+};
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
-    self, Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode, SourceRecord, Stat,
-    State,
+    self, Fetched, Found, Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode,
+    SourceRecord, Stat, State,
 };
+use crate::origin::Store;
 use crate::owned;
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
@@ -36,7 +39,7 @@ use crate::reason::RemovalReason;
 use crate::record;
 use crate::remote::{self, Remote};
 use crate::report::{Mode, Names, Reporter, Summary};
-use crate::scan;
+use crate::scan::{self, Scan};
 use crate::shard::Shard;
 
 /// How `thumbgen build` was asked to run.
@@ -58,6 +61,8 @@ pub(crate) struct BuildOptions {
     pub remote: Option<RemoteMode>,
     /// `--shard K/N`.
     pub shard: Option<Shard>,
+    /// `--offline`: no network request.
+    pub offline: bool,
     /// The process ends when the build returns (`thumbgen build`): what
     /// it read is left for the OS to reclaim rather than freed piece by
     /// piece, and the store, once flushed, is not closed.
@@ -137,6 +142,8 @@ struct Observation {
     excluded: Vec<PathBuf>,
     /// The shared cache, if it was opened for new sources.
     remote: Option<Remote>,
+    /// The source store, when `source` is a bucket.
+    store: Option<Store>,
 }
 
 /// Open the shared cache (`mode` is not off); a store that cannot be set
@@ -162,15 +169,16 @@ fn observe(
     mode: Mode,
     held: Option<&RunLock>,
     remote: Option<(&RemoteSettings, RemoteMode)>,
-    shard: Option<Shard>,
+    options: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<Observation> {
     // Neither a dry run nor a check writes anything, not even the cache.
     let read_only = mode != Mode::Build;
+    let store = open_store(config, read_only, options.offline)?;
     // Walking the sources (stat only) is independent of reading the records
     // and checking the outputs they list: overlap the two.
     let (found, recorded) = rayon::join(
-        || scan::scan(config, rayon::current_num_threads()),
+        || find_sources(config, store.as_ref(), options.offline),
         || -> Result<_> {
             let mut warnings = Vec::new();
             let db = match held {
@@ -192,19 +200,15 @@ fn observe(
         },
     );
     let (db, now, state, recipes, outputs, mut warnings) = recorded?;
-    let found = found.map_err(|e| {
-        Error::Config(format!(
-            "{}: `source` folder {}: {}; create it, or fix `source`",
-            config.source_origin,
-            config.relative(&config.source).display(),
-            describe_io(&e)
-        ))
-    })?;
+    let found = match found {
+        Some(found) => found?,
+        None => recorded_sources(config, &state),
+    };
     warnings.extend(found.warnings);
     for w in &warnings {
         reporter.warn(w);
     }
-    let (mine, elsewhere) = match shard {
+    let (mine, elsewhere) = match options.shard {
         Some(shard) => found
             .found
             .into_iter()
@@ -224,10 +228,19 @@ fn observe(
     // A plan that is shown names exactly the outputs a build makes: which
     // members of a set a new photo gets is read from its header.
     let reads = Reads {
-        hash_new,
+        // A store's new sources are downloaded, and so hashed, anyway.
+        hash_new: hash_new || store.is_some(),
         probe: mode != Mode::Build || reporter.explains(),
     };
-    let observed = observe_found(mine, &state, &config.source, now, reads, reporter);
+    let fetched = match &store {
+        Some(store) => fetch_changed(store, &mine, &state, reporter),
+        None => HashMap::new(),
+    };
+    let files = match &store {
+        Some(_) => SourceFiles::Fetched(&fetched),
+        None => SourceFiles::Folder(&config.source),
+    };
+    let observed = observe_found(mine, &state, files, now, reads, reporter);
     Ok(Observation {
         db,
         state,
@@ -237,7 +250,79 @@ fn observe(
         elsewhere: elsewhere.into_iter().map(|f| f.rel).collect(),
         excluded: found.excluded,
         remote,
+        store,
     })
+}
+
+/// The source store of a config whose `source` is a bucket; a read-only
+/// run keeps its downloads apart from the cache.
+fn open_store(config: &Config, read_only: bool, offline: bool) -> Result<Option<Store>> {
+    let Some(settings) = &config.store else {
+        return Ok(None);
+    };
+    let cache = (!read_only).then_some(config.cache.as_path());
+    Store::open(settings, cache, offline)
+        .map(Some)
+        .map_err(|e| {
+            Error::Config(format!(
+                "{}: `source` {}: {e}",
+                config.source_origin, settings.url
+            ))
+        })
+}
+
+/// The candidate sources: the walk of the source folder, or the listing of
+/// the source store; `None` offline, when only the records can say.
+fn find_sources(config: &Config, store: Option<&Store>, offline: bool) -> Option<Result<Scan>> {
+    let Some(store) = store else {
+        let walked = scan::scan(config, rayon::current_num_threads()).map_err(|e| {
+            Error::Config(format!(
+                "{}: `source` folder {}: {}; create it, or fix `source`",
+                config.source_origin,
+                config.relative(&config.source).display(),
+                describe_io(&e)
+            ))
+        });
+        return Some(walked);
+    };
+    if offline {
+        return None;
+    }
+    let listed = store.list().map_err(|e| {
+        Error::Config(format!(
+            "{}: cannot list `source` {}: {e}; check the bucket and its credentials, or build from what is recorded with --offline",
+            config.source_origin,
+            config.source.display(),
+        ))
+    });
+    Some(listed.map(|objects| scan::listed(config, objects)))
+}
+
+/// Offline, the sources are the recorded ones, as they were recorded.
+fn recorded_sources(config: &Config, state: &State) -> Scan {
+    scan::listed(
+        config,
+        state.iter().map(|(rel, r)| (rel.clone(), r.stat)).collect(),
+    )
+}
+
+/// Download the sources of `found` that are new or whose listing changed.
+fn fetch_changed(
+    store: &Store,
+    found: &[Found],
+    state: &State,
+    reporter: &Reporter,
+) -> HashMap<PathBuf, Result<Fetched, String>> {
+    let changed = found
+        .iter()
+        .filter(|f| {
+            f.stat
+                .as_ref()
+                .is_ok_and(|stat| needs_reading(stat, state.get(&f.rel), true))
+        })
+        .map(|f| f.rel.clone())
+        .collect();
+    store.fetch(changed, &reporter.downloads())
 }
 
 /// Which shared cache this run uses, and how: none for a dry run or a
@@ -261,7 +346,7 @@ fn remote_for<'c>(
     Ok(config
         .remote
         .as_ref()
-        .filter(|_| remote_mode != RemoteMode::Off)
+        .filter(|_| remote_mode != RemoteMode::Off && !options.offline)
         .map(|settings| (settings, remote_mode)))
 }
 
@@ -384,7 +469,7 @@ pub(crate) fn build_once(
     let mode = options.mode();
     reporter.begin_run(&config.root);
     let remote_settings = remote_for(config, options, mode)?;
-    let mut seen = observe(config, mode, held, remote_settings, options.shard, reporter)?;
+    let mut seen = observe(config, mode, held, remote_settings, options, reporter)?;
     check_manifest_path(config, options, &seen.db)?;
     let output_rel = config.relative(&config.output);
     let failure_context = record::failure_context(config.max_pixels, &output_rel, &config.variants);
@@ -405,9 +490,15 @@ pub(crate) fn build_once(
         owned_files: None,
     };
     let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
-    let source_prefix = config.relative(&config.source);
+    // A bucket's sources are named by its url.
+    let source_prefix = match config.store {
+        Some(_) => config.source.clone(),
+        None => config.relative(&config.source),
+    };
     let names = names_of(config, &source_prefix);
+    let store = seen.store.take();
     let mut executor = Executor::new(config, stop, failure_context);
+    executor.use_store(store.as_ref());
     if mode == Mode::Check {
         executor.settle_by_content(&mut plan);
     }
@@ -451,6 +542,12 @@ pub(crate) fn build_once(
         options,
     );
     apply(&plan, &executor, &commit, reporter)?;
+    if let Some(store) = &store {
+        commit.counts.lock().unwrap().sources_downloaded = store.downloads();
+        if let Err(e) = store.trim() {
+            reporter.warn(&clean_failed(e));
+        }
+    }
     let exit = commit.conclude(config, sweep, stop, mode)?;
     discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
@@ -1009,7 +1106,12 @@ pub(crate) fn clean(explicit: Option<&Path>, dry_run: bool, reporter: &Reporter)
     drop(db);
     // Only what thumbgen keeps there: a cache folder pointed at a user's
     // folder keeps everything else.
-    let ours = [db::STORE_DIR, db::LOCK_FILE, fingerprint::CLOCK_FILE];
+    let ours = [
+        db::STORE_DIR,
+        db::LOCK_FILE,
+        fingerprint::CLOCK_FILE,
+        crate::origin::ORIGINALS_DIR,
+    ];
     if let Err(e) = fsutil::remove_entries(&config.cache, &ours) {
         reporter.warn(&clean_failed(e));
     }

@@ -135,6 +135,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 
+    /// Make no network request: sources in a bucket count as unchanged
+    /// where they are recorded (rendered from the cache of originals), and
+    /// the shared cache is not used.
+    #[arg(long)]
+    pub offline: bool,
+
     /// Newline-delimited JSON on stdout, one object per action and a final
     /// summary. `--json=all` also lists outputs that were up to date.
     #[arg(long, value_enum, value_name = "WHAT", num_args = 0..=1, require_equals = true, default_missing_value = "actions")]

@@ -20,6 +20,7 @@ use crate::error::{describe_io, Error};
 use crate::fsutil::{self, PathError};
 use crate::hash::hash_bytes;
 use crate::model::{Hash, OutputRecord, Shape, SourceRecord, Unreadable};
+use crate::origin::Store;
 use crate::owned;
 use crate::plan::{Build, Job, Plan, Removal, Standing};
 use crate::problem::Failure;
@@ -191,6 +192,8 @@ pub(crate) struct Executor<'a> {
     /// written, and with `lookups` outputs are first looked up in it.
     remote: Option<&'a Remote>,
     lookups: bool,
+    /// Where sources are read when `source` is a bucket.
+    store: Option<&'a Store>,
 }
 
 impl<'a> Executor<'a> {
@@ -207,7 +210,13 @@ impl<'a> Executor<'a> {
             failure_context,
             remote: None,
             lookups: false,
+            store: None,
         }
+    }
+
+    /// Read sources from `store` (when `source` is a bucket).
+    pub(crate) fn use_store(&mut self, store: Option<&'a Store>) {
+        self.store = store;
     }
 
     /// Use `remote` for this run's jobs: look outputs up in it first (with
@@ -307,25 +316,38 @@ impl<'a> Executor<'a> {
         self.render_builds(job, &builds)
     }
 
-    /// Read `job`'s source and render `builds`, without writing.
-    fn render_builds(&self, job: &Job, builds: &[&Build]) -> Result<RenderedJob, RenderFailure> {
-        let path = self.config.source.join(&job.source);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            let had_outputs = !job.previous.is_empty() || !job.keep.is_empty();
+    /// The bytes of `job`'s source.
+    fn read_source(&self, job: &Job) -> Result<Vec<u8>, RenderFailure> {
+        let had_outputs = !job.previous.is_empty() || !job.keep.is_empty();
+        let failed = |failure| RenderFailure {
+            record: None,
+            failure,
+        };
+        if let Some(store) = self.store {
+            // Not to be had now (the network, the store): what it had stays.
+            return store
+                .read(&job.source, job.fingerprint.hash.as_ref())
+                .map_err(|error| match had_outputs {
+                    true => failed(Failure::Unread { error }),
+                    false => failed(Failure::Unreadable(Unreadable::Io(error))),
+                });
+        }
+        std::fs::read(self.config.source.join(&job.source)).map_err(|e| {
             // Gone since the walk: its outputs go, as in a clean build.
             // There but unreadable: they stay (see `Failure::Unread`).
-            let failure = if had_outputs && e.kind() != std::io::ErrorKind::NotFound {
+            failed(if had_outputs && e.kind() != std::io::ErrorKind::NotFound {
                 Failure::Unread {
                     error: describe_io(&e),
                 }
             } else {
                 Failure::Unreadable(Unreadable::Io(describe_io(&e)))
-            };
-            RenderFailure {
-                record: None,
-                failure,
-            }
-        })?;
+            })
+        })
+    }
+
+    /// Read `job`'s source and render `builds`, without writing.
+    fn render_builds(&self, job: &Job, builds: &[&Build]) -> Result<RenderedJob, RenderFailure> {
+        let bytes = self.read_source(job)?;
         let record = record::read(&job.fingerprint, hash_bytes(&bytes));
         let wanted: Vec<usize> = builds.iter().map(|b| b.variant).collect();
         let limits = Limits {

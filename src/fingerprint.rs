@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
@@ -19,8 +19,8 @@ use crate::error::describe_io;
 use crate::fsutil::Folder;
 use crate::hash::hash_file;
 use crate::model::{
-    Fingerprint, Found, ObservedSource, OutputRecord, OutputState, OutputStates, Shape,
-    SourceRecord, Stat, State, Unreadable,
+    Fetched, Fingerprint, Found, Hash, ObservedSource, OutputRecord, OutputState, OutputStates,
+    Shape, SourceRecord, Stat, State, Unreadable,
 };
 
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
@@ -51,6 +51,56 @@ pub(crate) fn fs_now(dir: &Path) -> io::Result<i64> {
     Ok(Stat::of(&file.metadata()?).mtime_ns)
 }
 
+/// Where the bytes of sources are read, to hash them or read their headers.
+#[derive(Clone, Copy)]
+pub(crate) enum SourceFiles<'a> {
+    /// A local folder: a source is the file at its relative path.
+    Folder(&'a Path),
+    /// A store's sources, those to be read downloaded already: by relative
+    /// path, the original's hash and file, or why it could not be had.
+    Fetched(&'a HashMap<PathBuf, Result<Fetched, String>>),
+}
+
+impl SourceFiles<'_> {
+    /// The content hash of the source at `rel`.
+    fn hash(&self, rel: &Path) -> Result<Hash, Unreadable> {
+        match self {
+            SourceFiles::Folder(root) => {
+                hash_file(&root.join(rel)).map_err(|e| Unreadable::Io(describe_io(&e)))
+            }
+            SourceFiles::Fetched(fetched) => match fetched.get(rel) {
+                Some(Ok(original)) => Ok(original.hash),
+                Some(Err(error)) => Err(Unreadable::Io(error.clone())),
+                None => Err(Unreadable::Io("it was not downloaded".into())),
+            },
+        }
+    }
+
+    /// The local file holding the bytes of the source at `rel`, if any.
+    fn path(&self, rel: &Path) -> Option<PathBuf> {
+        match self {
+            SourceFiles::Folder(root) => Some(root.join(rel)),
+            SourceFiles::Fetched(fetched) => Some(fetched.get(rel)?.as_ref().ok()?.path.clone()),
+        }
+    }
+
+    /// Whether the racy rule applies: not to a store's listing, whose
+    /// times come from the store's clock and whose ETag changes with every
+    /// write.
+    fn racy_rule(&self) -> bool {
+        matches!(self, SourceFiles::Folder(_))
+    }
+}
+
+/// Whether the source with `stat` must be read to know its content:
+/// recorded with another stat (or a racy one), or new when `hash_new`.
+pub(crate) fn needs_reading(stat: &Stat, record: Option<&SourceRecord>, hash_new: bool) -> bool {
+    match record {
+        Some(r) => r.stat != *stat || r.racy,
+        None => hash_new,
+    }
+}
+
 /// What to read of sources beyond their stat.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Reads {
@@ -71,7 +121,7 @@ pub(crate) struct Reads {
 pub(crate) fn observe_found(
     found: Vec<Found>,
     state: &State,
-    source_root: &Path,
+    files: SourceFiles,
     now_ns: Option<i64>,
     reads: Reads,
     progress: &(dyn HashProgress + Sync),
@@ -83,11 +133,10 @@ pub(crate) fn observe_found(
         .par_iter()
         .map(|f| {
             let record = state.get(&f.rel);
-            let stale = match (&f.stat, record) {
-                (Ok(stat), Some(r)) => r.stat != *stat || r.racy,
-                (Ok(_), None) => hash_new,
-                (Err(_), _) => false,
-            };
+            let stale = f
+                .stat
+                .as_ref()
+                .is_ok_and(|stat| needs_reading(stat, record, hash_new));
             (record, stale)
         })
         .collect();
@@ -116,9 +165,9 @@ pub(crate) fn observe_found(
                     None if !stale => None,
                     Some(record) if !stale => Some(record.hash),
                     _ => {
-                        let hash = hash_file(&source_root.join(&f.rel));
+                        let hash = files.hash(&f.rel);
                         progress.hashed();
-                        Some(hash.map_err(|e| Unreadable::Io(describe_io(&e)))?)
+                        Some(hash?)
                     }
                 };
                 // Its record knows its shape unless it is new or its
@@ -126,12 +175,12 @@ pub(crate) fn observe_found(
                 // checkout, is not read again).
                 let content_unknown = record.is_none_or(|r| hash != Some(r.hash));
                 let probed = (reads.probe && content_unknown)
-                    .then(|| probe_file(&source_root.join(&f.rel)))
+                    .then(|| probe_file(&files.path(&f.rel)?))
                     .flatten();
                 Ok(Fingerprint {
                     stat,
                     hash,
-                    racy: now_ns.is_none_or(|now| is_racy(&stat, now)),
+                    racy: files.racy_rule() && now_ns.is_none_or(|now| is_racy(&stat, now)),
                     probed,
                 })
             });
@@ -242,7 +291,14 @@ mod tests {
             hash_new,
             probe: false,
         };
-        observe_found(found.to_vec(), state, source_root, now_ns, reads, progress)
+        observe_found(
+            found.to_vec(),
+            state,
+            SourceFiles::Folder(source_root),
+            now_ns,
+            reads,
+            progress,
+        )
     }
     use std::path::PathBuf;
 

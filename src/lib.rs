@@ -20,6 +20,7 @@ pub(crate) mod hash;
 pub(crate) mod init;
 pub(crate) mod manifest;
 pub mod model;
+pub(crate) mod origin;
 pub(crate) mod owned;
 pub mod paths;
 pub mod plan;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                     cli::RemoteArg::Off => model::RemoteMode::Off,
                 }),
                 shard: args.shard,
+                offline: args.offline,
                 process_ends: true,
             };
             let result = app::build(&options, stop, &reporter);

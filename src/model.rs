@@ -255,6 +255,16 @@ pub enum Unreadable {
     Io(String),
 }
 
+/// A source downloaded from a store: its content hash, and the local file
+/// that holds its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// blake3 of its bytes.
+    pub hash: Hash,
+    /// The file in the cache of originals.
+    pub path: PathBuf,
+}
+
 /// One candidate source found on disk by the walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

@@ -175,6 +175,47 @@ pub(crate) fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
         } => Some(path.clone()),
         _ => None,
     });
+    finish_warnings(config, &mut scan, &patterns, unread);
+    Ok(scan)
+}
+
+/// The sources among the objects of a store's listing (relative keys with
+/// their stat), by the rules a walk applies to a folder's files: image
+/// names only, narrowed by include/exclude; sorted as a walk's.
+pub(crate) fn listed(config: &Config, objects: Vec<(PathBuf, Stat)>) -> Scan {
+    let patterns = PatternUse::new(config.patterns.len());
+    let mut scan = Scan::default();
+    let mut unread: BTreeMap<(&'static str, &'static str), usize> = BTreeMap::new();
+    for (rel, stat) in objects {
+        if !is_image_name(&rel) {
+            if let Some(kind) = unread_kind(&rel).filter(|_| selected(config, &rel, &patterns)) {
+                *unread.entry(kind).or_default() += 1;
+            }
+        } else if selected(config, &rel, &patterns) {
+            scan.found.push(Found {
+                rel,
+                stat: Ok(stat),
+            });
+        } else {
+            scan.excluded.push(rel);
+        }
+    }
+    scan.found
+        .sort_by(|a, b| a.rel.as_os_str().cmp(b.rel.as_os_str()));
+    scan.excluded
+        .sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    finish_warnings(config, &mut scan, &patterns, unread);
+    scan
+}
+
+/// The warnings a scan ends with: patterns that matched nothing, and the
+/// counts of files in formats this build does not read.
+fn finish_warnings(
+    config: &Config,
+    scan: &mut Scan,
+    patterns: &PatternUse,
+    unread: BTreeMap<(&'static str, &'static str), usize>,
+) {
     scan.warnings.extend(
         patterns
             .unmatched()
@@ -191,7 +232,6 @@ pub(crate) fn scan(config: &Config, threads: usize) -> std::io::Result<Scan> {
                     count,
                 }),
         );
-    Ok(scan)
 }
 
 /// `path` relative to `root`, which it was made from by joining names:

@@ -35,8 +35,12 @@ pub struct Config {
     pub file: PathBuf,
     /// The folder holding the config file; relative paths start here.
     pub root: PathBuf,
-    /// Root of the source images.
+    /// Root of the source images: a folder, or for sources in an object
+    /// store the `source` url as written (named in messages, never opened
+    /// as a folder).
     pub source: PathBuf,
+    /// Where the sources are when they are not in a local folder.
+    pub store: Option<StoreSource>,
     /// `file:line` of the `source` key, for messages about the folder.
     pub source_origin: String,
     /// Root of the generated tree.
@@ -89,6 +93,35 @@ pub struct RemoteSettings {
     /// The configured mode (`--remote` and `THUMBGEN_REMOTE_MODE` override it).
     pub mode: RemoteMode,
 }
+
+/// Sources in an object store: `source = "s3://bucket/prefix"` (or a
+/// `file://` folder read through the same store API). Credentials follow
+/// the rules of `[remote]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSource {
+    /// The `source` url as written, for messages.
+    pub url: String,
+    /// Where the objects live; their keys under the prefix are the sources'
+    /// relative paths.
+    pub location: RemoteLocation,
+    /// An S3-compatible endpoint (`source_endpoint`, or the environment's
+    /// `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// The S3 region (`source_region`).
+    pub region: Option<String>,
+    /// The largest source downloaded (`max_bytes`); a larger one fails.
+    pub max_bytes: u64,
+    /// The bound of the local cache of downloaded originals
+    /// (`originals_max_bytes`); 0 keeps none between builds.
+    pub originals_max_bytes: u64,
+}
+
+/// The largest source downloaded, unless `max_bytes` says otherwise: far
+/// above any photo, far below what would fill a runner's disk.
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+/// The bound of the cache of downloaded originals, unless
+/// `originals_max_bytes` says otherwise.
+pub const DEFAULT_ORIGINALS_MAX_BYTES: u64 = 4 << 30;
 
 /// The store behind a `[remote] url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +198,10 @@ struct RawConfig {
     placeholder: Option<Spanned<OneOrMany>>,
     variants: Option<Spanned<Vec<Spanned<RawVariant>>>>,
     remote: Option<Spanned<RawRemote>>,
+    source_endpoint: Option<Spanned<String>>,
+    source_region: Option<Spanned<String>>,
+    max_bytes: Option<Spanned<i64>>,
+    originals_max_bytes: Option<Spanned<i64>>,
 }
 
 /// `placeholder = "thumbhash"` or `placeholder = ["thumbhash", "blurhash"]`.
@@ -288,7 +325,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     let ctx = Ctx { text, file };
     let root = file.parent().unwrap_or(Path::new("/")).to_path_buf();
 
-    let source = ctx.path(&root, &raw.source, "source")?;
+    let store = ctx.store_source(&raw, &root)?;
+    let source = match &store {
+        Some(store) => PathBuf::from(&store.url),
+        None => ctx.path(&root, &raw.source, "source")?,
+    };
     let output = ctx.path(&root, &raw.output, "output")?;
     if output.starts_with(&source) {
         return Err(ctx.err(
@@ -398,6 +439,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
             line_of(text, raw.source.span().start)
         ),
         source,
+        store,
         output,
         cache,
         manifest,
@@ -429,6 +471,29 @@ fn no_effect(raw: &RawConfig, ctx: &Ctx) -> Vec<String> {
             line_of(ctx.text, span.start)
         ));
     };
+    let in_store =
+        raw.source.get_ref().starts_with("s3://") || raw.source.get_ref().starts_with("file://");
+    if !in_store {
+        for (value, key) in [
+            (&raw.max_bytes, "max_bytes"),
+            (&raw.originals_max_bytes, "originals_max_bytes"),
+        ] {
+            if let Some(v) = value {
+                note(
+                    v.span(),
+                    key,
+                    "it applies to sources in a bucket, and `source` is a local folder",
+                );
+            }
+        }
+        if let Some(r) = &raw.source_region {
+            note(
+                r.span(),
+                "source_region",
+                "it applies to sources in a bucket, and `source` is a local folder",
+            );
+        }
+    }
     if raw.manifest.is_none() {
         if let Some(p) = &raw.url_prefix {
             note(
@@ -499,62 +564,109 @@ impl Ctx<'_> {
             .ok_or_else(|| self.err(value, key, "must be a colour like \"#ffffff\" or \"#fff\""))
     }
 
-    fn remote(&self, raw: &RawRemote, root: &Path) -> Result<RemoteSettings> {
-        let url = raw.url.get_ref().trim();
-        let location = if let Some(rest) = url.strip_prefix("s3://") {
+    /// The store an `s3://` or `file://` url names (`key` is the key it
+    /// was given for, for errors).
+    fn location(&self, value: &Spanned<String>, key: &str, root: &Path) -> Result<RemoteLocation> {
+        let url = value.get_ref().trim();
+        if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(self.err(
-                    &raw.url,
-                    "remote.url",
+                    value,
+                    key,
                     "names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX",
                 ));
             }
-            RemoteLocation::S3 {
+            Ok(RemoteLocation::S3 {
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
-            }
+            })
         } else if let Some(rest) = url.strip_prefix("file://") {
             if rest.is_empty() {
-                return Err(self.err(
-                    &raw.url,
-                    "remote.url",
-                    "names no folder: write file:///absolute/path",
-                ));
+                return Err(self.err(value, key, "names no folder: write file:///absolute/path"));
             }
             // `file://cache` is taken relative to the config folder, as
             // every other path in this file is.
-            RemoteLocation::Folder(paths::absolute(root, Path::new(rest)))
+            Ok(RemoteLocation::Folder(paths::absolute(
+                root,
+                Path::new(rest),
+            )))
         } else {
-            return Err(self.err(
-                &raw.url,
-                "remote.url",
+            Err(self.err(
+                value,
+                key,
                 &format!("must start with s3:// or file:// (got \"{url}\")"),
-            ));
-        };
-        let endpoint = match &raw.endpoint {
+            ))
+        }
+    }
+
+    /// An S3 endpoint given as `key`, for `location`.
+    fn endpoint(
+        &self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        location: &RemoteLocation,
+    ) -> Result<Option<String>> {
+        match value {
             Some(e) if matches!(location, RemoteLocation::Folder(_)) => {
-                return Err(self.err(
-                    e,
-                    "remote.endpoint",
-                    "applies only to s3:// urls; remove it",
-                ))
+                Err(self.err(e, key, "applies only to s3:// urls; remove it"))
             }
             Some(e)
                 if !(e.get_ref().starts_with("http://") || e.get_ref().starts_with("https://")) =>
             {
-                return Err(self.err(
+                Err(self.err(
                     e,
-                    "remote.endpoint",
+                    key,
                     &format!(
                         "must be an http:// or https:// address (got \"{}\")",
                         e.get_ref()
                     ),
                 ))
             }
-            Some(e) => Some(e.get_ref().trim_end_matches('/').to_string()),
-            None => None,
+            Some(e) => Ok(Some(e.get_ref().trim_end_matches('/').to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// The object store `source` names, if it names one rather than a folder.
+    fn store_source(&self, raw: &RawConfig, root: &Path) -> Result<Option<StoreSource>> {
+        let url = raw.source.get_ref().trim();
+        if !(url.starts_with("s3://") || url.starts_with("file://")) {
+            if let Some(e) = &raw.source_endpoint {
+                return Err(self.err(
+                    e,
+                    "source_endpoint",
+                    "applies only to an s3:// `source`; remove it",
+                ));
+            }
+            return Ok(None);
+        }
+        let location = self.location(&raw.source, "source", root)?;
+        let bytes = |value: &Option<Spanned<i64>>, key: &str, default: u64, least: i64| match value
+        {
+            Some(v) if *v.get_ref() >= least => Ok(*v.get_ref() as u64),
+            Some(v) => Err(self.err(v, key, &format!("must be at least {least} (bytes)"))),
+            None => Ok(default),
         };
+        Ok(Some(StoreSource {
+            url: url.trim_end_matches('/').to_string(),
+            endpoint: self.endpoint(raw.source_endpoint.as_ref(), "source_endpoint", &location)?,
+            region: raw.source_region.as_ref().map(|r| r.get_ref().clone()),
+            location,
+            max_bytes: bytes(&raw.max_bytes, "max_bytes", DEFAULT_MAX_BYTES, 1)?,
+            originals_max_bytes: bytes(
+                &raw.originals_max_bytes,
+                "originals_max_bytes",
+                DEFAULT_ORIGINALS_MAX_BYTES,
+                0,
+            )?,
+        }))
+    }
+
+    fn remote(&self, raw: &RawRemote, root: &Path) -> Result<RemoteSettings> {
+        let url = raw.url.get_ref().trim();
+        let location = self.location(&raw.url, "remote.url", root)?;
+        let endpoint = self.endpoint(raw.endpoint.as_ref(), "remote.endpoint", &location)?;
         let mode = match &raw.mode {
             Some(m) => RemoteMode::parse(m.get_ref()).ok_or_else(|| {
                 self.err(

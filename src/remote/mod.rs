@@ -25,7 +25,7 @@
 //! What decides a key, and the layout of the store, is in [`key`].
 
 pub(crate) mod key;
-mod store;
+pub(crate) mod store;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

@@ -1,5 +1,5 @@
-//! Opening the object store a `[remote]` table names, and saying in a few
-//! words what went wrong with it. Credentials are never read from the
+//! Opening the object store a `[remote]` table (or an `s3://` source)
+//! names, and saying in a few words what went wrong with it. Credentials are never read from the
 //! config: `object_store` takes them from the standard AWS environment
 //! variables or the credential chain (web identity, container, instance
 //! metadata), as every AWS tool does.
@@ -14,45 +14,89 @@ use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
 use crate::config::{RemoteLocation, RemoteSettings};
 
-/// A connection is refused or made within this on any working network; a
-/// remote that is down costs no more.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// One request, a thumbnail's worth of bytes.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An opened store and where under it thumbgen's objects live.
-pub(super) struct Opened {
-    pub(super) store: Arc<dyn ObjectStore>,
-    pub(super) prefix: ObjectPath,
-    /// Whether credentials were found in the environment (else they come
-    /// from the instance's role, if any).
-    pub(super) env_credentials: bool,
+/// How long to wait on a store, and how often to ask again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Patience {
+    /// For a connection.
+    pub connect: Duration,
+    /// For one whole request.
+    pub request: Duration,
+    /// Retries of a failed request (with exponential backoff and jitter).
+    pub retries: usize,
+    /// For all the tries of one request.
+    pub retrying: Duration,
 }
 
-/// Open the store of `settings`; the error is in words.
+/// The shared cache's: a connection is refused or made within 2 s on any
+/// working network, a request is a thumbnail's worth of bytes, and one
+/// retry is enough, since the cache is an optimisation and a store that
+/// fails twice is cheaper to do without than to wait on.
+const CACHE_PATIENCE: Patience = Patience {
+    connect: Duration::from_secs(2),
+    request: Duration::from_secs(10),
+    retries: 1,
+    retrying: Duration::from_secs(5),
+};
+
+/// An opened store and where under it thumbgen's objects live.
+pub(crate) struct Opened {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: ObjectPath,
+    /// Whether credentials were found in the environment (else they come
+    /// from the instance's role, if any).
+    pub(crate) env_credentials: bool,
+}
+
+/// Open the shared cache of `settings`, creating its folder for a
+/// `file://` url; the error is in words.
 pub(super) fn open(settings: &RemoteSettings) -> Result<Opened, String> {
-    match &settings.location {
+    if let RemoteLocation::Folder(folder) = &settings.location {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            format!(
+                "cannot create {}: {}",
+                folder.display(),
+                crate::error::describe_io(&e)
+            )
+        })?;
+    }
+    let endpoint = settings.endpoint.as_deref();
+    open_at(
+        &settings.location,
+        endpoint,
+        settings.region.as_deref(),
+        CACHE_PATIENCE,
+    )
+}
+
+/// Open the store at `location` (an S3 bucket through `endpoint` and
+/// `region` if given, else as the environment says; or a folder that
+/// exists); the error is in words.
+pub(crate) fn open_at(
+    location: &RemoteLocation,
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    patience: Patience,
+) -> Result<Opened, String> {
+    match location {
         RemoteLocation::S3 { bucket, prefix } => {
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .with_client_options(
                     ClientOptions::new()
-                        .with_connect_timeout(CONNECT_TIMEOUT)
-                        .with_timeout(REQUEST_TIMEOUT),
+                        .with_connect_timeout(patience.connect)
+                        .with_timeout(patience.request),
                 )
-                // One retry: the cache is an optimisation, and a store
-                // that fails twice is cheaper to do without than to wait on.
                 .with_retry(RetryConfig {
-                    max_retries: 1,
-                    retry_timeout: Duration::from_secs(5),
+                    max_retries: patience.retries,
+                    retry_timeout: patience.retrying,
                     ..RetryConfig::default()
                 });
-            if let Some(endpoint) = &settings.endpoint {
+            if let Some(endpoint) = endpoint {
                 builder = builder
                     .with_endpoint(endpoint)
                     .with_allow_http(endpoint.starts_with("http://"));
             }
-            if let Some(region) = &settings.region {
+            if let Some(region) = region {
                 builder = builder.with_region(region);
             }
             let store = builder.build().map_err(|e| describe(&e, true))?;
@@ -63,13 +107,6 @@ pub(super) fn open(settings: &RemoteSettings) -> Result<Opened, String> {
             })
         }
         RemoteLocation::Folder(folder) => {
-            std::fs::create_dir_all(folder).map_err(|e| {
-                format!(
-                    "cannot create {}: {}",
-                    folder.display(),
-                    crate::error::describe_io(&e)
-                )
-            })?;
             let store = LocalFileSystem::new_with_prefix(folder).map_err(|e| describe(&e, true))?;
             Ok(Opened {
                 store: Arc::new(store),
@@ -97,7 +134,7 @@ fn env_credentials() -> bool {
 /// A store error in a few words: the kind of refusal, or the innermost
 /// cause (a refused connection, a timeout, the server's status and S3 error
 /// code), without the request dump.
-pub(super) fn describe(error: &object_store::Error, env_credentials: bool) -> String {
+pub(crate) fn describe(error: &object_store::Error, env_credentials: bool) -> String {
     use object_store::Error as E;
     let mut cause: &dyn std::error::Error = error;
     while let Some(inner) = cause.source() {

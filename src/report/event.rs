@@ -98,6 +98,7 @@ pub(super) struct SummaryEvent {
     pub(super) up_to_date: usize,
     pub(super) removed: usize,
     pub(super) failed: usize,
+    pub(super) sources_downloaded: usize,
     pub(super) interrupted: bool,
     pub(super) duration_ms: u64,
     pub(super) exit_code: u8,

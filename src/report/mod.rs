@@ -62,6 +62,8 @@ pub struct Summary {
     pub removed: usize,
     /// Sources that could not be built.
     pub failed: usize,
+    /// Originals downloaded from a source store (`source = "s3://…"`).
+    pub sources_downloaded: usize,
 }
 
 /// Where every line and event of a process goes.
@@ -521,6 +523,7 @@ impl Reporter {
                 up_to_date: summary.up_to_date,
                 removed: summary.removed,
                 failed: summary.failed,
+                sources_downloaded: summary.sources_downloaded,
                 interrupted: exit == Exit::Interrupted,
                 duration_ms: elapsed.as_millis() as u64,
                 exit_code: exit.code(),
@@ -612,6 +615,30 @@ fn source_failure(source: &Path, failure: &Failure) -> SourceFailure {
 /// A path for JSON: lossy for names that are not UTF-8.
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// The progress of downloading sources from a store, on the same bar.
+pub struct Downloads<'a>(&'a Reporter);
+
+impl Reporter {
+    /// Progress for downloads of sources.
+    pub fn downloads(&self) -> Downloads<'_> {
+        Downloads(self)
+    }
+}
+
+impl crate::fingerprint::HashProgress for Downloads<'_> {
+    fn start(&self, files: usize) {
+        self.0.start_counting(files, "sources downloaded");
+    }
+
+    fn hashed(&self) {
+        self.0.advance();
+    }
+
+    fn finish(&self) {
+        self.0.finish();
+    }
 }
 
 /// Hashing sources whose stat changed (a fresh checkout: all of them) can

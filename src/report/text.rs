@@ -305,6 +305,13 @@ pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
     if s.moved > 0 {
         extra.push_str(&format!(", moved {}", s.moved));
     }
+    if s.sources_downloaded > 0 {
+        extra.push_str(&format!(
+            ", {} {} downloaded",
+            s.sources_downloaded,
+            plural(s.sources_downloaded, "original", "originals")
+        ));
+    }
     format!(
         "{built} {}{extra}, up to date {}, {removed} {} {} · {failed} {} {} · {secs:.2} s",
         s.built,

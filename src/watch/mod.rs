@@ -76,6 +76,7 @@ pub(crate) fn watch(
     reporter: &Reporter,
 ) -> Result<Exit> {
     let config = app::load_config(options.config.as_deref())?;
+    refuse_store(&config)?;
     reporter.begin_run(&config.root);
     app::warn_no_effect(&config, reporter);
     let build_options = BuildOptions {
@@ -219,6 +220,17 @@ pub(crate) fn run(
     Ok(())
 }
 
+/// A bucket sends no file-system events: `watch` is for a local folder.
+fn refuse_store(config: &Config) -> Result<()> {
+    match &config.store {
+        Some(store) => Err(crate::error::Error::Config(format!(
+            "{}: `watch` follows a local folder, and `source` is {}; run `thumbgen build` (in CI, or on a schedule) instead",
+            config.source_origin, store.url
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Load the edited config and watch what it names. An invalid one is
 /// reported and the last good one stays. Whether it loaded.
 fn reload(
@@ -227,7 +239,7 @@ fn reload(
     events: &mut impl EventSource,
     reporter: &Reporter,
 ) -> Result<bool> {
-    match config::load(&config.file) {
+    match config::load(&config.file).and_then(|new| refuse_store(&new).map(|()| new)) {
         Ok(new) => {
             let scope = Scope::of(&new);
             if scope.source != state.scope().source {

@@ -22,6 +22,7 @@ mod inputs;
 mod remote;
 mod slips;
 mod snapshots;
+mod sources;
 mod trust;
 mod watch;
 mod web;

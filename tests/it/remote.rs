@@ -14,17 +14,17 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Env, Run, TWO_VARIANTS};
 
-const BUCKET: &str = "thumbs";
+pub(crate) const BUCKET: &str = "thumbs";
 
 /// A moto S3 server on loopback, killed on drop.
-struct S3Server {
+pub(crate) struct S3Server {
     child: Child,
     port: u16,
 }
 
 impl S3Server {
     /// Start one, or `None` (outside CI) if moto is not installed.
-    fn start() -> Option<S3Server> {
+    pub(crate) fn start() -> Option<S3Server> {
         S3Server::start_with(&[])
     }
 
@@ -60,7 +60,7 @@ impl S3Server {
         Some(server)
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -111,12 +111,19 @@ impl S3Server {
 
     /// Overwrite an object, signed as the machines that wrote it (moto
     /// refuses an anonymous overwrite of their objects).
-    fn put(&self, key: &str, bytes: &[u8]) {
+    pub(crate) fn put(&self, key: &str, bytes: &[u8]) {
         use object_store::ObjectStore;
         let store = self.signed();
         runtime()
             .block_on(store.put(&key.into(), bytes.to_vec().into()))
             .unwrap();
+    }
+
+    /// Delete an object, signed.
+    pub(crate) fn delete(&self, key: &str) {
+        use object_store::ObjectStore;
+        let store = self.signed();
+        runtime().block_on(store.delete(&key.into())).unwrap();
     }
 
     /// An object's bytes, read signed.
@@ -142,7 +149,7 @@ impl S3Server {
             .unwrap()
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -194,13 +201,13 @@ fn add_photos(env: &Env, count: u32) {
 
 /// Credentials moto accepts; the instance-metadata fallback pointed at a
 /// closed loopback port, so that no test ever asks the network for them.
-const CREDENTIALS: [(&str, &str); 3] = [
+pub(crate) const CREDENTIALS: [(&str, &str); 3] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_SESSION_TOKEN", "testing"),
 ];
 
-fn thumbgen(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Command {
+pub(crate) fn thumbgen(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = crate::common::thumbgen_command();
     cmd.current_dir(env.root()).args(args);
     for var in [
