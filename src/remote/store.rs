@@ -7,10 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 
 use crate::config::{RemoteLocation, RemoteSettings};
 
@@ -79,12 +79,18 @@ pub(crate) fn open_at(
 ) -> Result<Opened, String> {
     match location {
         RemoteLocation::S3 { bucket, prefix } => {
+            // Set key by key: replacing the client options would drop what
+            // the environment set (`AWS_ALLOW_HTTP`).
+            let seconds = |d: Duration| format!("{}s", d.as_secs());
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .with_client_options(
-                    ClientOptions::new()
-                        .with_connect_timeout(patience.connect)
-                        .with_timeout(patience.request),
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                    seconds(patience.connect),
+                )
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                    seconds(patience.request),
                 )
                 .with_retry(RetryConfig {
                     max_retries: patience.retries,

@@ -228,6 +228,33 @@ fn without_a_kept_original_offline_keeps_the_outputs_and_says_why() {
     assert_eq!(cat.env.outputs(), before, "what it had stays");
 }
 
+/// No endpoint in the config: the standard environment names it.
+#[test]
+fn the_environment_can_name_the_endpoint() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let cat = Catalogue::new(server, "");
+    cat.put("p0.jpg", 0);
+    let config = std::fs::read_to_string(cat.env.root().join(".thumbgen.toml")).unwrap();
+    let without: String = config
+        .lines()
+        .filter(|l| !l.starts_with("source_endpoint") && !l.starts_with("source_region"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    cat.env.write_config(&without);
+    let endpoint = cat.server.endpoint();
+    let mut vars = CREDENTIALS.to_vec();
+    vars.extend([
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+    ]);
+    let run = Run::from(thumbgen(&cat.env, &["build"], &vars).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary(), [2, 0, 0, 0]);
+}
+
 /// A `file://` store: no server needed. Too large a source fails alone,
 /// and `watch` refuses a bucket.
 #[test]
