@@ -215,8 +215,16 @@ fn observe(
             .partition(|f| shard.contains(&f.rel)),
         None => (found.found, Vec::new()),
     };
+    // A bucket's new or changed sources, which are downloaded unless the
+    // shared cache knows their content.
+    let changed = match &store {
+        Some(_) => changed_in_store(&mine, &state),
+        None => Vec::new(),
+    };
     let remote = match remote {
-        Some((settings, mode)) if mine.iter().any(|f| !state.contains_key(&f.rel)) => {
+        Some((settings, mode))
+            if !changed.is_empty() || mine.iter().any(|f| !state.contains_key(&f.rel)) =>
+        {
             open_remote(settings, mode, reporter)
         }
         _ => None,
@@ -233,7 +241,12 @@ fn observe(
         probe: mode != Mode::Build || reporter.explains(),
     };
     let fetched = match &store {
-        Some(store) => fetch_changed(store, &mine, &state, reporter),
+        Some(store) => fetch_changed(
+            store,
+            changed,
+            remote.as_ref().filter(|_| hash_new),
+            reporter,
+        ),
         None => HashMap::new(),
     };
     let files = match &store {
@@ -307,22 +320,67 @@ fn recorded_sources(config: &Config, state: &State) -> Scan {
 }
 
 /// Download the sources of `found` that are new or whose listing changed.
+fn changed_in_store(found: &[Found], state: &State) -> Vec<(PathBuf, Stat)> {
+    found
+        .iter()
+        .filter_map(|f| {
+            let stat = f.stat.as_ref().ok()?;
+            needs_reading(stat, state.get(&f.rel), true).then(|| (f.rel.clone(), *stat))
+        })
+        .collect()
+}
+
+/// The content of each of the `changed` sources of `store`: from the
+/// shared cache where it knows them (nothing downloaded), else downloaded;
+/// what was downloaded is then told to the shared cache.
 fn fetch_changed(
     store: &Store,
-    found: &[Found],
-    state: &State,
+    changed: Vec<(PathBuf, Stat)>,
+    remote: Option<&Remote>,
     reporter: &Reporter,
 ) -> HashMap<PathBuf, Result<Fetched, String>> {
-    let changed = found
+    let names: HashMap<PathBuf, String> = changed
         .iter()
-        .filter(|f| {
-            f.stat
-                .as_ref()
-                .is_ok_and(|stat| needs_reading(stat, state.get(&f.rel), true))
-        })
-        .map(|f| f.rel.clone())
+        .filter_map(|(rel, stat)| Some((rel.clone(), store.content_name(rel, stat)?)))
         .collect();
-    store.fetch(changed, &reporter.downloads())
+    let mut fetched = HashMap::new();
+    let mut unknown = Vec::new();
+    let asked: Vec<(&PathBuf, &String)> = names.iter().filter(|_| remote.is_some()).collect();
+    let answers = match remote {
+        Some(remote) => {
+            remote.source_hashes(&asked.iter().map(|(_, n)| (*n).clone()).collect::<Vec<_>>())
+        }
+        None => Vec::new(),
+    };
+    let known: HashMap<&PathBuf, Hash> = asked
+        .iter()
+        .zip(answers)
+        .filter_map(|((rel, _), hash)| Some((*rel, hash?)))
+        .collect();
+    for (rel, _) in changed {
+        match known.get(&rel) {
+            Some(hash) => {
+                fetched.insert(
+                    rel,
+                    Ok(Fetched {
+                        hash: *hash,
+                        path: None,
+                    }),
+                );
+            }
+            None => unknown.push(rel),
+        }
+    }
+    let downloaded = store.fetch(unknown, &reporter.downloads());
+    if let Some(remote) = remote {
+        for (rel, result) in &downloaded {
+            if let (Ok(original), Some(name)) = (result, names.get(rel)) {
+                remote.record_source(name, &original.hash);
+            }
+        }
+    }
+    fetched.extend(downloaded);
+    fetched
 }
 
 /// Which shared cache this run uses, and how: none for a dry run or a

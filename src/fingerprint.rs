@@ -80,7 +80,7 @@ impl SourceFiles<'_> {
     fn path(&self, rel: &Path) -> Option<PathBuf> {
         match self {
             SourceFiles::Folder(root) => Some(root.join(rel)),
-            SourceFiles::Fetched(fetched) => Some(fetched.get(rel)?.as_ref().ok()?.path.clone()),
+            SourceFiles::Fetched(fetched) => fetched.get(rel)?.as_ref().ok()?.path.clone(),
         }
     }
 

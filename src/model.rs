@@ -261,8 +261,9 @@ pub enum Unreadable {
 pub struct Fetched {
     /// blake3 of its bytes.
     pub hash: Hash,
-    /// The file in the cache of originals.
-    pub path: PathBuf,
+    /// The file in the cache of originals; `None` when the content hash
+    /// came from the shared cache and nothing was downloaded.
+    pub path: Option<PathBuf>,
 }
 
 /// One candidate source found on disk by the walk.

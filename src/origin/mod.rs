@@ -22,7 +22,7 @@ use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::config::StoreSource;
+use crate::config::{RemoteLocation, StoreSource};
 use crate::fingerprint::HashProgress;
 use crate::fsutil::PathError;
 use crate::model::{Fetched, Hash, Stat};
@@ -52,6 +52,10 @@ pub(crate) struct Store {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     env_credentials: bool,
+    /// The url the sources are named by in the shared cache; `None` where
+    /// the listing's validators are not known to change with every write
+    /// (a `file://` store's are made from the file's stat).
+    strong_url: Option<String>,
     max_bytes: u64,
     offline: bool,
     originals: Originals,
@@ -99,6 +103,8 @@ impl Store {
             store: opened.store,
             prefix: opened.prefix,
             env_credentials: opened.env_credentials,
+            strong_url: matches!(settings.location, RemoteLocation::S3 { .. })
+                .then(|| settings.url.clone()),
             max_bytes: settings.max_bytes,
             offline,
             originals: Originals::new(cache, settings.originals_max_bytes),
@@ -148,6 +154,16 @@ impl Store {
         ObjectPath::parse(&key).unwrap_or_else(|_| ObjectPath::from(key))
     }
 
+    /// The name under which the shared cache keeps the content hash of the
+    /// source at `rel` as listed with `stat`, if its validator is strong
+    /// enough to name one write of it.
+    pub(crate) fn content_name(&self, rel: &Path, stat: &Stat) -> Option<String> {
+        let url = self.strong_url.as_ref()?;
+        (stat.ino != NO_VALIDATOR).then(|| {
+            crate::remote::key::source_name(url, &crate::paths::slash(rel), stat.len, stat.ino)
+        })
+    }
+
     /// Download the sources at `rels`, several at a time, into the cache of
     /// originals; each one's hash and file, or why it could not be had.
     pub(crate) fn fetch(
@@ -186,10 +202,11 @@ impl Store {
         if expected.is_some_and(|hash| *hash != fetched.hash) {
             return Err("it changed in the store after it was listed; build again".into());
         }
-        std::fs::read(&fetched.path).map_err(|e| {
+        let path = fetched.path.expect("a download is kept");
+        std::fs::read(&path).map_err(|e| {
             format!(
                 "cannot read its downloaded copy {}: {}",
-                fetched.path.display(),
+                path.display(),
                 crate::error::describe_io(&e)
             )
         })
@@ -253,7 +270,10 @@ impl Store {
         let hash = *hasher.finalize().as_bytes();
         let path = self.originals.keep(part, &hash).map_err(local)?;
         self.downloads.fetch_add(1, Ordering::Relaxed);
-        Ok(Fetched { hash, path })
+        Ok(Fetched {
+            hash,
+            path: Some(path),
+        })
     }
 
     fn describe(&self, error: &object_store::Error) -> String {
@@ -263,6 +283,9 @@ impl Store {
         }
     }
 }
+
+/// The inode number of an object listed without a strong ETag.
+const NO_VALIDATOR: u64 = 0;
 
 fn too_large(max_bytes: u64) -> String {
     format!("it is larger than max_bytes ({max_bytes} bytes); raise max_bytes to build it")
@@ -274,12 +297,19 @@ fn too_large(max_bytes: u64) -> String {
 /// time comes from the store's clock and its ETag changes with every
 /// write, so the racy rule has nothing to guard here.
 fn stat_of(meta: &ObjectMeta) -> Stat {
-    let mut tag = blake3::Hasher::new();
-    tag.update(meta.e_tag.as_deref().unwrap_or("").as_bytes());
-    tag.update(b"\0");
-    tag.update(meta.version.as_deref().unwrap_or("").as_bytes());
-    let tag = tag.finalize();
-    let ino = u64::from_le_bytes(tag.as_bytes()[..8].try_into().expect("8 bytes"));
+    let ino = match meta.e_tag.as_deref() {
+        // A weak ETag (`W/"…"`) may stay the same over other bytes.
+        Some(tag) if !tag.starts_with("W/") => {
+            let mut h = blake3::Hasher::new();
+            h.update(tag.as_bytes());
+            h.update(b"\0");
+            h.update(meta.version.as_deref().unwrap_or("").as_bytes());
+            let folded =
+                u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
+            folded.max(1)
+        }
+        _ => NO_VALIDATOR,
+    };
     Stat {
         len: meta.size,
         mtime_ns: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),

@@ -4,7 +4,10 @@
 //!
 //! - `ac/<action key>`: a small JSON [`Entry`] saying which blob an action
 //!   produced and what it is (size in pixels and bytes, how it was made);
-//! - `cas/<blake3 of the blob>`: the output's bytes, content-addressed.
+//! - `cas/<blake3 of the blob>`: the output's bytes, content-addressed;
+//! - `src/<source key>`: the content hash (hex) of a source in a bucket,
+//!   named by its url, key and listing ([`source_name`]), so that a fresh
+//!   runner learns what a source holds without downloading it.
 //!
 //! An action key names everything that decides an output's bytes: the
 //! source's content, the variant's recipe (which holds the encoder's
@@ -28,6 +31,32 @@ pub(crate) fn action_key(source: &Hash, variant: &Variant) -> Hash {
     h.update(&PIPELINE_VERSION.to_le_bytes());
     h.update(JPEG_DECODER.as_bytes());
     *h.finalize().as_bytes()
+}
+
+/// The object name under which the content hash of a source in a bucket is
+/// kept: `store` is the bucket's url, `rel` the key under its prefix, and
+/// `validator` what its listing says of this write of it (the ETag, folded
+/// into the stat). Only strong validators qualify: S3's ETag changes with
+/// every write of a key.
+pub(crate) fn source_name(store: &str, rel: &str, len: u64, validator: u64) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"thumbgen-source-v1\0");
+    for part in [store.as_bytes(), b"\0", rel.as_bytes(), b"\0"] {
+        h.update(part);
+    }
+    h.update(&len.to_le_bytes());
+    h.update(&validator.to_le_bytes());
+    format!("src/{}", hex(h.finalize().as_bytes()))
+}
+
+/// A source's content hash as stored under its [`source_name`].
+pub(crate) fn source_hash_bytes(hash: &Hash) -> Vec<u8> {
+    hex(hash).into_bytes()
+}
+
+/// Parse what [`source_hash_bytes`] stored.
+pub(crate) fn parse_source_hash(bytes: &[u8]) -> Option<Hash> {
+    unhex(std::str::from_utf8(bytes).ok()?.trim())
 }
 
 /// The object name of an action's entry, relative to the prefix.
@@ -175,6 +204,24 @@ mod tests {
         let mut renamed = set();
         renamed[2].name = "small".into();
         assert_eq!(key, action_key(&source, &renamed[2]));
+    }
+
+    #[test]
+    fn a_source_name_follows_the_bucket_the_key_and_the_write() {
+        let name = source_name("s3://shop/cat", "a/b.jpg", 10, 7);
+        assert!(name.starts_with("src/") && name.len() == 4 + 64);
+        assert_eq!(name, source_name("s3://shop/cat", "a/b.jpg", 10, 7));
+        for other in [
+            source_name("s3://shop/other", "a/b.jpg", 10, 7),
+            source_name("s3://shop/cat", "a/c.jpg", 10, 7),
+            source_name("s3://shop/cat", "a/b.jpg", 11, 7),
+            source_name("s3://shop/cat", "a/b.jpg", 10, 8),
+        ] {
+            assert_ne!(name, other);
+        }
+        let hash = [9u8; 32];
+        assert_eq!(parse_source_hash(&source_hash_bytes(&hash)), Some(hash));
+        assert_eq!(parse_source_hash(b"nonsense"), None);
     }
 
     #[test]

@@ -369,6 +369,64 @@ impl Remote {
         });
     }
 
+    /// The content hashes the store holds under `names` (see
+    /// [`key::source_name`]), several at a time; `None` for each one it
+    /// does not have, or when it fails (then it is not asked again).
+    pub(crate) fn source_hashes(&self, names: &[String]) -> Vec<Option<Hash>> {
+        let lookup = Lookup {
+            store: self.store.clone(),
+            prefix: self.prefix.clone(),
+            health: self.health.clone(),
+            counts: self.counts.clone(),
+            requests: self.requests.clone(),
+        };
+        self.runtime().block_on(
+            futures::stream::iter(names)
+                .map(|name| {
+                    let lookup = lookup.clone();
+                    async move {
+                        let bytes = lookup.get(name).await.ok().flatten()?;
+                        key::parse_source_hash(&bytes)
+                    }
+                })
+                .buffered(REQUESTS_IN_FLIGHT)
+                .collect(),
+        )
+    }
+
+    /// Keep, in the background and put-if-absent, that the source named
+    /// `name` (see [`key::source_name`]) holds content `hash`.
+    pub(crate) fn record_source(&self, name: &str, hash: &Hash) {
+        if !self.writes || self.health.is_dead() {
+            return;
+        }
+        let Ok(permit) = self
+            .runtime()
+            .block_on(self.uploads.clone().acquire_owned())
+        else {
+            return;
+        };
+        let store = self.store.clone();
+        let path = self.object(name);
+        let payload = PutPayload::from(key::source_hash_bytes(hash));
+        let health = self.health.clone();
+        let counts = self.counts.clone();
+        self.runtime().spawn(async move {
+            let _permit = permit;
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            match store.put_opts(&path, payload, options).await {
+                Ok(_) => {
+                    counts.uploaded.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => {}
+                Err(e) => health.store_error(&e),
+            }
+        });
+    }
+
     /// Wait for uploads still in flight (at most `UPLOAD_GRACE`); after
     /// Ctrl-C (`abandon`), do not wait.
     pub(crate) fn finish(&self, abandon: bool) {

@@ -228,6 +228,60 @@ fn without_a_kept_original_offline_keeps_the_outputs_and_says_why() {
     assert_eq!(cat.env.outputs(), before, "what it had stays");
 }
 
+/// A fresh workspace beside a warm shared cache: the cache says what each
+/// listed object holds, and holds its outputs, so no original is
+/// downloaded at all.
+#[test]
+fn a_fresh_runner_with_a_warm_shared_cache_downloads_no_original() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let remote = format!(
+        "[remote]\nurl = \"s3://{BUCKET}/cache\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n",
+        server.endpoint()
+    );
+    let cat = Catalogue::new(server, &remote);
+    for i in 0..4 {
+        cat.put(&format!("p{i}.jpg"), i);
+    }
+    let (_, first) = cat.build(&[], 0);
+    assert_eq!(count(&first, "sources_downloaded"), 4);
+
+    let fresh = Env::new("");
+    std::fs::copy(
+        cat.env.root().join(".thumbgen.toml"),
+        fresh.root().join(".thumbgen.toml"),
+    )
+    .unwrap();
+    let run = Run::from(
+        thumbgen(&fresh, &["build", "--json"], &CREDENTIALS)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = parse_events(&run.stdout).pop().unwrap();
+    assert_eq!(count(&summary, "downloaded"), 8, "{}", run.stderr);
+    assert_eq!(count(&summary, "built"), 0);
+    assert_eq!(
+        count(&summary, "sources_downloaded"),
+        0,
+        "no original downloaded"
+    );
+    assert!(fresh.outputs() == cat.env.outputs(), "the same tree");
+
+    // A changed object on the fresh runner: the cache does not know this
+    // write, so it alone is downloaded.
+    cat.put("p1.jpg", 50);
+    let run = Run::from(
+        thumbgen(&fresh, &["build", "--json"], &CREDENTIALS)
+            .output()
+            .unwrap(),
+    );
+    let summary = parse_events(&run.stdout).pop().unwrap();
+    assert_eq!(count(&summary, "sources_downloaded"), 1, "{}", run.stderr);
+    assert_eq!(count(&summary, "built"), 2);
+}
+
 /// No endpoint in the config: the standard environment names it.
 #[test]
 fn the_environment_can_name_the_endpoint() {
