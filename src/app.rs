@@ -200,9 +200,21 @@ fn observe(
         },
     );
     let (db, now, state, recipes, outputs, mut warnings) = recorded?;
-    let found = match found {
-        Some(found) => found?,
-        None => recorded_sources(config, &state),
+    let mut fetched = HashMap::new();
+    let found = match (found, &store) {
+        (Some(found), _) => found?,
+        (None, Some(list)) if list.is_list() => {
+            let survey = list.survey(&state, &db.validators(), &reporter.downloads());
+            db.set_validators(&survey.validators)?;
+            fetched = survey.fetched;
+            let (file, bad) = list.bad_lines();
+            warnings.extend(bad.iter().map(|b| Warning::BadListLine {
+                at: format!("{}:{}", config.relative(file).display(), b.line),
+                error: b.error.clone(),
+            }));
+            scan::listed(config, survey.objects)
+        }
+        (None, _) => recorded_sources(config, &state),
     };
     warnings.extend(found.warnings);
     for w in &warnings {
@@ -218,8 +230,8 @@ fn observe(
     // A bucket's new or changed sources, which are downloaded unless the
     // shared cache knows their content.
     let changed = match &store {
-        Some(_) => changed_in_store(&mine, &state),
-        None => Vec::new(),
+        Some(store) if !store.is_list() => changed_in_store(&mine, &state),
+        _ => Vec::new(),
     };
     let remote = match remote {
         Some((settings, mode))
@@ -240,15 +252,10 @@ fn observe(
         hash_new: hash_new || store.is_some(),
         probe: mode != Mode::Build || reporter.explains(),
     };
-    let fetched = match &store {
-        Some(store) => fetch_changed(
-            store,
-            changed,
-            remote.as_ref().filter(|_| hash_new),
-            reporter,
-        ),
-        None => HashMap::new(),
-    };
+    if let Some(store) = &store {
+        let remote = remote.as_ref().filter(|_| hash_new);
+        fetched.extend(fetch_changed(store, changed, remote, reporter));
+    }
     let files = match &store {
         Some(_) => SourceFiles::Fetched(&fetched),
         None => SourceFiles::Folder(&config.source),
@@ -285,7 +292,9 @@ fn open_store(config: &Config, read_only: bool, offline: bool) -> Result<Option<
 }
 
 /// The candidate sources: the walk of the source folder, or the listing of
-/// the source store; `None` offline, when only the records can say.
+/// the source store; `None` when the records must be read first: offline
+/// (only they can say), and for a list of URLs (each is asked for with
+/// what its record says).
 fn find_sources(config: &Config, store: Option<&Store>, offline: bool) -> Option<Result<Scan>> {
     let Some(store) = store else {
         let walked = scan::scan(config, rayon::current_num_threads()).map_err(|e| {
@@ -298,7 +307,7 @@ fn find_sources(config: &Config, store: Option<&Store>, offline: bool) -> Option
         });
         return Some(walked);
     };
-    if offline {
+    if offline || store.is_list() {
         return None;
     }
     let listed = store.list().map_err(|e| {
@@ -548,9 +557,10 @@ pub(crate) fn build_once(
         owned_files: None,
     };
     let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
-    // A bucket's sources are named by its url.
-    let source_prefix = match config.store {
-        Some(_) => config.source.clone(),
+    // A bucket's sources are named by its url, a list's by their names.
+    let source_prefix = match config.store.as_ref().map(|s| &s.location) {
+        Some(config::SourceLocation::List(_)) => PathBuf::new(),
+        Some(config::SourceLocation::Store(_)) => config.source.clone(),
         None => config.relative(&config.source),
     };
     let names = names_of(config, &source_prefix);

@@ -8,6 +8,7 @@
 //! sources, the config and the output tree. An output is only trusted if its
 //! record was committed after the file was in place.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::{describe_io, Error, Holder, Result};
 use crate::fsutil;
-use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, State};
+use crate::model::{path_bytes, Hash, Recipe, Recipes, Setting, SourceRecord, State, Validators};
 use crate::problem::{CacheDamage, Warning};
 
 /// Bump when the record layout changes; older caches are discarded.
@@ -33,6 +34,8 @@ const SCHEMA_KEY: &[u8] = b"schema";
 /// Key prefixes: a source's record, and a recipe's settings.
 const SOURCE_PREFIX: u8 = b's';
 const RECIPE_PREFIX: u8 = b'r';
+/// Validators of URL sources (`source_list`), by the source's identity.
+const VALIDATOR_PREFIX: u8 = b'h';
 /// sled's page cache. Its default (1 GiB) keeps every page a build reads:
 /// tens of megabytes more for a large catalogue, read once per run, in a
 /// sorted scan or in sorted puts that need only the pages at hand.
@@ -336,6 +339,45 @@ impl Db {
         }
         let value = postcard::to_allocvec(settings).expect("settings always encode");
         tree.insert(key, value).map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The validators last answered for each URL source, by its identity.
+    pub(crate) fn validators(&self) -> HashMap<String, Validators> {
+        let Some(tree) = &self.tree else {
+            return HashMap::new();
+        };
+        tree.scan_prefix([VALIDATOR_PREFIX])
+            .filter_map(|item| {
+                let (key, value) = item.ok()?;
+                let id = String::from_utf8(key.get(1..)?.to_vec()).ok()?;
+                Some((id, postcard::from_bytes(&value).ok()?))
+            })
+            .collect()
+    }
+
+    /// Replace the validators of URL sources with `all`.
+    pub(crate) fn set_validators(&self, all: &HashMap<String, Validators>) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        for item in tree.scan_prefix([VALIDATOR_PREFIX]).keys() {
+            let key = item.map_err(db_error)?;
+            let known = std::str::from_utf8(&key[1..]).is_ok_and(|id| all.contains_key(id));
+            if !known {
+                batch.remove(key);
+            }
+        }
+        for (id, validators) in all {
+            let mut key = vec![VALIDATOR_PREFIX];
+            key.extend_from_slice(id.as_bytes());
+            batch.insert(
+                key,
+                postcard::to_allocvec(validators).expect("plain data encodes"),
+            );
+        }
+        tree.apply_batch(batch).map_err(db_error)?;
         Ok(())
     }
 

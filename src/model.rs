@@ -255,6 +255,23 @@ pub enum Unreadable {
     Io(String),
 }
 
+/// What an HTTP server said of the version of a source it sent, to be sent
+/// back with the next request (`If-None-Match`, `If-Modified-Since`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The `Last-Modified` header.
+    pub last_modified: Option<String>,
+    /// When the server last vouched for it, in seconds since the epoch
+    /// (for `max_age`).
+    pub checked_at: u64,
+    /// The content they vouch for: they are sent only while the source's
+    /// record holds this content (a build stopped before recording what
+    /// it downloaded must not have a `304` confirm the old content).
+    pub hash: Hash,
+}
+
 /// A source downloaded from a store: its content hash, and the local file
 /// that holds its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,6 +113,13 @@ pub enum Warning {
         /// How many.
         count: usize,
     },
+    /// A line of `source_list` that names no source.
+    BadListLine {
+        /// `file:line`.
+        at: String,
+        /// What is wrong with it, in words.
+        error: String,
+    },
     /// A setting that is accepted but changes nothing.
     SettingHasNoEffect {
         /// Where, which, and why, in words.
@@ -234,6 +241,7 @@ impl Warning {
             Warning::SymlinkOutside { .. } => "symlink_outside",
             Warning::PatternMatchesNothing { .. } => "pattern_matches_nothing",
             Warning::SettingHasNoEffect { .. } => "setting_has_no_effect",
+            Warning::BadListLine { .. } => "bad_list_line",
             Warning::SourceRepaired { .. } => "source_repaired",
             Warning::Av1WithoutAsm => "av1_without_asm",
             Warning::FormatsSkipped { .. } => "formats_skipped",

@@ -94,16 +94,16 @@ pub struct RemoteSettings {
     pub mode: RemoteMode,
 }
 
-/// Sources in an object store: `source = "s3://bucket/prefix"` (or a
-/// `file://` folder read through the same store API). Credentials follow
-/// the rules of `[remote]`.
+/// Sources that are not files in a local folder: objects in a store
+/// (`source = "s3://bucket/prefix"`, or a `file://` folder read through
+/// the same store API), or URLs listed in a file (`source_list`).
+/// Credentials follow the rules of `[remote]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSource {
-    /// The `source` url as written, for messages.
+    /// The `source` url (or the `source_list` path) as written, for messages.
     pub url: String,
-    /// Where the objects live; their keys under the prefix are the sources'
-    /// relative paths.
-    pub location: RemoteLocation,
+    /// Where the sources are.
+    pub location: SourceLocation,
     /// An S3-compatible endpoint (`source_endpoint`, or the environment's
     /// `AWS_ENDPOINT_URL`).
     pub endpoint: Option<String>,
@@ -114,7 +114,42 @@ pub struct StoreSource {
     /// The bound of the local cache of downloaded originals
     /// (`originals_max_bytes`); 0 keeps none between builds.
     pub originals_max_bytes: u64,
+    /// How long a download may receive nothing before it fails
+    /// (`stall_timeout`).
+    pub stall_timeout: std::time::Duration,
 }
+
+/// How long a download may receive nothing, unless `stall_timeout` says.
+pub const DEFAULT_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where sources that are not in a local folder are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    /// Objects in a store; their keys under the prefix are the sources'
+    /// relative paths.
+    Store(RemoteLocation),
+    /// URLs listed in a file.
+    List(UrlList),
+}
+
+/// `source_list`: a file of URLs, one a line, or CSV with `url,name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlList {
+    /// The list file.
+    pub file: PathBuf,
+    /// How long an answer stays fresh without asking again (`max_age`);
+    /// zero revalidates every source on every build.
+    pub max_age: std::time::Duration,
+    /// Whether a URL's query string is part of its identity
+    /// (`keep_query`); by default it is not, since signed URLs change
+    /// theirs on every run.
+    pub keep_query: bool,
+    /// Requests in flight to one host at once (`per_host`).
+    pub per_host: usize,
+}
+
+/// Requests in flight to one host, unless `per_host` says otherwise.
+pub const DEFAULT_PER_HOST: usize = 8;
 
 /// The largest source downloaded, unless `max_bytes` says otherwise: far
 /// above any photo, far below what would fill a runner's disk.
@@ -179,7 +214,8 @@ impl Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    source: Spanned<String>,
+    source: Option<Spanned<String>>,
+    source_list: Option<Spanned<String>>,
     output: Spanned<String>,
     #[serde(default)]
     include: Option<Spanned<Vec<Spanned<String>>>>,
@@ -202,6 +238,10 @@ struct RawConfig {
     source_region: Option<Spanned<String>>,
     max_bytes: Option<Spanned<i64>>,
     originals_max_bytes: Option<Spanned<i64>>,
+    max_age: Option<Spanned<i64>>,
+    stall_timeout: Option<Spanned<i64>>,
+    keep_query: Option<bool>,
+    per_host: Option<Spanned<i64>>,
 }
 
 /// `placeholder = "thumbhash"` or `placeholder = ["thumbhash", "blurhash"]`.
@@ -325,10 +365,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     let ctx = Ctx { text, file };
     let root = file.parent().unwrap_or(Path::new("/")).to_path_buf();
 
-    let store = ctx.store_source(&raw, &root)?;
+    let source_key = ctx.source_key(&raw)?;
+    let store = ctx.store_source(&raw, source_key, &root)?;
     let source = match &store {
         Some(store) => PathBuf::from(&store.url),
-        None => ctx.path(&root, &raw.source, "source")?,
+        None => ctx.path(&root, source_key, "source")?,
     };
     let output = ctx.path(&root, &raw.output, "output")?;
     if output.starts_with(&source) {
@@ -339,7 +380,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         ));
     }
     if source.starts_with(&output) {
-        return Err(ctx.err(&raw.source, "source", "must not be inside `output`"));
+        return Err(ctx.err(source_key, "source", "must not be inside `output`"));
     }
     let cache = match &raw.cache {
         Some(c) => ctx.path(&root, c, "cache")?,
@@ -436,7 +477,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         source_origin: format!(
             "{}:{}",
             file.display(),
-            line_of(text, raw.source.span().start)
+            line_of(text, source_key.span().start)
         ),
         source,
         store,
@@ -458,6 +499,12 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
     })
 }
 
+/// Whether a `source` names a store rather than a folder.
+fn names_store(source: &str) -> bool {
+    let source = source.trim();
+    source.starts_with("s3://") || source.starts_with("file://")
+}
+
 /// Settings that are valid but do nothing here: a slip the user should
 /// hear of, not an error (the config still does what the rest of it says,
 /// and adding a manifest later gives them their effect). Settings that can
@@ -471,8 +518,11 @@ fn no_effect(raw: &RawConfig, ctx: &Ctx) -> Vec<String> {
             line_of(ctx.text, span.start)
         ));
     };
-    let in_store =
-        raw.source.get_ref().starts_with("s3://") || raw.source.get_ref().starts_with("file://");
+    let in_store = raw.source_list.is_some()
+        || raw
+            .source
+            .as_ref()
+            .is_some_and(|s| names_store(s.get_ref()));
     if !in_store {
         for (value, key) in [
             (&raw.max_bytes, "max_bytes"),
@@ -628,10 +678,33 @@ impl Ctx<'_> {
         }
     }
 
-    /// The object store `source` names, if it names one rather than a folder.
-    fn store_source(&self, raw: &RawConfig, root: &Path) -> Result<Option<StoreSource>> {
-        let url = raw.source.get_ref().trim();
-        if !(url.starts_with("s3://") || url.starts_with("file://")) {
+    /// `source` or `source_list`, whichever is given (one must be).
+    fn source_key<'r>(&self, raw: &'r RawConfig) -> Result<&'r Spanned<String>> {
+        match (&raw.source, &raw.source_list) {
+            (Some(source), None) => Ok(source),
+            (None, Some(list)) => Ok(list),
+            (Some(_), Some(list)) => Err(self.err(
+                list,
+                "source_list",
+                "is given beside `source`; keep one of the two",
+            )),
+            (None, None) => Err(Error::Config(format!(
+                "{}: no `source`; add source = \"images\" (a folder, or s3://bucket/prefix), or source_list = \"urls.txt\"",
+                self.file.display()
+            ))),
+        }
+    }
+
+    /// Where the sources are when they are not in a local folder.
+    fn store_source(
+        &self,
+        raw: &RawConfig,
+        source_key: &Spanned<String>,
+        root: &Path,
+    ) -> Result<Option<StoreSource>> {
+        let url = source_key.get_ref().trim();
+        let listed = raw.source_list.is_some();
+        if !listed && !names_store(url) {
             if let Some(e) = &raw.source_endpoint {
                 return Err(self.err(
                     e,
@@ -641,7 +714,26 @@ impl Ctx<'_> {
             }
             return Ok(None);
         }
-        let location = self.location(&raw.source, "source", root)?;
+        let location = if listed {
+            SourceLocation::List(self.url_list(raw, source_key, root)?)
+        } else {
+            SourceLocation::Store(self.location(source_key, "source", root)?)
+        };
+        let endpoint = match &location {
+            SourceLocation::Store(store) => {
+                self.endpoint(raw.source_endpoint.as_ref(), "source_endpoint", store)?
+            }
+            SourceLocation::List(_) => match &raw.source_endpoint {
+                Some(e) => {
+                    return Err(self.err(
+                        e,
+                        "source_endpoint",
+                        "applies only to an s3:// `source`; remove it",
+                    ))
+                }
+                None => None,
+            },
+        };
         let bytes = |value: &Option<Spanned<i64>>, key: &str, default: u64, least: i64| match value
         {
             Some(v) if *v.get_ref() >= least => Ok(*v.get_ref() as u64),
@@ -650,7 +742,7 @@ impl Ctx<'_> {
         };
         Ok(Some(StoreSource {
             url: url.trim_end_matches('/').to_string(),
-            endpoint: self.endpoint(raw.source_endpoint.as_ref(), "source_endpoint", &location)?,
+            endpoint,
             region: raw.source_region.as_ref().map(|r| r.get_ref().clone()),
             location,
             max_bytes: bytes(&raw.max_bytes, "max_bytes", DEFAULT_MAX_BYTES, 1)?,
@@ -660,7 +752,36 @@ impl Ctx<'_> {
                 DEFAULT_ORIGINALS_MAX_BYTES,
                 0,
             )?,
+            stall_timeout: match &raw.stall_timeout {
+                Some(t) if *t.get_ref() >= 1 => std::time::Duration::from_secs(*t.get_ref() as u64),
+                Some(t) => {
+                    return Err(self.err(t, "stall_timeout", "must be at least 1 (seconds)"))
+                }
+                None => DEFAULT_STALL_TIMEOUT,
+            },
         }))
+    }
+
+    /// The settings of a `source_list`.
+    fn url_list(&self, raw: &RawConfig, list: &Spanned<String>, root: &Path) -> Result<UrlList> {
+        let max_age = match &raw.max_age {
+            Some(a) if *a.get_ref() >= 0 => std::time::Duration::from_secs(*a.get_ref() as u64),
+            Some(a) => {
+                return Err(self.err(a, "max_age", "must be 0 (ask every build) or more seconds"))
+            }
+            None => std::time::Duration::ZERO,
+        };
+        let per_host = match &raw.per_host {
+            Some(n) if *n.get_ref() >= 1 => *n.get_ref() as usize,
+            Some(n) => return Err(self.err(n, "per_host", "must be at least 1")),
+            None => DEFAULT_PER_HOST,
+        };
+        Ok(UrlList {
+            file: self.path(root, list, "source_list")?,
+            max_age,
+            keep_query: raw.keep_query.unwrap_or(false),
+            per_host,
+        })
     }
 
     fn remote(&self, raw: &RawRemote, root: &Path) -> Result<RemoteSettings> {

@@ -1,14 +1,20 @@
-//! Sources in an object store (`source = "s3://bucket/prefix"`). The
-//! store's listing stands in for the walk of a folder: its size, ETag and
-//! last-modified time are a source's stat, compared by equality as a
-//! file's are. A source whose listing changed (or that is new) is
-//! downloaded, streamed to a local cache of originals while it is hashed,
-//! so that freshness is still decided by content: a new ETag over the same
-//! bytes rebuilds nothing. Renders read originals from that cache, and
-//! download again only what it no longer holds (`originals`).
+//! Sources that are not files in a local folder: objects in a bucket
+//! (`source = "s3://bucket/prefix"`), or URLs listed in a file
+//! (`source_list`, see [`http`]).
 //!
-//! Nothing is ever written to the source store.
+//! A bucket's listing stands in for the walk of a folder: its size, ETag
+//! and last-modified time are a source's stat, compared by equality as a
+//! file's are. A URL is asked for with the validators of its last answer,
+//! and a `304 Not Modified` is its unchanged stat. Either way, a source
+//! that is new or changed is downloaded, streamed to a local cache of
+//! originals while it is hashed, so that freshness is still decided by
+//! content: a new ETag over the same bytes rebuilds nothing. Renders read
+//! originals from that cache, and download again only what it no longer
+//! holds (`originals`).
+//!
+//! Nothing is ever written to a source store.
 
+mod http;
 mod originals;
 
 use std::collections::HashMap;
@@ -16,18 +22,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::config::{RemoteLocation, StoreSource};
+use crate::config::{RemoteLocation, SourceLocation, StoreSource, UrlList};
 use crate::fingerprint::HashProgress;
 use crate::fsutil::PathError;
-use crate::model::{Fetched, Hash, Stat};
+use crate::model::{Fetched, Hash, Stat, State, Validators};
 use crate::remote::store::{self, Patience};
 
+pub(crate) use http::BadLine;
 use originals::Originals;
 pub(crate) use originals::ORIGINALS_DIR;
 
@@ -41,14 +48,19 @@ const SOURCE_PATIENCE: Patience = Patience {
     retrying: Duration::from_secs(120),
 };
 
-/// A download that receives nothing for this long has stalled, and fails.
-const STALL: Duration = Duration::from_secs(30);
-
 /// Downloads in flight at once.
 const DOWNLOADS_IN_FLIGHT: usize = 16;
 
-/// The sources of one object store, for one run.
-pub(crate) struct Store {
+/// The inode number of an object listed without a strong ETag.
+const NO_VALIDATOR: u64 = 0;
+
+/// Where the sources are, opened.
+enum Backend {
+    Bucket(Bucket),
+    Urls(Urls),
+}
+
+struct Bucket {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     env_credentials: bool,
@@ -56,7 +68,36 @@ pub(crate) struct Store {
     /// the listing's validators are not known to change with every write
     /// (a `file://` store's are made from the file's stat).
     strong_url: Option<String>,
+}
+
+struct Urls {
+    client: http::Client,
+    list: UrlList,
+    /// The list as read, by output path.
+    listed: HashMap<PathBuf, http::Listed>,
+    /// In list order.
+    order: Vec<PathBuf>,
+    bad_lines: Vec<BadLine>,
+}
+
+/// What asking for every URL of a list found.
+pub(crate) struct Survey {
+    /// Each source's path and stat: the recorded stat where the server
+    /// said (or `max_age` let us assume) it is unchanged.
+    pub objects: Vec<(PathBuf, Stat)>,
+    /// What was downloaded (or why it could not be).
+    pub fetched: HashMap<PathBuf, Result<Fetched, String>>,
+    /// The validators to keep for next time, by source identity.
+    pub validators: HashMap<String, Validators>,
+}
+
+/// The sources of one store or list, for one run.
+pub(crate) struct Store {
+    backend: Backend,
     max_bytes: u64,
+    /// A download that receives nothing for this long has stalled, and
+    /// fails.
+    stall: Duration,
     offline: bool,
     originals: Originals,
     downloads: AtomicUsize,
@@ -66,10 +107,10 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Open the store `settings` names, with its originals kept in `cache`,
-    /// or for a run that writes nothing (`None`) in a temporary folder.
-    /// `offline`: make no request (sources are read from the cache of
-    /// originals only). The error is in words.
+    /// Open the store or list `settings` names, with its originals kept in
+    /// `cache`, or for a run that writes nothing (`None`) in a temporary
+    /// folder. `offline`: make no request (sources are read from the cache
+    /// of originals only). The error is in words.
     pub(crate) fn open(
         settings: &StoreSource,
         cache: Option<&Path>,
@@ -87,12 +128,10 @@ impl Store {
         let cache = cache
             .or(scratch.as_ref().map(|s| s.path()))
             .expect("one of the two");
-        let opened = store::open_at(
-            &settings.location,
-            settings.endpoint.as_deref(),
-            settings.region.as_deref(),
-            SOURCE_PATIENCE,
-        )?;
+        let backend = match &settings.location {
+            SourceLocation::Store(location) => Backend::Bucket(Bucket::open(settings, location)?),
+            SourceLocation::List(list) => Backend::Urls(Urls::open(list)?),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("thumbgen-source")
@@ -100,12 +139,9 @@ impl Store {
             .build()
             .map_err(|e| format!("cannot start its client: {e}"))?;
         Ok(Store {
-            store: opened.store,
-            prefix: opened.prefix,
-            env_credentials: opened.env_credentials,
-            strong_url: matches!(settings.location, RemoteLocation::S3 { .. })
-                .then(|| settings.url.clone()),
+            backend,
             max_bytes: settings.max_bytes,
+            stall: settings.stall_timeout,
             offline,
             originals: Originals::new(cache, settings.originals_max_bytes),
             downloads: AtomicUsize::new(0),
@@ -114,51 +150,50 @@ impl Store {
         })
     }
 
-    /// Every object under the prefix: its key relative to the prefix (as a
-    /// path) and its stat. Keys with a hidden part (`.x`) are left out, as
-    /// a walk leaves out hidden files.
+    /// Whether the sources are listed in a file of URLs (asked for one by
+    /// one with [`Store::survey`]) rather than listed by a bucket.
+    pub(crate) fn is_list(&self) -> bool {
+        matches!(self.backend, Backend::Urls(_))
+    }
+
+    /// The lines of a URL list that name no source.
+    pub(crate) fn bad_lines(&self) -> (&Path, &[BadLine]) {
+        match &self.backend {
+            Backend::Urls(urls) => (&urls.list.file, &urls.bad_lines),
+            Backend::Bucket(_) => (Path::new(""), &[]),
+        }
+    }
+
+    /// Every object under a bucket's prefix: its key relative to the
+    /// prefix (as a path) and its stat. Keys with a hidden part (`.x`) are
+    /// left out, as a walk leaves out hidden files.
     pub(crate) fn list(&self) -> Result<Vec<(PathBuf, Stat)>, String> {
-        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let Backend::Bucket(bucket) = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let prefix = (!bucket.prefix.as_ref().is_empty()).then_some(&bucket.prefix);
         let listed: Vec<_> = self.runtime.block_on(async {
-            let mut stream = self.store.list(prefix);
+            let mut stream = bucket.store.list(prefix);
             let mut all = Vec::new();
             while let Some(meta) = stream.next().await {
-                all.push(meta.map_err(|e| self.describe(&e))?);
+                all.push(meta.map_err(|e| bucket.describe(&e))?);
             }
             Ok::<_, String>(all)
         })?;
         Ok(listed
             .into_iter()
-            .filter_map(|meta| Some((self.relative(&meta.location)?, stat_of(&meta))))
+            .filter_map(|meta| Some((bucket.relative(&meta.location)?, stat_of(&meta))))
             .collect())
-    }
-
-    /// The path of `key` relative to the prefix, unless it is hidden.
-    fn relative(&self, key: &ObjectPath) -> Option<PathBuf> {
-        let parts: Vec<_> = key.prefix_match(&self.prefix)?.collect();
-        if parts.is_empty() || parts.iter().any(|p| p.as_ref().starts_with('.')) {
-            return None;
-        }
-        Some(parts.iter().map(|p| p.as_ref()).collect())
-    }
-
-    /// The key of the source at `rel`: the listing's parts joined again as
-    /// they came (already in the store's encoding, so parsed, not encoded).
-    fn key(&self, rel: &Path) -> ObjectPath {
-        let rel = crate::paths::slash(rel);
-        let key = if self.prefix.as_ref().is_empty() {
-            rel
-        } else {
-            format!("{}/{rel}", self.prefix)
-        };
-        ObjectPath::parse(&key).unwrap_or_else(|_| ObjectPath::from(key))
     }
 
     /// The name under which the shared cache keeps the content hash of the
     /// source at `rel` as listed with `stat`, if its validator is strong
     /// enough to name one write of it.
     pub(crate) fn content_name(&self, rel: &Path, stat: &Stat) -> Option<String> {
-        let url = self.strong_url.as_ref()?;
+        let Backend::Bucket(bucket) = &self.backend else {
+            return None;
+        };
+        let url = bucket.strong_url.as_ref()?;
         (stat.ino != NO_VALIDATOR).then(|| {
             crate::remote::key::source_name(url, &crate::paths::slash(rel), stat.len, stat.ino)
         })
@@ -189,18 +224,118 @@ impl Store {
         fetched
     }
 
+    /// Ask for every source of a URL list whose last answer is not fresh
+    /// (`max_age`), sending the validators `known` recorded for it, and
+    /// download those that changed. Offline, nothing is asked: recorded
+    /// sources are as recorded, and the others cannot be had.
+    pub(crate) fn survey(
+        &self,
+        state: &State,
+        known: &HashMap<String, Validators>,
+        progress: &(dyn HashProgress + Sync),
+    ) -> Survey {
+        let Backend::Urls(urls) = &self.backend else {
+            unreachable!("only a list is surveyed");
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut survey = Survey {
+            objects: Vec::new(),
+            fetched: HashMap::new(),
+            validators: HashMap::new(),
+        };
+        let mut asked = Vec::new();
+        for (index, rel) in urls.order.iter().enumerate() {
+            let listed = &urls.listed[rel];
+            let record = state.get(rel);
+            let recorded = record.map(|r| r.stat);
+            let validators = known
+                .get(&listed.id)
+                .filter(|v| record.is_some_and(|r| r.hash == v.hash));
+            // A stat no record has: the source is read (or fails) this run.
+            let unknown = Stat {
+                ctime_ns: now.as_nanos() as i64 + index as i64,
+                ..Stat::default()
+            };
+            if let Some(v) = validators {
+                survey.validators.insert(listed.id.clone(), v.clone());
+            }
+            let fresh = validators.is_some_and(|v| {
+                now.as_secs().saturating_sub(v.checked_at) < urls.list.max_age.as_secs()
+            });
+            match recorded {
+                Some(stat) if fresh || self.offline => survey.objects.push((rel.clone(), stat)),
+                _ if self.offline => {
+                    survey.objects.push((rel.clone(), unknown));
+                    survey.fetched.insert(
+                        rel.clone(),
+                        Err("it was never downloaded, and --offline makes no request".into()),
+                    );
+                }
+                _ => asked.push((
+                    rel.clone(),
+                    listed.clone(),
+                    validators.cloned(),
+                    recorded,
+                    unknown,
+                )),
+            }
+        }
+        if asked.is_empty() {
+            return survey;
+        }
+        progress.start(asked.len());
+        let answers: Vec<_> = self.runtime.block_on(
+            futures::stream::iter(asked)
+                .map(|(rel, listed, validators, recorded, unknown)| async move {
+                    let answer = self
+                        .revalidate(&urls.client, &listed, validators.as_ref())
+                        .await;
+                    progress.hashed();
+                    (rel, listed.id, recorded, unknown, answer)
+                })
+                .buffer_unordered(DOWNLOADS_IN_FLIGHT)
+                .collect(),
+        );
+        progress.finish();
+        for (rel, id, recorded, unknown, answer) in answers {
+            match (answer, recorded) {
+                (Ok(Revalidated::Unchanged), Some(stat)) => {
+                    if let Some(v) = survey.validators.get_mut(&id) {
+                        v.checked_at = now.as_secs();
+                    }
+                    survey.objects.push((rel, stat));
+                }
+                (Ok(Revalidated::Unchanged), None) => unreachable!("asked without validators"),
+                (Ok(Revalidated::Downloaded(fetched, mut validators)), _) => {
+                    validators.checked_at = now.as_secs();
+                    validators.hash = fetched.hash;
+                    survey.validators.insert(id, validators);
+                    survey.objects.push((rel.clone(), unknown));
+                    survey.fetched.insert(rel, Ok(fetched));
+                }
+                (Err(error), _) => {
+                    survey.objects.push((rel.clone(), unknown));
+                    survey.fetched.insert(rel, Err(error));
+                }
+            }
+        }
+        survey
+    }
+
     /// The bytes of the source at `rel`, whose content hash is `expected`
     /// when known: from the cache of originals if it holds them, else
     /// downloaded (and kept). Bytes that are not the expected ones mean the
-    /// object changed after it was listed: an error, so that a record never
-    /// pairs one content with another's outputs.
+    /// source changed after it was listed: an error, so that a record
+    /// never pairs one content with another's outputs.
     pub(crate) fn read(&self, rel: &Path, expected: Option<&Hash>) -> Result<Vec<u8>, String> {
         if let Some(bytes) = expected.and_then(|hash| self.originals.read(hash)) {
             return Ok(bytes);
         }
         let fetched = self.runtime.block_on(self.download(rel))?;
         if expected.is_some_and(|hash| *hash != fetched.hash) {
-            return Err("it changed in the store after it was listed; build again".into());
+            return Err("it changed at its origin after it was listed; build again".into());
         }
         let path = fetched.path.expect("a download is kept");
         std::fs::read(&path).map_err(|e| {
@@ -222,21 +357,73 @@ impl Store {
         self.originals.trim()
     }
 
-    /// Stream the object of `rel` into the cache of originals, hashing it
-    /// on the way; never more than `max_bytes`, and never a partial file.
+    /// Download the source at `rel` (unconditionally) into the cache of
+    /// originals.
     async fn download(&self, rel: &Path) -> Result<Fetched, String> {
         if self.offline {
             return Err(
                 "it is not in the cache of originals, and --offline makes no request".into(),
             );
         }
-        let got = self
-            .store
-            .get(&self.key(rel))
-            .await
-            .map_err(|e| self.describe(&e))?;
-        let size = got.meta.size;
-        if size > self.max_bytes {
+        match &self.backend {
+            Backend::Bucket(bucket) => {
+                let got = bucket
+                    .store
+                    .get(&bucket.key(rel))
+                    .await
+                    .map_err(|e| bucket.describe(&e))?;
+                let size = got.meta.size;
+                let stream = got
+                    .into_stream()
+                    .map(|chunk| chunk.map_err(|e| bucket.describe(&e)));
+                self.keep(Some(size), stream, false).await
+            }
+            Backend::Urls(urls) => {
+                let listed = urls
+                    .listed
+                    .get(rel)
+                    .ok_or_else(|| "it is no longer in the list".to_string())?;
+                match self.revalidate(&urls.client, listed, None).await? {
+                    Revalidated::Downloaded(fetched, _) => Ok(fetched),
+                    Revalidated::Unchanged => unreachable!("asked without validators"),
+                }
+            }
+        }
+    }
+
+    /// Ask for a listed URL (with `validators`, if any) and keep its body
+    /// if the server sends one.
+    async fn revalidate(
+        &self,
+        client: &http::Client,
+        listed: &http::Listed,
+        validators: Option<&Validators>,
+    ) -> Result<Revalidated, String> {
+        match client.get(&listed.url, validators).await? {
+            http::Answer::NotModified => Ok(Revalidated::Unchanged),
+            http::Answer::Body {
+                len,
+                validators,
+                stream,
+                permit,
+            } => {
+                let fetched = self.keep(len, stream, true).await;
+                drop(permit);
+                Ok(Revalidated::Downloaded(fetched?, validators))
+            }
+        }
+    }
+
+    /// Stream a body of `size` bytes (if known) into the cache of
+    /// originals, hashing it on the way; never more than `max_bytes`,
+    /// never a partial file, and (`not_html`) never a web page.
+    async fn keep(
+        &self,
+        size: Option<u64>,
+        mut stream: impl Stream<Item = Result<bytes::Bytes, String>> + Unpin,
+        not_html: bool,
+    ) -> Result<Fetched, String> {
+        if size.is_some_and(|size| size > self.max_bytes) {
             return Err(too_large(self.max_bytes));
         }
         let local = |e: std::io::Error| {
@@ -248,13 +435,25 @@ impl Store {
         let mut part = self.originals.part().map_err(local)?;
         let mut hasher = blake3::Hasher::new();
         let mut received = 0u64;
-        let mut stream = got.into_stream();
         loop {
-            let next = tokio::time::timeout(STALL, stream.next())
+            let next = tokio::time::timeout(self.stall, stream.next())
                 .await
-                .map_err(|_| format!("the download stalled: nothing for {} s", STALL.as_secs()))?;
+                .map_err(|_| {
+                    format!(
+                        "the download stalled: nothing for {} s",
+                        self.stall.as_secs()
+                    )
+                })?;
             let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|e| self.describe(&e))?;
+            let chunk = chunk.map_err(|e| match size {
+                Some(size) => {
+                    format!("the download was cut short at {received} of {size} bytes ({e})")
+                }
+                None => e,
+            })?;
+            if not_html && received == 0 && http::looks_like_html(&chunk) {
+                return Err("the server sent a web page (HTML), not an image".into());
+            }
             received += chunk.len() as u64;
             if received > self.max_bytes {
                 return Err(too_large(self.max_bytes));
@@ -262,7 +461,7 @@ impl Store {
             hasher.update(&chunk);
             part.write_all(&chunk).map_err(local)?;
         }
-        if received != size {
+        if let Some(size) = size.filter(|&size| size != received) {
             return Err(format!(
                 "the download was cut short: {received} of {size} bytes"
             ));
@@ -275,6 +474,52 @@ impl Store {
             path: Some(path),
         })
     }
+}
+
+/// What asking for a URL with validators gave.
+enum Revalidated {
+    /// `304 Not Modified`.
+    Unchanged,
+    /// A body, kept, with the validators to send next time.
+    Downloaded(Fetched, Validators),
+}
+
+impl Bucket {
+    fn open(settings: &StoreSource, location: &RemoteLocation) -> Result<Bucket, String> {
+        let opened = store::open_at(
+            location,
+            settings.endpoint.as_deref(),
+            settings.region.as_deref(),
+            SOURCE_PATIENCE,
+        )?;
+        Ok(Bucket {
+            store: opened.store,
+            prefix: opened.prefix,
+            env_credentials: opened.env_credentials,
+            strong_url: matches!(location, RemoteLocation::S3 { .. }).then(|| settings.url.clone()),
+        })
+    }
+
+    /// The path of `key` relative to the prefix, unless it is hidden.
+    fn relative(&self, key: &ObjectPath) -> Option<PathBuf> {
+        let parts: Vec<_> = key.prefix_match(&self.prefix)?.collect();
+        if parts.is_empty() || parts.iter().any(|p| p.as_ref().starts_with('.')) {
+            return None;
+        }
+        Some(parts.iter().map(|p| p.as_ref()).collect())
+    }
+
+    /// The key of the source at `rel`: the listing's parts joined again as
+    /// they came (already in the store's encoding, so parsed, not encoded).
+    fn key(&self, rel: &Path) -> ObjectPath {
+        let rel = crate::paths::slash(rel);
+        let key = if self.prefix.as_ref().is_empty() {
+            rel
+        } else {
+            format!("{}/{rel}", self.prefix)
+        };
+        ObjectPath::parse(&key).unwrap_or_else(|_| ObjectPath::from(key))
+    }
 
     fn describe(&self, error: &object_store::Error) -> String {
         match error {
@@ -284,8 +529,25 @@ impl Store {
     }
 }
 
-/// The inode number of an object listed without a strong ETag.
-const NO_VALIDATOR: u64 = 0;
+impl Urls {
+    fn open(list: &UrlList) -> Result<Urls, String> {
+        let text = std::fs::read_to_string(&list.file).map_err(|e| {
+            format!(
+                "cannot read the list {}: {}",
+                list.file.display(),
+                crate::error::describe_io(&e)
+            )
+        })?;
+        let (listed, bad_lines) = http::parse_list(&text, list.keep_query);
+        Ok(Urls {
+            client: http::Client::new(list.per_host, SOURCE_PATIENCE.connect)?,
+            list: list.clone(),
+            order: listed.iter().map(|l| l.rel.clone()).collect(),
+            listed: listed.into_iter().map(|l| (l.rel.clone(), l)).collect(),
+            bad_lines,
+        })
+    }
+}
 
 fn too_large(max_bytes: u64) -> String {
     format!("it is larger than max_bytes ({max_bytes} bytes); raise max_bytes to build it")

@@ -168,6 +168,7 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             "{count} unreadable record(s) in the cache were ignored; their sources are rebuilt"
         ),
         Warning::SettingHasNoEffect { message } => message.clone(),
+        Warning::BadListLine { at, error } => format!("{at}: {error}; the line is skipped"),
         Warning::PatternMatchesNothing { key, pattern } => {
             // A pattern matches whole paths: a bare folder name matches
             // only a file of that name, the usual slip.

@@ -24,5 +24,6 @@ mod slips;
 mod snapshots;
 mod sources;
 mod trust;
+mod urls;
 mod watch;
 mod web;
