@@ -149,7 +149,7 @@ pub struct UrlList {
 }
 
 /// Requests in flight to one host, unless `per_host` says otherwise.
-pub const DEFAULT_PER_HOST: usize = 8;
+pub const DEFAULT_PER_HOST: usize = 16;
 
 /// The largest source downloaded, unless `max_bytes` says otherwise: far
 /// above any photo, far below what would fill a runner's disk.

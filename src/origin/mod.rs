@@ -48,8 +48,9 @@ const SOURCE_PATIENCE: Patience = Patience {
     retrying: Duration::from_secs(120),
 };
 
-/// Downloads in flight at once.
-const DOWNLOADS_IN_FLIGHT: usize = 16;
+/// Requests in flight at once: downloads from a bucket, or a list's
+/// requests (most of them revalidations, answered with a bodiless 304).
+const DOWNLOADS_IN_FLIGHT: usize = 32;
 
 /// The inode number of an object listed without a strong ETag.
 const NO_VALIDATOR: u64 = 0;
