@@ -135,7 +135,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 
-    /// Make no network request: sources in a bucket count as unchanged
+    /// Make no network request: sources in a bucket or a URL list count as unchanged
     /// where they are recorded (rendered from the cache of originals), and
     /// the shared cache is not used.
     #[arg(long)]
