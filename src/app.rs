@@ -206,6 +206,9 @@ fn observe(
         (None, Some(list)) if list.is_list() => {
             let survey = list.survey(&state, &db.validators(), &reporter.downloads());
             db.set_validators(&survey.validators)?;
+            for (rel, why) in &survey.asked {
+                reporter.fetched(rel, why);
+            }
             fetched = survey.fetched;
             let (file, bad) = list.bad_lines();
             warnings.extend(bad.iter().map(|b| Warning::BadListLine {
@@ -255,6 +258,16 @@ fn observe(
     if let Some(store) = &store {
         let remote = remote.as_ref().filter(|_| hash_new);
         fetched.extend(fetch_changed(store, changed, remote, reporter));
+        let mut in_order: Vec<_> = fetched.iter().collect();
+        in_order.sort_by(|a, b| a.0.cmp(b.0));
+        for (rel, result) in in_order {
+            let why = match (state.contains_key(rel), result) {
+                (_, Ok(Fetched { path: None, .. })) => "its content is known to the shared cache",
+                (false, _) => "new object",
+                (true, _) => "its listing changed (size, ETag or time)",
+            };
+            reporter.fetched(&config.source.join(rel), why);
+        }
     }
     let files = match &store {
         Some(_) => SourceFiles::Fetched(&fetched),

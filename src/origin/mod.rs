@@ -90,6 +90,9 @@ pub(crate) struct Survey {
     pub fetched: HashMap<PathBuf, Result<Fetched, String>>,
     /// The validators to keep for next time, by source identity.
     pub validators: HashMap<String, Validators>,
+    /// Each source asked for, with why and what the server answered, in
+    /// words (for `--explain`).
+    pub asked: Vec<(PathBuf, String)>,
 }
 
 /// The sources of one store or list, for one run.
@@ -245,6 +248,7 @@ impl Store {
             objects: Vec::new(),
             fetched: HashMap::new(),
             validators: HashMap::new(),
+            asked: Vec::new(),
         };
         let mut asked = Vec::new();
         for (index, rel) in urls.order.iter().enumerate() {
@@ -300,7 +304,23 @@ impl Store {
                 .collect(),
         );
         progress.finish();
+        let mut answers = answers;
+        answers.sort_by(|a, b| a.0.cmp(&b.0));
         for (rel, id, recorded, unknown, answer) in answers {
+            let why = match (&answer, recorded, survey.validators.contains_key(&id)) {
+                (_, None, _) => "new URL",
+                (_, Some(_), false) => "no validators recorded",
+                (Ok(Revalidated::Unchanged), _, _) => "revalidated: 304 Not Modified",
+                (Ok(Revalidated::Downloaded(..)), _, _) => "changed: the server sent a new body",
+                (Err(_), _, _) => "asked again, and it failed",
+            };
+            let expired = urls.list.max_age > Duration::ZERO && recorded.is_some();
+            let why = if expired {
+                format!("max_age expired; {why}")
+            } else {
+                why.to_string()
+            };
+            survey.asked.push((rel.clone(), why));
             match (answer, recorded) {
                 (Ok(Revalidated::Unchanged), Some(stat)) => {
                     if let Some(v) = survey.validators.get_mut(&id) {

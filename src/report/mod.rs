@@ -313,6 +313,14 @@ impl Reporter {
         self.event(|| Event::Removed(leftover(path)));
     }
 
+    /// Under `--explain`: why a source in a bucket or behind a URL was
+    /// asked for, and what the answer was.
+    pub fn fetched(&self, source: &Path, why: &str) {
+        if self.explains() {
+            self.line(&format!("fetch  {}  ({why})", source.display()));
+        }
+    }
+
     /// A source that could not be built.
     pub fn failed(&self, source: &Path, failure: &Failure) {
         self.error(&format!(

@@ -133,6 +133,8 @@ fn a_bucket_builds_incrementally_and_equals_a_clean_build() {
     cat.put("shoes/p1.jpg", 101);
     let (run, changed) = cat.build(&["--explain"], 0);
     assert_eq!(count(&changed, "built"), 2, "{}", run.stderr);
+    let why = format!("fetch  s3://{BUCKET}/catalogue/shoes/p1.jpg  (its listing changed");
+    assert!(run.stderr.contains(&why), "{}", run.stderr);
     assert_eq!(count(&changed, "sources_downloaded"), 1);
     cat.assert_equals_clean_build("a changed object");
 

@@ -286,7 +286,13 @@ fn urls_are_revalidated_and_only_changes_are_downloaded() {
     assert!(env.outputs() == clean_build_of(&photos), "first build");
 
     write_list(&env, &list("two"));
-    let (_, noop) = build(&env, &[], 0);
+    let (run, noop) = build(&env, &["--explain"], 0);
+    assert!(
+        run.stderr
+            .contains("fetch  127.0.0.1/img/a.jpg  (revalidated: 304 Not Modified)"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(count(&noop, "built"), 0);
     assert_eq!(count(&noop, "sources_downloaded"), 0);
     let log = origin.take_log();
