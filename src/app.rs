@@ -28,8 +28,8 @@ use crate::fingerprint::{
 use crate::fsutil;
 use crate::manifest;
 use crate::model::{
-    self, Fetched, Found, Hash, ObservedSource, OutputState, OutputStates, Recipes, RemoteMode,
-    SourceRecord, Stat, State,
+    self, Fetched, FetchedSources, Found, Hash, ObservedSource, OutputState, OutputStates, Recipes,
+    RemoteMode, SourceRecord, Stat, State,
 };
 use crate::origin::Store;
 use crate::owned;
@@ -179,43 +179,24 @@ fn observe(
     // and checking the outputs they list: overlap the two.
     let (found, recorded) = rayon::join(
         || find_sources(config, store.as_ref(), options.offline),
-        || -> Result<_> {
-            let mut warnings = Vec::new();
-            let db = match held {
-                _ if read_only => Db::snapshot(&config.cache, &mut warnings)?,
-                Some(lock) if lock.cache() == config.cache => Db::open_locked(lock, &mut warnings)?,
-                _ => Db::open(&config.cache, &mut warnings)?,
-            };
-            // Under the lock, and before any source's content is read: the
-            // racy rule compares modification times with this.
-            let now = if read_only {
-                None
-            } else {
-                fs_now(&config.cache).ok()
-            };
-            let state = db.load(&mut warnings);
-            let recipes = db.recipes();
-            let outputs = observe_outputs(&state, &config.root);
-            Ok((db, now, state, recipes, outputs, warnings))
-        },
+        || open_records(config, held, read_only),
     );
-    let (db, now, state, recipes, outputs, mut warnings) = recorded?;
+    let Records {
+        db,
+        now,
+        state,
+        recipes,
+        outputs,
+        mut warnings,
+    } = recorded?;
     let mut fetched = HashMap::new();
     let found = match (found, &store) {
         (Some(found), _) => found?,
         (None, Some(list)) if list.is_list() => {
-            let survey = list.survey(&state, &db.validators(), &reporter.downloads());
-            db.set_validators(&survey.validators)?;
-            for (rel, why) in &survey.asked {
-                reporter.fetched(rel, why);
-            }
-            fetched = survey.fetched;
-            let (file, bad) = list.bad_lines();
-            warnings.extend(bad.iter().map(|b| Warning::BadListLine {
-                at: format!("{}:{}", config.relative(file).display(), b.line),
-                error: b.error.clone(),
-            }));
-            scan::listed(config, survey.objects)
+            let (found, surveyed) =
+                survey_list(config, list, &db, &state, reporter, &mut warnings)?;
+            fetched = surveyed;
+            found
         }
         (None, _) => recorded_sources(config, &state),
     };
@@ -255,19 +236,10 @@ fn observe(
         hash_new: hash_new || store.is_some(),
         probe: mode != Mode::Build || reporter.explains(),
     };
-    if let Some(store) = &store {
+    if let Some(bucket) = store.as_ref().filter(|s| !s.is_list()) {
         let remote = remote.as_ref().filter(|_| hash_new);
-        fetched.extend(fetch_changed(store, changed, remote, reporter));
-        let mut in_order: Vec<_> = fetched.iter().collect();
-        in_order.sort_by(|a, b| a.0.cmp(b.0));
-        for (rel, result) in in_order {
-            let why = match (state.contains_key(rel), result) {
-                (_, Ok(Fetched { path: None, .. })) => "its content is known to the shared cache",
-                (false, _) => "new object",
-                (true, _) => "its listing changed (size, ETag or time)",
-            };
-            reporter.fetched(&config.source.join(rel), why);
-        }
+        fetched = fetch_changed(bucket, changed, remote, reporter);
+        explain_fetches(config, &fetched, &state, reporter);
     }
     let files = match &store {
         Some(_) => SourceFiles::Fetched(&fetched),
@@ -285,6 +257,84 @@ fn observe(
         remote,
         store,
     })
+}
+
+/// What the cache holds, read at the start of a run.
+struct Records {
+    db: Db,
+    /// The file-system clock, for the racy rule (`None` for a run that
+    /// writes nothing).
+    now: Option<i64>,
+    state: State,
+    recipes: Recipes,
+    outputs: OutputStates,
+    warnings: Vec<Warning>,
+}
+
+/// Open the record store (a private copy for a run that writes nothing),
+/// read every record, and check the outputs they list.
+fn open_records(config: &Config, held: Option<&RunLock>, read_only: bool) -> Result<Records> {
+    let mut warnings = Vec::new();
+    let db = match held {
+        _ if read_only => Db::snapshot(&config.cache, &mut warnings)?,
+        Some(lock) if lock.cache() == config.cache => Db::open_locked(lock, &mut warnings)?,
+        _ => Db::open(&config.cache, &mut warnings)?,
+    };
+    // Under the lock, and before any source's content is read: the racy
+    // rule compares modification times with this.
+    let now = if read_only {
+        None
+    } else {
+        fs_now(&config.cache).ok()
+    };
+    let state = db.load(&mut warnings);
+    let recipes = db.recipes();
+    let outputs = observe_outputs(&state, &config.root);
+    Ok(Records {
+        db,
+        now,
+        state,
+        recipes,
+        outputs,
+        warnings,
+    })
+}
+
+/// Ask for each URL of a list (see [`Store::survey`]), keeping the
+/// validators of the answers; the sources found, and what was downloaded.
+fn survey_list(
+    config: &Config,
+    list: &Store,
+    db: &Db,
+    state: &State,
+    reporter: &Reporter,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Scan, FetchedSources)> {
+    let survey = list.survey(state, &db.validators(), &reporter.downloads());
+    db.set_validators(&survey.validators)?;
+    for (rel, why) in &survey.asked {
+        reporter.fetched(rel, why);
+    }
+    let (file, bad) = list.bad_lines();
+    warnings.extend(bad.iter().map(|b| Warning::BadListLine {
+        at: format!("{}:{}", config.relative(file).display(), b.line),
+        error: b.error.clone(),
+    }));
+    Ok((scan::listed(config, survey.objects), survey.fetched))
+}
+
+/// Under `--explain`, why each object of a bucket was fetched.
+fn explain_fetches(config: &Config, fetched: &FetchedSources, state: &State, reporter: &Reporter) {
+    let mut in_order: Vec<_> = fetched.iter().collect();
+    in_order.sort_by(|a, b| a.0.cmp(b.0));
+    for (rel, result) in in_order {
+        let why = match (state.contains_key(rel), result) {
+            (_, Ok(Fetched { path: None, .. })) => "its content is known to the shared cache",
+            (false, _) => "new object",
+            (true, _) => "its listing changed (size, ETag or time)",
+        };
+        reporter.fetched(&config.source.join(rel), why);
+    }
 }
 
 /// The source store of a config whose `source` is a bucket; a read-only
@@ -360,7 +410,7 @@ fn fetch_changed(
     changed: Vec<(PathBuf, Stat)>,
     remote: Option<&Remote>,
     reporter: &Reporter,
-) -> HashMap<PathBuf, Result<Fetched, String>> {
+) -> FetchedSources {
     let names: HashMap<PathBuf, String> = changed
         .iter()
         .filter_map(|(rel, stat)| Some((rel.clone(), store.content_name(rel, stat)?)))

@@ -19,8 +19,8 @@ use crate::error::describe_io;
 use crate::fsutil::Folder;
 use crate::hash::hash_file;
 use crate::model::{
-    Fetched, Fingerprint, Found, Hash, ObservedSource, OutputRecord, OutputState, OutputStates,
-    Shape, SourceRecord, Stat, State, Unreadable,
+    FetchedSources, Fingerprint, Found, Hash, ObservedSource, OutputRecord, OutputState,
+    OutputStates, Shape, SourceRecord, Stat, State, Unreadable,
 };
 
 /// The racy-timestamp rule (git's racy-git.txt): a file modified at or after
@@ -58,7 +58,7 @@ pub(crate) enum SourceFiles<'a> {
     Folder(&'a Path),
     /// A store's sources, those to be read downloaded already: by relative
     /// path, the original's hash and file, or why it could not be had.
-    Fetched(&'a HashMap<PathBuf, Result<Fetched, String>>),
+    Fetched(&'a FetchedSources),
 }
 
 impl SourceFiles<'_> {

@@ -283,6 +283,10 @@ pub struct Fetched {
     pub path: Option<PathBuf>,
 }
 
+/// What was downloaded of a run's sources, by relative path: each one's
+/// original, or why it could not be had.
+pub type FetchedSources = std::collections::HashMap<PathBuf, Result<Fetched, String>>;
+
 /// One candidate source found on disk by the walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

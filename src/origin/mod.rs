@@ -31,7 +31,7 @@ use object_store::{ObjectMeta, ObjectStore};
 use crate::config::{RemoteLocation, SourceLocation, StoreSource, UrlList};
 use crate::fingerprint::HashProgress;
 use crate::fsutil::PathError;
-use crate::model::{Fetched, Hash, Stat, State, Validators};
+use crate::model::{Fetched, FetchedSources, Hash, Stat, State, Validators};
 use crate::remote::store::{self, Patience};
 
 pub(crate) use http::BadLine;
@@ -87,7 +87,7 @@ pub(crate) struct Survey {
     /// said (or `max_age` let us assume) it is unchanged.
     pub objects: Vec<(PathBuf, Stat)>,
     /// What was downloaded (or why it could not be).
-    pub fetched: HashMap<PathBuf, Result<Fetched, String>>,
+    pub fetched: FetchedSources,
     /// The validators to keep for next time, by source identity.
     pub validators: HashMap<String, Validators>,
     /// Each source asked for, with why and what the server answered, in
@@ -209,7 +209,7 @@ impl Store {
         &self,
         rels: Vec<PathBuf>,
         progress: &(dyn HashProgress + Sync),
-    ) -> HashMap<PathBuf, Result<Fetched, String>> {
+    ) -> FetchedSources {
         if rels.is_empty() {
             return HashMap::new();
         }

@@ -315,6 +315,19 @@ impl Remote {
     /// only if absent — unless `repair` says what is there is damaged.
     /// Returns at once; the upload runs in the background.
     pub(crate) fn upload(&self, key: Hash, entry: Entry, bytes: Vec<u8>, repair: Repair) {
+        let blob = self.object(&key::blob_name(&entry.digest().expect("made here")));
+        let name = self.object(&key::entry_name(&key));
+        self.put_in_background(vec![
+            (blob, bytes, repair.blob),
+            (name, entry.to_bytes(), repair.entry),
+        ]);
+    }
+
+    /// Write `puts` (each an object, its bytes, and whether to overwrite
+    /// what is there rather than put only if absent) one after the other,
+    /// in the background, if this run writes and the store still answers.
+    /// A worker waits here for a free upload slot.
+    fn put_in_background(&self, puts: Vec<(ObjectPath, Vec<u8>, bool)>) {
         if !self.writes || self.health.is_dead() {
             return;
         }
@@ -325,46 +338,35 @@ impl Remote {
             return;
         };
         let store = self.store.clone();
-        let blob = self.object(&key::blob_name(&entry.digest().expect("made here")));
-        let name = self.object(&key::entry_name(&key));
         let health = self.health.clone();
         let counts = self.counts.clone();
         self.runtime().spawn(async move {
             let _permit = permit;
-            let put = |path: ObjectPath, payload: Vec<u8>, overwrite: bool| {
-                let store = store.clone();
-                async move {
-                    let mode = if overwrite {
-                        PutMode::Overwrite
-                    } else {
-                        PutMode::Create
-                    };
-                    let options = PutOptions {
-                        mode,
-                        ..PutOptions::default()
-                    };
-                    match store
-                        .put_opts(&path, PutPayload::from(payload), options)
-                        .await
-                    {
-                        Ok(_) => Ok(true),
-                        // Another machine got there first with the same bytes.
-                        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-                        Err(e) => Err(e),
+            for (path, bytes, overwrite) in puts {
+                let mode = if overwrite {
+                    PutMode::Overwrite
+                } else {
+                    PutMode::Create
+                };
+                let options = PutOptions {
+                    mode,
+                    ..PutOptions::default()
+                };
+                match store
+                    .put_opts(&path, PutPayload::from(bytes), options)
+                    .await
+                {
+                    Ok(_) => {
+                        counts.uploaded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Another machine got there first with the same bytes.
+                    Err(object_store::Error::AlreadyExists { .. }) => {}
+                    Err(e) => {
+                        // An entry is written only after its blob.
+                        health.store_error(&e);
+                        return;
                     }
                 }
-            };
-            let result = async {
-                let blob_new = put(blob, bytes, repair.blob).await?;
-                let entry_new = put(name, entry.to_bytes(), repair.entry).await?;
-                Ok::<usize, object_store::Error>(usize::from(blob_new) + usize::from(entry_new))
-            }
-            .await;
-            match result {
-                Ok(n) => {
-                    counts.uploaded.fetch_add(n, Ordering::Relaxed);
-                }
-                Err(e) => health.store_error(&e),
             }
         });
     }
@@ -397,34 +399,8 @@ impl Remote {
     /// Keep, in the background and put-if-absent, that the source named
     /// `name` (see [`key::source_name`]) holds content `hash`.
     pub(crate) fn record_source(&self, name: &str, hash: &Hash) {
-        if !self.writes || self.health.is_dead() {
-            return;
-        }
-        let Ok(permit) = self
-            .runtime()
-            .block_on(self.uploads.clone().acquire_owned())
-        else {
-            return;
-        };
-        let store = self.store.clone();
         let path = self.object(name);
-        let payload = PutPayload::from(key::source_hash_bytes(hash));
-        let health = self.health.clone();
-        let counts = self.counts.clone();
-        self.runtime().spawn(async move {
-            let _permit = permit;
-            let options = PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
-            };
-            match store.put_opts(&path, payload, options).await {
-                Ok(_) => {
-                    counts.uploaded.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(object_store::Error::AlreadyExists { .. }) => {}
-                Err(e) => health.store_error(&e),
-            }
-        });
+        self.put_in_background(vec![(path, key::source_hash_bytes(hash), false)]);
     }
 
     /// Wait for uploads still in flight (at most `UPLOAD_GRACE`); after
