@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -175,15 +175,7 @@ impl Store {
         let Backend::Bucket(bucket) = &self.backend else {
             return Ok(Vec::new());
         };
-        let prefix = (!bucket.prefix.as_ref().is_empty()).then_some(&bucket.prefix);
-        let listed: Vec<_> = self.runtime.block_on(async {
-            let mut stream = bucket.store.list(prefix);
-            let mut all = Vec::new();
-            while let Some(meta) = stream.next().await {
-                all.push(meta.map_err(|e| bucket.describe(&e))?);
-            }
-            Ok::<_, String>(all)
-        })?;
+        let listed = self.runtime.block_on(bucket.list_all())?;
         Ok(listed
             .into_iter()
             .filter_map(|meta| Some((bucket.relative(&meta.location)?, stat_of(&meta))))
@@ -519,6 +511,39 @@ impl Bucket {
             env_credentials: opened.env_credentials,
             strong_url: matches!(location, RemoteLocation::S3 { .. }).then(|| settings.url.clone()),
         })
+    }
+
+    /// Every object under the prefix. A listing is pages of a thousand
+    /// keys, each asked for with the last one's token, one after the
+    /// other; so the top level is listed first, with `/` as delimiter, and
+    /// then each of its folders, several at once.
+    async fn list_all(&self) -> Result<Vec<ObjectMeta>, String> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let top = self
+            .store
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(|e| self.describe(&e))?;
+        let mut all = top.objects;
+        // A hidden folder holds no sources (see `relative`).
+        let shown = top
+            .common_prefixes
+            .into_iter()
+            .filter(|folder| !folder.filename().is_some_and(|name| name.starts_with('.')));
+        let folders: Vec<Vec<ObjectMeta>> = futures::stream::iter(shown)
+            .map(|folder| async move {
+                let mut stream = self.store.list(Some(&folder));
+                let mut objects = Vec::new();
+                while let Some(meta) = stream.next().await {
+                    objects.push(meta.map_err(|e| self.describe(&e))?);
+                }
+                Ok::<_, String>(objects)
+            })
+            .buffer_unordered(DOWNLOADS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        all.extend(folders.into_iter().flatten());
+        Ok(all)
     }
 
     /// The path of `key` relative to the prefix, unless it is hidden.

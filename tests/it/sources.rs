@@ -111,10 +111,14 @@ fn a_bucket_builds_incrementally_and_equals_a_clean_build() {
         cat.put(&format!("shoes/p{i}.jpg"), i);
     }
     cat.put("bags/tote.png", 40);
-    // Not under the prefix, and not an image: neither is a source.
+    // Not under the prefix, not an image, or hidden: none is a source.
     cat.server
         .put("elsewhere/x.jpg", &image_bytes("x.jpg", 50, 50, 1));
     cat.server.put("catalogue/notes.txt", b"not a photo");
+    // Hidden, as a walk would skip them.
+    let hidden = image_bytes("h.jpg", 50, 50, 2);
+    cat.server.put("catalogue/.drafts/h.jpg", &hidden);
+    cat.server.put("catalogue/shoes/.h.jpg", &hidden);
 
     let (_, first) = cat.build(&[], 0);
     assert_eq!(count(&first, "built"), 14);
