@@ -625,3 +625,32 @@ fn stat_of(meta: &ObjectMeta) -> Stat {
         ino,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(e_tag: Option<&str>, size: u64) -> ObjectMeta {
+        ObjectMeta {
+            location: ObjectPath::from("cat/a.jpg"),
+            last_modified: "2023-11-14T22:13:20.000000005Z".parse().unwrap(),
+            size,
+            e_tag: e_tag.map(str::to_string),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_listing_is_a_stat_that_changes_with_each_write() {
+        let one = stat_of(&meta(Some("\"abc\""), 10));
+        assert_eq!(one, stat_of(&meta(Some("\"abc\""), 10)), "stable");
+        assert_ne!(one.ino, NO_VALIDATOR);
+        assert_eq!(one.len, 10);
+        assert_eq!(one.mtime_ns, 1_700_000_000_000_000_005);
+        assert_ne!(one, stat_of(&meta(Some("\"abd\""), 10)), "another ETag");
+        assert_ne!(one, stat_of(&meta(Some("\"abc\""), 11)), "another size");
+        // Without a strong ETag there is no validator to name a write by.
+        assert_eq!(stat_of(&meta(Some("W/\"abc\""), 10)).ino, NO_VALIDATOR);
+        assert_eq!(stat_of(&meta(None, 10)).ino, NO_VALIDATOR);
+    }
+}
