@@ -620,12 +620,7 @@ pub(crate) fn build_once(
         owned_files: None,
     };
     let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
-    // A bucket's sources are named by its url, a list's by their names.
-    let source_prefix = match config.store.as_ref().map(|s| &s.location) {
-        Some(config::SourceLocation::List(_)) => PathBuf::new(),
-        Some(config::SourceLocation::Store(_)) => config.source.clone(),
-        None => config.relative(&config.source),
-    };
+    let source_prefix = source_prefix(config);
     let names = names_of(config, &source_prefix);
     let store = seen.store.take();
     let mut executor = Executor::new(config, stop, failure_context);
@@ -674,14 +669,29 @@ pub(crate) fn build_once(
     );
     apply(&plan, &executor, &commit, reporter)?;
     if let Some(store) = &store {
-        commit.counts.lock().unwrap().sources_downloaded = store.downloads();
-        if let Err(e) = store.trim() {
-            reporter.warn(&clean_failed(e));
-        }
+        finish_store(store, &commit, reporter);
     }
     let exit = commit.conclude(config, sweep, stop, mode)?;
     discard((observed, outputs, plan), options.process_ends);
     Ok(exit)
+}
+
+/// What messages put before a source's path: the source folder relative
+/// to the config folder; a bucket's url; nothing for a list's names.
+fn source_prefix(config: &Config) -> PathBuf {
+    match config.store.as_ref().map(|s| &s.location) {
+        Some(config::SourceLocation::List(_)) => PathBuf::new(),
+        Some(config::SourceLocation::Store(_)) => config.source.clone(),
+        None => config.relative(&config.source),
+    }
+}
+
+/// Count the originals downloaded, and bring their cache within its bound.
+fn finish_store(store: &Store, commit: &Commit, reporter: &Reporter) {
+    commit.counts.lock().unwrap().sources_downloaded = store.downloads();
+    if let Err(e) = store.trim() {
+        reporter.warn(&clean_failed(e));
+    }
 }
 
 /// How messages name this config's sources and variants.
