@@ -2,9 +2,12 @@
 """A no-op build over sources in a bucket against the same no-op over a
 local folder, interleaved.
 
-    python3 bench/bucket_noop.py --thumbgen target/release/thumbgen [--count 10000] [--rounds 5]
+    python3 bench/bucket_noop.py --thumbgen target/release/thumbgen [--count 10000] [--rounds 5] [--s3s-fs PATH]
 
-Starts `moto_server` on a free loopback port, puts `--count` small JPEGs
+Starts `moto_server` (or with `--s3s-fs` the Rust S3 server from
+`cargo install s3s-fs --features binary`: moto scans the whole bucket in
+Python for every listing request, which bounds a listing of thousands of
+keys) on a free loopback port, puts `--count` small JPEGs
 (the same bytes in a local folder), builds both once (one 64 px variant),
 then times, in rotating order, a no-op build of each: the bucket's is one
 listing and no download; the folder's is a walk. Prints medians, the ratio
@@ -46,6 +49,7 @@ def main():
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work", default="/tmp/thumbgen-bench-bucket")
+    ap.add_argument("--s3s-fs", help="path of an s3s-fs binary to use instead of moto")
     args = ap.parse_args()
     import boto3
 
@@ -53,8 +57,14 @@ def main():
     os.makedirs(args.work)
     binary, info = snapshot_binary(args.thumbgen, args.work)
     port = free_port()
-    server = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.s3s_fs:
+        root = os.path.join(args.work, "s3s-root")
+        os.makedirs(root)
+        command = [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port),
+                   "--access-key", "testing", "--secret-key", "testing", root]
+    else:
+        command = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 30
         while True:
@@ -113,8 +123,9 @@ def main():
     finally:
         server.kill()
     med = {n: statistics.median(w for w, _ in v) for n, v in results.items()}
-    print("\n%d sources, %d rounds, medians (thumbgen: %s)\n" % (
-        args.count, args.rounds, info["version"].splitlines()[0]))
+    print("\n%d sources on %s, %d rounds, medians (thumbgen: %s)\n" % (
+        args.count, "s3s-fs" if args.s3s_fs else "moto", args.rounds,
+        info["version"].splitlines()[0]))
     print("| scenario | wall | peak RSS |")
     print("|---|---|---|")
     for name, values in results.items():
