@@ -35,6 +35,7 @@ use crate::origin::Store;
 use crate::owned;
 use crate::plan::{self, Job, Plan, Settings};
 use crate::problem::Warning;
+use crate::publish::PublishOptions;
 use crate::reason::RemovalReason;
 use crate::record;
 use crate::remote::{self, Remote};
@@ -63,6 +64,8 @@ pub(crate) struct BuildOptions {
     pub shard: Option<Shard>,
     /// `--offline`: no network request.
     pub offline: bool,
+    /// `--publish`: publish after building, so.
+    pub publish: Option<PublishOptions>,
     /// The process ends when the build returns (`thumbgen build`): what
     /// it read is left for the OS to reclaim rather than freed piece by
     /// piece, and the store, once flushed, is not closed.
@@ -112,7 +115,45 @@ pub(crate) fn build(
     let config = load_config(options.config.as_deref())?;
     warn_no_effect(&config, reporter);
     let threads = options.jobs.filter(|&j| j > 0).unwrap_or(config.jobs);
-    pool(threads)?.install(|| build_once(&config, options, None, stop, reporter))
+    let built = pool(threads)?.install(|| build_once(&config, options, None, stop, reporter))?;
+    match options.publish {
+        Some(publish) if options.mode() == Mode::Build && built != Exit::Interrupted => {
+            let published = publish_recorded(&config, publish, reporter)?;
+            Ok(if built == Exit::Ok { published } else { built })
+        }
+        _ => Ok(built),
+    }
+}
+
+/// `thumbgen publish`, and the end of `build --publish`: the outputs the
+/// cache records (and the manifest) to the bucket of `[publish]`.
+pub(crate) fn publish_recorded(
+    config: &Config,
+    options: PublishOptions,
+    reporter: &Reporter,
+) -> Result<Exit> {
+    let Some(settings) = &config.publish else {
+        return Err(Error::Config(format!(
+            "{}: no [publish] table to publish to; add one (see the README's \"Publish\")",
+            config.file.display()
+        )));
+    };
+    let mut warnings = Vec::new();
+    let db = Db::open(&config.cache, &mut warnings)?;
+    let state = db.load(&mut warnings);
+    for w in &warnings {
+        reporter.warn(w);
+    }
+    let manifest = db.manifest().map(|(path, _)| config.resolve(&path));
+    drop(db);
+    crate::publish::publish(
+        config,
+        settings,
+        &state,
+        manifest.as_deref(),
+        options,
+        reporter,
+    )
 }
 
 /// Warn of the settings in `config` that change nothing (once per load).

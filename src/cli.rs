@@ -36,10 +36,30 @@ pub enum Command {
     Clean(CleanArgs),
     /// Write a starter .thumbgen.toml in this folder (or DIR).
     Init(InitArgs),
+    /// Upload the outputs (and the manifest) to the bucket of [publish]:
+    /// only what it lacks or holds in another version, then delete what
+    /// thumbgen published there before and no longer builds.
+    Publish(PublishArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `thumbgen man > thumbgen.1`.
     Man,
+}
+
+/// Flags of `thumbgen publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The config file and `--quiet`.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// List what would be uploaded and deleted, and why; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Delete even when more keys are no longer built than `max_deletes`.
+    #[arg(long)]
+    pub allow_deletes: bool,
 }
 
 /// Flags of `thumbgen clean`.
@@ -140,6 +160,16 @@ pub struct BuildArgs {
     /// the shared cache is not used.
     #[arg(long)]
     pub offline: bool,
+
+    /// Then publish the outputs to the bucket of [publish] (see `thumbgen
+    /// publish`).
+    #[arg(long, conflicts_with_all = ["shard", "check", "dry_run"])]
+    pub publish: bool,
+
+    /// With --publish: delete even when more keys are no longer built than
+    /// `max_deletes`.
+    #[arg(long, requires = "publish")]
+    pub allow_deletes: bool,
 
     /// Newline-delimited JSON on stdout, one object per action and a final
     /// summary. `--json=all` also lists outputs that were up to date.

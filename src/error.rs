@@ -114,6 +114,10 @@ pub enum Error {
     /// Anything else that stops the run, in words.
     #[error("{0}")]
     Fatal(String),
+    /// A publish that was asked for cannot reach or write its bucket; the
+    /// build before it stays recorded.
+    #[error("publish: {0}")]
+    Publish(String),
 }
 
 impl Error {
@@ -134,9 +138,13 @@ impl Error {
         }
     }
 
-    /// Every error that stops a run exits 2.
+    /// Every error that stops a run exits 2, except a publish that
+    /// failed, which exits 1 as a failed source does: the build is done.
     pub fn exit(&self) -> Exit {
-        Exit::Fatal
+        match self {
+            Error::Publish(_) => Exit::Failed,
+            _ => Exit::Fatal,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod owned;
 pub mod paths;
 pub mod plan;
 pub(crate) mod problem;
+pub(crate) mod publish;
 pub(crate) mod reason;
 pub(crate) mod record;
 pub(crate) mod remote;
@@ -65,7 +66,13 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 }),
                 shard: args.shard,
                 offline: args.offline,
-                process_ends: true,
+                publish: args.publish.then_some(publish::PublishOptions {
+                    dry_run: false,
+                    allow_deletes: args.allow_deletes,
+                }),
+                // A publish after the build opens the store again: the
+                // build must close it (and its lock) first.
+                process_ends: !args.publish,
             };
             let result = app::build(&options, stop, &reporter);
             (result, reporter, options.mode())
@@ -79,6 +86,18 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 debounce: std::time::Duration::from_millis(args.debounce),
             };
             let result = watch::watch(&options, stop, &reporter);
+            (result, reporter, Mode::Build)
+        }
+        Command::Publish(args) => {
+            let reporter = Reporter::new(args.common.quiet);
+            let options = publish::PublishOptions {
+                dry_run: args.dry_run,
+                allow_deletes: args.allow_deletes,
+            };
+            let result = app::load_config(args.common.config.as_deref()).and_then(|config| {
+                reporter.begin_run(&config.root);
+                app::publish_recorded(&config, options, &reporter)
+            });
             (result, reporter, Mode::Build)
         }
         Command::Clean(args) => {

@@ -69,6 +69,8 @@ pub struct Config {
     pub variants: Vec<Variant>,
     /// The shared cache (`[remote]`), if one is configured.
     pub remote: Option<RemoteSettings>,
+    /// Where `thumbgen publish` puts the output tree (`[publish]`).
+    pub publish: Option<PublishSettings>,
     /// What the manifest's `url`s start with (`url_prefix`).
     pub url_prefix: Option<String>,
     /// Settings that are accepted but change nothing, each said as
@@ -93,6 +95,36 @@ pub struct RemoteSettings {
     /// The configured mode (`--remote` and `THUMBGEN_REMOTE_MODE` override it).
     pub mode: RemoteMode,
 }
+
+/// A validated `[publish]` table: the bucket the output tree is served
+/// from, and the headers its objects get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishSettings {
+    /// The `url` as written, for messages.
+    pub url: String,
+    /// Where the objects go; their keys are the outputs' paths under
+    /// `output`, after the prefix.
+    pub location: RemoteLocation,
+    /// An S3-compatible endpoint.
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    pub region: Option<String>,
+    /// `Cache-Control` of outputs named by content (`hash_names`).
+    pub cache_control: String,
+    /// `Cache-Control` of every other object (and the manifest).
+    pub cache_control_plain: String,
+    /// More deletes than this, and none is done (`max_deletes`).
+    pub max_deletes: usize,
+    /// Whether the manifest is published too, after the outputs.
+    pub publish_manifest: bool,
+}
+
+/// `Cache-Control` of content-named outputs, unless `cache_control` says.
+pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of other objects, unless `cache_control_plain` says.
+pub const DEFAULT_CACHE_CONTROL_PLAIN: &str = "public, max-age=3600";
+/// The delete guard, unless `max_deletes` says.
+pub const DEFAULT_MAX_DELETES: usize = 256;
 
 /// Sources that are not files in a local folder: objects in a store
 /// (`source = "s3://bucket/prefix"`, or a `file://` folder read through
@@ -234,6 +266,7 @@ struct RawConfig {
     placeholder: Option<Spanned<OneOrMany>>,
     variants: Option<Spanned<Vec<Spanned<RawVariant>>>>,
     remote: Option<Spanned<RawRemote>>,
+    publish: Option<Spanned<RawPublish>>,
     source_endpoint: Option<Spanned<String>>,
     source_region: Option<Spanned<String>>,
     max_bytes: Option<Spanned<i64>>,
@@ -259,6 +292,18 @@ struct RawRemote {
     endpoint: Option<Spanned<String>>,
     region: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    url: Spanned<String>,
+    endpoint: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    cache_control: Option<String>,
+    cache_control_plain: Option<String>,
+    max_deletes: Option<Spanned<i64>>,
+    publish_manifest: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -350,8 +395,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         };
         let known = if table.is_some() {
             keys::of::<RawVariant>()
-        } else if toml_errors::in_remote_table(text, start) {
+        } else if toml_errors::in_table(text, start, "[remote]") {
             keys::of::<RawRemote>()
+        } else if toml_errors::in_table(text, start, "[publish]") {
+            keys::of::<RawPublish>()
         } else {
             keys::of::<RawConfig>()
         };
@@ -470,6 +517,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         Some(r) => Some(ctx.remote(r.get_ref(), &root)?),
         None => None,
     };
+    let publish = match &raw.publish {
+        Some(p) => Some(ctx.publish(p.get_ref(), &root)?),
+        None => None,
+    };
 
     Ok(Config {
         file: file.to_path_buf(),
@@ -493,6 +544,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         follow_links: raw.follow_links,
         variants,
         remote,
+        publish,
         url_prefix,
         placeholders,
         no_effect: no_effect(&raw, &ctx),
@@ -781,6 +833,32 @@ impl Ctx<'_> {
             max_age,
             keep_query: raw.keep_query.unwrap_or(false),
             per_host,
+        })
+    }
+
+    fn publish(&self, raw: &RawPublish, root: &Path) -> Result<PublishSettings> {
+        let location = self.location(&raw.url, "publish.url", root)?;
+        let endpoint = self.endpoint(raw.endpoint.as_ref(), "publish.endpoint", &location)?;
+        let max_deletes = match &raw.max_deletes {
+            Some(n) if *n.get_ref() >= 0 => *n.get_ref() as usize,
+            Some(n) => return Err(self.err(n, "publish.max_deletes", "must be 0 or more")),
+            None => DEFAULT_MAX_DELETES,
+        };
+        Ok(PublishSettings {
+            url: raw.url.get_ref().trim().to_string(),
+            location,
+            endpoint,
+            region: raw.region.as_ref().map(|r| r.get_ref().clone()),
+            cache_control: raw
+                .cache_control
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CACHE_CONTROL.into()),
+            cache_control_plain: raw
+                .cache_control_plain
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CACHE_CONTROL_PLAIN.into()),
+            max_deletes,
+            publish_manifest: raw.publish_manifest.unwrap_or(false),
         })
     }
 

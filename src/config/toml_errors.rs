@@ -21,7 +21,8 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
     }
     Some(match variant_index(text, line_start) {
         Some(i) => format!("variants[{i}].{name}"),
-        None if in_remote_table(text, line_start) => format!("remote.{name}"),
+        None if in_table(text, line_start, "[remote]") => format!("remote.{name}"),
+        None if in_table(text, line_start, "[publish]") => format!("publish.{name}"),
         None => name,
     })
 }
@@ -40,9 +41,10 @@ fn headers_before(text: &str, offset: usize) -> impl Iterator<Item = &str> {
         .filter(|line| line.starts_with('['))
 }
 
-/// Whether the byte `offset` of `text` falls in the `[remote]` table.
-pub(super) fn in_remote_table(text: &str, offset: usize) -> bool {
-    headers_before(text, offset).last() == Some("[remote]")
+/// Whether the byte `offset` of `text` falls in the table `header`
+/// (`"[remote]"`).
+pub(super) fn in_table(text: &str, offset: usize, header: &str) -> bool {
+    headers_before(text, offset).last() == Some(header)
 }
 
 /// Which `[[variants]]` table the byte `offset` falls in, if any.

@@ -555,6 +555,7 @@ fn error_kind(error: &Error) -> &'static str {
         Error::LockHeld { .. } => "lock_held",
         Error::Cache(_) => "cache",
         Error::Fatal(_) => "fatal",
+        Error::Publish(_) => "publish",
     }
 }
 

@@ -86,7 +86,9 @@ pub(crate) fn error(error: &Error, shown: &Shown) -> String {
             message,
         } => format!("cannot {verb} {}: {message}", shown.path(path)),
         Error::LockHeld { cache, holder } => crate::error::lock_held(holder, &shown.path(cache)),
-        Error::Config(_) | Error::Cache(_) | Error::Fatal(_) => error.to_string(),
+        Error::Config(_) | Error::Cache(_) | Error::Fatal(_) | Error::Publish(_) => {
+            error.to_string()
+        }
     }
 }
 

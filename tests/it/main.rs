@@ -19,6 +19,7 @@ mod golden;
 mod hardening;
 mod incremental;
 mod inputs;
+mod publish;
 mod remote;
 mod slips;
 mod snapshots;

@@ -94,8 +94,32 @@ impl S3Server {
         (status, body)
     }
 
+    /// The headers an object was stored with (`content-type`,
+    /// `cache-control`), read signed.
+    pub(crate) fn head(&self, key: &str) -> std::collections::BTreeMap<String, String> {
+        use object_store::{Attribute, GetOptions, ObjectStore};
+        let store = self.signed();
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        let got = runtime()
+            .block_on(store.get_opts(&key.into(), options))
+            .unwrap();
+        let mut headers = std::collections::BTreeMap::new();
+        for (name, attribute) in [
+            ("content-type", Attribute::ContentType),
+            ("cache-control", Attribute::CacheControl),
+        ] {
+            if let Some(value) = got.attributes.get(&attribute) {
+                headers.insert(name.to_string(), value.as_ref().to_string());
+            }
+        }
+        headers
+    }
+
     /// Every object name in the bucket, sorted.
-    fn keys(&self) -> Vec<String> {
+    pub(crate) fn keys(&self) -> Vec<String> {
         let (status, body) = self.http("GET", &format!("/{BUCKET}?list-type=2&max-keys=1000"), b"");
         assert_eq!(status, 200, "{body}");
         assert!(!body.contains("<IsTruncated>true"), "more than a page");
@@ -127,7 +151,7 @@ impl S3Server {
     }
 
     /// An object's bytes, read signed.
-    fn get(&self, key: &str) -> Vec<u8> {
+    pub(crate) fn get(&self, key: &str) -> Vec<u8> {
         use object_store::ObjectStore;
         let store = self.signed();
         runtime()
