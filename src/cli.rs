@@ -36,7 +36,7 @@ pub enum Command {
     Clean(CleanArgs),
     /// Write a starter .thumbgen.toml in this folder (or DIR).
     Init(InitArgs),
-    /// Upload the outputs (and the manifest) to the bucket of [publish]:
+    /// Upload the outputs (and the manifest) to the bucket of `[publish]`:
     /// only what it lacks or holds in another version, then delete what
     /// thumbgen published there before and no longer builds.
     Publish(PublishArgs),
@@ -161,7 +161,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Then publish the outputs to the bucket of [publish] (see `thumbgen
+    /// Then publish the outputs to the bucket of `[publish]` (see `thumbgen
     /// publish`).
     #[arg(long, conflicts_with_all = ["shard", "check", "dry_run"])]
     pub publish: bool,
