@@ -144,16 +144,14 @@ pub(crate) fn publish_recorded(
     for w in &warnings {
         reporter.warn(w);
     }
-    let manifest = db.manifest().map(|(path, _)| config.resolve(&path));
+    let manifest = db
+        .manifest()
+        .map(|(path, hash)| (config.resolve(&path), hash));
     drop(db);
-    crate::publish::publish(
-        config,
-        settings,
-        &state,
-        manifest.as_deref(),
-        options,
-        reporter,
-    )
+    let manifest = manifest
+        .as_ref()
+        .map(|(path, hash)| (path.as_path(), *hash));
+    crate::publish::publish(config, settings, &state, manifest, options, reporter)
 }
 
 /// Warn of the settings in `config` that change nothing (once per load).

@@ -23,7 +23,7 @@ use object_store::{Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutP
 
 use crate::config::{Config, PublishSettings, RemoteLocation};
 use crate::error::{Error, Exit, Result};
-use crate::model::{Format, State};
+use crate::model::{Format, Hash, State};
 use crate::remote::store::{self, Patience};
 use crate::report::Reporter;
 use plan::{plan, Published, PublishedObject, Wanted, PUBLISHED_VERSION};
@@ -61,13 +61,14 @@ struct Done {
     failed: usize,
 }
 
-/// Publish the outputs `state` records (and the manifest at `manifest`, if
-/// it is published) to the bucket of `settings`.
+/// Publish the outputs `state` records (and the manifest thumbgen
+/// recorded writing, `manifest`: its path and hash, if it is published) to
+/// the bucket of `settings`.
 pub(crate) fn publish(
     config: &Config,
     settings: &PublishSettings,
     state: &State,
-    manifest: Option<&Path>,
+    manifest: Option<(&Path, Hash)>,
     options: PublishOptions,
     reporter: &Reporter,
 ) -> Result<Exit> {
@@ -75,7 +76,7 @@ pub(crate) fn publish(
     let outputs = wanted_outputs(config, settings, state);
     let manifest = manifest
         .filter(|_| settings.publish_manifest)
-        .map(|path| wanted_manifest(config, settings, path))
+        .map(|(path, hash)| wanted_manifest(config, settings, path, hash))
         .transpose()?;
     let bucket = Bucket::open(settings)?;
     let mut published = bucket.read_record(settings)?;
@@ -174,10 +175,18 @@ fn wanted_outputs(config: &Config, settings: &PublishSettings, state: &State) ->
     wanted
 }
 
-/// The manifest at `path` as the object it is published as: its path
-/// under `output`, or its file name if it is elsewhere.
-fn wanted_manifest(config: &Config, settings: &PublishSettings, path: &Path) -> Result<Wanted> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+/// The manifest at `path`, whose bytes thumbgen recorded as hashing to
+/// `hash`, as the object it is published as: its path under `output`, or
+/// its file name if it is elsewhere.
+fn wanted_manifest(
+    config: &Config,
+    settings: &PublishSettings,
+    path: &Path,
+    hash: Hash,
+) -> Result<Wanted> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, &e))?
+        .len();
     let key = match path.strip_prefix(&config.output) {
         Ok(rel) => crate::paths::slash(rel),
         Err(_) => path
@@ -188,8 +197,8 @@ fn wanted_manifest(config: &Config, settings: &PublishSettings, path: &Path) -> 
     Ok(Wanted {
         key,
         file: path.to_path_buf(),
-        hash: crate::hash::hash_bytes(&bytes),
-        size: bytes.len() as u64,
+        hash,
+        size,
         content_type: "application/json",
         cache_control: settings.cache_control_plain.clone(),
     })

@@ -278,13 +278,7 @@ impl Remote {
     pub(crate) fn prefetch(&self, jobs: Vec<Vec<Option<Hash>>>) -> Prefetch {
         let slots: Arc<Vec<Slot>> = Arc::new(jobs.iter().map(|_| Slot::default()).collect());
         let ahead = Arc::new(Semaphore::new(JOBS_AHEAD));
-        let lookup = Lookup {
-            store: self.store.clone(),
-            prefix: self.prefix.clone(),
-            health: self.health.clone(),
-            counts: self.counts.clone(),
-            requests: self.requests.clone(),
-        };
+        let lookup = self.lookup();
         let filled = slots.clone();
         self.runtime().spawn(async move {
             futures::stream::iter(jobs.into_iter().enumerate())
@@ -375,13 +369,7 @@ impl Remote {
     /// [`key::source_name`]), several at a time; `None` for each one it
     /// does not have, or when it fails (then it is not asked again).
     pub(crate) fn source_hashes(&self, names: &[String]) -> Vec<Option<Hash>> {
-        let lookup = Lookup {
-            store: self.store.clone(),
-            prefix: self.prefix.clone(),
-            health: self.health.clone(),
-            counts: self.counts.clone(),
-            requests: self.requests.clone(),
-        };
+        let lookup = self.lookup();
         self.runtime().block_on(
             futures::stream::iter(names)
                 .map(|name| {
@@ -418,6 +406,17 @@ impl Remote {
                 "uploads did not finish within {} s",
                 UPLOAD_GRACE.as_secs()
             ));
+        }
+    }
+
+    /// What a lookup task needs, cloned from this run's store.
+    fn lookup(&self) -> Lookup {
+        Lookup {
+            store: self.store.clone(),
+            prefix: self.prefix.clone(),
+            health: self.health.clone(),
+            counts: self.counts.clone(),
+            requests: self.requests.clone(),
         }
     }
 
