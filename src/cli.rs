@@ -60,6 +60,11 @@ pub struct PublishArgs {
     /// Delete even when more keys are no longer built than `max_deletes`.
     #[arg(long)]
     pub allow_deletes: bool,
+
+    /// List the bucket and upload again what is missing or has another size
+    /// than was published.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Flags of `thumbgen clean`.

@@ -67,8 +67,8 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 shard: args.shard,
                 offline: args.offline,
                 publish: args.publish.then_some(publish::PublishOptions {
-                    dry_run: false,
                     allow_deletes: args.allow_deletes,
+                    ..publish::PublishOptions::default()
                 }),
                 // A publish after the build opens the store again: the
                 // build must close it (and its lock) first.
@@ -93,6 +93,7 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
             let options = publish::PublishOptions {
                 dry_run: args.dry_run,
                 allow_deletes: args.allow_deletes,
+                verify: args.verify,
             };
             let result = app::load_config(args.common.config.as_deref()).and_then(|config| {
                 reporter.begin_run(&config.root);

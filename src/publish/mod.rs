@@ -50,6 +50,9 @@ pub(crate) struct PublishOptions {
     pub dry_run: bool,
     /// Delete even more keys than `max_deletes`.
     pub allow_deletes: bool,
+    /// List the bucket and upload again what is missing from it or has
+    /// another size than was published (drift, damage).
+    pub verify: bool,
 }
 
 /// What one publish did.
@@ -80,6 +83,20 @@ pub(crate) fn publish(
         .transpose()?;
     let bucket = Bucket::open(settings)?;
     let mut published = bucket.read_record(settings)?;
+    if options.verify {
+        let drifted = bucket.drifted(&published)?;
+        for key in &drifted {
+            reporter.info(&format!(
+                "verify: {key} is missing or of another size in the bucket"
+            ));
+            published.objects.remove(key);
+        }
+        reporter.info(&format!(
+            "verified {} published objects: {} to upload again",
+            published.objects.len() + drifted.len(),
+            drifted.len()
+        ));
+    }
     let plan = plan(&outputs, manifest.as_ref(), &published);
     if options.dry_run {
         for &(index, why) in &plan.uploads {
@@ -288,6 +305,35 @@ impl Bucket {
                 self.describe(&e)
             ))),
         }
+    }
+
+    /// The keys the record says were published whose object the bucket
+    /// lacks, or holds with another size: one listing of the prefix.
+    fn drifted(&self, published: &Published) -> Result<Vec<String>> {
+        let listed = self.runtime.block_on(async {
+            let mut stream = self.store.list(Some(&self.prefix));
+            let mut sizes = std::collections::HashMap::new();
+            while let Some(meta) = stream.next().await {
+                let meta = meta?;
+                let key: Option<Vec<String>> = meta
+                    .location
+                    .prefix_match(&self.prefix)
+                    .map(|parts| parts.map(|p| p.as_ref().to_string()).collect());
+                if let Some(key) = key {
+                    sizes.insert(key.join("/"), meta.size);
+                }
+            }
+            Ok::<_, object_store::Error>(sizes)
+        });
+        let sizes = listed.map_err(|e| {
+            Error::Publish(format!("cannot list {}: {}", self.url, self.describe(&e)))
+        })?;
+        Ok(published
+            .objects
+            .iter()
+            .filter(|(key, object)| sizes.get(key.as_str()) != Some(&object.size))
+            .map(|(key, _)| key.clone())
+            .collect())
     }
 
     fn write_record(&self, published: &Published) -> Result<()> {

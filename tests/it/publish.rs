@@ -193,3 +193,34 @@ fn headers_follow_their_rules_and_a_fresh_runner_uploads_nothing() {
         "public, max-age=600"
     );
 }
+
+#[test]
+fn verify_repairs_a_deleted_and_a_truncated_object() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = project(&server, "");
+    env.add_image("a.jpg", 100, 80, 1);
+    env.add_image("b.jpg", 100, 80, 2);
+    run(&env, &["build", "--publish"], 0);
+    server.delete("cdn/thumb/a.jpg");
+    let whole = server.get("cdn/large/b.webp");
+    server.put("cdn/large/b.webp", &whole[..whole.len() / 2]);
+    let trusting = run(&env, &["publish"], 0);
+    assert_eq!(
+        published(&trusting),
+        [0, 5, 0],
+        "without --verify the record is trusted"
+    );
+
+    let verified = run(&env, &["publish", "--verify"], 0);
+    assert_eq!(published(&verified), [2, 3, 0], "{}", verified.stderr);
+    assert_eq!(
+        server.get("cdn/thumb/a.jpg"),
+        std::fs::read(env.out("thumb/a.jpg")).unwrap()
+    );
+    assert_eq!(
+        server.get("cdn/large/b.webp"),
+        std::fs::read(env.out("large/b.webp")).unwrap()
+    );
+}
