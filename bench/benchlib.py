@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -120,3 +121,23 @@ def same_tree(a, b):
     _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
     return not mismatch and not errors and all(
         same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, deadline=30):
+    """Wait until something listens on loopback `port` (a server just
+    started), at most `deadline` seconds."""
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError("nothing listens on port %d" % port)

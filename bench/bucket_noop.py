@@ -17,22 +17,15 @@ bucket / local, and peak RSS.
 import argparse
 import io
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import log, rmtree, snapshot_binary, timed, toml_str  # noqa: E402
+from benchlib import free_port, log, rmtree, snapshot_binary, toml_str, wait_for_port  # noqa: E402
 
 BUCKET = "bench-sources"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tiny_jpeg(i):
@@ -66,15 +59,7 @@ def main():
         command = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("moto_server did not start")
-                time.sleep(0.1)
+        wait_for_port(port)
         endpoint = "http://127.0.0.1:%d" % port
         env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                    AWS_REGION="us-east-1")

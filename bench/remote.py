@@ -35,28 +35,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import same_tree, timed  # noqa: E402
+from benchlib import free_port, same_tree, timed, wait_for_port  # noqa: E402
 from compare import V256, V640, V1280, write_config  # noqa: E402
 
 VARIANTS = [dict(V256, name="s"), dict(V640, name="m"), dict(V1280, name="l")]
 BUCKET = "bench"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("nothing listens on port %d" % port)
 
 
 def http(port, method, path):
@@ -143,14 +126,14 @@ def main():
         server = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
     moto = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(port)
+        wait_for_port(port)
         if not args.s3s_fs:
             http(port, "PUT", "/" + BUCKET)
         endpoint = port
         if args.latency_ms > 0:
             endpoint = free_port()
             delaying_proxy(endpoint, port, args.latency_ms / 1000)
-            wait_for(endpoint)
+            wait_for_port(endpoint)
         env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                    AWS_METADATA_ENDPOINT="http://127.0.0.1:%d" % free_port())
         s3 = ('url = "s3://%s/cache"\nendpoint = "http://127.0.0.1:%d"\n'

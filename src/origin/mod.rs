@@ -32,21 +32,11 @@ use crate::config::{RemoteLocation, SourceLocation, StoreSource, UrlList};
 use crate::fingerprint::HashProgress;
 use crate::fsutil::PathError;
 use crate::model::{Fetched, FetchedSources, Hash, Stat, State, Validators};
-use crate::remote::store::{self, Patience};
+use crate::remote::store;
 
 pub(crate) use http::BadLine;
 use originals::Originals;
 pub(crate) use originals::ORIGINALS_DIR;
-
-/// A source store is the build's input, not an optimisation: connections
-/// get a few seconds, a whole original a few minutes, and a failed request
-/// is tried again four times with exponential backoff and jitter.
-const SOURCE_PATIENCE: Patience = Patience {
-    connect: Duration::from_secs(5),
-    request: Duration::from_secs(300),
-    retries: 4,
-    retrying: Duration::from_secs(120),
-};
 
 /// Requests in flight at once: downloads from a bucket, or a list's
 /// requests (most of them revalidations, answered with a bodiless 304).
@@ -136,12 +126,7 @@ impl Store {
             SourceLocation::Store(location) => Backend::Bucket(Bucket::open(settings, location)?),
             SourceLocation::List(list) => Backend::Urls(Urls::open(list)?),
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("thumbgen-source")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start its client: {e}"))?;
+        let runtime = store::runtime("source")?;
         Ok(Store {
             backend,
             max_bytes: settings.max_bytes,
@@ -503,7 +488,7 @@ impl Bucket {
             location,
             settings.endpoint.as_deref(),
             settings.region.as_deref(),
-            SOURCE_PATIENCE,
+            store::PATIENT,
         )?;
         Ok(Bucket {
             store: opened.store,
@@ -586,7 +571,7 @@ impl Urls {
         })?;
         let (listed, bad_lines) = http::parse_list(&text, list.keep_query);
         Ok(Urls {
-            client: http::Client::new(list.per_host, SOURCE_PATIENCE.connect)?,
+            client: http::Client::new(list.per_host, store::PATIENT.connect)?,
             list: list.clone(),
             order: listed.iter().map(|l| l.rel.clone()).collect(),
             listed: listed.into_iter().map(|l| (l.rel.clone(), l)).collect(),

@@ -15,7 +15,7 @@ pub(crate) mod plan;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
@@ -24,7 +24,7 @@ use object_store::{Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutP
 use crate::config::{Config, PublishSettings, RemoteLocation};
 use crate::error::{Error, Exit, Result};
 use crate::model::{Format, Hash, State};
-use crate::remote::store::{self, Patience};
+use crate::remote::store;
 use crate::report::Reporter;
 use plan::{plan, Published, PublishedObject, Wanted, PUBLISHED_VERSION};
 
@@ -33,15 +33,6 @@ const RECORD_NAME: &str = ".thumbgen-published.json";
 
 /// Uploads in flight at once.
 const UPLOADS_IN_FLIGHT: usize = 16;
-
-/// A publish is asked for, not an optimisation: retried as a source store
-/// is, with time for a large object.
-const PATIENCE: Patience = Patience {
-    connect: Duration::from_secs(5),
-    request: Duration::from_secs(300),
-    retries: 4,
-    retrying: Duration::from_secs(120),
-};
 
 /// How a publish runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -253,15 +244,10 @@ impl Bucket {
             &settings.location,
             settings.endpoint.as_deref(),
             settings.region.as_deref(),
-            PATIENCE,
+            store::PATIENT,
         )
         .map_err(fail)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("thumbgen-publish")
-            .enable_all()
-            .build()
-            .map_err(|e| fail(format!("cannot start its client: {e}")))?;
+        let runtime = store::runtime("publish").map_err(fail)?;
         Ok(Bucket {
             store: opened.store,
             prefix: opened.prefix,
@@ -273,8 +259,7 @@ impl Bucket {
     }
 
     fn path(&self, key: &str) -> ObjectPath {
-        key.split('/')
-            .fold(self.prefix.clone(), |path, part| path.child(part))
+        store::object_path(&self.prefix, key)
     }
 
     fn describe(&self, error: &object_store::Error) -> String {

@@ -40,6 +40,7 @@ use crate::config::RemoteSettings;
 use crate::model::{Hash, RemoteMode};
 use crate::problem::Warning;
 pub(crate) use key::{action_key, Entry, Made};
+use store::object_path;
 
 /// Requests in flight at once (lookups and downloads together). Each takes
 /// a round trip of the store's latency, and an output needs two in a row:
@@ -182,12 +183,7 @@ impl Remote {
             })
         };
         let opened = store::open(settings).map_err(unavailable)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("thumbgen-remote")
-            .enable_all()
-            .build()
-            .map_err(|e| unavailable(format!("cannot start its client: {e}")))?;
+        let runtime = store::runtime("remote").map_err(unavailable)?;
         Ok(Remote::with_store(
             opened.store,
             opened.prefix,
@@ -433,11 +429,6 @@ impl Drop for Remote {
             runtime.shutdown_background();
         }
     }
-}
-
-fn object_path(prefix: &ObjectPath, name: &str) -> ObjectPath {
-    name.split('/')
-        .fold(prefix.clone(), |path, part| path.child(part))
 }
 
 /// What a lookup needs, cloned into each task.

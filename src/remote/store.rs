@@ -38,6 +38,34 @@ const CACHE_PATIENCE: Patience = Patience {
     retrying: Duration::from_secs(5),
 };
 
+/// A store the build cannot do without (its sources, or the bucket a
+/// publish was asked for), unlike the shared cache, which is an
+/// optimisation: connections get a few seconds, a whole object a few
+/// minutes, and a failed request is tried again four times.
+pub(crate) const PATIENT: Patience = Patience {
+    connect: Duration::from_secs(5),
+    request: Duration::from_secs(300),
+    retries: 4,
+    retrying: Duration::from_secs(120),
+};
+
+/// The small runtime that drives one store's requests beside the rayon
+/// pool, its threads named `thumbgen-{name}`; the error is in words.
+pub(crate) fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(format!("thumbgen-{name}"))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start its client: {e}"))
+}
+
+/// The object `name` (slash-separated) under `prefix`.
+pub(crate) fn object_path(prefix: &ObjectPath, name: &str) -> ObjectPath {
+    name.split('/')
+        .fold(prefix.clone(), |path, part| path.child(part))
+}
+
 /// An opened store and where under it thumbgen's objects live.
 pub(crate) struct Opened {
     pub(crate) store: Arc<dyn ObjectStore>,
