@@ -65,6 +65,11 @@ pub struct PublishArgs {
     /// than was published.
     #[arg(long)]
     pub verify: bool,
+
+    /// Newline-delimited JSON on stdout: one object per upload and delete,
+    /// and a final summary with the publish's counts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `thumbgen clean`.
@@ -167,8 +172,10 @@ pub struct BuildArgs {
     pub offline: bool,
 
     /// Then publish the outputs to the bucket of `[publish]` (see `thumbgen
-    /// publish`).
-    #[arg(long, conflicts_with_all = ["shard", "check", "dry_run"])]
+    /// publish`). With `--shard`, only this part's outputs go up, and
+    /// nothing is deleted: the assembling build publishes the manifest and
+    /// does the deletes.
+    #[arg(long, conflicts_with_all = ["check", "dry_run"])]
     pub publish: bool,
 
     /// With --publish: delete even when more keys are no longer built than

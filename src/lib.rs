@@ -68,12 +68,16 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
                 offline: args.offline,
                 publish: args.publish.then_some(publish::PublishOptions {
                     allow_deletes: args.allow_deletes,
+                    shard: args.shard,
                     ..publish::PublishOptions::default()
                 }),
                 // A publish after the build opens the store again: the
                 // build must close it (and its lock) first.
                 process_ends: !args.publish,
             };
+            if options.publish.is_some() {
+                reporter.hold_summary();
+            }
             let result = app::build(&options, stop, &reporter);
             (result, reporter, options.mode())
         }
@@ -89,17 +93,20 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
             (result, reporter, Mode::Build)
         }
         Command::Publish(args) => {
-            let reporter = Reporter::new(args.common.quiet);
+            let json = args.json.then_some(cli::JsonMode::Actions);
+            let reporter = Reporter::with_options(args.common.quiet, false, json);
+            reporter.hold_summary();
             let options = publish::PublishOptions {
                 dry_run: args.dry_run,
                 allow_deletes: args.allow_deletes,
                 verify: args.verify,
+                shard: None,
             };
             let result = app::load_config(args.common.config.as_deref()).and_then(|config| {
                 reporter.begin_run(&config.root);
                 app::publish_recorded(&config, options, &reporter)
             });
-            (result, reporter, Mode::Build)
+            (result, reporter, Mode::Publish)
         }
         Command::Clean(args) => {
             let reporter = Reporter::new(args.common.quiet);
@@ -131,8 +138,11 @@ pub fn run(cli: Cli, stop: &AtomicBool) -> Exit {
             return Exit::Ok;
         }
     };
-    result.unwrap_or_else(|e| {
+    let exit = result.unwrap_or_else(|e| {
         reporter.fatal(&e, mode);
         e.exit()
-    })
+    });
+    // A run that publishes ends with its summary event, counts and all.
+    reporter.release_summary(mode, exit);
+    exit
 }

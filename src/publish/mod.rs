@@ -25,11 +25,17 @@ use crate::config::{Config, PublishSettings, RemoteLocation};
 use crate::error::{Error, Exit, Result};
 use crate::model::{Format, Hash, State};
 use crate::remote::store;
-use crate::report::Reporter;
-use plan::{plan, Published, PublishedObject, Wanted, PUBLISHED_VERSION};
+use crate::report::{PublishedCounts, Reporter};
+use crate::shard::Shard;
+use plan::{plan, Published, PublishedObject, Wanted, Why, PUBLISHED_VERSION};
 
 /// The record of what was published, under the bucket's prefix.
 const RECORD_NAME: &str = ".thumbgen-published.json";
+
+/// The folder (under the prefix) of the records of shards' publishes,
+/// which the next whole publish takes into its record, then deletes: N
+/// jobs cannot write one object safely at once.
+const SHARD_RECORDS: &str = ".thumbgen-published.shards";
 
 /// Uploads in flight at once.
 const UPLOADS_IN_FLIGHT: usize = 16;
@@ -44,15 +50,9 @@ pub(crate) struct PublishOptions {
     /// List the bucket and upload again what is missing from it or has
     /// another size than was published (drift, damage).
     pub verify: bool,
-}
-
-/// What one publish did.
-#[derive(Debug, Default)]
-struct Done {
-    uploaded: usize,
-    bytes: u64,
-    deleted: usize,
-    failed: usize,
+    /// Publish only this part's outputs, and delete nothing (`build
+    /// --shard K/N --publish`).
+    pub shard: Option<Shard>,
 }
 
 /// Publish the outputs `state` records (and the manifest thumbgen
@@ -67,97 +67,153 @@ pub(crate) fn publish(
     reporter: &Reporter,
 ) -> Result<Exit> {
     let started = Instant::now();
-    let outputs = wanted_outputs(config, settings, state);
+    let outputs = wanted_outputs(config, settings, state, options.shard);
     let manifest = manifest
-        .filter(|_| settings.publish_manifest)
+        .filter(|_| settings.publish_manifest && options.shard.is_none())
         .map(|(path, hash)| wanted_manifest(config, settings, path, hash))
         .transpose()?;
     let bucket = Bucket::open(settings)?;
-    let mut published = bucket.read_record(settings)?;
+    let records = bucket.read_records(options.shard)?;
+    let mut published = records.view();
     if options.verify {
-        let drifted = bucket.drifted(&published)?;
-        for key in &drifted {
-            reporter.info(&format!(
-                "verify: {key} is missing or of another size in the bucket"
-            ));
-            published.objects.remove(key);
-        }
-        reporter.info(&format!(
-            "verified {} published objects: {} to upload again",
-            published.objects.len() + drifted.len(),
-            drifted.len()
-        ));
+        verify(&bucket, &mut published, reporter)?;
     }
-    let plan = plan(&outputs, manifest.as_ref(), &published);
+    let mut plan = plan(&outputs, manifest.as_ref(), &published);
+    if options.shard.is_some() {
+        // The assembling build, which sees the whole tree, deletes.
+        plan.deletes.clear();
+    }
+    let mut counts = PublishedCounts {
+        url: settings.url.clone(),
+        unchanged: plan.unchanged,
+        dry_run: options.dry_run,
+        ..PublishedCounts::default()
+    };
+    let uploads: Vec<(&Wanted, Why)> = plan
+        .uploads
+        .iter()
+        .map(|&(i, why)| (&outputs[i], why))
+        .chain(manifest.iter().zip(plan.manifest))
+        .collect();
+    let guarded = plan.deletes.len() > settings.max_deletes && !options.allow_deletes;
     if options.dry_run {
-        for &(index, why) in &plan.uploads {
-            reporter.info(&format!("upload {}  ({})", outputs[index].key, why.words()));
-        }
-        if let (Some(manifest), Some(why)) = (&manifest, plan.manifest) {
-            reporter.info(&format!("upload {}  ({})", manifest.key, why.words()));
+        for (wanted, why) in &uploads {
+            reporter.would_upload(&wanted.key, why.code(), wanted.size);
+            counts.uploaded += 1;
+            counts.bytes += wanted.size;
         }
         for key in &plan.deletes {
-            reporter.info(&format!("delete {key}  (no longer built)"));
+            reporter.would_delete(key);
         }
-        reporter.info(&format!(
-            "would upload {}, unchanged {}, would delete {} (nothing was changed)",
-            plan.uploads.len() + usize::from(plan.manifest.is_some()),
-            plan.unchanged,
-            plan.deletes.len()
-        ));
+        if guarded {
+            counts.held_back = plan.deletes.len();
+        } else {
+            counts.deleted = plan.deletes.len();
+        }
+        reporter.published(counts, started.elapsed().as_secs_f64());
         return Ok(Exit::Ok);
     }
-    let mut done = Done::default();
-    let uploads: Vec<&Wanted> = plan.uploads.iter().map(|&(i, _)| &outputs[i]).collect();
-    bucket.upload(&uploads, &mut published, &mut done, reporter);
-    bucket.write_record(&published)?;
-    if done.failed == 0 {
-        if let (Some(manifest), Some(_)) = (&manifest, plan.manifest) {
-            bucket.upload(&[manifest], &mut published, &mut done, reporter);
-            bucket.write_record(&published)?;
-        }
+    reporter.start_publishing(uploads.iter().map(|(w, _)| w.size).sum());
+    let (outputs_first, manifest_last) = uploads.split_at(plan.uploads.len());
+    bucket.upload(outputs_first, &mut published, &mut counts, reporter);
+    bucket.write_record(&records, &published)?;
+    if options.shard.is_none() {
+        // Their entries are in the record now.
+        bucket.delete_shard_records(&records.shard_records, reporter);
     }
-    let guarded = plan.deletes.len() > settings.max_deletes && !options.allow_deletes;
+    if counts.failed == 0 && !manifest_last.is_empty() {
+        bucket.upload(manifest_last, &mut published, &mut counts, reporter);
+        bucket.write_record(&records, &published)?;
+    }
     if guarded {
         reporter.error(&format!(
             "{} keys are no longer built, more than max_deletes ({}): none was deleted; run again with --allow-deletes to delete them",
             plan.deletes.len(),
             settings.max_deletes
         ));
-    } else if done.failed == 0 {
-        bucket.delete(&plan.deletes, &mut published, &mut done, reporter);
-        bucket.write_record(&published)?;
+        counts.held_back = plan.deletes.len();
+    } else if counts.failed == 0 && !plan.deletes.is_empty() {
+        bucket.delete(&plan.deletes, &mut published, &mut counts, reporter);
+        bucket.write_record(&records, &published)?;
     }
-    reporter.info(&format!(
-        "published to {}: uploaded {} ({}), unchanged {}, deleted {}{} · {:.2} s",
-        settings.url,
-        done.uploaded,
-        megabytes(done.bytes),
-        plan.unchanged,
-        done.deleted,
-        if done.failed > 0 {
-            format!(", failed {}", done.failed)
-        } else {
-            String::new()
-        },
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(if done.failed > 0 || guarded {
+    let failed = counts.failed > 0;
+    reporter.published(counts, started.elapsed().as_secs_f64());
+    Ok(if failed || guarded {
         Exit::Failed
     } else {
         Exit::Ok
     })
 }
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+/// `--verify`: forget what the bucket lacks or holds with another size,
+/// so that it is uploaded again.
+fn verify(bucket: &Bucket, published: &mut Published, reporter: &Reporter) -> Result<()> {
+    let drifted = bucket.drifted(published)?;
+    for key in &drifted {
+        reporter.info(&format!(
+            "verify: {key} is missing or of another size in the bucket"
+        ));
+        published.objects.remove(key);
+    }
+    reporter.info(&format!(
+        "verified {} published objects: {} to upload again",
+        published.objects.len() + drifted.len(),
+        drifted.len()
+    ));
+    Ok(())
+}
+
+/// The records a publish starts from.
+struct Records {
+    /// The record of the whole publishes (and of the shards' records it
+    /// took in).
+    main: Published,
+    /// The shard's own record, for a shard's publish.
+    own: Option<(String, Published)>,
+    /// The shards' records found beside the main one (a whole publish
+    /// takes them in, then deletes them), by name.
+    shard_records: Vec<String>,
+    /// Their entries.
+    from_shards: Published,
+}
+
+impl Records {
+    /// What the bucket holds, as far as thumbgen knows: the main record,
+    /// and what shards published since.
+    fn view(&self) -> Published {
+        let mut view = self.main.clone();
+        view.merge(&self.from_shards);
+        if let Some((_, own)) = &self.own {
+            view.merge(own);
+        }
+        view
+    }
+
+    /// The record this publish writes, now that the bucket holds
+    /// `published`: the whole record, or for a shard, its own entries
+    /// (those the main record does not already say); `None` if the bucket
+    /// already holds that record as it is.
+    fn to_write(&self, published: &Published) -> Option<(&str, Published)> {
+        let (name, record, read) = match &self.own {
+            None => (RECORD_NAME, published.clone(), &self.main),
+            Some((name, own)) => (name.as_str(), published.minus(&self.main), own),
+        };
+        let unchanged = record.objects == read.objects && self.shard_records.is_empty();
+        (!unchanged).then_some((name, record))
+    }
 }
 
 /// Every recorded output, as the object it is published as, by key.
-fn wanted_outputs(config: &Config, settings: &PublishSettings, state: &State) -> Vec<Wanted> {
+fn wanted_outputs(
+    config: &Config,
+    settings: &PublishSettings,
+    state: &State,
+    shard: Option<Shard>,
+) -> Vec<Wanted> {
     let mut wanted: Vec<Wanted> = state
-        .values()
-        .flat_map(|record| &record.outputs)
+        .iter()
+        .filter(|(rel, _)| shard.is_none_or(|shard| shard.contains(rel)))
+        .flat_map(|(_, record)| &record.outputs)
         .filter_map(|output| {
             let file = config.resolve(&output.path);
             let key = crate::paths::slash(file.strip_prefix(&config.output).ok()?);
@@ -266,11 +322,39 @@ impl Bucket {
         store::describe(error, self.env_credentials)
     }
 
-    /// The record of what was published; empty if there is none (or it is
-    /// not one this version reads: then everything is uploaded again, and
-    /// nothing deleted). A bucket that cannot be read fails the publish.
-    fn read_record(&self, settings: &PublishSettings) -> Result<Published> {
-        let path = self.path(RECORD_NAME);
+    /// The records a publish starts from: the main one, and a shard's own
+    /// (for `shard`) or else every shard's. A bucket that cannot be read
+    /// fails the publish.
+    fn read_records(&self, shard: Option<Shard>) -> Result<Records> {
+        let main = self.read_record(RECORD_NAME)?;
+        let mut records = Records {
+            main,
+            own: None,
+            shard_records: Vec::new(),
+            from_shards: Published::default(),
+        };
+        match shard {
+            Some(shard) => {
+                let name = format!("{SHARD_RECORDS}/{}-of-{}.json", shard.index, shard.count);
+                let own = self.read_record(&name)?;
+                records.own = Some((name, own));
+            }
+            None => {
+                records.shard_records = self.list_shard_records()?;
+                for name in &records.shard_records {
+                    let shard = self.read_record(name)?;
+                    records.from_shards.merge(&shard);
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// The record `name`; empty if there is none (or it is not one this
+    /// version reads: then everything is uploaded again, and nothing
+    /// deleted).
+    fn read_record(&self, name: &str) -> Result<Published> {
+        let path = self.path(name);
         let got = self.runtime.block_on(async {
             match self.store.get(&path).await {
                 Ok(got) => got.bytes().await.map(Some),
@@ -286,9 +370,46 @@ impl Bucket {
             Ok(None) => Ok(Published::default()),
             Err(e) => Err(Error::Publish(format!(
                 "cannot read {}: {}; the build is recorded, publish again when the bucket answers",
-                settings.url,
+                self.url,
                 self.describe(&e)
             ))),
+        }
+    }
+
+    /// The names of the shards' records (one listing of their folder,
+    /// which holds only them).
+    fn list_shard_records(&self) -> Result<Vec<String>> {
+        let folder = self.path(SHARD_RECORDS);
+        let listed = self.runtime.block_on(async {
+            let mut stream = self.store.list(Some(&folder));
+            let mut names = Vec::new();
+            while let Some(meta) = stream.next().await {
+                if let Some(name) = meta?.location.filename() {
+                    names.push(format!("{SHARD_RECORDS}/{name}"));
+                }
+            }
+            Ok::<_, object_store::Error>(names)
+        });
+        listed.map_err(|e| {
+            Error::Publish(format!(
+                "cannot list the shards' records in {}: {}",
+                self.url,
+                self.describe(&e)
+            ))
+        })
+    }
+
+    /// Delete the shards' records a whole publish took in. One left
+    /// behind is harmless (it says what the record says), so a failure
+    /// is only reported.
+    fn delete_shard_records(&self, names: &[String], reporter: &Reporter) {
+        for name in names {
+            if let Err(e) = self.runtime.block_on(self.store.delete(&self.path(name))) {
+                reporter.error(&format!(
+                    "cannot delete {name}, a shard's record already taken in: {}",
+                    self.describe(&e)
+                ));
+            }
         }
     }
 
@@ -321,15 +442,19 @@ impl Bucket {
             .collect())
     }
 
-    fn write_record(&self, published: &Published) -> Result<()> {
+    /// Write the record of what the bucket now holds, `published` (unless
+    /// it is already there as it is).
+    fn write_record(&self, records: &Records, published: &Published) -> Result<()> {
+        let Some((name, record)) = records.to_write(published) else {
+            return Ok(());
+        };
         let record = Published {
             v: PUBLISHED_VERSION,
-            objects: published.objects.clone(),
+            objects: record.objects,
         };
         let bytes = serde_json::to_vec(&record).expect("plain data serializes");
-        let path = self.path(RECORD_NAME);
         self.runtime
-            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .block_on(self.store.put(&self.path(name), PutPayload::from(bytes)))
             .map(|_| ())
             .map_err(|e| {
                 Error::Publish(format!(
@@ -344,30 +469,36 @@ impl Bucket {
     /// record each that went up.
     fn upload(
         &self,
-        objects: &[&Wanted],
+        objects: &[(&Wanted, Why)],
         published: &mut Published,
-        done: &mut Done,
+        counts: &mut PublishedCounts,
         reporter: &Reporter,
     ) {
         let results: Vec<(usize, std::result::Result<(), String>)> = self.runtime.block_on(
             futures::stream::iter(objects.iter().enumerate())
-                .map(|(index, wanted)| async move { (index, self.put(wanted).await) })
+                .map(|(index, (wanted, _))| async move { (index, self.put(wanted).await) })
                 .buffer_unordered(UPLOADS_IN_FLIGHT)
+                .inspect(|(index, result)| {
+                    if result.is_ok() {
+                        let (wanted, why) = objects[*index];
+                        reporter.uploaded(&wanted.key, why.code(), wanted.size);
+                    }
+                })
                 .collect(),
         );
         for (index, result) in results {
-            let wanted = objects[index];
+            let (wanted, _) = objects[index];
             match result {
                 Ok(()) => {
-                    done.uploaded += 1;
-                    done.bytes += wanted.size;
+                    counts.uploaded += 1;
+                    counts.bytes += wanted.size;
                     published
                         .objects
                         .insert(wanted.key.clone(), PublishedObject::of(wanted));
                 }
                 Err(error) => {
-                    done.failed += 1;
-                    reporter.error(&format!("cannot publish {}: {error}", wanted.key));
+                    counts.failed += 1;
+                    reporter.publish_failed(&wanted.key, "upload", error);
                 }
             }
         }
@@ -410,7 +541,7 @@ impl Bucket {
         &self,
         keys: &[String],
         published: &mut Published,
-        done: &mut Done,
+        counts: &mut PublishedCounts,
         reporter: &Reporter,
     ) {
         let results: Vec<(&String, std::result::Result<(), object_store::Error>)> =
@@ -423,12 +554,13 @@ impl Bucket {
         for (key, result) in results {
             match result {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
-                    done.deleted += 1;
+                    counts.deleted += 1;
                     published.objects.remove(key);
+                    reporter.deleted(key);
                 }
                 Err(e) => {
-                    done.failed += 1;
-                    reporter.error(&format!("cannot delete {key}: {}", self.describe(&e)));
+                    counts.failed += 1;
+                    reporter.publish_failed(key, "delete", self.describe(&e));
                 }
             }
         }

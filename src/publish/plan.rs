@@ -46,6 +46,28 @@ pub(crate) struct Published {
     pub objects: BTreeMap<String, PublishedObject>,
 }
 
+impl Published {
+    /// Take in `newer`'s entries (a shard's record): they replace these.
+    pub(crate) fn merge(&mut self, newer: &Published) {
+        for (key, object) in &newer.objects {
+            self.objects.insert(key.clone(), object.clone());
+        }
+    }
+
+    /// The entries that `base` does not already hold as they are.
+    pub(crate) fn minus(&self, base: &Published) -> Published {
+        Published {
+            v: self.v,
+            objects: self
+                .objects
+                .iter()
+                .filter(|(key, object)| base.objects.get(*key) != Some(object))
+                .map(|(key, object)| (key.clone(), object.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// The layout of [`Published`] this build reads and writes.
 pub(crate) const PUBLISHED_VERSION: u32 = 1;
 
@@ -83,12 +105,12 @@ pub(crate) enum Why {
 }
 
 impl Why {
-    /// In words, for `--dry-run` and `--explain`.
-    pub(crate) fn words(self) -> &'static str {
+    /// Its `--json` code (the report words it).
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Why::New => "new",
             Why::Changed => "changed",
-            Why::Headers => "its headers changed",
+            Why::Headers => "headers_changed",
         }
     }
 }
@@ -190,5 +212,37 @@ mod tests {
 
         let gone = plan(&[a], None, &published);
         assert_eq!(gone.deletes, ["manifest.json", "thumb/b.jpg"]);
+    }
+
+    #[test]
+    fn a_shards_record_holds_only_its_news_and_overrides_when_taken_in() {
+        let a = wanted("thumb/a.jpg", 1);
+        let b = wanted("thumb/b.jpg", 2);
+        let mut main = Published::default();
+        main.objects.insert(a.key.clone(), PublishedObject::of(&a));
+        main.objects.insert(b.key.clone(), PublishedObject::of(&b));
+
+        // The shard re-published b with new bytes, and a new c.
+        let newer_b = wanted("thumb/b.jpg", 3);
+        let c = wanted("thumb/c.jpg", 4);
+        let mut seen_by_shard = main.clone();
+        for w in [&newer_b, &c] {
+            seen_by_shard
+                .objects
+                .insert(w.key.clone(), PublishedObject::of(w));
+        }
+        let own = seen_by_shard.minus(&main);
+        assert_eq!(
+            own.objects.keys().collect::<Vec<_>>(),
+            ["thumb/b.jpg", "thumb/c.jpg"]
+        );
+
+        main.merge(&own);
+        assert_eq!(
+            main, seen_by_shard,
+            "taken in, the record says what the bucket holds"
+        );
+        let none = plan(&[a, newer_b, c], None, &main);
+        assert!(none.uploads.is_empty() && none.deletes.is_empty());
     }
 }

@@ -64,6 +64,28 @@ pub(super) enum Event<'a> {
     Warning { kind: &'static str, message: String },
     /// What ended the run (exit 2).
     Error { kind: &'static str, message: String },
+    /// An object a publish `--dry-run` would upload.
+    Upload {
+        key: &'a str,
+        reason: &'static str,
+        bytes: u64,
+    },
+    /// An object a publish `--dry-run` would delete.
+    Delete { key: &'a str },
+    /// An object now in the bucket.
+    Uploaded {
+        key: &'a str,
+        reason: &'static str,
+        bytes: u64,
+    },
+    /// An object deleted from the bucket.
+    Deleted { key: &'a str },
+    /// An object that could not be uploaded or deleted.
+    PublishFailed {
+        key: &'a str,
+        action: &'static str,
+        message: String,
+    },
     /// Always last, whatever ended the run.
     Summary(SummaryEvent),
 }
@@ -102,6 +124,30 @@ pub(super) struct SummaryEvent {
     pub(super) interrupted: bool,
     pub(super) duration_ms: u64,
     pub(super) exit_code: u8,
+    /// What a publish did (`thumbgen publish`, `build --publish`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) published: Option<PublishedCounts>,
+}
+
+/// The counts of a publish.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublishedCounts {
+    /// The bucket (`[publish] url`).
+    pub url: String,
+    /// Objects uploaded (or, under `--dry-run`, to upload).
+    pub uploaded: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Objects already published as they are.
+    pub unchanged: usize,
+    /// Objects deleted (or, under `--dry-run`, to delete).
+    pub deleted: usize,
+    /// Deletes not done: more than `max_deletes`.
+    pub held_back: usize,
+    /// Uploads and deletes that failed.
+    pub failed: usize,
+    /// Whether it was a `--dry-run`.
+    pub dry_run: bool,
 }
 
 /// One setting of a changed variant, old and new.

@@ -22,8 +22,8 @@ use crate::reason::RemovalReason;
 mod event;
 mod text;
 
-pub use event::JSON_VERSION;
 use event::{Event, SourceFailure, SummaryEvent};
+pub use event::{PublishedCounts, JSON_VERSION};
 
 /// How often a plain-text progress line is printed when stderr is not a
 /// terminal, so that CI logs show a long build is alive.
@@ -41,6 +41,8 @@ pub enum Mode {
     DryRun,
     /// `--check`: the plan, and exit 1 if there is work.
     Check,
+    /// `thumbgen publish`.
+    Publish,
 }
 
 /// Counts for the summary line: outputs, except `failed`, which counts
@@ -77,12 +79,27 @@ pub struct Reporter {
     /// How paths are shown: relative to the config folder once known.
     shown: Mutex<text::Shown>,
     progress: Mutex<Progress>,
+    /// The `summary` event of a run that publishes after it builds: held
+    /// back until the publish adds its counts, so that it stays last.
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    /// Whether the summary event waits for [`Reporter::release_summary`].
+    holding: bool,
+    /// The build's counts, once it summed up (or failed).
+    summary: Option<(Summary, Mode)>,
+    /// The publish's counts.
+    published: Option<PublishedCounts>,
 }
 
 struct Progress {
     bar: Option<ProgressBar>,
-    done: usize,
-    total: usize,
+    done: u64,
+    total: u64,
+    /// Whether `done` and `total` are bytes (a publish) or sources.
+    bytes: bool,
     /// What is counted: "sources built", "sources hashed".
     unit: &'static str,
     last_line: Instant,
@@ -114,9 +131,11 @@ impl Reporter {
                 bar: None,
                 done: 0,
                 total: 0,
+                bytes: false,
                 unit: "sources built",
                 last_line: now,
             }),
+            held: Mutex::new(Held::default()),
         }
     }
 
@@ -424,17 +443,27 @@ impl Reporter {
     }
 
     fn start_counting(&self, total: usize, unit: &'static str) {
+        self.start_progress(total as u64, false, unit, total >= BAR_MIN_SOURCES);
+    }
+
+    fn start_progress(&self, total: u64, bytes: bool, unit: &'static str, worth_a_bar: bool) {
         let mut progress = self.progress.lock().unwrap();
         progress.total = total;
         progress.done = 0;
+        progress.bytes = bytes;
         progress.unit = unit;
         progress.last_line = Instant::now();
-        if self.quiet || !self.tty || total < BAR_MIN_SOURCES {
+        if self.quiet || !self.tty || !worth_a_bar {
             return;
         }
-        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let counts = if bytes {
+            "{bytes}/{total_bytes}"
+        } else {
+            "{pos}/{len}"
+        };
         let template = format!(
-            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{eta}} left)"
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {counts} {unit} ({{eta}} left)"
         );
         bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -443,13 +472,26 @@ impl Reporter {
 
     /// One more source done.
     pub fn advance(&self) {
+        self.advance_by(1);
+    }
+
+    fn advance_by(&self, amount: u64) {
         let mut progress = self.progress.lock().unwrap();
-        progress.done += 1;
+        progress.done += amount;
         if let Some(bar) = &progress.bar {
-            bar.inc(1);
+            bar.inc(amount);
         } else if !self.quiet && progress.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             progress.last_line = Instant::now();
-            eprintln!("{}/{} {}", progress.done, progress.total, progress.unit);
+            if progress.bytes {
+                eprintln!(
+                    "{}/{} {}",
+                    megabytes(progress.done),
+                    megabytes(progress.total),
+                    progress.unit
+                );
+            } else {
+                eprintln!("{}/{} {}", progress.done, progress.total, progress.unit);
+            }
         }
     }
 
@@ -521,6 +563,16 @@ impl Reporter {
     /// The `summary` event: the same fields whatever ended the run (and
     /// the same `elapsed` as the summary line).
     fn summary_event(&self, summary: &Summary, mode: Mode, exit: Exit, elapsed: Duration) {
+        let published = {
+            let mut held = self.held.lock().unwrap();
+            if held.holding {
+                // The first summary is the build's (a later one is a
+                // fatal error's, whose counts are nothing).
+                held.summary.get_or_insert((*summary, mode));
+                return;
+            }
+            held.published.take()
+        };
         self.event(|| {
             Event::Summary(SummaryEvent {
                 mode: mode.code(),
@@ -535,9 +587,83 @@ impl Reporter {
                 interrupted: exit == Exit::Interrupted,
                 duration_ms: elapsed.as_millis() as u64,
                 exit_code: exit.code(),
+                published,
             })
         });
     }
+
+    /// Hold the `summary` event back until [`Reporter::release_summary`]:
+    /// a publish follows the run, and adds its counts to it.
+    pub fn hold_summary(&self) {
+        self.held.lock().unwrap().holding = true;
+    }
+
+    /// The held `summary` event, with the publish's counts and the run's
+    /// `exit`; `mode` if no build summed up before.
+    pub fn release_summary(&self, mode: Mode, exit: Exit) {
+        let summary = {
+            let mut held = self.held.lock().unwrap();
+            if !held.holding {
+                return;
+            }
+            held.holding = false;
+            held.summary.take()
+        };
+        let (summary, mode) = summary.unwrap_or((Summary::default(), mode));
+        let elapsed = self.started.lock().unwrap().elapsed();
+        self.summary_event(&summary, mode, exit, elapsed);
+    }
+
+    /// Start counting the bytes a publish uploads; a bar on a terminal.
+    pub fn start_publishing(&self, bytes: u64) {
+        self.start_progress(bytes, true, "published", bytes > 0);
+    }
+
+    /// An object a publish `--dry-run` would upload, and why (`reason`:
+    /// `new`, `changed`, `headers_changed`).
+    pub fn would_upload(&self, key: &str, reason: &'static str, bytes: u64) {
+        self.info(&format!("upload {key}  ({})", text::upload_reason(reason)));
+        self.event(|| Event::Upload { key, reason, bytes });
+    }
+
+    /// An object a publish `--dry-run` would delete.
+    pub fn would_delete(&self, key: &str) {
+        self.info(&format!("delete {key}  (no longer built)"));
+        self.event(|| Event::Delete { key });
+    }
+
+    /// An object now in the bucket.
+    pub fn uploaded(&self, key: &str, reason: &'static str, bytes: u64) {
+        self.advance_by(bytes);
+        self.event(|| Event::Uploaded { key, reason, bytes });
+    }
+
+    /// An object deleted from the bucket.
+    pub fn deleted(&self, key: &str) {
+        self.event(|| Event::Deleted { key });
+    }
+
+    /// An object that could not be uploaded (`action` "upload") or deleted
+    /// ("delete").
+    pub fn publish_failed(&self, key: &str, action: &'static str, message: String) {
+        self.error(&format!("cannot {action} {key}: {message}"));
+        self.event(|| Event::PublishFailed {
+            key,
+            action,
+            message,
+        });
+    }
+
+    /// A publish ended: its line, and its counts for the summary event.
+    pub fn published(&self, counts: PublishedCounts, secs: f64) {
+        self.finish();
+        self.info(&text::published(&counts, secs));
+        self.held.lock().unwrap().published = Some(counts);
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// Bytes a command exists to print (a completion script, a manual page),
@@ -566,6 +692,7 @@ impl Mode {
             Mode::Build => "build",
             Mode::DryRun => "dry_run",
             Mode::Check => "check",
+            Mode::Publish => "publish",
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::problem::{CacheDamage, Failure, Warning};
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::render::Leniency;
 
-use super::{Mode, Summary};
+use super::{Mode, PublishedCounts, Summary};
 
 /// Why an output is (re)built, as `--explain` prints it.
 pub(crate) fn reason(reason: &Reason, source_prefix: &Path) -> String {
@@ -295,7 +295,7 @@ fn cache_damage(damage: &CacheDamage) -> String {
 pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
     let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let (built, removed, failed) = match mode {
-        Mode::Build => ("built", "removed", "failed"),
+        Mode::Build | Mode::Publish => ("built", "removed", "failed"),
         Mode::DryRun | Mode::Check => ("would build", "would remove", "would fail"),
     };
     let mut extra = String::new();
@@ -324,6 +324,44 @@ pub(crate) fn summary(s: &Summary, mode: Mode, secs: f64) -> String {
         s.failed,
         plural(s.failed, "source", "sources"),
     )
+}
+
+/// Why an object is uploaded, in words, from its `--json` code.
+pub(crate) fn upload_reason(code: &str) -> &'static str {
+    match code {
+        "new" => "new",
+        "changed" => "changed",
+        _ => "its headers changed",
+    }
+}
+
+/// The last line of a publish.
+pub(crate) fn published(p: &PublishedCounts, secs: f64) -> String {
+    let mut line = if p.dry_run {
+        format!(
+            "would upload {} ({:.1} MB), unchanged {}, would delete {} (nothing was changed)",
+            p.uploaded,
+            p.bytes as f64 / 1e6,
+            p.unchanged,
+            p.deleted
+        )
+    } else {
+        format!(
+            "published to {}: uploaded {} ({:.1} MB), unchanged {}, deleted {}",
+            p.url,
+            p.uploaded,
+            p.bytes as f64 / 1e6,
+            p.unchanged,
+            p.deleted
+        )
+    };
+    if p.held_back > 0 {
+        line.push_str(&format!(", held back {}", p.held_back));
+    }
+    if p.failed > 0 {
+        line.push_str(&format!(", failed {}", p.failed));
+    }
+    format!("{line} · {secs:.2} s")
 }
 
 /// `--check`'s word on sources that fail whatever a build does.

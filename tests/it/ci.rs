@@ -207,6 +207,7 @@ fn the_readme_explains_every_kind_the_schema_allows() {
         ("failure_kind", "- Failure kinds:"),
         ("warning_kind", "- Warning kinds:"),
         ("error_kind", "- Error kinds:"),
+        ("upload_reason", "- Upload reasons:"),
     ] {
         let start = readme.find(bullet).unwrap_or_else(|| panic!("{bullet}"));
         let rest = &readme[start + bullet.len()..];

@@ -20,12 +20,27 @@ pub(crate) const BUCKET: &str = "thumbs";
 pub(crate) struct S3Server {
     child: Child,
     port: u16,
+    /// Where moto records requests, when it does.
+    _recording: Option<tempfile::TempDir>,
 }
 
 impl S3Server {
     /// Start one, or `None` (outside CI) if moto is not installed.
     pub(crate) fn start() -> Option<S3Server> {
         S3Server::start_with(&[])
+    }
+
+    /// Start one that records every request it is sent, for
+    /// [`S3Server::requests`].
+    pub(crate) fn start_recording() -> Option<S3Server> {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("requests");
+        let mut server = S3Server::start_with(&[
+            ("MOTO_ENABLE_RECORDING", "True"),
+            ("MOTO_RECORDER_FILEPATH", file.to_str().unwrap()),
+        ])?;
+        server._recording = Some(folder);
+        Some(server)
     }
 
     #[allow(clippy::print_stderr)] // says why it did not run, in the test log
@@ -46,14 +61,21 @@ impl S3Server {
             }
             Err(e) => panic!("moto_server is required on CI: {e}"),
         };
-        let server = S3Server { child, port };
+        let server = S3Server {
+            child,
+            port,
+            _recording: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "moto_server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
         // With authentication on, nothing is accepted, nor needs a bucket.
-        if env.is_empty() {
+        if !env
+            .iter()
+            .any(|(name, _)| *name == "INITIAL_NO_AUTH_ACTION_COUNT")
+        {
             let (status, body) = server.http("PUT", &format!("/{BUCKET}"), b"");
             assert_eq!(status, 200, "create bucket: {body}");
         }
@@ -92,6 +114,34 @@ impl S3Server {
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
         (status, body)
+    }
+
+    /// From now on, record the requests made (of a server started with
+    /// [`S3Server::start_recording`]), forgetting those before.
+    pub(crate) fn record_from_here(&self) {
+        let (status, body) = self.http("POST", "/moto-api/recorder/reset-recording", b"");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = self.http("POST", "/moto-api/recorder/start-recording", b"");
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The requests recorded since [`S3Server::record_from_here`]: method
+    /// and path with query, e.g. `("GET", "/thumbs?list-type=2&prefix=…")`.
+    pub(crate) fn requests(&self) -> Vec<(String, String)> {
+        let (status, body) = self.http("GET", "/moto-api/recorder/download-recording", b"");
+        assert_eq!(status, 200, "{body}");
+        body.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let request: serde_json::Value = serde_json::from_str(line).unwrap();
+                let url = request["url"].as_str().unwrap();
+                let path = url.splitn(4, '/').nth(3).unwrap_or("");
+                (
+                    request["method"].as_str().unwrap().to_string(),
+                    format!("/{path}"),
+                )
+            })
+            .collect()
     }
 
     /// The headers an object was stored with (`content-type`,
