@@ -55,7 +55,7 @@ def change_photos(images, share, round_index):
     from PIL import Image
     names = sorted(os.path.join(d, n) for d, _, ns in os.walk(images) for n in ns
                    if n.lower().endswith((".jpg", ".jpeg")))
-    picked = names[round_index % 7::max(1, int(1 / share))][:max(1, int(len(names) * share))]
+    picked = names[round_index % 7::max(1, int(1 / share))][:max(1, round(len(names) * share))]
     for path in picked:
         with Image.open(path) as im:
             im.load()
