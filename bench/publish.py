@@ -90,14 +90,16 @@ def main():
     os.environ.update(env)
     subprocess.run([binary, "build", "-q"], cwd=project, check=True)
     out = os.path.join(project, "out")
-    files = sum(len(f) for _, _, f in os.walk(out)) - 1  # the .thumbgen-owned marker
-    size = sum(os.path.getsize(os.path.join(d, n)) for d, _, fs in os.walk(out) for n in fs)
+    # The folders' .thumbgen-owned markers are not outputs, and not published.
+    paths = [os.path.join(d, n) for d, _, ns in os.walk(out) for n in ns if n != ".thumbgen-owned"]
+    files = len(paths)
+    size = sum(os.path.getsize(p) for p in paths)
     log("%d outputs, %.1f MB" % (files, size / 1e6))
     server = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tools = {
         "thumbgen": [binary, "publish", "-q"],
-        "aws": ["aws", "s3", "sync", "--only-show-errors", "--exclude", ".thumbgen-owned",
+        "aws": ["aws", "s3", "sync", "--only-show-errors", "--exclude", "*.thumbgen-owned",
                 out, "s3://%s/aws" % BUCKET],
     }
     results = {}

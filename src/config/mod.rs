@@ -117,6 +117,8 @@ pub struct PublishSettings {
     pub max_deletes: usize,
     /// Whether the manifest is published too, after the outputs.
     pub publish_manifest: bool,
+    /// Uploads (and deletes) in flight at once (`concurrency`).
+    pub concurrency: usize,
 }
 
 /// `Cache-Control` of content-named outputs, unless `cache_control` says.
@@ -125,6 +127,9 @@ pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 pub const DEFAULT_CACHE_CONTROL_PLAIN: &str = "public, max-age=3600";
 /// The delete guard, unless `max_deletes` says.
 pub const DEFAULT_MAX_DELETES: usize = 256;
+/// Uploads in flight at once, unless `[publish] concurrency` says: as many
+/// as `aws s3 sync` and `hugo deploy` make, a few more.
+pub const DEFAULT_PUBLISH_CONCURRENCY: usize = 16;
 
 /// Sources that are not files in a local folder: objects in a store
 /// (`source = "s3://bucket/prefix"`, or a `file://` folder read through
@@ -304,6 +309,7 @@ struct RawPublish {
     cache_control_plain: Option<String>,
     max_deletes: Option<Spanned<i64>>,
     publish_manifest: Option<bool>,
+    concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -844,6 +850,11 @@ impl Ctx<'_> {
             Some(n) => return Err(self.err(n, "publish.max_deletes", "must be 0 or more")),
             None => DEFAULT_MAX_DELETES,
         };
+        let concurrency = match &raw.concurrency {
+            Some(n) if (1..=256).contains(n.get_ref()) => *n.get_ref() as usize,
+            Some(n) => return Err(self.err(n, "publish.concurrency", "must be 1 to 256")),
+            None => DEFAULT_PUBLISH_CONCURRENCY,
+        };
         Ok(PublishSettings {
             url: raw.url.get_ref().trim().to_string(),
             location,
@@ -859,6 +870,7 @@ impl Ctx<'_> {
                 .unwrap_or_else(|| DEFAULT_CACHE_CONTROL_PLAIN.into()),
             max_deletes,
             publish_manifest: raw.publish_manifest.unwrap_or(false),
+            concurrency,
         })
     }
 

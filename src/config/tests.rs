@@ -411,6 +411,24 @@ fn decode_timeout_is_whole_seconds_of_at_least_one() {
 }
 
 #[test]
+fn publish_defaults_and_bounds() {
+    let table = "\n[publish]\nurl = \"s3://cdn/thumbs\"\n";
+    let c = parse_at(&format!("{GOOD}{table}")).unwrap();
+    let p = c.publish.unwrap();
+    assert_eq!(p.max_deletes, DEFAULT_MAX_DELETES);
+    assert_eq!(p.concurrency, DEFAULT_PUBLISH_CONCURRENCY);
+    assert!(!p.publish_manifest);
+    let c = parse_at(&format!("{GOOD}{table}concurrency = 4\nmax_deletes = 0\n")).unwrap();
+    let p = c.publish.unwrap();
+    assert_eq!((p.concurrency, p.max_deletes), (4, 0));
+    for bad in ["concurrency = 0", "concurrency = 1000", "max_deletes = -1"] {
+        let e = error_of(&format!("{GOOD}{table}{bad}\n"));
+        let key = bad.split(' ').next().unwrap();
+        assert!(e.contains(&format!("publish.{key}")), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn the_known_keys_are_the_parsed_ones() {
     // Read from the serde structs: a key added there is suggested too.
     let top = keys::of::<RawConfig>();

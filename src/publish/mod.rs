@@ -37,9 +37,6 @@ const RECORD_NAME: &str = ".thumbgen-published.json";
 /// jobs cannot write one object safely at once.
 const SHARD_RECORDS: &str = ".thumbgen-published.shards";
 
-/// Uploads in flight at once.
-const UPLOADS_IN_FLIGHT: usize = 16;
-
 /// How a publish runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PublishOptions {
@@ -287,6 +284,8 @@ struct Bucket {
     /// server in front of it decides them).
     headers: bool,
     url: String,
+    /// Requests in flight at once.
+    concurrency: usize,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -310,6 +309,7 @@ impl Bucket {
             env_credentials: opened.env_credentials,
             headers: matches!(settings.location, RemoteLocation::S3 { .. }),
             url: settings.url.clone(),
+            concurrency: settings.concurrency,
             runtime,
         })
     }
@@ -477,7 +477,7 @@ impl Bucket {
         let results: Vec<(usize, std::result::Result<(), String>)> = self.runtime.block_on(
             futures::stream::iter(objects.iter().enumerate())
                 .map(|(index, (wanted, _))| async move { (index, self.put(wanted).await) })
-                .buffer_unordered(UPLOADS_IN_FLIGHT)
+                .buffer_unordered(self.concurrency)
                 .inspect(|(index, result)| {
                     if result.is_ok() {
                         let (wanted, why) = objects[*index];
@@ -548,7 +548,7 @@ impl Bucket {
             self.runtime.block_on(
                 futures::stream::iter(keys)
                     .map(|key| async move { (key, self.store.delete(&self.path(key)).await) })
-                    .buffer_unordered(UPLOADS_IN_FLIGHT)
+                    .buffer_unordered(self.concurrency)
                     .collect(),
             );
         for (key, result) in results {

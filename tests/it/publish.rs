@@ -175,7 +175,7 @@ fn too_many_deletes_delete_nothing_unless_allowed() {
     let Some(server) = S3Server::start() else {
         return;
     };
-    let env = project(&server, "max_deletes = 2");
+    let env = project(&server, "max_deletes = 2\nconcurrency = 1");
     for i in 0..3 {
         env.add_image(&format!("p{i}.jpg"), 90, 70, i);
     }
