@@ -93,10 +93,12 @@ fn main() {
         versions("libwebp-sys")
     );
     println!(
-        "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}",
+        "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}, {}",
         versions("ravif"),
         versions("rav1e"),
-        versions("avif-serialize")
+        versions("avif-serialize"),
+        // Converts pixels in other RGB spaces to sRGB before the encode.
+        versions("moxcms")
     );
     println!("cargo:rustc-env=THUMBGEN_DECODER_AV1={}", versions("rav1d"));
     // The decoders of the other source formats (libheif-sys only takes

@@ -583,6 +583,6 @@ mod recipe_pins {
         "3e526602cbfcdd50 width=100 height=40 fit=contain format=png quality=80 background=#ffffff",
         "429025c14f973985 width=256 height=256 fit=cover format=jpeg quality=80 background=#ffffff position=attention",
         "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
-        "50f673e9d4f05af4 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8",
+        "7efa061d8e16b143 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8",
     ];
 }

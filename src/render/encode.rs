@@ -40,7 +40,7 @@ pub(super) fn encode_variant(
         Format::Webp => encode_webp(src, pixels, w, h, v)?,
         Format::Avif => {
             crate::codecs::note_av1_use();
-            encode_avif(pixels, w, h, src.px, v)?
+            encode_avif(src, pixels, w, h, v)?
         }
     };
     Ok(Rendered {
@@ -85,21 +85,73 @@ fn sharpen(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8>
 
 /// AVIF through ravif (rav1e), 8-bit 4:4:4 YCbCr as ravif writes it; one
 /// thread per output, since outputs are already encoded in parallel.
-/// ravif writes the colour as sRGB (nclx) and has no way to carry an ICC
-/// profile, so AVIF outputs have none (see the README).
+/// ravif tags the colour as sRGB (nclx) and has no way to carry an ICC
+/// profile, so pixels in another RGB space are converted to sRGB first:
+/// never pixels of one space tagged as another.
 fn encode_avif(
-    pixels: Vec<u8>,
+    src: &Source,
+    mut pixels: Vec<u8>,
     w: u32,
     h: u32,
-    px: Px,
     v: &Variant,
 ) -> Result<Vec<u8>, RenderError> {
+    let px = src.px;
+    if let Some(icc) = icc_for(src, px) {
+        to_srgb(&mut pixels, px, icc);
+    }
     let layout = match px {
         Px::Gray => thumbgen_avif::Pixels::Gray,
         Px::Rgb => thumbgen_avif::Pixels::Rgb,
         Px::Rgba => thumbgen_avif::Pixels::Rgba,
     };
     thumbgen_avif::encode(&pixels, (w, h), layout, v.quality, v.speed).map_err(encode_error("AVIF"))
+}
+
+/// Convert RGB(A) `pixels` described by the ICC profile `icc` to sRGB, in
+/// place. A profile that maps colours to themselves (an sRGB profile, as
+/// most photos carry) leaves the pixels exactly as they are; one that
+/// cannot be read leaves them too, as the other formats carry it unread.
+/// Grey pixels are left as they are.
+fn to_srgb(pixels: &mut Vec<u8>, px: Px, icc: &[u8]) {
+    use moxcms::{ColorProfile, Layout, TransformOptions};
+    let layout = match px {
+        Px::Rgb => Layout::Rgb,
+        Px::Rgba => Layout::Rgba,
+        Px::Gray => return,
+    };
+    let Ok(profile) = ColorProfile::new_from_slice(icc) else {
+        return;
+    };
+    let Ok(transform) = profile.create_transform_8bit(
+        layout,
+        &ColorProfile::new_srgb(),
+        layout,
+        TransformOptions::default(),
+    ) else {
+        return;
+    };
+    // Every 17th level on each axis: a profile that moves none of them by
+    // more than a level is sRGB for this purpose.
+    let levels: Vec<u8> = (0..=255).step_by(17).collect();
+    let channels = if px == Px::Rgba { 4 } else { 3 };
+    let mut probe = Vec::with_capacity(levels.len().pow(3) * channels);
+    for &r in &levels {
+        for &g in &levels {
+            for &b in &levels {
+                probe.extend_from_slice(&[r, g, b, 255][..channels]);
+            }
+        }
+    }
+    let mut mapped = vec![0; probe.len()];
+    if transform.transform(&probe, &mut mapped).is_err()
+        || probe.iter().zip(&mapped).all(|(a, b)| a.abs_diff(*b) <= 1)
+    {
+        return;
+    }
+    let mut converted = vec![0; pixels.len()];
+    if transform.transform(pixels, &mut converted).is_ok() {
+        *pixels = converted;
+    }
 }
 
 fn flatten(rgba: &[u8], bg: [u8; 3]) -> Vec<u8> {
@@ -399,6 +451,88 @@ mod tests {
         // No profile in, none out.
         let r = render_one("baseline.jpg", &variant(32, 32, Fit::Contain, Format::Webp));
         assert_eq!(output_icc(&r.bytes), None);
+    }
+
+    /// A 48×48 PNG of one `colour`, with the ICC profile `icc`.
+    fn uniform_png(colour: [u8; 3], icc: &[u8]) -> Vec<u8> {
+        let img = image::RgbaImage::from_pixel(
+            48,
+            48,
+            image::Rgba([colour[0], colour[1], colour[2], 255]),
+        );
+        let mut png = Vec::new();
+        img.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        reencode_png_with_icc(&png, icc)
+    }
+
+    /// The middle pixel of an AVIF output, read by thumbgen's own decoder.
+    fn avif_centre(r: &crate::render::Rendered) -> [u8; 3] {
+        let decoded = crate::render::avif::decode(&r.bytes, &LIMITS).unwrap();
+        let channels = decoded.px.channels();
+        let at = ((decoded.height / 2 * decoded.width + decoded.width / 2) as usize) * channels;
+        [
+            decoded.pixels[at],
+            decoded.pixels[at + 1],
+            decoded.pixels[at + 2],
+        ]
+    }
+
+    #[test]
+    fn avif_outputs_of_other_rgb_spaces_are_converted_to_srgb() {
+        use moxcms::{ColorProfile, Layout, TransformOptions};
+        let colour = [200, 60, 40];
+        let v = variant(32, 32, Fit::Contain, Format::Avif);
+        for (name, profile) in [
+            ("Display P3", ColorProfile::new_display_p3()),
+            ("Adobe RGB", ColorProfile::new_adobe_rgb()),
+        ] {
+            let icc = profile.encode().unwrap();
+            let png = uniform_png(colour, &icc);
+            let r = render_all(&png, &[0], std::slice::from_ref(&v), &LIMITS)
+                .unwrap()
+                .0
+                .remove(0);
+            let mut want = [0u8; 3];
+            profile
+                .create_transform_8bit(
+                    Layout::Rgb,
+                    &ColorProfile::new_srgb(),
+                    Layout::Rgb,
+                    TransformOptions::default(),
+                )
+                .unwrap()
+                .transform(&colour, &mut want)
+                .unwrap();
+            assert!(
+                !near(&want, &colour, 10),
+                "{name}: the colour must move in sRGB for this test to mean anything"
+            );
+            let got = avif_centre(&r);
+            assert!(near(&got, &want, 3), "{name}: {got:?}, want sRGB {want:?}");
+        }
+
+        // An sRGB profile changes no pixel: the same bytes as without one.
+        let srgb = ColorProfile::new_srgb().encode().unwrap();
+        let tagged = render_all(
+            &uniform_png(colour, &srgb),
+            &[0],
+            std::slice::from_ref(&v),
+            &LIMITS,
+        )
+        .unwrap()
+        .0
+        .remove(0);
+        assert!(near(&avif_centre(&tagged), &colour, 3));
+        let mut plain = Vec::new();
+        image::RgbImage::from_pixel(48, 48, image::Rgb(colour))
+            .write_to(&mut Cursor::new(&mut plain), ImageFormat::Png)
+            .unwrap();
+        let untagged = render_all(&plain, &[0], std::slice::from_ref(&v), &LIMITS)
+            .unwrap()
+            .0
+            .remove(0);
+        assert_eq!(tagged.bytes, untagged.bytes);
     }
 
     fn reencode_png_with_icc(png: &[u8], icc: &[u8]) -> Vec<u8> {
