@@ -113,7 +113,7 @@ fn encode_avif(
 /// cannot be read leaves them too, as the other formats carry it unread.
 /// Grey pixels are left as they are.
 fn to_srgb(pixels: &mut Vec<u8>, px: Px, icc: &[u8]) {
-    use moxcms::{ColorProfile, Layout, TransformOptions};
+    use moxcms::{ColorProfile, Layout, RenderingIntent, TransformOptions};
     let layout = match px {
         Px::Rgb => Layout::Rgb,
         Px::Rgba => Layout::Rgba,
@@ -122,12 +122,14 @@ fn to_srgb(pixels: &mut Vec<u8>, px: Px, icc: &[u8]) {
     let Ok(profile) = ColorProfile::new_from_slice(icc) else {
         return;
     };
-    let Ok(transform) = profile.create_transform_8bit(
-        layout,
-        &ColorProfile::new_srgb(),
-        layout,
-        TransformOptions::default(),
-    ) else {
+    // Relative colorimetric, as browsers convert images with a profile.
+    let options = TransformOptions {
+        rendering_intent: RenderingIntent::RelativeColorimetric,
+        ..TransformOptions::default()
+    };
+    let Ok(transform) =
+        profile.create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, options)
+    else {
         return;
     };
     // Every 17th level on each axis: a profile that moves none of them by
@@ -480,7 +482,7 @@ mod tests {
 
     #[test]
     fn avif_outputs_of_other_rgb_spaces_are_converted_to_srgb() {
-        use moxcms::{ColorProfile, Layout, TransformOptions};
+        use moxcms::{ColorProfile, Layout, RenderingIntent, TransformOptions};
         let colour = [200, 60, 40];
         let v = variant(32, 32, Fit::Contain, Format::Avif);
         for (name, profile) in [
@@ -499,7 +501,10 @@ mod tests {
                     Layout::Rgb,
                     &ColorProfile::new_srgb(),
                     Layout::Rgb,
-                    TransformOptions::default(),
+                    TransformOptions {
+                        rendering_intent: RenderingIntent::RelativeColorimetric,
+                        ..TransformOptions::default()
+                    },
                 )
                 .unwrap()
                 .transform(&colour, &mut want)
