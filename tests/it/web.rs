@@ -346,3 +346,90 @@ for path in sys.argv[1:]:
     assert_eq!(&rows[2][..2], [64, 48]);
     assert!(rows[2][5] < 255, "alpha kept: {:?}", rows[2]);
 }
+
+/// A photo in a wide-gamut profile: its AVIF output (which can only be
+/// tagged sRGB) shows the colours its WebP output shows through a
+/// colour-managed decode (Pillow's ImageCms), not the raw numbers.
+#[test]
+fn a_wide_gamut_photo_keeps_its_colours_in_avif() {
+    let env = Env::new(
+        "[[variants]]\nname = \"a\"\nwidth = 48\nformat = \"avif\"\nquality = 90\n[[variants]]\nname = \"w\"\nwidth = 48\nformat = \"webp\"\nquality = 100\n",
+    );
+    for (name, profile) in [
+        ("p3.png", moxcms::ColorProfile::new_display_p3()),
+        ("adobe.png", moxcms::ColorProfile::new_adobe_rgb()),
+    ] {
+        let mut png = Vec::new();
+        let mut encoder = image::codecs::png::PngEncoder::new(&mut png);
+        image::ImageEncoder::set_icc_profile(&mut encoder, profile.encode().unwrap()).unwrap();
+        // Four patches of saturated and middling colours.
+        let img = RgbImage::from_fn(96, 96, |x, y| match (x < 48, y < 48) {
+            (true, true) => Rgb([220, 40, 30]),
+            (false, true) => Rgb([40, 190, 60]),
+            (true, false) => Rgb([30, 60, 200]),
+            (false, false) => Rgb([150, 120, 90]),
+        });
+        image::ImageEncoder::write_image(
+            encoder,
+            img.as_raw(),
+            96,
+            96,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+        std::fs::write(env.src(name), png).unwrap();
+    }
+    env.build(&[], 0);
+    let script = r#"
+import io, sys
+from PIL import Image, ImageCms, features
+if not features.check("avif"):
+    print("no-avif"); sys.exit(0)
+srgb = ImageCms.createProfile("sRGB")
+for avif, webp in zip(sys.argv[1::2], sys.argv[2::2]):
+    w = Image.open(webp); w.load()
+    managed = ImageCms.profileToProfile(w.convert("RGB"), ImageCms.ImageCmsProfile(io.BytesIO(w.info["icc_profile"])), srgb,
+                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    a = Image.open(avif).convert("RGB")
+    for x, y in ((12, 12), (36, 12), (12, 36), (36, 36)):
+        print(*a.getpixel((x, y)), *managed.getpixel((x, y)), *w.convert("RGB").getpixel((x, y)))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args([
+            env.out("a/p3.avif"),
+            env.out("w/p3.webp"),
+            env.out("a/adobe.avif"),
+            env.out("w/adobe.webp"),
+        ])
+        .output();
+    let stdout = match &out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => panic!("{}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => String::new(),
+    };
+    if stdout.is_empty() || stdout.starts_with("no-avif") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs Pillow with AVIF to check AVIF outputs: pip install pillow"
+        );
+        return;
+    }
+    let mut moved = 0;
+    for line in stdout.lines() {
+        let n: Vec<i64> = line.split(' ').map(|v| v.parse().unwrap()).collect();
+        let (avif, managed, raw) = (&n[0..3], &n[3..6], &n[6..9]);
+        for c in 0..3 {
+            assert!(
+                (avif[c] - managed[c]).abs() <= 5,
+                "AVIF {avif:?} against the colour-managed WebP {managed:?}"
+            );
+        }
+        moved += usize::from((0..3).any(|c| (raw[c] - managed[c]).abs() > 8));
+    }
+    assert!(
+        moved >= 4,
+        "the profiles must move colours for this to test anything"
+    );
+}
