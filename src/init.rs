@@ -44,6 +44,7 @@ widths = [320, 640, 1280]
 formats = ["avif", "webp", "jpeg"]
 # sizes = "(min-width: 800px) 50vw, 100vw"   # the <picture>'s sizes; default 100vw
 # sharpen = 0.5                # unsharp mask after the downscale
+# blur = 8                     # Gaussian blur after the downscale (backgrounds)
 "#
     )
 }

@@ -139,6 +139,9 @@ pub struct Variant {
     pub speed: u8,
     /// Unsharp-mask sigma after the downscale, in thousandths (0: off).
     pub sharpen_milli: u16,
+    /// Gaussian blur sigma after the downscale (and any sharpening), in
+    /// thousandths (0: off).
+    pub blur_milli: u16,
     /// RGB that transparent pixels are flattened onto when the format has no alpha.
     pub background: [u8; 3],
     /// Outputs named by their content (`red.3f9a1c2b.jpg`).
@@ -229,6 +232,7 @@ impl Variant {
             },
             speed: if avif { DEFAULT_AVIF_SPEED } else { 0 },
             sharpen_milli: 0,
+            blur_milli: 0,
             background: DEFAULT_BACKGROUND,
             hash_names: false,
             smaller: None,
@@ -291,6 +295,13 @@ impl Variant {
                 "sharpen",
                 format!("{}", f64::from(self.sharpen_milli) / 1000.0),
                 self.sharpen_milli.to_le_bytes().to_vec(),
+            ));
+        }
+        if self.blur_milli > 0 {
+            fields.push(RecipeField::later(
+                "blur",
+                format!("{}", f64::from(self.blur_milli) / 1000.0),
+                self.blur_milli.to_le_bytes().to_vec(),
             ));
         }
         fields

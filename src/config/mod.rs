@@ -326,6 +326,7 @@ struct RawVariant {
     quality: Option<Spanned<i64>>,
     speed: Option<Spanned<i64>>,
     sharpen: Option<Spanned<f64>>,
+    blur: Option<Spanned<f64>>,
     background: Option<Spanned<String>>,
     hash_names: Option<bool>,
     sizes: Option<Spanned<String>>,
@@ -960,7 +961,8 @@ impl Ctx<'_> {
         };
         let quality = self.variant_quality(raw, &formats, &key)?;
         let speed = self.variant_speed(raw, &formats, &key)?;
-        let sharpen_milli = self.variant_sharpen(raw, &key)?;
+        let sharpen_milli = self.variant_sigma(raw.sharpen.as_ref(), &key("sharpen"), 10.0)?;
+        let blur_milli = self.variant_sigma(raw.blur.as_ref(), &key("blur"), 50.0)?;
         let background = match &raw.background {
             Some(b) => self.color(b, &key("background"))?,
             None => background,
@@ -996,6 +998,7 @@ impl Ctx<'_> {
                     quality,
                     speed: if format == Format::Avif { speed } else { 0 },
                     sharpen_milli,
+                    blur_milli,
                     background,
                     hash_names: raw.hash_names.unwrap_or(hash_names),
                     smaller,
@@ -1193,16 +1196,17 @@ impl Ctx<'_> {
         })
     }
 
-    /// `sharpen`, in thousandths of a pixel.
-    fn variant_sharpen(&self, raw: &RawVariant, key: &impl Fn(&str) -> String) -> Result<u16> {
-        Ok(match &raw.sharpen {
-            Some(s) if (0.0..=10.0).contains(s.get_ref()) => (s.get_ref() * 1000.0).round() as u16,
+    /// `sharpen` or `blur` (named `key`): a Gaussian sigma of at most `max`
+    /// pixels, in thousandths of a pixel.
+    fn variant_sigma(&self, raw: Option<&Spanned<f64>>, key: &str, max: f64) -> Result<u16> {
+        Ok(match raw {
+            Some(s) if (0.0..=max).contains(s.get_ref()) => (s.get_ref() * 1000.0).round() as u16,
             Some(s) => {
                 return Err(self.err(
                     s,
-                    &key("sharpen"),
+                    key,
                     &format!(
-                        "is a Gaussian sigma in pixels, between 0 (off) and 10 (got {})",
+                        "is a Gaussian sigma in pixels, between 0 (off) and {max} (got {})",
                         s.get_ref()
                     ),
                 ))

@@ -411,6 +411,31 @@ fn decode_timeout_is_whole_seconds_of_at_least_one() {
 }
 
 #[test]
+fn blur_is_a_sigma_of_up_to_fifty_pixels_in_its_recipe() {
+    let plain = parse_at(GOOD).unwrap();
+    let blurred =
+        parse_at(&GOOD.replace("name = \"large\"", "name = \"large\"\nblur = 2.5")).unwrap();
+    let (before, after) = (&plain.variants[1], &blurred.variants[1]);
+    assert_eq!(after.blur_milli, 2500);
+    assert_eq!(
+        plain.variants[0].settings_hash(),
+        blurred.variants[0].settings_hash()
+    );
+    assert_ne!(
+        before.settings_hash(),
+        after.settings_hash(),
+        "blur is part of the recipe"
+    );
+    for bad in ["blur = -1", "blur = 51"] {
+        let e = error_of(&GOOD.replace("name = \"large\"", &format!("name = \"large\"\n{bad}")));
+        assert!(
+            e.contains("blur") && e.contains("between 0 (off) and 50"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
 fn publish_defaults_and_bounds() {
     let table = "\n[publish]\nurl = \"s3://cdn/thumbs\"\n";
     let c = parse_at(&format!("{GOOD}{table}")).unwrap();

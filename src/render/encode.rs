@@ -33,6 +33,11 @@ pub(super) fn encode_variant(
     } else {
         pixels
     };
+    let pixels = if v.blur_milli > 0 {
+        blur(pixels, w, h, src.px, v.blur_milli)
+    } else {
+        pixels
+    };
 
     let bytes = match v.format {
         Format::Jpeg => encode_jpeg(src, pixels, w, h, v)?,
@@ -79,6 +84,24 @@ fn sharpen(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8>
             .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
         Px::Rgba => ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, pixels)
             .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
+    }
+    .expect("the buffer holds w x h pixels")
+}
+
+/// A Gaussian blur of `sigma` (thousandths) on the output's own pixels
+/// (blurred backgrounds, privacy crops): image's fast blur, three box
+/// passes that approximate the Gaussian in a time that does not grow with
+/// sigma, deterministic like the rest of the pipeline.
+fn blur(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8> {
+    use image::{ImageBuffer, Luma, Rgb, Rgba};
+    let sigma = f32::from(sigma_milli) / 1000.0;
+    match px {
+        Px::Gray => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
+        Px::Rgb => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
+        Px::Rgba => ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, pixels)
+            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
     }
     .expect("the buffer holds w x h pixels")
 }
@@ -453,6 +476,57 @@ mod tests {
         // No profile in, none out.
         let r = render_one("baseline.jpg", &variant(32, 32, Fit::Contain, Format::Webp));
         assert_eq!(output_icc(&r.bytes), None);
+    }
+
+    /// The mean absolute difference between horizontal neighbours.
+    fn busyness(img: &image::DynamicImage) -> f64 {
+        let rgb = img.to_rgb8();
+        let mut sum = 0u64;
+        for y in 0..rgb.height() {
+            for x in 1..rgb.width() {
+                let (a, b) = (rgb.get_pixel(x - 1, y), rgb.get_pixel(x, y));
+                sum += (0..3).map(|c| u64::from(a[c].abs_diff(b[c]))).sum::<u64>();
+            }
+        }
+        sum as f64 / f64::from(rgb.width() * rgb.height())
+    }
+
+    #[test]
+    fn blur_smooths_the_output_and_only_when_asked() {
+        let sharp = variant(96, 96, Fit::Contain, Format::Png);
+        let mut blurred = sharp.clone();
+        blurred.blur_milli = 3000;
+        // Fine detail: a checkerboard of 3-pixel squares.
+        let board = image::RgbImage::from_fn(128, 128, |x, y| {
+            image::Rgb(if (x / 3 + y / 3) % 2 == 0 {
+                [20, 20, 20]
+            } else {
+                [230, 230, 230]
+            })
+        });
+        let mut png = Vec::new();
+        board
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let render = |v: &crate::variant::Variant| {
+            render_all(&png, &[0], std::slice::from_ref(v), &LIMITS)
+                .unwrap()
+                .0
+                .remove(0)
+        };
+        let (plain, soft) = (decode(&render(&sharp)), decode(&render(&blurred)));
+        assert_eq!(
+            (plain.width(), plain.height()),
+            (soft.width(), soft.height())
+        );
+        assert!(
+            busyness(&soft) < busyness(&plain) * 0.2,
+            "{} against {}",
+            busyness(&soft),
+            busyness(&plain)
+        );
+        // Deterministic: the same bytes every time.
+        assert_eq!(render(&blurred).bytes, render(&blurred).bytes);
     }
 
     /// A 48×48 PNG of one `colour`, with the ICC profile `icc`.

@@ -31,6 +31,8 @@ struct VariantSpec {
     set: bool,
     /// Into [`POSITIONS`]; used with `cover`.
     position: usize,
+    /// `blur = 1.5` after the downscale.
+    blur: bool,
 }
 
 /// Top-level keys the sequences turn on and off. The manifest is always
@@ -58,6 +60,7 @@ fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
             } else {
                 format!("quality = {}\n", v.quality)
             };
+            let blur = if v.blur { "blur = 1.5\n" } else { "" };
             let position = if v.cover {
                 format!("position = \"{}\"\n", POSITIONS[v.position])
             } else {
@@ -81,7 +84,7 @@ fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
                 )
             };
             format!(
-                "[[variants]]\nname = \"{}\"\n{width}\nheight = {}\n{format}\nfit = \"{}\"\n{position}",
+                "[[variants]]\nname = \"{}\"\n{width}\nheight = {}\n{format}\nfit = \"{}\"\n{position}{blur}",
                 v.name,
                 v.size,
                 if v.cover { "cover" } else { "contain" },
@@ -167,12 +170,13 @@ fn random_edit(
         7 => {
             let i = rng.usize(..variants.len());
             let v = &mut variants[i];
-            match rng.u32(..6) {
+            match rng.u32(..7) {
                 0 => v.size = SIZES[rng.usize(..SIZES.len())],
                 1 => v.format = FORMATS[rng.usize(..FORMATS.len())],
                 2 => v.cover = !v.cover,
                 3 => v.set = !v.set,
                 4 => v.position = rng.usize(..POSITIONS.len()),
+                5 => v.blur = !v.blur,
                 _ => v.quality = rng.u32(50..95),
             }
             let v = v.clone();
@@ -194,6 +198,7 @@ fn random_edit(
                     quality: 80,
                     set: rng.bool(),
                     position: rng.usize(..POSITIONS.len()),
+                    blur: false,
                 });
                 env.set_variants(&config_text(top, variants));
                 format!("add variant {name}")
@@ -261,6 +266,7 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
             quality: 80,
             set: false,
             position: 0,
+            blur: false,
         },
         VariantSpec {
             name: "large",
@@ -270,6 +276,7 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
             quality: 75,
             set: true,
             position: 0,
+            blur: false,
         },
     ];
     let mut top = TopSpec::default();
@@ -384,6 +391,7 @@ fn check_foreign_files_survive(seed: u64, steps: usize) {
         quality: 80,
         set: rng.bool(),
         position: 0,
+        blur: false,
     }];
     let mut top = TopSpec {
         hash_names: rng.bool(),
