@@ -465,7 +465,9 @@ fn a_publish_cut_mid_way_is_finished_by_the_next_and_equals_a_clean_one() {
             .unwrap(),
         bytes as u64 / 2,
     );
-    env.write_config(&config(&proxy.endpoint(), "cdn", ""));
+    // One upload at a time, so that the objects before the stall are whole
+    // and the stall is mid-way whatever the timing.
+    env.write_config(&config(&proxy.endpoint(), "cdn", "concurrency = 1"));
     let mut job = thumbgen(&env, &["publish"], &CREDENTIALS)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -492,6 +494,7 @@ fn a_publish_cut_mid_way_is_finished_by_the_next_and_equals_a_clean_one() {
     );
 
     proxy.heal();
+    env.write_config(&config(&proxy.endpoint(), "cdn", ""));
     let finished = run(&env, &["publish"], 0);
     assert!(published(&finished)[0] > 0, "{}", finished.stderr);
     assert_eq!(
