@@ -94,19 +94,7 @@ pub(crate) fn publish(
         .collect();
     let guarded = plan.deletes.len() > settings.max_deletes && !options.allow_deletes;
     if options.dry_run {
-        for (wanted, why) in &uploads {
-            reporter.would_upload(&wanted.key, why.code(), wanted.size);
-            counts.uploaded += 1;
-            counts.bytes += wanted.size;
-        }
-        for key in &plan.deletes {
-            reporter.would_delete(key);
-        }
-        if guarded {
-            counts.held_back = plan.deletes.len();
-        } else {
-            counts.deleted = plan.deletes.len();
-        }
+        list_planned(&uploads, &plan.deletes, guarded, &mut counts, reporter);
         reporter.published(counts, started.elapsed().as_secs_f64());
         return Ok(Exit::Ok);
     }
@@ -140,6 +128,29 @@ pub(crate) fn publish(
     } else {
         Exit::Ok
     })
+}
+
+/// `--dry-run`: what would be uploaded and deleted, listed and counted.
+fn list_planned(
+    uploads: &[(&Wanted, Why)],
+    deletes: &[String],
+    guarded: bool,
+    counts: &mut PublishedCounts,
+    reporter: &Reporter,
+) {
+    for (wanted, why) in uploads {
+        reporter.would_upload(&wanted.key, why.code(), wanted.size);
+        counts.uploaded += 1;
+        counts.bytes += wanted.size;
+    }
+    for key in deletes {
+        reporter.would_delete(key);
+    }
+    if guarded {
+        counts.held_back = deletes.len();
+    } else {
+        counts.deleted = deletes.len();
+    }
 }
 
 /// `--verify`: forget what the bucket lacks or holds with another size,
