@@ -73,19 +73,11 @@ fn icc_for(src: &Source, px: Px) -> Option<&[u8]> {
 /// on the output's own pixels, never on the ones smaller variants are made
 /// from, so that only this variant's bytes depend on it.
 fn sharpen(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8> {
-    use image::{ImageBuffer, Luma, Rgb, Rgba};
-    let sigma = f32::from(sigma_milli) / 1000.0;
     // No threshold: every difference is sharpened, as libvips's default does.
     let threshold = 0;
-    match px {
-        Px::Gray => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
-        Px::Rgb => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
-        Px::Rgba => ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::unsharpen(&img, sigma, threshold).into_raw()),
-    }
-    .expect("the buffer holds w x h pixels")
+    as_image(pixels, w, h, px)
+        .unsharpen(f32::from(sigma_milli) / 1000.0, threshold)
+        .into_bytes()
 }
 
 /// A Gaussian blur of `sigma` (thousandths) on the output's own pixels
@@ -93,15 +85,19 @@ fn sharpen(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8>
 /// passes that approximate the Gaussian in a time that does not grow with
 /// sigma, deterministic like the rest of the pipeline.
 fn blur(pixels: Vec<u8>, w: u32, h: u32, px: Px, sigma_milli: u16) -> Vec<u8> {
-    use image::{ImageBuffer, Luma, Rgb, Rgba};
-    let sigma = f32::from(sigma_milli) / 1000.0;
+    as_image(pixels, w, h, px)
+        .fast_blur(f32::from(sigma_milli) / 1000.0)
+        .into_bytes()
+}
+
+/// `pixels` (`w`×`h`, laid out as `px` says) as an image, for image's
+/// filters; `into_bytes` gives the same layout back.
+fn as_image(pixels: Vec<u8>, w: u32, h: u32, px: Px) -> image::DynamicImage {
+    use image::{DynamicImage, ImageBuffer};
     match px {
-        Px::Gray => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
-        Px::Rgb => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
-        Px::Rgba => ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, pixels)
-            .map(|img| image::imageops::fast_blur(&img, sigma).into_raw()),
+        Px::Gray => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+        Px::Rgb => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+        Px::Rgba => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageRgba8),
     }
     .expect("the buffer holds w x h pixels")
 }
