@@ -68,7 +68,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (  # noqa: E402,F401
-    BenchError, log, machine_info, rmtree, sha256_file, snapshot_binary, toml_str)
+    BenchError, log, machine_info, rmtree, run_main, sha256_file, snapshot_binary, toml_str)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SHARED = os.environ.get(
@@ -575,8 +575,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log("error: %s" % e)
-        sys.exit(2)
+    run_main(main)

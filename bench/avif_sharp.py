@@ -38,7 +38,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from avif_quality import (ScoreCache, find_scorer, flatten_to_png, int_list,  # noqa: E402
                           interpolate_equal_score, make_sample, score_pair)
-from benchlib import BenchError, log, rmtree, sha256_file, snapshot_binary, timed, toml_str  # noqa: E402
+from benchlib import (BenchError, log, rmtree, run_main, sha256_file,  # noqa: E402
+                      snapshot_binary, timed, toml_str)
 
 WIDTH = 640
 NODE_SCRIPT = r"""
@@ -222,7 +223,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        sys.exit("error: %s" % e)
+    run_main(main)

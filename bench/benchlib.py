@@ -22,6 +22,16 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def run_main(main):
+    """A script's entry point: exit with what `main()` returns; a
+    BenchError is printed as one line and exits 2."""
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log("error: %s" % e)
+        sys.exit(2)
+
+
 def rmtree(path):
     if os.path.lexists(path):
         if os.path.isdir(path) and not os.path.islink(path):

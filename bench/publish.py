@@ -28,8 +28,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BenchError, free_port, log, rmtree, snapshot_binary, timed,  # noqa: E402
-                      toml_str, wait_for_port)
+from benchlib import (BenchError, free_port, log, rmtree, run_main, snapshot_binary,  # noqa: E402
+                      timed, toml_str, wait_for_port)
 
 BUCKET = "bench-cdn"
 VARIANTS = """
@@ -151,7 +151,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        sys.exit("error: %s" % e)
+    run_main(main)

@@ -662,6 +662,7 @@ impl Reporter {
     }
 }
 
+/// Bytes as decimal megabytes with one decimal, as publishing reports them.
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }

@@ -10,7 +10,7 @@ use crate::problem::{CacheDamage, Failure, Warning};
 use crate::reason::{Change, Reason, RemovalReason};
 use crate::render::Leniency;
 
-use super::{Mode, PublishedCounts, Summary};
+use super::{megabytes, Mode, PublishedCounts, Summary};
 
 /// Why an output is (re)built, as `--explain` prints it.
 pub(crate) fn reason(reason: &Reason, source_prefix: &Path) -> String {
@@ -339,18 +339,18 @@ pub(crate) fn upload_reason(code: &str) -> &'static str {
 pub(crate) fn published(p: &PublishedCounts, secs: f64) -> String {
     let mut line = if p.dry_run {
         format!(
-            "would upload {} ({:.1} MB), unchanged {}, would delete {} (nothing was changed)",
+            "would upload {} ({}), unchanged {}, would delete {} (nothing was changed)",
             p.uploaded,
-            p.bytes as f64 / 1e6,
+            megabytes(p.bytes),
             p.unchanged,
             p.deleted
         )
     } else {
         format!(
-            "published to {}: uploaded {} ({:.1} MB), unchanged {}, deleted {}",
+            "published to {}: uploaded {} ({}), unchanged {}, deleted {}",
             p.url,
             p.uploaded,
-            p.bytes as f64 / 1e6,
+            megabytes(p.bytes),
             p.unchanged,
             p.deleted
         )
