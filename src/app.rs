@@ -662,6 +662,10 @@ pub(crate) fn build_once(
     let source_prefix = source_prefix(config);
     let names = names_of(config, &source_prefix);
     let store = seen.store.take();
+    if let Some(store) = &store {
+        let urls = store.urls().into_iter();
+        reporter.name_urls(urls.map(|(rel, url)| (names.source(&rel), url)).collect());
+    }
     let mut executor = Executor::new(config, stop, failure_context);
     executor.use_store(store.as_ref());
     if mode == Mode::Check {

@@ -153,6 +153,20 @@ impl Store {
         }
     }
 
+    /// Each source of a URL list, by its path, with the URL it is known
+    /// by: without the query string unless `keep_query` (a signed URL's
+    /// query is a credential, not a name).
+    pub(crate) fn urls(&self) -> HashMap<PathBuf, String> {
+        match &self.backend {
+            Backend::Urls(urls) => urls
+                .listed
+                .iter()
+                .map(|(rel, listed)| (rel.clone(), listed.id.clone()))
+                .collect(),
+            Backend::Bucket(_) => HashMap::new(),
+        }
+    }
+
     /// Every object under a bucket's prefix: its key relative to the
     /// prefix (as a path) and its stat. Keys with a hidden part (`.x`) are
     /// left out, as a walk leaves out hidden files.

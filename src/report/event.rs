@@ -17,6 +17,9 @@ pub(super) enum Event<'a> {
     /// An output a `--dry-run` or `--check` would build.
     Build {
         source: String,
+        /// The URL a listed source is fetched from (`source_list`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
         variant: &'a str,
         path: String,
         reason: &'static str,
@@ -33,6 +36,9 @@ pub(super) enum Event<'a> {
     /// An output that was already right (`--json=all`).
     UpToDate {
         source: String,
+        /// The URL a listed source is fetched from (`source_list`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
         variant: &'a str,
         path: String,
         bytes: u64,
@@ -43,6 +49,9 @@ pub(super) enum Event<'a> {
     /// An output now in place.
     Built {
         source: String,
+        /// The URL a listed source is fetched from (`source_list`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
         variant: &'a str,
         path: String,
         reason: &'static str,
@@ -95,6 +104,9 @@ pub(super) enum Event<'a> {
 #[derive(Serialize)]
 pub(super) struct Removal<'a> {
     pub(super) source: Option<String>,
+    /// The URL a listed source is fetched from (`source_list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) variant: Option<&'a str>,
     pub(super) path: String,
@@ -105,6 +117,9 @@ pub(super) struct Removal<'a> {
 #[derive(Serialize)]
 pub(super) struct SourceFailure {
     pub(super) source: String,
+    /// The URL a listed source is fetched from (`source_list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
     pub(super) kind: &'static str,
     pub(super) error: String,
 }

@@ -4,6 +4,7 @@
 //! stdout, one object per line. It decides nothing.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -82,6 +83,9 @@ pub struct Reporter {
     /// The `summary` event of a run that publishes after it builds: held
     /// back until the publish adds its counts, so that it stays last.
     held: Mutex<Held>,
+    /// The URL of each source of a list (`source_list`), by the name
+    /// messages give it: `--json` events carry both.
+    source_urls: Mutex<HashMap<PathBuf, String>>,
 }
 
 #[derive(Default)]
@@ -136,6 +140,7 @@ impl Reporter {
                 last_line: now,
             }),
             held: Mutex::new(Held::default()),
+            source_urls: Mutex::default(),
         }
     }
 
@@ -150,6 +155,17 @@ impl Reporter {
     pub fn begin_run(&self, root: &Path) {
         *self.started.lock().unwrap() = Instant::now();
         self.shown.lock().unwrap().root = Some(root.to_path_buf());
+    }
+
+    /// The sources of this run that are fetched from a URL, by the name
+    /// messages give them, so that their events carry the URL too.
+    pub fn name_urls(&self, urls: HashMap<PathBuf, String>) {
+        *self.source_urls.lock().unwrap() = urls;
+    }
+
+    /// The URL of the source messages name `source`, if it is one.
+    fn url_of(&self, source: &Path) -> Option<String> {
+        self.source_urls.lock().unwrap().get(source).cloned()
     }
 
     fn shown(&self) -> text::Shown {
@@ -186,6 +202,16 @@ impl Reporter {
         let mut out = std::io::stdout().lock();
         // A closed stdout (`| head`) must not kill the build half-way.
         let _ = writeln!(out, "{line}");
+    }
+
+    /// A failing source, for `--json`.
+    fn source_failure(&self, source: &Path, failure: &Failure) -> SourceFailure {
+        SourceFailure {
+            source: path_text(source),
+            url: self.url_of(source),
+            kind: failure.kind(),
+            error: text::failure(source, failure),
+        }
     }
 
     /// The plan before any work: `--explain` lines, or for `--dry-run` and
@@ -237,8 +263,10 @@ impl Reporter {
         }
         for r in &plan.removals {
             self.event(|| {
+                let source = names.source(&r.source);
                 Event::Remove(event::Removal {
-                    source: Some(path_text(&names.source(&r.source))),
+                    url: self.url_of(&source),
+                    source: Some(path_text(&source)),
                     variant: Some(&r.output.variant),
                     path: path_text(&r.output.path),
                     reason: r.reason.code(),
@@ -249,12 +277,13 @@ impl Reporter {
             self.event(|| Event::Remove(leftover(path)));
         }
         for f in &plan.failures {
-            self.event(|| Event::Fail(source_failure(&names.source(&f.source), &f.failure)));
+            self.event(|| Event::Fail(self.source_failure(&names.source(&f.source), &f.failure)));
         }
         for job in &plan.jobs {
             for b in &job.builds {
                 self.event(|| Event::Build {
                     source: path_text(&names.source(&job.source)),
+                    url: self.url_of(&names.source(&job.source)),
                     variant: names.variant(b.variant),
                     path: path_text(&names.planned_path(b)),
                     reason: b.reason.code(),
@@ -278,6 +307,7 @@ impl Reporter {
         for o in outputs {
             self.event(|| Event::UpToDate {
                 source: path_text(source),
+                url: self.url_of(source),
                 variant: &o.variant,
                 path: path_text(&o.path),
                 bytes: o.stat.len,
@@ -300,6 +330,7 @@ impl Reporter {
             }
             self.event(|| Event::Built {
                 source: path_text(source),
+                url: self.url_of(source),
                 variant: &o.variant,
                 path: path_text(&o.path),
                 reason: b.build.reason.code(),
@@ -320,6 +351,7 @@ impl Reporter {
         self.event(|| {
             Event::Removed(event::Removal {
                 source: Some(path_text(source)),
+                url: self.url_of(source),
                 variant: Some(&removal.output.variant),
                 path: path_text(&removal.output.path),
                 reason: removal.reason.code(),
@@ -347,7 +379,7 @@ impl Reporter {
             source.display(),
             text::failure(source, failure)
         ));
-        self.event(|| Event::Failed(source_failure(source, failure)));
+        self.event(|| Event::Failed(self.source_failure(source, failure)));
     }
 
     /// Something a person should know; a `warning` event under `--json`.
@@ -734,20 +766,13 @@ impl Names<'_> {
 fn leftover(path: &Path) -> event::Removal<'static> {
     event::Removal {
         source: None,
+        url: None,
         variant: None,
         path: path_text(path),
         reason: RemovalReason::Leftover.code(),
     }
 }
 
-/// A failing source, for `--json`.
-fn source_failure(source: &Path, failure: &Failure) -> SourceFailure {
-    SourceFailure {
-        source: path_text(source),
-        kind: failure.kind(),
-        error: text::failure(source, failure),
-    }
-}
 
 /// A path for JSON: lossy for names that are not UTF-8.
 fn path_text(path: &Path) -> String {

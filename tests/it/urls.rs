@@ -4,7 +4,7 @@
 //! redirect loop, an HTML page sent with 200, and 404. Its request log
 //! shows the conditional requests and the retries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -279,8 +279,24 @@ fn urls_are_revalidated_and_only_changes_are_downloaded() {
             .collect::<String>()
     };
     write_list(&env, &list("one"));
-    let (_, first) = build(&env, &[], 0);
+    let (run, first) = build(&env, &[], 0);
     assert_eq!(count(&first, "built"), 6);
+    // Events name a source by its path and by its URL, without the
+    // signature (a credential) in its query.
+    let built = parse_events(&run.stdout);
+    let urls: BTreeSet<(String, String)> = built
+        .iter()
+        .filter(|e| e["type"] == "built")
+        .map(|e| (e["source"].to_string(), e["url"].to_string()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            let url = origin.url(&format!("/img/{n}.jpg"));
+            (format!("\"127.0.0.1/img/{n}.jpg\""), format!("\"{url}\""))
+        })
+        .collect();
+    assert_eq!(urls, expected);
     assert_eq!(count(&first, "sources_downloaded"), 3);
     assert!(origin.take_log().iter().all(|r| r.if_none_match.is_none()));
     assert!(env.outputs() == clean_build_of(&photos), "first build");
@@ -378,6 +394,15 @@ fn each_fault_fails_its_source_alone_and_retries_are_made() {
             .unwrap_or_else(|| panic!("no error for {name}:\n{}", run.stderr));
         assert!(line.contains(says), "{name}: {line}");
     }
+    let failed_urls: BTreeSet<_> = parse_events(&run.stdout)
+        .into_iter()
+        .filter(|e| e["type"] == "failed")
+        .map(|e| e["url"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        failed_urls.contains(&origin.url("/gone.jpg")),
+        "{failed_urls:?}"
+    );
     assert!(
         run.stderr
             .contains("feeds/list.txt:10: \"not-a-url\" is not a URL"),
