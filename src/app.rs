@@ -240,6 +240,7 @@ fn observe(
         (None, _) => recorded_sources(config, &state),
     };
     warnings.extend(found.warnings);
+    warnings.extend(unmatched_focus(config, &found.found, &found.excluded));
     for w in &warnings {
         reporter.warn(w);
     }
@@ -336,6 +337,41 @@ fn open_records(config: &Config, held: Option<&RunLock>, read_only: bool) -> Res
         recipes,
         outputs,
         warnings,
+    })
+}
+
+/// Focal points for paths that are neither sources nor sources left out
+/// by `include`/`exclude`, when some variant uses them. `found` and
+/// `excluded` are sorted as a scan sorts them (by their bytes).
+fn unmatched_focus(config: &Config, found: &[Found], excluded: &[PathBuf]) -> Option<Warning> {
+    const NAMED: usize = 3;
+    let file = config.focus_file.as_ref()?;
+    if !config.variants.iter().any(|v| v.uses_focus()) {
+        return None;
+    }
+    let mut unmatched: Vec<&Path> = config
+        .focus
+        .paths()
+        .filter(|p| {
+            let p = p.as_os_str();
+            found
+                .binary_search_by(|f| f.rel.as_os_str().cmp(p))
+                .is_err()
+                && excluded.binary_search_by(|e| e.as_os_str().cmp(p)).is_err()
+        })
+        .collect();
+    if unmatched.is_empty() {
+        return None;
+    }
+    unmatched.sort();
+    Some(Warning::FocusUnmatched {
+        file: file.clone(),
+        count: unmatched.len(),
+        paths: unmatched
+            .iter()
+            .take(NAMED)
+            .map(|p| p.to_path_buf())
+            .collect(),
     })
 }
 
@@ -656,6 +692,7 @@ pub(crate) fn build_once(
         shard: options.shard,
         elsewhere: &seen.elsewhere,
         placeholders: config.placeholders,
+        focus: &config.focus,
         owned_files: None,
     };
     let mut plan = plan_with_leftovers(config, &seen, settings, mode, sweep, reporter);
@@ -687,6 +724,15 @@ pub(crate) fn build_once(
     } = seen;
     for variant in &config.variants {
         db.put_recipe(&variant.settings_hash(), &variant.settings())?;
+    }
+    // The recipes that hold a source's focal point, of the outputs about
+    // to be made with them: `--explain` names a moved point by them.
+    for job in plan.jobs.iter().filter(|job| job.focus.is_some()) {
+        for variant in job.builds.iter().map(|b| &config.variants[b.variant]) {
+            if variant.uses_focus() {
+                db.put_recipe(&variant.recipe(job.focus), &variant.settings_for(job.focus))?;
+            }
+        }
     }
     let manifest_state = manifest_state(config, options, state);
     // Opened only when there is work: a no-op build never touches it.

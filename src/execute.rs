@@ -234,7 +234,8 @@ impl<'a> Executor<'a> {
             .iter()
             .map(|b| {
                 let hash = job.fingerprint.hash.filter(|_| b.from.is_none())?;
-                Some(remote::action_key(&hash, &self.config.variants[b.variant]))
+                let variant = &self.config.variants[b.variant];
+                Some(remote::action_key(&hash, variant, job.focus))
             })
             .collect()
     }
@@ -366,6 +367,7 @@ impl<'a> Executor<'a> {
                 &self.config.variants,
                 &limits,
                 placeholders,
+                job.focus,
             )
         }));
         let failure = match rendered {
@@ -655,7 +657,7 @@ impl<'a> Executor<'a> {
         };
         built.push(Built {
             build: build.clone(),
-            output: record::written(&self.config.variants[build.variant], written),
+            output: record::written(&self.config.variants[build.variant], job.focus, written),
             how: Provenance::placed(downloaded, verified),
         });
         Ok(())

@@ -32,7 +32,7 @@ name = "thumb"
 width = 256
 height = 256
 fit = "cover"                  # cover (fill the box, crop) | contain (fit inside)
-position = "attention"         # where a cover crop goes: attention (the subject) | entropy | center | top | bottom | left | right
+position = "attention"         # where a cover crop goes: attention (the subject) | entropy | focus (points you give: `focus`) | center | top | bottom | left | right
 format = "jpeg"                # jpeg | png | webp | avif
 quality = 80
 

@@ -15,6 +15,7 @@ pub(crate) mod db;
 pub mod error;
 pub(crate) mod execute;
 pub(crate) mod fingerprint;
+pub mod focus;
 pub(crate) mod fsutil;
 pub(crate) mod hash;
 pub(crate) mod init;

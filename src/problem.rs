@@ -132,6 +132,16 @@ pub enum Warning {
         /// The pattern as written.
         pattern: String,
     },
+    /// Focal points (`focus`) for paths that are not sources: a typo
+    /// leaves its photo cropped by `attention`.
+    FocusUnmatched {
+        /// The sidecar.
+        file: PathBuf,
+        /// How many points name no source.
+        count: usize,
+        /// The first few of their paths, sorted.
+        paths: Vec<PathBuf>,
+    },
     /// A symlink under the source folder leads outside it and was skipped.
     SymlinkOutside {
         /// The link, as walked.
@@ -240,6 +250,7 @@ impl Warning {
             Warning::RecordsDropped { .. } => "records_dropped",
             Warning::SymlinkOutside { .. } => "symlink_outside",
             Warning::PatternMatchesNothing { .. } => "pattern_matches_nothing",
+            Warning::FocusUnmatched { .. } => "focus_unmatched",
             Warning::SettingHasNoEffect { .. } => "setting_has_no_effect",
             Warning::BadListLine { .. } => "bad_list_line",
             Warning::SourceRepaired { .. } => "source_repaired",

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use crate::focus::FocalPoint;
 use crate::model::{Fingerprint, Hash, OutputRecord, Placeholder, Shape, SourceRecord, Stat};
 use crate::variant::{Variant, PIPELINE_VERSION};
 
@@ -72,12 +73,13 @@ pub(crate) struct Written {
     pub height: u32,
 }
 
-/// The record of an output just written for `variant`.
-pub(crate) fn written(variant: &Variant, w: Written) -> OutputRecord {
+/// The record of an output just written for `variant`, of a source whose
+/// focal point is `focus`.
+pub(crate) fn written(variant: &Variant, focus: Option<FocalPoint>, w: Written) -> OutputRecord {
     OutputRecord {
         variant: crate::model::shared_name::intern(&variant.name),
         path: w.path.into_boxed_path(),
-        settings: variant.settings_hash(),
+        settings: variant.recipe(focus),
         pipeline: PIPELINE_VERSION,
         stat: w.stat,
         hash: w.hash,

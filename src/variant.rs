@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::focus::FocalPoint;
 use crate::model::{Format, Recipe, Setting};
 
 /// Bumped whenever the render pipeline changes what bytes it produces for the
@@ -85,6 +86,9 @@ pub enum Position {
     /// The window with the most of what draws the eye: edges, skin tones
     /// and saturated colour (libvips's `attention`).
     Attention,
+    /// Centred on the source's focal point (`focus = "focus.toml"`), or
+    /// where it has none, as `attention`.
+    Focus,
 }
 
 impl Position {
@@ -98,12 +102,18 @@ impl Position {
             Position::Right => "right",
             Position::Entropy => "entropy",
             Position::Attention => "attention",
+            Position::Focus => "focus",
         }
     }
 
-    /// Whether the crop depends on the pixels (else on the sizes alone).
-    pub fn looks_at_content(self) -> bool {
-        matches!(self, Position::Entropy | Position::Attention)
+    /// Whether the crop depends on the pixels (else on the sizes alone,
+    /// or on a focal point), given whether the source has a focal point.
+    pub fn looks_at_content(self, has_point: bool) -> bool {
+        match self {
+            Position::Entropy | Position::Attention => true,
+            Position::Focus => !has_point,
+            _ => false,
+        }
     }
 }
 
@@ -244,7 +254,7 @@ impl Variant {
     /// order the recipe hashes them: the one list that both the recipe
     /// ([`Variant::settings_hash`]) and `--explain`'s old → new changes
     /// ([`Variant::settings`]) are read from, so they cannot disagree.
-    fn recipe_fields(&self) -> Vec<RecipeField> {
+    fn recipe_fields(&self, focus: Option<FocalPoint>) -> Vec<RecipeField> {
         let [r, g, b] = self.background;
         let side = |n: u32| {
             if n == UNBOUNDED {
@@ -304,14 +314,32 @@ impl Variant {
                 self.blur_milli.to_le_bytes().to_vec(),
             ));
         }
+        if let Some(point) = focus.filter(|_| self.uses_focus()) {
+            fields.push(RecipeField::later(
+                "focus",
+                point.shown(),
+                point.bytes().to_vec(),
+            ));
+        }
         fields
+    }
+
+    /// Whether its outputs are cropped around each source's focal point.
+    pub fn uses_focus(&self) -> bool {
+        self.fit == Fit::Cover && self.position == Position::Focus
     }
 
     /// The settings that decide its outputs' bytes, as the config writes
     /// them; recorded with the recipe so that `--explain` can say what
     /// changed.
     pub fn settings(&self) -> Vec<Setting> {
-        self.recipe_fields()
+        self.settings_for(None)
+    }
+
+    /// [`Variant::settings`] of its output of a source whose focal point
+    /// is `focus`.
+    pub fn settings_for(&self, focus: Option<FocalPoint>) -> Vec<Setting> {
+        self.recipe_fields(focus)
             .into_iter()
             .map(|f| Setting {
                 key: f.key.to_string(),
@@ -323,10 +351,20 @@ impl Variant {
     /// The recipe: a hash of the same fields as [`Variant::settings`], the
     /// format's codec identity ([`encoder`]) included. The fields of the
     /// first release are hashed as they are; later ones after their name.
+    /// This is the recipe of every output of the variant, except for
+    /// `position = "focus"`, whose outputs each have their source's
+    /// ([`Variant::recipe`]).
     pub fn settings_hash(&self) -> Recipe {
+        self.recipe(None)
+    }
+
+    /// The recipe of its output of a source whose focal point is `focus`:
+    /// [`Variant::settings_hash`], with the point for a variant that
+    /// crops around it.
+    pub fn recipe(&self, focus: Option<FocalPoint>) -> Recipe {
         let mut h = blake3::Hasher::new();
         h.update(b"thumbgen-variant-v2\0");
-        for field in self.recipe_fields() {
+        for field in self.recipe_fields(focus) {
             if field.later {
                 h.update(field.key.as_bytes());
                 h.update(b"\0");

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_main, Criterion};
+use thumbgen::focus::FocalPoints;
 use thumbgen::model::{
     Fingerprint, Format, ObservedSource, OutputRecord, OutputState, OutputStates, Recipes, Shape,
     SourceRecord, Stat, State,
@@ -37,6 +38,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        focus: &FocalPoints::NONE,
         owned_files: None,
     };
     let mut observed = Vec::with_capacity(n);
@@ -111,6 +113,7 @@ fn bench_plan(c: &mut Criterion) {
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        focus: &FocalPoints::NONE,
         owned_files: None,
     };
     let p = plan::plan(&observed, &[], &state, &outputs, &settings);

@@ -54,17 +54,37 @@ fn bench_render(c: &mut Criterion) {
         blurhash: true,
     };
     group.bench_function("256 jpeg", |b| {
-        b.iter(|| render(&source, &[0], std::slice::from_ref(&thumb), &limits, none).unwrap())
+        b.iter(|| {
+            render(
+                &source,
+                &[0],
+                std::slice::from_ref(&thumb),
+                &limits,
+                none,
+                None,
+            )
+            .unwrap()
+        })
     });
     group.bench_function("1280 jpeg", |b| {
-        b.iter(|| render(&source, &[0], std::slice::from_ref(&large), &limits, none).unwrap())
+        b.iter(|| {
+            render(
+                &source,
+                &[0],
+                std::slice::from_ref(&large),
+                &limits,
+                none,
+                None,
+            )
+            .unwrap()
+        })
     });
     group.bench_function("256 jpeg + 640 webp + 1280 jpeg", |b| {
-        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, none).unwrap())
+        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, none, None).unwrap())
     });
     // Placeholders are made from the same decode: this is their whole cost.
     group.bench_function("256 jpeg + 640 webp + 1280 jpeg + placeholders", |b| {
-        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, both).unwrap())
+        b.iter(|| render(&source, &[0, 1, 2], &three, &limits, both, None).unwrap())
     });
     group.finish();
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::focus::FocalPoints;
 pub use crate::model::Placeholders;
 use crate::model::{Format, RemoteMode};
 use crate::paths;
@@ -78,6 +79,10 @@ pub struct Config {
     pub no_effect: Vec<String>,
     /// Which placeholders every source gets in the manifest.
     pub placeholders: Placeholders,
+    /// The sources' focal points (`focus`), for `position = "focus"`.
+    pub focus: FocalPoints,
+    /// The sidecar they are read from, if `focus` names one.
+    pub focus_file: Option<PathBuf>,
 }
 
 /// A validated `[remote]` table. Credentials are never here: they come
@@ -280,6 +285,7 @@ struct RawConfig {
     stall_timeout: Option<Spanned<i64>>,
     keep_query: Option<bool>,
     per_host: Option<Spanned<i64>>,
+    focus: Option<Spanned<String>>,
 }
 
 /// `placeholder = "thumbhash"` or `placeholder = ["thumbhash", "blurhash"]`.
@@ -528,6 +534,14 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         Some(p) => Some(ctx.publish(p.get_ref(), &root)?),
         None => None,
     };
+    let focus_file = match &raw.focus {
+        Some(f) => Some(ctx.path(&root, f, "focus")?),
+        None => None,
+    };
+    let focus = match (&raw.focus, &focus_file) {
+        (Some(key), Some(file)) => ctx.focal_points(key, file)?,
+        _ => FocalPoints::default(),
+    };
 
     Ok(Config {
         file: file.to_path_buf(),
@@ -554,6 +568,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
         publish,
         url_prefix,
         placeholders,
+        focus,
+        focus_file,
         no_effect: no_effect(&raw, &ctx),
     })
 }
@@ -620,9 +636,30 @@ fn no_effect(raw: &RawConfig, ctx: &Ctx) -> Vec<String> {
         }
     }
     let variants = raw.variants.iter().flat_map(|v| v.get_ref().iter());
+    let uses_focus = |v: &RawVariant| {
+        v.position
+            .as_ref()
+            .is_some_and(|p| *p.get_ref() == Position::Focus)
+    };
+    if let Some(f) = &raw.focus {
+        if !variants.clone().any(|v| uses_focus(v.get_ref())) {
+            note(
+                f.span(),
+                "focus",
+                "no variant has position = \"focus\", which crops around the points",
+            );
+        }
+    }
     for (i, variant) in variants.enumerate() {
         let v = variant.get_ref();
         let key = |k: &str| format!("variants[{i}].{k}");
+        if let Some(p) = v
+            .position
+            .as_ref()
+            .filter(|_| uses_focus(v) && raw.focus.is_none())
+        {
+            note(p.span(), &key("position"), "there is no `focus` file of focal points, so every source is cropped as with \"attention\"; add focus = \"focus.toml\"");
+        }
         if let Some(s) = &v.sizes {
             if raw.manifest.is_none() {
                 note(s.span(), &key("sizes"), "`sizes` goes into the manifest's <picture> snippets, and there is no `manifest`");
@@ -666,6 +703,25 @@ impl Ctx<'_> {
         builder
             .build()
             .map_err(|e| Error::Config(format!("{}: `{key}`: {e}", self.file.display())))
+    }
+
+    /// The focal points of the sidecar `file`, which the `focus` key
+    /// `value` names.
+    fn focal_points(&self, value: &Spanned<String>, file: &Path) -> Result<FocalPoints> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            self.err(
+                value,
+                "focus",
+                &format!(
+                    "names {}, which cannot be read: {}; create it (a table of \"photo path\" = [x, y]), or remove `focus`",
+                    file.display(),
+                    crate::error::describe_io(&e)
+                ),
+            )
+        })?;
+        FocalPoints::parse(&text).map_err(|bad| {
+            Error::Config(format!("{}:{}: {}", file.display(), bad.line, bad.message))
+        })
     }
 
     fn color(&self, value: &Spanned<String>, key: &str) -> Result<[u8; 3]> {

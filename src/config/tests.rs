@@ -468,3 +468,55 @@ fn the_known_keys_are_the_parsed_ones() {
     let e = error_of(&format!("decode_timeot = 5\n{GOOD}"));
     assert!(e.contains("decode_timeout"), "{e}");
 }
+
+#[test]
+fn focal_points_come_from_their_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".thumbgen.toml");
+    let with_focus = format!(
+        "focus = \"cms/focus.toml\"\n{}",
+        GOOD.replace("fit = \"cover\"", "fit = \"cover\"\nposition = \"focus\"")
+    );
+    let parse_here = |text: &str| parse(text, &file);
+
+    // A sidecar that is not there is an error naming the key and the file.
+    let e = parse_here(&with_focus).unwrap_err().to_string();
+    assert!(e.contains(".thumbgen.toml:1: `focus` names"), "{e}");
+    assert!(e.contains("cms/focus.toml, which cannot be read"), "{e}");
+
+    std::fs::create_dir(dir.path().join("cms")).unwrap();
+    let sidecar = dir.path().join("cms/focus.toml");
+    std::fs::write(&sidecar, "\"shoes/red.jpg\" = [0.25, 0.75]\n").unwrap();
+    let c = parse_here(&with_focus).unwrap();
+    assert_eq!(c.focus_file.as_deref(), Some(sidecar.as_path()));
+    assert_eq!(
+        c.focus.at(Path::new("shoes/red.jpg")),
+        crate::focus::FocalPoint::new(0.25, 0.75)
+    );
+    assert!(c.variants[0].uses_focus() && !c.variants[1].uses_focus());
+    assert!(c.no_effect.is_empty(), "{:?}", c.no_effect);
+
+    // A bad point names the sidecar's line.
+    std::fs::write(&sidecar, "\"a.jpg\" = [0.5, 0.5]\n\"b.jpg\" = [2, 0.5]\n").unwrap();
+    let e = parse_here(&with_focus).unwrap_err().to_string();
+    assert!(
+        e.contains("cms/focus.toml:2: \"b.jpg\" must be [x, y]"),
+        "{e}"
+    );
+
+    // Points without a variant that uses them, and a focus variant
+    // without points, are slips worth a warning.
+    std::fs::write(&sidecar, "").unwrap();
+    let unused = parse_here(&format!("focus = \"cms/focus.toml\"\n{GOOD}")).unwrap();
+    assert!(
+        unused.no_effect[0].contains("`focus` has no effect"),
+        "{:?}",
+        unused.no_effect
+    );
+    let pointless = parse_here(&with_focus.replace("focus = \"cms/focus.toml\"\n", "")).unwrap();
+    assert!(
+        pointless.no_effect[0].contains("`variants[0].position` has no effect"),
+        "{:?}",
+        pointless.no_effect
+    );
+}

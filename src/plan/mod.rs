@@ -59,6 +59,7 @@ use decide::{decide, Decision, Facts, Why};
 
 use rayon::prelude::*;
 
+use crate::focus::{FocalPoint, FocalPoints};
 use crate::model::Placeholders;
 use crate::model::{
     Fingerprint, Hash, ObservedSource, OutputRecord, OutputState, OutputStates, Placeholder,
@@ -119,6 +120,9 @@ pub struct Job {
     pub placeholder: Option<Box<Placeholder>>,
     /// What the records say of the source, which `--check` acts on.
     pub standing: Standing,
+    /// The source's focal point, which the outputs of variants with
+    /// `position = "focus"` are cropped around and whose recipe holds it.
+    pub focus: Option<FocalPoint>,
 }
 
 /// What the records say of a job's source.
@@ -248,6 +252,9 @@ pub struct Settings<'a> {
     pub elsewhere: &'a [PathBuf],
     /// The placeholders every source's record must hold.
     pub placeholders: Placeholders,
+    /// The sources' focal points: part of the recipe of their outputs of
+    /// variants with `position = "focus"`.
+    pub focus: &'a FocalPoints,
     /// Files named like outputs in the folders thumbgen owns
     /// (`owned::survey`), relative to the config folder; `None` when they
     /// are not to be swept (a shard knows only part of the tree).
@@ -470,6 +477,8 @@ struct SourceAt<'a> {
     /// The shape this content has, where it is known without decoding: it
     /// decides which members of a set the source gets.
     known_shape: Option<Shape>,
+    /// Its focal point.
+    focus: Option<FocalPoint>,
 }
 
 impl<'a> SourceAt<'a> {
@@ -537,6 +546,7 @@ impl<'a> Sources<'a> {
                 whole,
                 renamed,
                 known_shape,
+                focus: settings.focus.at(&source.rel),
             };
             scratch.kept.clear();
             let builds = self.outputs(
@@ -554,6 +564,17 @@ impl<'a> Sources<'a> {
 
     fn state_of(&self, o: &OutputRecord) -> OutputState {
         self.outputs.of(o.path.as_os_str())
+    }
+
+    /// The recipe of the source's output of variant `index`: the
+    /// variant's, or with the source's focal point for a variant that
+    /// crops around it.
+    fn recipe(&self, at: &SourceAt, index: usize) -> Hash {
+        let variant = &self.settings.variants[index];
+        match at.focus {
+            Some(point) if variant.uses_focus() => variant.recipe(Some(point)),
+            _ => self.recipes[index],
+        }
     }
 
     /// The builds of one source, variant by variant, with the path each
@@ -640,7 +661,7 @@ impl<'a> Sources<'a> {
             source_rebuilt: at.whole.is_some(),
             recorded: existing.map(|o| self.state_of(o)),
             in_place,
-            same_recipe: existing.is_some_and(|o| o.settings == self.recipes[index]),
+            same_recipe: existing.is_some_and(|o| o.settings == self.recipe(at, index)),
             same_pipeline: existing.is_some_and(|o| o.pipeline == PIPELINE_VERSION),
             force: self.settings.force,
         })
@@ -664,7 +685,7 @@ impl<'a> Sources<'a> {
             (_, None) => unreachable!("decide needs a record"),
         };
         match why {
-            Why::VariantChanged => variant_changes.reason(index, o, shown),
+            Why::VariantChanged => variant_changes.reason(index, at.focus, o, shown),
             Why::PipelineChanged => Reason::PipelineChanged {
                 old: o.pipeline,
                 new: PIPELINE_VERSION,
@@ -690,7 +711,7 @@ impl<'a> Sources<'a> {
         let movable = at.renamed.and_then(|(from, old)| {
             let o = old.outputs.iter().find(|o| {
                 *o.variant == *variant.name
-                    && o.settings == self.recipes[build.variant]
+                    && o.settings == self.recipe(at, build.variant)
                     && o.pipeline == PIPELINE_VERSION
             })?;
             let restat = match self.state_of(o) {
@@ -799,6 +820,7 @@ impl<'a> Sources<'a> {
                 previous,
                 shape: at.renamed.and_then(|(_, old)| old.shape),
                 placeholder,
+                focus: at.focus,
             });
             return;
         }
@@ -936,12 +958,15 @@ fn remove_if_owned(
 }
 
 /// What changed in each variant against a recorded output's recipe,
-/// computed once per variant and old recipe (a variant edit touches every
-/// source, and the reason is the same for all of them).
+/// computed once per variant, focal point and old recipe (a variant edit
+/// touches every source, and the reason is the same for all of them).
 struct VariantChanges<'a> {
     settings: &'a Settings<'a>,
-    known: HashMap<(usize, Hash), Arc<[Change]>, rustc_hash::FxBuildHasher>,
+    known: HashMap<ChangesOf, Arc<[Change]>, rustc_hash::FxBuildHasher>,
 }
+
+/// A variant's index, the source's focal point and the recorded recipe.
+type ChangesOf = (usize, Option<FocalPoint>, Hash);
 
 impl<'a> VariantChanges<'a> {
     fn new(settings: &'a Settings<'a>) -> Self {
@@ -952,16 +977,27 @@ impl<'a> VariantChanges<'a> {
     }
 
     /// Why the output `old` of variant `index` is rebuilt when it should now
-    /// be at `path`.
-    fn reason(&mut self, index: usize, old: &OutputRecord, path: &Path) -> Reason {
+    /// be at `path`, for a source whose focal point is `focus`.
+    fn reason(
+        &mut self,
+        index: usize,
+        focus: Option<FocalPoint>,
+        old: &OutputRecord,
+        path: &Path,
+    ) -> Reason {
         let settings = self.settings;
         let variant = &settings.variants[index];
-        let changes = self.known.entry((index, old.settings)).or_insert_with(|| {
-            match settings.recipes.get(&old.settings) {
-                Some(recorded) => Change::between(recorded, &variant.settings()).into(),
-                None => Arc::from([]),
-            }
-        });
+        let focus = focus.filter(|_| variant.uses_focus());
+        let key = (index, focus, old.settings);
+        let changes =
+            self.known
+                .entry(key)
+                .or_insert_with(|| match settings.recipes.get(&old.settings) {
+                    Some(recorded) => {
+                        Change::between(recorded, &variant.settings_for(focus)).into()
+                    }
+                    None => Arc::from([]),
+                });
         let format_changed = changes.iter().any(|c| c.key == "format");
         let changes = if *old.path != *path && !format_changed {
             // Only where it writes changed (the output folder moved).

@@ -36,6 +36,8 @@ fn fp(content: u8, mtime: i64) -> Fingerprint {
 
 /// No recorded recipes: what changed in a variant is not known.
 static NO_RECIPES: Recipes = Recipes::with_hasher(rustc_hash::FxBuildHasher);
+/// No source has a focal point.
+static NO_POINTS: FocalPoints = FocalPoints::NONE;
 
 /// The settings the tests plan with: outputs under `out`, no shard.
 fn settings_for(variants: &[Variant]) -> Settings<'_> {
@@ -48,6 +50,7 @@ fn settings_for(variants: &[Variant]) -> Settings<'_> {
         shard: None,
         elsewhere: &[],
         placeholders: Default::default(),
+        focus: &NO_POINTS,
         owned_files: None,
     }
 }
@@ -630,4 +633,98 @@ fn planning_in_parts_gives_the_plan_of_one_pass() {
         .any(|j| matches!(j.builds[0].reason, Reason::Renamed { .. })));
     let parts = plan_in_parts(&renamed, &[], &state, &outputs, &settings, 2);
     assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+}
+
+#[test]
+fn a_focal_point_is_part_of_its_sources_focus_outputs_alone() {
+    let mut v = variants();
+    v[1].fit = crate::variant::Fit::Cover;
+    v[1].position = crate::variant::Position::Focus;
+    let sources = [("a.jpg", fp(1, 1)), ("b.jpg", fp(2, 1))];
+    let observed: Vec<_> = sources.iter().map(|(r, f)| seen(r, *f)).collect();
+    let (mut state, outputs) = state_of(&sources, &v);
+    let plan_with = |state: &State, points: &[(&str, f64, f64)]| {
+        let points = FocalPoints::from_points(
+            points
+                .iter()
+                .map(|&(rel, x, y)| (PathBuf::from(rel), FocalPoint::new(x, y).unwrap())),
+        );
+        let settings = Settings {
+            focus: &points,
+            ..settings_for(&v)
+        };
+        plan(&observed, &[], state, &outputs, &settings)
+    };
+    assert!(
+        plan_with(&state, &[]).jobs.is_empty(),
+        "no points: as built"
+    );
+
+    // A point for `a`: its cover output alone is rebuilt, with the point.
+    let p = plan_with(&state, &[("a.jpg", 0.3, 0.5)]);
+    assert_eq!(
+        reasons(&p),
+        [("out/large/a.webp".into(), "variant_changed")]
+    );
+    assert_eq!(p.jobs[0].focus, FocalPoint::new(0.3, 0.5));
+    assert_eq!(p.up_to_date, 3);
+    // Points change nothing of variants that do not crop around them.
+    let plain = variants();
+    let (plain_state, plain_outputs) = state_of(&sources, &plain);
+    let points =
+        FocalPoints::from_points([(PathBuf::from("a.jpg"), FocalPoint::new(0.3, 0.5).unwrap())]);
+    let settings = Settings {
+        focus: &points,
+        ..settings_for(&plain)
+    };
+    assert!(
+        plan(&observed, &[], &plain_state, &plain_outputs, &settings)
+            .jobs
+            .is_empty()
+    );
+
+    // Once built with it, the same point is up to date; a moved one
+    // rebuilds again and says what moved; a removed one too.
+    let recorded = state.get_mut(Path::new("a.jpg")).unwrap();
+    let crop = recorded
+        .outputs
+        .iter_mut()
+        .find(|o| &*o.variant == "large")
+        .unwrap();
+    crop.settings = v[1].recipe(FocalPoint::new(0.3, 0.5));
+    assert!(plan_with(&state, &[("a.jpg", 0.3, 0.5)]).jobs.is_empty());
+    let mut recipes = Recipes::default();
+    recipes.insert(
+        v[1].recipe(FocalPoint::new(0.3, 0.5)),
+        v[1].settings_for(FocalPoint::new(0.3, 0.5)),
+    );
+    let points =
+        FocalPoints::from_points([(PathBuf::from("a.jpg"), FocalPoint::new(0.6, 0.5).unwrap())]);
+    let settings = Settings {
+        focus: &points,
+        recipes: &recipes,
+        ..settings_for(&v)
+    };
+    let moved = plan(&observed, &[], &state, &outputs, &settings);
+    assert_eq!(
+        reasons(&moved),
+        [("out/large/a.webp".into(), "variant_changed")]
+    );
+    let Reason::VariantChanged { changes, .. } = &moved.jobs[0].builds[0].reason else {
+        panic!("{:?}", moved.jobs[0].builds[0].reason);
+    };
+    let focus = changes
+        .iter()
+        .find(|c| c.key == "focus")
+        .expect("the point moved");
+    assert_eq!(
+        (focus.old.as_deref(), focus.new.as_deref()),
+        (Some("0.3,0.5"), Some("0.6,0.5"))
+    );
+    let gone = plan_with(&state, &[]);
+    assert_eq!(
+        reasons(&gone),
+        [("out/large/a.webp".into(), "variant_changed")]
+    );
+    assert_eq!(gone.jobs[0].focus, None);
 }

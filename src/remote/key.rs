@@ -18,16 +18,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::focus::FocalPoint;
 use crate::model::{Hash, Shape};
 use crate::variant::{Variant, JPEG_DECODER, PIPELINE_VERSION};
 
 /// The key of the output of `variant` made from a source whose bytes hash
-/// to `source`.
-pub(crate) fn action_key(source: &Hash, variant: &Variant) -> Hash {
+/// to `source` and whose focal point is `focus`.
+pub(crate) fn action_key(source: &Hash, variant: &Variant, focus: Option<FocalPoint>) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"thumbgen-action-v2\0");
     h.update(source);
-    h.update(&variant.settings_hash());
+    h.update(&variant.recipe(focus));
     h.update(&PIPELINE_VERSION.to_le_bytes());
     h.update(JPEG_DECODER.as_bytes());
     *h.finalize().as_bytes()
@@ -174,7 +175,7 @@ fn unhex(text: &str) -> Option<Hash> {
 mod tests {
     use super::*;
     use crate::model::Format;
-    use crate::variant::Fit;
+    use crate::variant::{Fit, Position};
 
     fn set() -> Vec<Variant> {
         vec![
@@ -188,22 +189,38 @@ mod tests {
     fn the_key_follows_what_decides_the_bytes() {
         let source = [7u8; 32];
         let base = set();
-        let key = action_key(&source, &base[2]);
-        assert_eq!(key, action_key(&source, &set()[2]), "stable");
-        assert_ne!(key, action_key(&[8u8; 32], &base[2]), "source content");
-        assert_ne!(key, action_key(&source, &base[0]), "another variant");
+        let key = action_key(&source, &base[2], None);
+        assert_eq!(key, action_key(&source, &set()[2], None), "stable");
+        assert_ne!(
+            key,
+            action_key(&[8u8; 32], &base[2], None),
+            "source content"
+        );
+        assert_ne!(key, action_key(&source, &base[0], None), "another variant");
 
         let mut own = set();
         own[2].quality = 90;
-        assert_ne!(key, action_key(&source, &own[2]), "its own recipe");
+        assert_ne!(key, action_key(&source, &own[2], None), "its own recipe");
         let mut own_fit = set();
         own_fit[2].fit = Fit::Cover;
-        assert_ne!(key, action_key(&source, &own_fit[2]), "its own fit");
+        assert_ne!(key, action_key(&source, &own_fit[2], None), "its own fit");
 
         // The name decides only the path, which is not in the store.
         let mut renamed = set();
         renamed[2].name = "small".into();
-        assert_eq!(key, action_key(&source, &renamed[2]));
+        assert_eq!(key, action_key(&source, &renamed[2], None));
+
+        // A focal point is part of the key of the outputs cropped around
+        // it, and of no other.
+        let point = FocalPoint::new(0.2, 0.7);
+        assert_eq!(key, action_key(&source, &base[2], point), "not cropped");
+        let mut focused = set();
+        focused[2].fit = Fit::Cover;
+        focused[2].position = Position::Focus;
+        let at = |p| action_key(&source, &focused[2], p);
+        assert_ne!(at(None), at(point), "a point moves the crop");
+        assert_ne!(at(point), at(FocalPoint::new(0.2, 0.71)), "another point");
+        assert_eq!(at(point), at(FocalPoint::new(0.2, 0.7)), "stable");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use super::geometry::{is_made, preview_reduction, reduction, Reduction};
 use super::pixels::Source;
 use super::resize::halve;
 use super::sniff::{sniff, Kind};
-use super::{decode, isolate, jpeg, jxl, looks_at_content, Leniency, Limits, RenderError};
-use crate::model::{Placeholders, Shape};
+use super::{decode, isolate, jpeg, jxl, Leniency, Limits, RenderError};
+use crate::model::Shape;
 use crate::variant::Variant;
 use thumbgen_lanczos::Resizer;
 
@@ -22,16 +22,16 @@ pub(super) struct Decodes {
 }
 
 /// Decodes `source` for the outputs of `wanted` (indices into `all`) and,
-/// when placeholders or content-aware crops need it, the preview.
+/// with `wants_preview` (for placeholders or content-aware crops), the
+/// preview.
 pub(super) fn decode(
     source: &[u8],
     wanted: &[usize],
     all: &[Variant],
     limits: &Limits,
-    placeholders: Placeholders,
+    wants_preview: bool,
     resizer: &mut Resizer,
 ) -> Result<Decodes, RenderError> {
-    let wants_preview = placeholders.any() || wanted.iter().any(|&i| looks_at_content(&all[i]));
     let needs = |shape: Shape| {
         let mut needs: Vec<Reduction> = wanted
             .iter()

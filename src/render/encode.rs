@@ -26,7 +26,7 @@ pub(super) fn encode_variant(
     );
     debug_assert_eq!(
         (w, h),
-        placement(src.full, src.orientation, v, None).out_upright
+        placement(src.full, src.orientation, v, None, None).out_upright
     );
     let pixels = if v.sharpen_milli > 0 {
         sharpen(pixels, w, h, src.px, v.sharpen_milli)

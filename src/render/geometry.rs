@@ -65,8 +65,9 @@ pub fn geometry(src_w: u32, src_h: u32, box_w: u32, box_h: u32, fit: Fit) -> Geo
 
 /// `geometry` with the crop moved to where `position` says. `focus` is
 /// the top-left corner a content-aware position chose for the crop (see
-/// `render::smartcrop`), in upright source pixels; without one, such a
-/// position crops the centre.
+/// `render::smartcrop`), or that centres it on a focal point, in upright
+/// source pixels; it is clamped to keep the crop inside the source.
+/// Without one, such a position crops the centre.
 pub fn positioned(src_w: u32, src_h: u32, v: &Variant, focus: Option<(f64, f64)>) -> Geometry {
     let mut g = geometry(src_w, src_h, v.width, v.height, v.fit);
     if v.fit == Fit::Contain {
@@ -82,7 +83,7 @@ pub fn positioned(src_w: u32, src_h: u32, v: &Variant, focus: Option<(f64, f64)>
         (Position::Bottom, _) => (x, max_y),
         (Position::Left, _) => (0.0, y),
         (Position::Right, _) => (max_x, y),
-        (Position::Entropy | Position::Attention, Some((fx, fy))) => {
+        (Position::Entropy | Position::Attention | Position::Focus, Some((fx, fy))) => {
             (fx.clamp(0.0, max_x), fy.clamp(0.0, max_y))
         }
         _ => (x, y),

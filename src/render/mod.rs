@@ -19,6 +19,7 @@
 //! output format. This file holds the entry point, the types the caller
 //! sees, and the order of the steps.
 
+use crate::focus::FocalPoint;
 use crate::model::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
@@ -251,13 +252,15 @@ pub fn probe(source: &[u8]) -> Option<Shape> {
 /// own size calls for ([`geometry::reduction`]), so its bytes depend on
 /// the source and its own settings alone, never on the other variants.
 /// `placeholders` are made from a small picture that depends on the source
-/// alone ([`geometry::preview_reduction`]).
+/// alone ([`geometry::preview_reduction`]). `focus` is the source's focal
+/// point, for the variants that crop around it.
 pub fn render(
     source: &[u8],
     wanted: &[usize],
     all: &[Variant],
     limits: &Limits,
     placeholders: Placeholders,
+    focus: Option<FocalPoint>,
 ) -> Result<(Vec<Option<Rendered>>, SourceInfo), RenderError> {
     for &i in wanted {
         let v = &all[i];
@@ -271,15 +274,14 @@ pub fn render(
         }
     }
     let mut resizer = thumbgen_lanczos::Resizer::new();
-    let decodes = decodes::decode(source, wanted, all, limits, placeholders, &mut resizer)?;
+    let wants_map = wanted.iter().any(|&i| looks_at_content(&all[i], focus));
+    let wants_preview = placeholders.any() || wants_map;
+    let decodes = decodes::decode(source, wanted, all, limits, wants_preview, &mut resizer)?;
     let shape = decodes.shape();
     let placeholder = placeholders
         .any()
         .then(|| Box::new(placeholder::placeholder(decodes.preview(), placeholders)));
-    let map = wanted
-        .iter()
-        .any(|&i| looks_at_content(&all[i]))
-        .then(|| smartcrop::Map::of(decodes.preview()));
+    let map = wants_map.then(|| smartcrop::Map::of(decodes.preview()));
     let rendered = wanted
         .iter()
         .map(|&i| {
@@ -288,8 +290,9 @@ pub fn render(
                 return Ok(None);
             }
             let src = decodes.for_variant(v);
-            let map = map.as_ref().filter(|_| looks_at_content(v));
-            let pixels = resize::resize_variant(src, v, map, &mut resizer)?;
+            let map = map.as_ref().filter(|_| looks_at_content(v, focus));
+            let focus = focus.filter(|_| v.uses_focus());
+            let pixels = resize::resize_variant(src, v, map, focus, &mut resizer)?;
             encode::encode_variant(src, pixels, v).map(Some)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -301,9 +304,10 @@ pub fn render(
     Ok((rendered, info))
 }
 
-/// Whether `v` crops where the content is, which needs a look at it.
-fn looks_at_content(v: &Variant) -> bool {
-    v.fit == crate::variant::Fit::Cover && v.position.looks_at_content()
+/// Whether `v` crops where the content is, which needs a look at it (a
+/// source with a focal point `focus` says where instead).
+fn looks_at_content(v: &Variant, focus: Option<FocalPoint>) -> bool {
+    v.fit == crate::variant::Fit::Cover && v.position.looks_at_content(focus.is_some())
 }
 
 #[cfg(test)]
@@ -377,6 +381,7 @@ mod tests {
                             thumbhash: k % 2 == 1,
                             blurhash: false,
                         },
+                        None,
                     )
                     .unwrap();
                     let mine = out.last().unwrap().as_ref().unwrap();
@@ -472,8 +477,9 @@ mod tests {
                 thumbhash: true,
                 blurhash: true,
             };
-            let result =
-                std::panic::catch_unwind(|| render(&b, &[0, 1], &vs, &limits, all).map(|_| ()));
+            let result = std::panic::catch_unwind(|| {
+                render(&b, &[0, 1], &vs, &limits, all, None).map(|_| ())
+            });
             match result {
                 Ok(Ok(())) => ok += 1,
                 Ok(Err(_)) => err += 1,
@@ -482,5 +488,57 @@ mod tests {
         }
         // Both outcomes must occur, or the mangling tests nothing.
         assert!(ok > 20 && err > 20, "{ok} rendered, {err} refused");
+    }
+
+    #[test]
+    fn a_focal_point_centres_the_crop_in_the_upright_photo() {
+        use crate::variant::Position;
+        let with = |name: &str, position: Position, point: Option<(f64, f64)>| {
+            let mut v = variant(30, 30, Fit::Cover, Format::Png);
+            v.position = position;
+            let point = point.map(|(x, y)| FocalPoint::new(x, y).unwrap());
+            let (out, _) = render(
+                &fixture(name),
+                &[0],
+                &[v],
+                &LIMITS,
+                Default::default(),
+                point,
+            )
+            .unwrap();
+            out[0].as_ref().unwrap().bytes.clone()
+        };
+        // A landscape photo: a point at an edge crops as that edge does
+        // (the crop is clamped inside the photo), one in the middle as
+        // the centre.
+        let focus = |point| with("baseline.jpg", Position::Focus, point);
+        assert_eq!(
+            focus(Some((0.0, 0.5))),
+            with("baseline.jpg", Position::Left, None)
+        );
+        assert_eq!(
+            focus(Some((1.0, 0.2))),
+            with("baseline.jpg", Position::Right, None)
+        );
+        assert_eq!(
+            focus(Some((0.5, 0.5))),
+            with("baseline.jpg", Position::Center, None)
+        );
+        assert_ne!(focus(Some((0.4, 0.5))), focus(Some((0.6, 0.5))));
+        // Without a point: as `attention`.
+        assert_eq!(focus(None), with("baseline.jpg", Position::Attention, None));
+        // Points are in the upright photo: one stored taller than wide
+        // and turned by EXIF (orientation 6) is wider than tall upright,
+        // and its crop moves across.
+        let turned = |point| with("exif-orientation-6.jpg", Position::Focus, point);
+        assert_ne!(turned(Some((0.0, 0.5))), turned(Some((1.0, 0.5))));
+        assert_eq!(
+            turned(Some((0.0, 0.5))),
+            with("exif-orientation-6.jpg", Position::Left, None)
+        );
+        assert_eq!(
+            turned(Some((1.0, 0.5))),
+            with("exif-orientation-6.jpg", Position::Right, None)
+        );
     }
 }

@@ -12,6 +12,7 @@ use super::orient::{swaps_axes, upright_rect_to_stored};
 use super::pixels::{Px, Source};
 use super::smartcrop::Map;
 use super::RenderError;
+use crate::focus::FocalPoint;
 use crate::variant::Variant;
 
 /// Where a variant sits in the stored (not yet upright) source: the region
@@ -24,21 +25,28 @@ pub(super) struct Placement {
 }
 
 /// `map`: the small copy of the source that content-aware positions look
-/// at (without one they crop the centre).
+/// at (without one they crop the centre); `point`: the source's focal
+/// point, which the crop of a `focus` variant is centred on.
 pub(super) fn placement(
     full: (u32, u32),
     orientation: Orientation,
     v: &Variant,
     map: Option<&Map>,
+    point: Option<FocalPoint>,
 ) -> Placement {
     let (sw, sh) = full;
     let swaps = swaps_axes(orientation);
     let (uw, uh) = if swaps { (sh, sw) } else { (sw, sh) };
-    let focus = map.and_then(|m| {
-        let centred = geometry(uw, uh, v.width, v.height, v.fit);
-        m.focus(v.position, centred.crop.2, centred.crop.3)
-    });
-    let g = positioned(uw, uh, v, focus);
+    let centred = geometry(uw, uh, v.width, v.height, v.fit);
+    let (crop_w, crop_h) = (centred.crop.2, centred.crop.3);
+    let corner = match point {
+        Some(p) => Some((
+            p.x() * f64::from(uw) - crop_w / 2.0,
+            p.y() * f64::from(uh) - crop_h / 2.0,
+        )),
+        None => map.and_then(|m| m.focus(v.position, crop_w, crop_h)),
+    };
+    let g = positioned(uw, uh, v, corner);
     let crop = upright_rect_to_stored(orientation, f64::from(sw), f64::from(sh), g.crop);
     let out_upright = (g.out_width, g.out_height);
     let out_stored = if swaps {
@@ -95,9 +103,10 @@ pub(super) fn resize_variant(
     src: &Source,
     v: &Variant,
     map: Option<&Map>,
+    point: Option<FocalPoint>,
     resizer: &mut Resizer,
 ) -> Result<Resized, RenderError> {
-    let p = placement(src.full, src.orientation, v, map);
+    let p = placement(src.full, src.orientation, v, map, point);
     let (sw, sh) = p.out_stored;
     // Crop in the decode's pixels, clamped: scaled decodes round their size
     // up, and float noise must not push the box past the buffer.

@@ -57,7 +57,10 @@ impl Map {
         let ww = ((crop_w * self.scale.0).round() as u32).clamp(1, self.width);
         let wh = ((crop_h * self.scale.1).round() as u32).clamp(1, self.height);
         let (x, y) = match position {
-            Position::Attention => self.best(ww, wh, &Summed::new(&self.attention(), self.width)),
+            // A source without a focal point is cropped as `attention` would.
+            Position::Attention | Position::Focus => {
+                self.best(ww, wh, &Summed::new(&self.attention(), self.width))
+            }
             Position::Entropy => self.most_detailed(ww, wh),
             _ => return None,
         };

@@ -33,7 +33,7 @@ pub(super) fn render_all(
     all: &[Variant],
     limits: &Limits,
 ) -> Result<(Vec<Rendered>, SourceInfo), RenderError> {
-    let (out, info) = render(source, wanted, all, limits, Default::default())?;
+    let (out, info) = render(source, wanted, all, limits, Default::default(), None)?;
     Ok((out.into_iter().map(|r| r.expect("made")).collect(), info))
 }
 
@@ -46,7 +46,7 @@ pub(super) fn render_one(name: &str, v: &Variant) -> Rendered {
 
 pub(super) fn render_err(bytes: &[u8]) -> String {
     let v = variant(64, 64, Fit::Contain, Format::Jpeg);
-    match render(bytes, &[0], &[v], &LIMITS, Default::default()) {
+    match render(bytes, &[0], &[v], &LIMITS, Default::default(), None) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }

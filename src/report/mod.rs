@@ -773,7 +773,6 @@ fn leftover(path: &Path) -> event::Removal<'static> {
     }
 }
 
-
 /// A path for JSON: lossy for names that are not UTF-8.
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()

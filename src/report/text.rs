@@ -182,6 +182,17 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
             };
             format!("`{key}` pattern \"{pattern}\" matches no image{hint}")
         }
+        Warning::FocusUnmatched { file, count, paths } => {
+            let mut named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            if *count > paths.len() {
+                named.push("…".into());
+            }
+            format!(
+                "{}: {count} focal point(s) name no source ({}); their paths are relative to `source`",
+                shown.path(file),
+                named.join(", ")
+            )
+        }
         Warning::SymlinkOutside { path } => format!(
             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
             shown.path(path)

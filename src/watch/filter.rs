@@ -29,6 +29,9 @@ pub(crate) struct Scope {
     pub cache: PathBuf,
     /// The config file; its folder is watched too.
     pub config_file: PathBuf,
+    /// The focal points' sidecar (`focus`), part of the config; its
+    /// folder is watched too.
+    pub focus_file: Option<PathBuf>,
 }
 
 impl Scope {
@@ -39,6 +42,7 @@ impl Scope {
             output: config.output.clone(),
             cache: config.cache.clone(),
             config_file: config.file.clone(),
+            focus_file: config.focus_file.clone(),
         }
     }
 }
@@ -58,7 +62,7 @@ pub(super) fn changes(event: &notify::Event, scope: &Scope) -> Vec<Change> {
 
 /// Whether an event on `path` can change what a build does.
 pub(crate) fn classify(path: &Path, scope: &Scope) -> Option<Change> {
-    if path == scope.config_file {
+    if path == scope.config_file || scope.focus_file.as_deref() == Some(path) {
         return Some(Change::Config);
     }
     // Our own writes must never trigger a build (no loops), even when the
@@ -127,6 +131,7 @@ pub(super) mod tests {
             output: "/p/public/thumbs".into(),
             cache: "/p/.thumbgen".into(),
             config_file: "/p/.thumbgen.toml".into(),
+            focus_file: Some("/p/focus.toml".into()),
         }
     }
 
@@ -149,6 +154,8 @@ pub(super) mod tests {
             Some(Change::Source("/p/images/new-folder".into()))
         );
         assert_eq!(class("/p/.thumbgen.toml"), Some(Change::Config));
+        // The focal points are part of the config.
+        assert_eq!(class("/p/focus.toml"), Some(Change::Config));
     }
 
     #[test]

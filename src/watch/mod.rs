@@ -242,7 +242,8 @@ fn reload(
     match config::load(&config.file).and_then(|new| refuse_store(&new).map(|()| new)) {
         Ok(new) => {
             let scope = Scope::of(&new);
-            if scope.source != state.scope().source {
+            if scope.source != state.scope().source || scope.focus_file != state.scope().focus_file
+            {
                 events.rewatch(&scope)?;
             }
             state.set_scope(scope);

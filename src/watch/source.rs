@@ -3,6 +3,7 @@
 //! when the inotify watch limit is the reason). Tests substitute a scripted
 //! source that runs in virtual time.
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -128,8 +129,18 @@ fn start_watcher(
 
 fn add_paths(watcher: &mut dyn Watcher, scope: &Scope) -> notify::Result<()> {
     watcher.watch(&scope.source, RecursiveMode::Recursive)?;
-    if let Some(dir) = scope.config_file.parent() {
+    let config_dir = scope.config_file.parent();
+    if let Some(dir) = config_dir {
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    let focus_dir = scope.focus_file.as_deref().and_then(Path::parent);
+    if let Some(dir) = focus_dir.filter(|d| Some(*d) != config_dir && !d.starts_with(&scope.source))
+    {
+        // A sidecar that does not exist yet is a config error the watch
+        // reports; its folder may not exist either.
+        if dir.is_dir() {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        }
     }
     Ok(())
 }

@@ -153,6 +153,7 @@ mod tests {
             output: dir.join("out"),
             cache: dir.join(".thumbgen"),
             config_file: dir.join(".thumbgen.toml"),
+            focus_file: None,
         }
     }
 

@@ -127,6 +127,10 @@ impl Env {
         )
         .unwrap();
         copy_dir(&self.root().join("images"), &copy.root().join("images"));
+        let focus = self.root().join("focus.toml");
+        if focus.exists() {
+            std::fs::copy(focus, copy.root().join("focus.toml")).unwrap();
+        }
         copy
     }
 }

@@ -16,8 +16,9 @@ const FORMATS: &[&str] = &["jpeg", "png", "webp"];
 /// as large as others and smaller ones are resized from them.
 const SIZES: &[u32] = &[12, 16, 24, 32, 48, 64, 96];
 
-/// Cover positions; the content-aware ones look at the pixels.
-const POSITIONS: &[&str] = &["center", "top", "right", "entropy", "attention"];
+/// Cover positions; the content-aware ones look at the pixels, and
+/// `focus` at the sources' focal points (`focus.toml`), where they have one.
+const POSITIONS: &[&str] = &["center", "top", "right", "entropy", "attention", "focus"];
 
 #[derive(Clone, Debug)]
 struct VariantSpec {
@@ -41,6 +42,8 @@ struct VariantSpec {
 struct TopSpec {
     hash_names: bool,
     placeholder: bool,
+    /// `focus = "focus.toml"`, the focal points the random edits write.
+    focus: bool,
 }
 
 fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
@@ -50,6 +53,9 @@ fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
     }
     if top.placeholder {
         text.push_str("placeholder = [\"thumbhash\", \"blurhash\"]\n");
+    }
+    if top.focus {
+        text.push_str("focus = \"focus.toml\"\n");
     }
     text + &variants
         .iter()
@@ -130,7 +136,7 @@ fn random_edit(
     let present = sources(env);
     let pick = |rng: &mut fastrand::Rng| present[rng.usize(..present.len())].clone();
     let seed = rng.u32(..);
-    match rng.u32(..13) {
+    match rng.u32(..14) {
         0 | 1 => {
             let name = random_name(rng);
             env.add_image(&name, rng.u32(8..120), rng.u32(8..120), seed);
@@ -217,6 +223,31 @@ fn random_edit(
             env.set_variants(&config_text(top, variants));
             format!("top-level keys now {top:?}")
         }
+        11 => {
+            // Focal points as a CMS writes them: for some of the sources
+            // (and for names that are not sources), anywhere in 0–1.
+            let mut points = String::new();
+            let mut names = present.clone();
+            names.push(random_name(rng));
+            names.sort();
+            names.dedup();
+            for name in names {
+                if rng.bool() {
+                    let (x, y) = (rng.u32(..=100), rng.u32(..=100));
+                    points.push_str(&format!(
+                        "\"{name}\" = [{}, {}]\n",
+                        x as f64 / 100.0,
+                        y as f64 / 100.0
+                    ));
+                }
+            }
+            std::fs::write(env.root().join("focus.toml"), &points).unwrap();
+            if !top.focus || rng.u32(..4) == 0 {
+                top.focus = !top.focus;
+                env.set_variants(&config_text(top, variants));
+            }
+            format!("focal points (used: {}):\n{points}", top.focus)
+        }
         12 => {
             // A CI runner whose cache was not restored: the records are
             // gone, the outputs are not.
@@ -254,8 +285,10 @@ fn random_edit(
 
 /// With `shared`, the incremental builds use a shared folder as their
 /// `[remote]`, and a third, fresh workspace with the same remote must get
-/// what the clean build gets, downloading instead of rendering.
-fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
+/// what the clean build gets, downloading instead of rendering. With
+/// `focus`, the thumbnails start cropped around focal points that every
+/// source starts with.
+fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, focus: bool) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut variants = vec![
         VariantSpec {
@@ -280,11 +313,24 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
         },
     ];
     let mut top = TopSpec::default();
-    let env = Env::new(&config_text(&top, &variants));
+    let env = Env::new("");
+    let mut points = BTreeMap::new();
     for _ in 0..4 {
         let name = random_name(&mut rng);
         env.add_image(&name, rng.u32(8..120), rng.u32(8..120), rng.u32(..));
+        points.insert(name, (rng.u32(..10), rng.u32(..10)));
     }
+    let points: String = points
+        .iter()
+        .map(|(name, (x, y))| format!("\"{name}\" = [0.{x}, 0.{y}]\n"))
+        .collect();
+    if focus {
+        variants[0].cover = true;
+        variants[0].position = POSITIONS.iter().position(|p| *p == "focus").unwrap();
+        top.focus = true;
+        std::fs::write(env.root().join("focus.toml"), points).unwrap();
+    }
+    env.set_variants(&config_text(&top, &variants));
     let mut log = Vec::new();
     for step in 0..steps {
         let edit = random_edit(&env, &mut rng, &mut top, &mut variants, &BTreeMap::new());
@@ -358,23 +404,34 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>) {
 
 #[test]
 fn random_edit_sequences_seed_1() {
-    check_sequence(1, 14, None);
+    check_sequence(1, 14, None, false);
 }
 
 #[test]
 fn random_edit_sequences_seed_2() {
-    check_sequence(2, 14, None);
+    check_sequence(2, 14, None, false);
 }
 
 #[test]
 fn random_edit_sequences_seed_3() {
-    check_sequence(3, 14, None);
+    check_sequence(3, 14, None, false);
+}
+
+#[test]
+fn random_edit_sequences_with_focal_points() {
+    check_sequence(8, 20, None, true);
 }
 
 #[test]
 fn random_edit_sequences_through_a_shared_cache() {
     let shared = tempfile::tempdir().unwrap();
-    check_sequence(4, 14, Some(shared.path()));
+    check_sequence(4, 14, Some(shared.path()), false);
+}
+
+#[test]
+fn random_edit_sequences_with_focal_points_through_a_shared_cache() {
+    let shared = tempfile::tempdir().unwrap();
+    check_sequence(12, 14, Some(shared.path()), true);
 }
 
 /// Files of the user's at every path thumbgen might touch: in the folders
@@ -395,7 +452,7 @@ fn check_foreign_files_survive(seed: u64, steps: usize) {
     }];
     let mut top = TopSpec {
         hash_names: rng.bool(),
-        placeholder: false,
+        ..TopSpec::default()
     };
     let env = Env::new(&config_text(&top, &variants));
     let mut foreign: BTreeMap<String, Vec<u8>> = BTreeMap::new();

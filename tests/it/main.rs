@@ -14,6 +14,7 @@ mod common;
 mod damaged;
 mod equivalence;
 mod failures;
+mod focus;
 mod fuzz;
 mod golden;
 mod hardening;
