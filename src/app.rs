@@ -229,11 +229,22 @@ fn observe(
         mut warnings,
     } = recorded?;
     let mut fetched = HashMap::new();
+    // A new source's original is needed before the plan only to find
+    // whether it is a vanished one renamed, and (with a shared cache) to
+    // look its outputs up; for a shown plan, to read its header. Without
+    // those it is downloaded while the build runs, ahead of the workers.
+    let may_defer = mode == Mode::Build
+        && !reporter.explains()
+        && !options.offline
+        && remote.is_none()
+        && options.shard.is_none();
+    let mut deferred = false;
     let found = match (found, &store) {
         (Some(found), _) => found?,
         (None, Some(list)) if list.is_list() => {
+            deferred = may_defer && nothing_vanished(&state, |rel| list.lists(rel));
             let (found, surveyed) =
-                survey_list(config, list, &db, &state, reporter, &mut warnings)?;
+                survey_list(config, list, deferred, &db, &state, reporter, &mut warnings)?;
             fetched = surveyed;
             found
         }
@@ -253,10 +264,17 @@ fn observe(
     };
     // A bucket's new or changed sources, which are downloaded unless the
     // shared cache knows their content.
-    let changed = match &store {
+    let mut changed = match &store {
         Some(store) if !store.is_list() => changed_in_store(&mine, &state),
         _ => Vec::new(),
     };
+    if may_defer && store.as_ref().is_some_and(|s| !s.is_list()) {
+        let present: HashSet<&Path> = mine.iter().map(|f| f.rel.as_path()).collect();
+        deferred = nothing_vanished(&state, |rel| present.contains(rel));
+        if deferred {
+            changed.retain(|(rel, _)| state.contains_key(rel));
+        }
+    }
     let remote = match remote {
         Some((settings, mode))
             if !changed.is_empty() || mine.iter().any(|f| !state.contains_key(&f.rel)) =>
@@ -272,8 +290,9 @@ fn observe(
     // A plan that is shown names exactly the outputs a build makes: which
     // members of a set a new photo gets is read from its header.
     let reads = Reads {
-        // A store's new sources are downloaded, and so hashed, anyway.
-        hash_new: hash_new || store.is_some(),
+        // A store's new sources are downloaded, and so hashed, anyway
+        // (unless their downloads wait for the build).
+        hash_new: hash_new || (store.is_some() && !deferred),
         probe: mode != Mode::Build || reporter.explains(),
     };
     if let Some(bucket) = store.as_ref().filter(|s| !s.is_list()) {
@@ -375,17 +394,28 @@ fn unmatched_focus(config: &Config, found: &[Found], excluded: &[PathBuf]) -> Op
     })
 }
 
+/// Whether every recorded source (that built: only those can be renamed)
+/// is still there, so that no new source can be one of them renamed.
+fn nothing_vanished(state: &State, present: impl Fn(&Path) -> bool) -> bool {
+    state
+        .iter()
+        .all(|(rel, record)| record.failed.is_some() || present(rel))
+}
+
 /// Ask for each URL of a list (see [`Store::survey`]), keeping the
 /// validators of the answers; the sources found, and what was downloaded.
+/// `defer_new`: URLs without a record are not asked for now, but while
+/// the build runs.
 fn survey_list(
     config: &Config,
     list: &Store,
+    defer_new: bool,
     db: &Db,
     state: &State,
     reporter: &Reporter,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Scan, FetchedSources)> {
-    let survey = list.survey(state, &db.validators(), &reporter.downloads());
+    let survey = list.survey(state, &db.validators(), defer_new, &reporter.downloads());
     db.set_validators(&survey.validators)?;
     for (rel, why) in &survey.asked {
         reporter.fetched(rel, why);
@@ -758,7 +788,7 @@ pub(crate) fn build_once(
     );
     apply(&plan, &executor, &commit, reporter)?;
     if let Some(store) = &store {
-        finish_store(store, &commit, reporter);
+        finish_store(store, &commit, reporter)?;
     }
     let exit = commit.conclude(config, sweep, stop, mode)?;
     discard((observed, outputs, plan), options.process_ends);
@@ -775,12 +805,16 @@ fn source_prefix(config: &Config) -> PathBuf {
     }
 }
 
-/// Count the originals downloaded, and bring their cache within its bound.
-fn finish_store(store: &Store, commit: &Commit, reporter: &Reporter) {
+/// Count the originals downloaded, keep the validators of URLs first
+/// downloaded by the build, and bring the cache of originals within its
+/// bound.
+fn finish_store(store: &Store, commit: &Commit, reporter: &Reporter) -> Result<()> {
     commit.counts.lock().unwrap().sources_downloaded = store.downloads();
+    commit.db.add_validators(&store.late_validators())?;
     if let Err(e) = store.trim() {
         reporter.warn(&clean_failed(e));
     }
+    Ok(())
 }
 
 /// How messages name this config's sources and variants.

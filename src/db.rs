@@ -113,6 +113,18 @@ pub(crate) struct Db {
     _snapshot: Option<tempfile::TempDir>,
 }
 
+/// Put `all` validators, by identity, into `batch`.
+fn insert_validators(batch: &mut sled::Batch, all: &HashMap<String, Validators>) {
+    for (id, validators) in all {
+        let mut key = vec![VALIDATOR_PREFIX];
+        key.extend_from_slice(id.as_bytes());
+        batch.insert(
+            key,
+            postcard::to_allocvec(validators).expect("plain data encodes"),
+        );
+    }
+}
+
 impl Db {
     /// Take the run lock and open the store in `cache`, creating it (see
     /// [`Db::open_locked`]).
@@ -369,14 +381,18 @@ impl Db {
                 batch.remove(key);
             }
         }
-        for (id, validators) in all {
-            let mut key = vec![VALIDATOR_PREFIX];
-            key.extend_from_slice(id.as_bytes());
-            batch.insert(
-                key,
-                postcard::to_allocvec(validators).expect("plain data encodes"),
-            );
-        }
+        insert_validators(&mut batch, all);
+        tree.apply_batch(batch).map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Keep `more` validators beside those kept (see [`Db::set_validators`]).
+    pub(crate) fn add_validators(&self, more: &HashMap<String, Validators>) -> Result<()> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        insert_validators(&mut batch, more);
         tree.apply_batch(batch).map_err(db_error)?;
         Ok(())
     }

@@ -287,6 +287,19 @@ impl<'a> Executor<'a> {
             }
             _ => None,
         };
+        // Originals to download run ahead of the workers, which render
+        // those already here meanwhile. (Not beside the shared cache's
+        // lookups: their answers may leave nothing to render.)
+        let ahead = self.store.filter(|_| prefetch.is_none()).map(|store| {
+            let reading = jobs.iter().filter(|job| {
+                let renders = job.builds.is_empty() || job.builds.iter().any(|b| b.from.is_none());
+                renders && store.lacks(job.fingerprint.hash.as_ref())
+            });
+            (
+                store,
+                store.ahead(reading.map(|job| job.source.clone()).collect()),
+            )
+        });
         let next = AtomicUsize::new(0);
         let work = || loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
@@ -299,14 +312,25 @@ impl<'a> Executor<'a> {
             }
             let found = prefetch.as_ref().map(|p| p.take(index, job.builds.len()));
             let outcome = self.run_one(job, found);
+            if let Some((_, ahead)) = &ahead {
+                ahead.done(&job.source);
+            }
             if matches!(outcome, Outcome::Fatal { .. }) {
                 self.stop.store(true, Ordering::Relaxed);
             }
             done(job, outcome);
         };
-        rayon::scope(|scope| {
-            for _ in 0..rayon::current_num_threads() {
-                scope.spawn(|_| work());
+        std::thread::scope(|threads| {
+            if let Some((store, ahead)) = &ahead {
+                threads.spawn(|| store.download_ahead(ahead));
+            }
+            rayon::scope(|scope| {
+                for _ in 0..rayon::current_num_threads() {
+                    scope.spawn(|_| work());
+                }
+            });
+            if let Some((_, ahead)) = &ahead {
+                ahead.stop();
             }
         });
     }

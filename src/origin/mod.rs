@@ -14,6 +14,7 @@
 //!
 //! Nothing is ever written to a source store.
 
+mod ahead;
 mod http;
 mod originals;
 
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -34,6 +35,7 @@ use crate::fsutil::PathError;
 use crate::model::{Fetched, FetchedSources, Hash, Stat, State, Validators};
 use crate::remote::store;
 
+pub(crate) use ahead::Ahead;
 pub(crate) use http::BadLine;
 use originals::Originals;
 pub(crate) use originals::ORIGINALS_DIR;
@@ -95,6 +97,11 @@ pub(crate) struct Store {
     offline: bool,
     originals: Originals,
     downloads: AtomicUsize,
+    /// The downloads running ahead of this run's workers, if any.
+    ahead: Mutex<Option<Arc<Ahead>>>,
+    /// The validators of URLs downloaded while the build ran (not by the
+    /// survey), by identity, to keep for next time.
+    late_validators: Mutex<HashMap<String, Validators>>,
     runtime: tokio::runtime::Runtime,
     /// The folder of a read-only run's originals, removed when dropped.
     _scratch: Option<tempfile::TempDir>,
@@ -134,9 +141,19 @@ impl Store {
             offline,
             originals: Originals::new(cache, settings.originals_max_bytes),
             downloads: AtomicUsize::new(0),
+            ahead: Mutex::default(),
+            late_validators: Mutex::default(),
             runtime,
             _scratch: scratch,
         })
+    }
+
+    /// Whether a list's source is at `rel` (a bucket's: always).
+    pub(crate) fn lists(&self, rel: &Path) -> bool {
+        match &self.backend {
+            Backend::Urls(urls) => urls.listed.contains_key(rel),
+            Backend::Bucket(_) => true,
+        }
     }
 
     /// Whether the sources are listed in a file of URLs (asked for one by
@@ -223,10 +240,14 @@ impl Store {
     /// (`max_age`), sending the validators `known` recorded for it, and
     /// download those that changed. Offline, nothing is asked: recorded
     /// sources are as recorded, and the others cannot be had.
+    ///
+    /// With `defer_new`, a URL that has no record is not asked for: it is
+    /// new, and is downloaded while the build runs ([`Store::ahead`]).
     pub(crate) fn survey(
         &self,
         state: &State,
         known: &HashMap<String, Validators>,
+        defer_new: bool,
         progress: &(dyn HashProgress + Sync),
     ) -> Survey {
         let Backend::Urls(urls) = &self.backend else {
@@ -262,6 +283,7 @@ impl Store {
             });
             match recorded {
                 Some(stat) if fresh || self.offline => survey.objects.push((rel.clone(), stat)),
+                None if defer_new && !self.offline => survey.objects.push((rel.clone(), unknown)),
                 _ if self.offline => {
                     survey.objects.push((rel.clone(), unknown));
                     survey.fetched.insert(
@@ -345,7 +367,11 @@ impl Store {
         if let Some(bytes) = expected.and_then(|hash| self.originals.read(hash)) {
             return Ok(bytes);
         }
-        let fetched = self.runtime.block_on(self.download(rel))?;
+        let ahead = self.ahead.lock().unwrap().clone();
+        let fetched = match ahead.and_then(|ahead| ahead.take(rel)) {
+            Some(downloaded) => downloaded?,
+            None => self.runtime.block_on(self.download(rel))?,
+        };
         if expected.is_some_and(|hash| *hash != fetched.hash) {
             return Err("it changed at its origin after it was listed; build again".into());
         }
@@ -357,6 +383,34 @@ impl Store {
                 crate::error::describe_io(&e)
             )
         })
+    }
+
+    /// Whether reading the source at `rel`, whose content hash is
+    /// `expected` when known, needs a download.
+    pub(crate) fn lacks(&self, expected: Option<&Hash>) -> bool {
+        expected.is_none_or(|hash| !self.originals.holds(hash))
+    }
+
+    /// Downloads of the sources at `rels` (in the order the workers will
+    /// read them), to run beside the workers with [`Store::download_ahead`];
+    /// [`Store::read`] takes them from there.
+    pub(crate) fn ahead(&self, rels: Vec<PathBuf>) -> Arc<Ahead> {
+        let ahead = Arc::new(Ahead::new(rels));
+        *self.ahead.lock().unwrap() = Some(ahead.clone());
+        ahead
+    }
+
+    /// Run `ahead`'s downloads until they are all done or it is stopped.
+    pub(crate) fn download_ahead(&self, ahead: &Ahead) {
+        self.runtime
+            .block_on(ahead.run(DOWNLOADS_IN_FLIGHT, |rel| async move {
+                self.download(&rel).await
+            }));
+    }
+
+    /// The validators of URLs downloaded after the survey, to keep.
+    pub(crate) fn late_validators(&self) -> HashMap<String, Validators> {
+        std::mem::take(&mut *self.late_validators.lock().unwrap())
     }
 
     /// How many originals this run downloaded.
@@ -396,7 +450,16 @@ impl Store {
                     .get(rel)
                     .ok_or_else(|| "it is no longer in the list".to_string())?;
                 match self.revalidate(&urls.client, listed, None).await? {
-                    Revalidated::Downloaded(fetched, _) => Ok(fetched),
+                    Revalidated::Downloaded(fetched, mut validators) => {
+                        validators.hash = fetched.hash;
+                        validators.checked_at = SystemTime::now()
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_secs();
+                        let mut late = self.late_validators.lock().unwrap();
+                        late.insert(listed.id.clone(), validators);
+                        Ok(fetched)
+                    }
                     Revalidated::Unchanged => unreachable!("asked without validators"),
                 }
             }

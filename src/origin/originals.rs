@@ -53,6 +53,11 @@ impl Originals {
         Ok(path)
     }
 
+    /// Whether the original with content hash `hash` is kept (not checked).
+    pub(crate) fn holds(&self, hash: &Hash) -> bool {
+        self.path(hash).is_file()
+    }
+
     /// The bytes of the original with content hash `hash`, if it is kept
     /// (and intact: a file whose content is not its name is dropped). A
     /// read counts as a use.

@@ -7,8 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::common::{image_bytes, parse_events, Env, Run};
 
@@ -43,7 +45,12 @@ enum Route {
     Loop,
     /// An error page sent with `200 OK`.
     Html,
+    /// An image, sent only once `file` exists (or after `GATE_DEADLINE`).
+    AfterFile { bytes: Vec<u8>, file: PathBuf },
 }
+
+/// How long a [`Route::AfterFile`] waits for its file at most.
+const GATE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One request as the origin saw it.
 #[derive(Debug, Clone)]
@@ -56,6 +63,9 @@ struct Logged {
 struct State {
     routes: HashMap<String, Route>,
     log: Vec<Logged>,
+    /// For each [`Route::AfterFile`] answered: whether its file came
+    /// (else the deadline passed).
+    gates: Vec<bool>,
 }
 
 /// The origin: a thread answering on a loopback port until dropped.
@@ -214,6 +224,17 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool) {
             "Content-Type: image/jpeg\r\n",
             b"<!DOCTYPE html><html><body>Temporarily unavailable</body></html>",
         ),
+        Some(Route::AfterFile { .. }) if if_none_match.as_deref() == Some("\"gated\"") => {
+            respond(&mut stream, "304 Not Modified", "ETag: \"gated\"\r\n", b"")
+        }
+        Some(Route::AfterFile { bytes, file }) => {
+            let deadline = Instant::now() + GATE_DEADLINE;
+            while !file.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            state.lock().unwrap().gates.push(file.exists());
+            respond(&mut stream, "200 OK", "ETag: \"gated\"\r\n", &bytes);
+        }
     }
     let _ = reader.read_to_end(&mut Vec::new());
 }
@@ -428,6 +449,16 @@ fn each_fault_fails_its_source_alone_and_retries_are_made() {
         env.outputs() == clean_build_of(&photos),
         "only the good ones are built"
     );
+
+    // A failure is never kept as an answer: the next build asks again for
+    // each failed URL (and for the good ones, with their validators).
+    let (run, again) = build(&env, &[], 1);
+    assert_eq!(count(&again, "built"), 0, "{}", run.stderr);
+    assert_eq!(count(&again, "failed"), 6, "{}", run.stderr);
+    let asked: Vec<String> = origin.take_log().into_iter().map(|r| r.path).collect();
+    for name in ["truncated", "big", "html", "gone"] {
+        assert!(asked.contains(&format!("/{name}.jpg")), "{name}: {asked:?}");
+    }
 }
 
 #[test]
@@ -459,4 +490,54 @@ fn offline_and_max_age_make_no_request() {
     assert_eq!(count(&online, "failed"), 1, "{}", run.stderr);
     assert!(run.stderr.contains("500"), "{}", run.stderr);
     assert_eq!(env.outputs(), before);
+}
+
+/// New URLs are downloaded while the build renders, ahead of the workers:
+/// the origin holds the second photo back until the first one's
+/// thumbnail is on disk, which happens only if rendering does not wait
+/// for every download. What the build learnt of each answer is kept, so
+/// the next build only revalidates.
+#[test]
+fn new_urls_download_while_the_build_renders() {
+    let origin = Origin::start();
+    let env = project("");
+    let first = origin.photo("/a.jpg", 5);
+    let second = image_bytes("b.jpg", 96, 80, 6);
+    origin.route(
+        "/b.jpg",
+        Route::AfterFile {
+            bytes: second.clone(),
+            file: env.out("thumb/a.jpg"),
+        },
+    );
+    write_list(
+        &env,
+        &format!(
+            "url,name\n{},a.jpg\n{},b.jpg\n",
+            origin.url("/a.jpg"),
+            origin.url("/b.jpg")
+        ),
+    );
+    let (run, summary) = build(&env, &["-j1"], 0);
+    assert_eq!(count(&summary, "built"), 4, "{}", run.stderr);
+    assert_eq!(count(&summary, "sources_downloaded"), 2);
+    assert_eq!(
+        origin.state.lock().unwrap().gates,
+        [true],
+        "b.jpg was only sent once a.jpg's thumbnail was written"
+    );
+    let mut photos = BTreeMap::new();
+    photos.insert("a.jpg".to_string(), first);
+    photos.insert("b.jpg".to_string(), second);
+    assert!(env.outputs() == clean_build_of(&photos), "as a clean build");
+
+    origin.take_log();
+    let (_, noop) = build(&env, &[], 0);
+    assert_eq!(count(&noop, "sources_downloaded"), 0);
+    let log = origin.take_log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log.iter().all(|r| r.if_none_match.is_some()),
+        "both revalidated with what the first build kept: {log:?}"
+    );
 }
