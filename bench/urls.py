@@ -2,6 +2,7 @@
 """URL sources (`source_list`) against the script they replace, interleaved.
 
     python3 bench/urls.py --thumbgen target/release/thumbgen --corpus DIR [--rounds 3]
+        [--scenarios thumbgen-cold,peer-cold,...] [--baseline OLD_BINARY]
 
 Serves every photo of the corpus from a loopback HTTP origin that adds
 `--latency-ms` (20) to each response and answers `If-None-Match` with 304,
@@ -12,6 +13,8 @@ and lists their URLs. Each round runs, in rotating order:
                   Pillow in 2 processes (the three variants)
   thumbgen-noop   thumbgen over a built tree: every answer a 304
   thumbgen-1pct   the same after 1% of the photos changed at the origin
+  baseline-cold   with --baseline: that binary's cold build, the ratio
+                  thumbgen-cold is compared with (a before/after of a change)
 
 All with three variants (256 JPEG, 640 WebP, 1280 JPEG) and 2 workers.
 Prints medians, the ratios the README quotes, and peak RSS.
@@ -100,11 +103,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--latency-ms", type=float, default=20)
     ap.add_argument("--work", default="/tmp/thumbgen-bench-urls")
+    ap.add_argument("--scenarios", default="thumbgen-cold,peer-cold,thumbgen-noop,thumbgen-1pct")
+    ap.add_argument("--baseline", help="another thumbgen binary, built cold beside it")
     args = ap.parse_args()
 
     rmtree(args.work)
     os.makedirs(args.work)
     binary, info = snapshot_binary(args.thumbgen, args.work)
+    if args.baseline:
+        baseline, _ = snapshot_binary(args.baseline, args.work)
     served = os.path.join(args.work, "served")
     shutil.copytree(args.corpus, served)
     names = photos(served)
@@ -124,15 +131,21 @@ def main():
         write_config(os.path.join(folder, ".thumbgen.toml"), list_file, "out", "cache")
         return folder
 
-    cold, warm = project("cold"), project("warm")
+    cold, warm, base = project("cold"), project("warm"), project("base")
     peer_out = os.path.join(args.work, "peer")
-    timed([binary, "build", "-q"], warm)
+    if "thumbgen-noop" in args.scenarios or "thumbgen-1pct" in args.scenarios:
+        timed([binary, "build", "-q"], warm)
     changed_each_round = max(1, len(names) // 100)
 
     def thumbgen_cold():
         rmtree(os.path.join(cold, "out"))
         rmtree(os.path.join(cold, "cache"))
         return timed([binary, "build", "-q"], cold, ok=(0,))
+
+    def baseline_cold():
+        rmtree(os.path.join(base, "out"))
+        rmtree(os.path.join(base, "cache"))
+        return timed([baseline, "build", "-q"], base, ok=(0,))
 
     def peer_cold():
         rmtree(peer_out)
@@ -151,8 +164,11 @@ def main():
                 f.write(b"\0")  # after the image's end: new content, same picture
         return timed([binary, "build", "-q"], warm, ok=(0,))
 
-    contenders = [("thumbgen-cold", thumbgen_cold), ("peer-cold", peer_cold),
-                  ("thumbgen-noop", thumbgen_noop), ("thumbgen-1pct", thumbgen_1pct)]
+    wanted = args.scenarios.split(",") + (["baseline-cold"] if args.baseline else [])
+    contenders = [(name, run) for name, run in [
+        ("thumbgen-cold", thumbgen_cold), ("peer-cold", peer_cold),
+        ("thumbgen-noop", thumbgen_noop), ("thumbgen-1pct", thumbgen_1pct),
+        ("baseline-cold", baseline_cold)] if name in wanted]
     results = {name: [] for name, _ in contenders}
     for r in range(args.rounds):
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
@@ -173,10 +189,13 @@ def main():
     ratios = {"thumbgen-cold": ("peer-cold", "vs the peer"),
               "peer-cold": (None, ""),
               "thumbgen-noop": ("thumbgen-cold", "vs thumbgen cold"),
-              "thumbgen-1pct": ("thumbgen-cold", "vs thumbgen cold")}
+              "thumbgen-1pct": ("thumbgen-cold", "vs thumbgen cold"),
+              "baseline-cold": (None, "")}
+    if args.baseline:
+        ratios["thumbgen-cold"] = ("baseline-cold", "vs the baseline")
     for name in results:
         base, what = ratios[name]
-        ratio = "%.3f× %s" % (med[name] / med[base], what) if base else ""
+        ratio = "%.3f× %s" % (med[name] / med[base], what) if base in med else ""
         print("| %s | %.2f s | %.0f MB | %s |" % (name, med[name], rss[name], ratio))
     return 0
 

@@ -68,11 +68,11 @@ pub struct FocalPoints {
     points: HashMap<PathBuf, FocalPoint, FxBuildHasher>,
 }
 
-/// A line of a sidecar that is not a focal point, and why.
+/// An entry of a sidecar that is not a focal point, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadPoint {
-    /// From 1.
-    pub line: usize,
+    /// Where in the text, in bytes.
+    pub offset: usize,
     /// What is wrong, and what to write instead.
     pub message: String,
 }
@@ -116,13 +116,13 @@ impl FocalPoints {
     /// Read a sidecar: a table of quoted source paths, each `[x, y]`.
     pub fn parse(text: &str) -> Result<FocalPoints, BadPoint> {
         let table: toml::Table = toml::from_str(text).map_err(|e| BadPoint {
-            line: line_of(text, e.span().map_or(0, |s| s.start)),
+            offset: e.span().map_or(0, |s| s.start),
             message: e.message().to_string(),
         })?;
         let mut points = HashMap::default();
         for (key, value) in &table {
             let bad = |message: String| BadPoint {
-                line: line_of_key(text, key),
+                offset: offset_of_key(text, key),
                 message,
             };
             let rel = relative(key).ok_or_else(|| {
@@ -176,19 +176,11 @@ fn relative(key: &str) -> Option<PathBuf> {
     (!rel.as_os_str().is_empty()).then_some(rel)
 }
 
-/// The line where `key` is written (its first mention, quoted or bare).
-fn line_of_key(text: &str, key: &str) -> usize {
+/// Where `key` is written (its first mention, quoted or bare).
+fn offset_of_key(text: &str, key: &str) -> usize {
     let quoted = [format!("\"{key}\""), format!("'{key}'"), key.to_string()];
     let at = quoted.iter().find_map(|k| text.find(k.as_str()));
-    line_of(text, at.unwrap_or(0))
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    at.unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -229,7 +221,8 @@ mod tests {
             ("[shoes]\n\"red.jpg\" = [0.5, 0.5]\n", 1, "one quoted key"),
         ] {
             let bad = FocalPoints::parse(text).unwrap_err();
-            assert_eq!(bad.line, line, "{text:?}: {bad:?}");
+            let at = text[..bad.offset].matches('\n').count() + 1;
+            assert_eq!(at, line, "{text:?}: {bad:?}");
             assert!(bad.message.contains(says), "{text:?}: {bad:?}");
         }
         assert!(FocalPoints::parse("\"a.jpg\" = [0.5,\n").is_err());

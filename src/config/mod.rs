@@ -720,7 +720,8 @@ impl Ctx<'_> {
             )
         })?;
         FocalPoints::parse(&text).map_err(|bad| {
-            Error::Config(format!("{}:{}: {}", file.display(), bad.line, bad.message))
+            let line = line_of(&text, bad.offset);
+            Error::Config(format!("{}:{line}: {}", file.display(), bad.message))
         })
     }
 
