@@ -995,6 +995,9 @@ struct Commit<'a> {
     /// Ctrl-C left a job undone. (A Ctrl-C after the last job has started
     /// interrupts nothing: that run finishes its work and says so.)
     cut_short: AtomicBool,
+    /// Whether this run said that animations are flattened (once is
+    /// enough).
+    told_flattened: AtomicBool,
 }
 
 impl<'a> Commit<'a> {
@@ -1018,6 +1021,7 @@ impl<'a> Commit<'a> {
             sharded: options.shard.is_some(),
             process_ends: options.process_ends,
             cut_short: AtomicBool::new(false),
+            told_flattened: AtomicBool::new(false),
         }
     }
 
@@ -1078,7 +1082,13 @@ impl<'a> Commit<'a> {
                 record,
                 built,
                 leniency,
+                flattened,
             } => {
+                if flattened && !self.told_flattened.swap(true, Ordering::Relaxed) {
+                    self.reporter.warn(&Warning::AnimationFlattened {
+                        path: source.clone(),
+                    });
+                }
                 if let Some(leniency) = leniency {
                     self.reporter.warn(&Warning::SourceRepaired {
                         path: source.clone(),

@@ -87,6 +87,8 @@ pub(crate) enum Outcome {
         built: Vec<Built>,
         /// A flaw of the source that its decode read past, to warn about.
         leniency: Option<Leniency>,
+        /// It is an animation whose outputs hold its first frame only.
+        flattened: bool,
     },
     /// The source could not be turned into thumbnails; its outputs are gone.
     Failed {
@@ -142,6 +144,8 @@ struct RenderedJob {
     placeholder: Option<Box<crate::model::Placeholder>>,
     /// A flaw the decode read past.
     leniency: Option<Leniency>,
+    /// An animation rendered as its first frame.
+    flattened: bool,
 }
 
 /// Why an output could not be put in place.
@@ -402,6 +406,7 @@ impl<'a> Executor<'a> {
                     shape: info.shape,
                     placeholder: info.placeholder,
                     leniency: info.leniency,
+                    flattened: info.flattened,
                 });
             }
             Ok(Err(e)) => Failure::Render(e),
@@ -526,6 +531,7 @@ impl<'a> Executor<'a> {
             shape,
             placeholder,
             leniency,
+            flattened,
         } = done;
         let placed = self
             .place_downloaded(job, hits, &record, &mut built)
@@ -544,6 +550,7 @@ impl<'a> Executor<'a> {
             record,
             built,
             leniency,
+            flattened,
         }
     }
 
@@ -614,6 +621,7 @@ impl<'a> Executor<'a> {
                     shape,
                     placeholder: job.placeholder.clone(),
                     leniency: None,
+                    flattened: false,
                 });
             }
         }

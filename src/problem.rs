@@ -54,7 +54,7 @@ impl Failure {
                 RenderError::Unsupported(_) | RenderError::UnsupportedVariant { .. } => {
                     "unsupported"
                 }
-                RenderError::TooLarge { .. } => "too_large",
+                RenderError::TooLarge { .. } | RenderError::TooManyFrames { .. } => "too_large",
                 RenderError::TimedOut { .. } => "timeout",
                 RenderError::Variant { .. }
                 | RenderError::Resize(_)
@@ -145,6 +145,12 @@ pub enum Warning {
     /// A symlink under the source folder leads outside it and was skipped.
     SymlinkOutside {
         /// The link, as walked.
+        path: PathBuf,
+    },
+    /// An animated source (GIF, WebP) was built as its first frame, as its
+    /// variants say (`animated = "first"`, the default); said once a run.
+    AnimationFlattened {
+        /// The first such source, as shown.
         path: PathBuf,
     },
     /// A source with a flaw that browsers read past was built anyway.
@@ -254,6 +260,7 @@ impl Warning {
             Warning::SettingHasNoEffect { .. } => "setting_has_no_effect",
             Warning::BadListLine { .. } => "bad_list_line",
             Warning::SourceRepaired { .. } => "source_repaired",
+            Warning::AnimationFlattened { .. } => "animation_flattened",
             Warning::Av1WithoutAsm => "av1_without_asm",
             Warning::FormatsSkipped { .. } => "formats_skipped",
             Warning::WalkError { .. } => "walk_error",

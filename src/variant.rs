@@ -156,6 +156,9 @@ pub struct Variant {
     pub background: [u8; 3],
     /// Outputs named by their content (`red.3f9a1c2b.jpg`).
     pub hash_names: bool,
+    /// An animated source's output holds every frame (`animated =
+    /// "keep"`; WebP only), not the first.
+    pub animated: bool,
     /// For a member of a set: the box of the next smaller width of the same
     /// set and format. Where that one already comes out as large as this one
     /// (the source is narrower than both), this one is not made, so that a
@@ -245,6 +248,7 @@ impl Variant {
             blur_milli: 0,
             background: DEFAULT_BACKGROUND,
             hash_names: false,
+            animated: false,
             smaller: None,
             sizes: None,
         }
@@ -313,6 +317,9 @@ impl Variant {
                 format!("{}", f64::from(self.blur_milli) / 1000.0),
                 self.blur_milli.to_le_bytes().to_vec(),
             ));
+        }
+        if self.animated {
+            fields.push(RecipeField::later("animated", "keep".into(), vec![1]));
         }
         if let Some(point) = focus.filter(|_| self.uses_focus()) {
             fields.push(RecipeField::later(

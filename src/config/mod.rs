@@ -336,6 +336,7 @@ struct RawVariant {
     background: Option<Spanned<String>>,
     hash_names: Option<bool>,
     sizes: Option<Spanned<String>>,
+    animated: Option<Spanned<String>>,
 }
 
 /// The config file to use: `explicit` if given, else `.thumbgen.toml` in
@@ -705,6 +706,33 @@ impl Ctx<'_> {
             .map_err(|e| Error::Config(format!("{}: `{key}`: {e}", self.file.display())))
     }
 
+    /// Whether the variant keeps animations (`animated = "keep"`), which
+    /// needs a WebP output to keep them in.
+    fn variant_animated(
+        &self,
+        raw: &RawVariant,
+        formats: &[Format],
+        key: &impl Fn(&str) -> String,
+    ) -> Result<bool> {
+        let Some(animated) = &raw.animated else {
+            return Ok(false);
+        };
+        match animated.get_ref().as_str() {
+            "first" => Ok(false),
+            "keep" if formats.contains(&Format::Webp) => Ok(true),
+            "keep" => Err(self.err(
+                animated,
+                &key("animated"),
+                "= \"keep\" needs a WebP output, the only format here that holds an animation: use format = \"webp\" (or add \"webp\" to formats)",
+            )),
+            other => Err(self.err(
+                animated,
+                &key("animated"),
+                &format!("must be \"first\" (the first frame) or \"keep\" (every frame, in WebP), not \"{other}\""),
+            )),
+        }
+    }
+
     /// The focal points of the sidecar `file`, which the `focus` key
     /// `value` names.
     fn focal_points(&self, value: &Spanned<String>, file: &Path) -> Result<FocalPoints> {
@@ -1025,6 +1053,7 @@ impl Ctx<'_> {
             None => background,
         };
         let sizes = raw.sizes.as_ref().map(|s| s.get_ref().clone());
+        let keep_animation = self.variant_animated(raw, &formats, &key)?;
         let several_formats = raw.formats.is_some();
         let mut out = Vec::new();
         for &format in &formats {
@@ -1058,6 +1087,9 @@ impl Ctx<'_> {
                     blur_milli,
                     background,
                     hash_names: raw.hash_names.unwrap_or(hash_names),
+                    // Only WebP outputs hold an animation; a set's other
+                    // formats hold the first frame.
+                    animated: keep_animation && format == Format::Webp,
                     smaller,
                     sizes: sizes.clone(),
                 }

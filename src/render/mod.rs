@@ -24,6 +24,7 @@ use crate::model::Placeholders;
 use crate::model::{Placeholder, Shape};
 use crate::variant::Variant;
 
+mod animation;
 mod av1;
 mod avif;
 mod bmp;
@@ -122,6 +123,21 @@ pub enum RenderError {
         /// Stored height in pixels, from the header.
         height: u32,
         /// The limit it exceeds.
+        max_pixels: u64,
+    },
+    /// An animation whose frames hold more pixels in all than
+    /// [`Limits::max_pixels`]; refused before the frame that passes it is
+    /// decoded.
+    #[error(
+        "the animation's frames of {width}×{height} hold more than max_pixels ({} Mpx) in all",
+        mpx(*.max_pixels)
+    )]
+    TooManyFrames {
+        /// Canvas width in pixels.
+        width: u32,
+        /// Canvas height in pixels.
+        height: u32,
+        /// The limit all its frames exceed.
         max_pixels: u64,
     },
     /// The data is damaged or truncated, or holds no pixels.
@@ -225,6 +241,9 @@ pub struct SourceInfo {
     pub placeholder: Option<Box<Placeholder>>,
     /// A flaw read past.
     pub leniency: Option<Leniency>,
+    /// It is an animation, and its outputs hold its first frame only: none
+    /// of their variants says `animated = "keep"`.
+    pub flattened: bool,
 }
 
 /// The upright shape of `source` from its header alone, for a plan that
@@ -282,12 +301,25 @@ pub fn render(
         .any()
         .then(|| Box::new(placeholder::placeholder(decodes.preview(), placeholders)));
     let map = wants_map.then(|| smartcrop::Map::of(decodes.preview()));
+    let kind = sniff::sniff(source)?;
+    let animated = animation::is_animated(source, &kind);
+    let animation = (animated && wanted.iter().any(|&i| all[i].animated))
+        .then(|| animation::decode(source, &kind, limits))
+        .transpose()?;
     let rendered = wanted
         .iter()
         .map(|&i| {
             let v = &all[i];
             if !geometry::is_made(shape, v) {
                 return Ok(None);
+            }
+            if let Some(animation) = animation.as_ref().filter(|_| v.animated) {
+                let (bytes, width, height) = animation::encode(animation, v, &mut resizer)?;
+                return Ok(Some(Rendered {
+                    width,
+                    height,
+                    bytes,
+                }));
             }
             let src = decodes.for_variant(v);
             let map = map.as_ref().filter(|_| looks_at_content(v, focus));
@@ -300,6 +332,7 @@ pub fn render(
         shape,
         placeholder,
         leniency: decodes.leniency(),
+        flattened: animated && animation.is_none(),
     };
     Ok((rendered, info))
 }

@@ -24,6 +24,14 @@ pub(super) struct Placement {
     pub(super) out_upright: (u32, u32),
 }
 
+impl Placement {
+    /// The region of the stored source to resize, and the size to resize
+    /// it to, for a source stored upright.
+    pub(super) fn stored(&self) -> ((f64, f64, f64, f64), (u32, u32)) {
+        (self.crop, self.out_stored)
+    }
+}
+
 /// `map`: the small copy of the source that content-aware positions look
 /// at (without one they crop the centre); `point`: the source's focal
 /// point, which the crop of a `focus` variant is centred on.

@@ -193,6 +193,10 @@ pub(crate) fn warning(warning: &Warning, shown: &Shown) -> String {
                 named.join(", ")
             )
         }
+        Warning::AnimationFlattened { path } => format!(
+            "{} is animated, and its outputs hold its first frame; to keep every frame, set animated = \"keep\" on a WebP variant (said once a run)",
+            shown.path(path)
+        ),
         Warning::SymlinkOutside { path } => format!(
             "{}: symlink leads outside the source folder; skipped (set follow_links = true to use it)",
             shown.path(path)

@@ -245,7 +245,27 @@ pub(crate) fn image_bytes(rel: &str, width: u32, height: u32, seed: u32) -> Vec<
     let mut bytes = Vec::new();
     let mut cursor = std::io::Cursor::new(&mut bytes);
     let s = seed.wrapping_mul(2_654_435_761);
-    if ext == "png" {
+    if ext == "gif" {
+        // Three frames that differ, looping forever: an animation.
+        let mut encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut cursor, 30);
+        encoder
+            .set_repeat(image::codecs::gif::Repeat::Infinite)
+            .unwrap();
+        for frame in 0..3u32 {
+            let img = RgbaImage::from_fn(width, height, |x, y| {
+                Rgba([
+                    (x * 7 + s + frame * 60) as u8,
+                    (y * 5) as u8,
+                    (s >> 16) as u8,
+                    255,
+                ])
+            });
+            let delay = image::Delay::from_numer_denom_ms(50 + 10 * (seed % 5), 1);
+            encoder
+                .encode_frame(image::Frame::from_parts(img, 0, 0, delay))
+                .unwrap();
+        }
+    } else if ext == "png" {
         let img = RgbaImage::from_fn(width, height, |x, y| {
             let a = if (x + y + seed).is_multiple_of(5) {
                 0

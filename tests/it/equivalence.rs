@@ -34,6 +34,8 @@ struct VariantSpec {
     position: usize,
     /// `blur = 1.5` after the downscale.
     blur: bool,
+    /// `animated = "keep"`, where the format is WebP.
+    animated: bool,
 }
 
 /// Top-level keys the sequences turn on and off. The manifest is always
@@ -67,6 +69,11 @@ fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
                 format!("quality = {}\n", v.quality)
             };
             let blur = if v.blur { "blur = 1.5\n" } else { "" };
+            let animated = if v.animated && v.format == "webp" {
+                "animated = \"keep\"\n"
+            } else {
+                ""
+            };
             let position = if v.cover {
                 format!("position = \"{}\"\n", POSITIONS[v.position])
             } else {
@@ -90,7 +97,7 @@ fn config_text(top: &TopSpec, variants: &[VariantSpec]) -> String {
                 )
             };
             format!(
-                "[[variants]]\nname = \"{}\"\n{width}\nheight = {}\n{format}\nfit = \"{}\"\n{position}{blur}",
+                "[[variants]]\nname = \"{}\"\n{width}\nheight = {}\n{format}\nfit = \"{}\"\n{position}{blur}{animated}",
                 v.name,
                 v.size,
                 if v.cover { "cover" } else { "contain" },
@@ -176,7 +183,8 @@ fn random_edit(
         7 => {
             let i = rng.usize(..variants.len());
             let v = &mut variants[i];
-            match rng.u32(..7) {
+            match rng.u32(..8) {
+                6 => v.animated = !v.animated,
                 0 => v.size = SIZES[rng.usize(..SIZES.len())],
                 1 => v.format = FORMATS[rng.usize(..FORMATS.len())],
                 2 => v.cover = !v.cover,
@@ -205,6 +213,7 @@ fn random_edit(
                     set: rng.bool(),
                     position: rng.usize(..POSITIONS.len()),
                     blur: false,
+                    animated: false,
                 });
                 env.set_variants(&config_text(top, variants));
                 format!("add variant {name}")
@@ -287,8 +296,15 @@ fn random_edit(
 /// `[remote]`, and a third, fresh workspace with the same remote must get
 /// what the clean build gets, downloading instead of rendering. With
 /// `focus`, the thumbnails start cropped around focal points that every
-/// source starts with.
-fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, focus: bool) {
+/// source starts with. With `animations`, half the first sources are
+/// animated GIFs, and the WebP set keeps their animation.
+fn check_sequence(
+    seed: u64,
+    steps: usize,
+    shared: Option<&std::path::Path>,
+    focus: bool,
+    animations: bool,
+) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut variants = vec![
         VariantSpec {
@@ -300,6 +316,7 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, foc
             set: false,
             position: 0,
             blur: false,
+            animated: false,
         },
         VariantSpec {
             name: "large",
@@ -310,13 +327,17 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, foc
             set: true,
             position: 0,
             blur: false,
+            animated: false,
         },
     ];
     let mut top = TopSpec::default();
     let env = Env::new("");
     let mut points = BTreeMap::new();
-    for _ in 0..4 {
-        let name = random_name(&mut rng);
+    for i in 0..4 {
+        let mut name = random_name(&mut rng);
+        if animations && i % 2 == 0 {
+            name = name.rsplit_once('.').unwrap().0.to_string() + ".gif";
+        }
         env.add_image(&name, rng.u32(8..120), rng.u32(8..120), rng.u32(..));
         points.insert(name, (rng.u32(..10), rng.u32(..10)));
     }
@@ -324,6 +345,7 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, foc
         .iter()
         .map(|(name, (x, y))| format!("\"{name}\" = [0.{x}, 0.{y}]\n"))
         .collect();
+    variants[1].animated = animations;
     if focus {
         variants[0].cover = true;
         variants[0].position = POSITIONS.iter().position(|p| *p == "focus").unwrap();
@@ -404,34 +426,39 @@ fn check_sequence(seed: u64, steps: usize, shared: Option<&std::path::Path>, foc
 
 #[test]
 fn random_edit_sequences_seed_1() {
-    check_sequence(1, 14, None, false);
+    check_sequence(1, 14, None, false, false);
 }
 
 #[test]
 fn random_edit_sequences_seed_2() {
-    check_sequence(2, 14, None, false);
+    check_sequence(2, 14, None, false, false);
 }
 
 #[test]
 fn random_edit_sequences_seed_3() {
-    check_sequence(3, 14, None, false);
+    check_sequence(3, 14, None, false, false);
+}
+
+#[test]
+fn random_edit_sequences_with_animations() {
+    check_sequence(13, 16, None, false, true);
 }
 
 #[test]
 fn random_edit_sequences_with_focal_points() {
-    check_sequence(8, 20, None, true);
+    check_sequence(8, 20, None, true, false);
 }
 
 #[test]
 fn random_edit_sequences_through_a_shared_cache() {
     let shared = tempfile::tempdir().unwrap();
-    check_sequence(4, 14, Some(shared.path()), false);
+    check_sequence(4, 14, Some(shared.path()), false, false);
 }
 
 #[test]
 fn random_edit_sequences_with_focal_points_through_a_shared_cache() {
     let shared = tempfile::tempdir().unwrap();
-    check_sequence(12, 14, Some(shared.path()), true);
+    check_sequence(12, 14, Some(shared.path()), true, false);
 }
 
 /// Files of the user's at every path thumbgen might touch: in the folders
@@ -449,6 +476,7 @@ fn check_foreign_files_survive(seed: u64, steps: usize) {
         set: rng.bool(),
         position: 0,
         blur: false,
+        animated: false,
     }];
     let mut top = TopSpec {
         hash_names: rng.bool(),

@@ -6,6 +6,7 @@
 // the library.
 #![allow(clippy::print_stderr)]
 
+mod animation;
 mod browser;
 mod build;
 mod ci;
