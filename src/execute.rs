@@ -328,14 +328,14 @@ impl<'a> Executor<'a> {
             if let Some((store, ahead)) = &ahead {
                 threads.spawn(|| store.download_ahead(ahead));
             }
+            // The downloads stop when the workers do, even by a panic:
+            // the scope waits for them, and they wait for the workers.
+            let _stop = ahead.as_ref().map(|(_, ahead)| ahead.stopper());
             rayon::scope(|scope| {
                 for _ in 0..rayon::current_num_threads() {
                     scope.spawn(|_| work());
                 }
             });
-            if let Some((_, ahead)) = &ahead {
-                ahead.stop();
-            }
         });
     }
 

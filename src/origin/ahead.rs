@@ -2,7 +2,8 @@
 //! read and the cache of originals lacks, downloaded in the order the
 //! workers take the jobs, several at once, while the workers render those
 //! already here. At most [`WINDOW`] are held ahead of the workers, so that
-//! a stopped run does not go on downloading a catalogue.
+//! a stopped run does not go on downloading a catalogue, and downloads end
+//! when the workers do ([`Ahead::stopper`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,7 +59,7 @@ impl Ahead {
     }
 
     /// Download every source in order with `download`, `in_flight` at
-    /// once, until all are or [`Ahead::stop`] is called. Blocks: run it
+    /// once, until all are or its [`Ahead::stopper`] is dropped. Blocks: run it
     /// beside the workers.
     pub(super) async fn run<F, Fut>(&self, in_flight: usize, download: F)
     where
@@ -112,8 +113,18 @@ impl Ahead {
         }
     }
 
-    /// Ask for nothing more; downloads in flight finish.
-    pub(crate) fn stop(&self) {
-        self.window.close();
+    /// Ask for nothing more once the returned guard is dropped; downloads
+    /// in flight finish.
+    pub(crate) fn stopper(&self) -> Stopper<'_> {
+        Stopper(self)
+    }
+}
+
+/// Stops an [`Ahead`]'s downloads when dropped.
+pub(crate) struct Stopper<'a>(&'a Ahead);
+
+impl Drop for Stopper<'_> {
+    fn drop(&mut self) {
+        self.0.window.close();
     }
 }

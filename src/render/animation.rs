@@ -128,7 +128,8 @@ fn frames_of<'a>(
     let area = u64::from(width) * u64::from(height);
     let mut frames = Vec::new();
     for frame in decoder.into_frames() {
-        // Checked before each frame is decoded into memory.
+        // Checked as each frame arrives, before it is kept: at most one
+        // frame more than the bound allows is ever decoded.
         if area * (frames.len() as u64 + 1) > limits.max_pixels {
             return Err(RenderError::TooManyFrames {
                 width,

@@ -126,8 +126,7 @@ pub enum RenderError {
         max_pixels: u64,
     },
     /// An animation whose frames hold more pixels in all than
-    /// [`Limits::max_pixels`]; refused before the frame that passes it is
-    /// decoded.
+    /// [`Limits::max_pixels`]; refused at the frame that passes it.
     #[error(
         "the animation's frames of {width}×{height} hold more than max_pixels ({} Mpx) in all",
         mpx(*.max_pixels)
