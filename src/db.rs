@@ -608,7 +608,7 @@ mod tests {
             shape: Some(Shape {
                 width: 4000,
                 height: 3000,
-                jpeg: true,
+                coding: crate::model::Coding::Jpeg,
             }),
             outputs: vec![OutputRecord {
                 variant: "thumb".into(),

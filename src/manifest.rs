@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::fsutil;
 use crate::hash::hash_bytes;
-use crate::model::{Hash, OutputRecord, State};
+use crate::model::{Coding, Hash, OutputRecord, State};
 use crate::paths;
 use crate::variant::Variant;
 
@@ -65,6 +65,9 @@ struct OutputEntry<'a> {
     #[serde(rename = "type")]
     mime: &'static str,
     bytes: u64,
+    /// Every frame of an animated source (`animated = "keep"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    animated: bool,
 }
 
 /// The manifest's bytes for `state` (sources that failed are left out:
@@ -89,6 +92,11 @@ pub(crate) fn render(state: &State, config: &Config) -> Vec<u8> {
                 .filter_map(|o| Some((*order.get(&*o.variant)?, o)))
                 .collect();
             outputs.sort_by_key(|(i, _)| *i);
+            let shape = record.shape.unwrap_or(crate::model::Shape {
+                width: 0,
+                height: 0,
+                coding: Coding::Whole,
+            });
             let entries: Vec<(&Variant, OutputEntry)> = outputs
                 .iter()
                 .map(|&(i, o)| {
@@ -103,16 +111,12 @@ pub(crate) fn render(state: &State, config: &Config) -> Vec<u8> {
                         format: o.format.name(),
                         mime: o.format.mime(),
                         bytes: o.stat.len,
+                        animated: variant.animated && shape.coding == Coding::Animation,
                     };
                     (variant, entry)
                 })
                 .collect();
             let (srcset, picture) = html(&entries);
-            let shape = record.shape.unwrap_or(crate::model::Shape {
-                width: 0,
-                height: 0,
-                jpeg: false,
-            });
             let placeholder = record
                 .placeholder
                 .as_deref()
@@ -393,7 +397,7 @@ height = 8
             shape: Some(Shape {
                 width: 1000,
                 height: 750,
-                jpeg: true,
+                coding: crate::model::Coding::Jpeg,
             }),
             placeholder: Some(Box::new(Placeholder {
                 thumbhash: Some("3OcRJYB4d3h/iIeHeEh3eIhw+j2w".into()),

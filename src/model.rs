@@ -121,15 +121,37 @@ impl Format {
 }
 
 /// What of a source decides how its variants are made from it: its
-/// upright size and whether it is a JPEG (which can be decoded scaled).
+/// upright size and how it is coded (a JPEG can be decoded scaled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Shape {
     /// Upright width in pixels (after EXIF orientation).
     pub width: u32,
     /// Upright height in pixels.
     pub height: u32,
+    /// How it is coded.
+    pub coding: Coding,
+}
+
+impl Shape {
     /// A JPEG, decodable at a DCT scale.
-    pub jpeg: bool,
+    pub fn jpeg(&self) -> bool {
+        self.coding == Coding::Jpeg
+    }
+}
+
+/// How a source is coded, as far as making outputs goes. Recorded in the
+/// place of what was a `jpeg` flag, with the same bytes for its two
+/// values (a record's encoding writes `false` and `true`, and these
+/// variants' indices, as the one byte 0 or 1), so records made before
+/// the animations read as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Coding {
+    /// Decoded whole: PNG, WebP, GIF, AVIF …
+    Whole,
+    /// A JPEG, decodable at a DCT scale.
+    Jpeg,
+    /// An animated GIF or WebP: several frames.
+    Animation,
 }
 
 /// Which placeholder strings are computed for every source (the
@@ -557,5 +579,41 @@ impl RemoteMode {
     /// The mode named `text`, if any.
     pub fn parse(text: &str) -> Option<RemoteMode> {
         RemoteMode::ALL.into_iter().find(|m| m.name() == text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shape_recorded_with_a_jpeg_flag_reads_as_its_coding() {
+        #[derive(serde::Serialize)]
+        struct Flagged {
+            width: u32,
+            height: u32,
+            jpeg: bool,
+        }
+        for (jpeg, coding) in [(false, Coding::Whole), (true, Coding::Jpeg)] {
+            let old = postcard::to_allocvec(&Flagged {
+                width: 640,
+                height: 480,
+                jpeg,
+            })
+            .unwrap();
+            let shape: Shape = postcard::from_bytes(&old).unwrap();
+            assert_eq!(shape.coding, coding);
+            assert_eq!(
+                postcard::to_allocvec(&shape).unwrap(),
+                old,
+                "the same bytes"
+            );
+        }
+        let animated = Shape {
+            width: 1,
+            height: 1,
+            coding: Coding::Animation,
+        };
+        assert_eq!(postcard::to_allocvec(&animated).unwrap(), [1, 1, 2]);
     }
 }

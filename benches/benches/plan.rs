@@ -56,7 +56,7 @@ fn up_to_date(n: usize, variants: &[Variant]) -> (Vec<ObservedSource>, State, Ou
         let shape = Shape {
             width: 2000 + (i % 2000) as u32,
             height: 1500 + (i % 1000) as u32,
-            jpeg: true,
+            coding: thumbgen::model::Coding::Jpeg,
         };
         let records: Vec<OutputRecord> = variants
             .iter()

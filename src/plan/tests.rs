@@ -249,7 +249,7 @@ fn a_change_to_one_variant_rebuilds_that_variant_alone() {
     record.shape = Some(Shape {
         width: 4000,
         height: 3000,
-        jpeg: true,
+        coding: crate::model::Coding::Jpeg,
     });
     let p = run(&[seen("a.jpg", fp(1, 1))], &state, &outputs, &v, false);
     assert_eq!(reasons(&p), [], "as recorded");
@@ -585,7 +585,7 @@ fn planning_in_parts_gives_the_plan_of_one_pass() {
     state.get_mut(Path::new(&names[19])).unwrap().shape = Some(Shape {
         width: 10,
         height: 10,
-        jpeg: false,
+        coding: crate::model::Coding::Whole,
     });
     let observed: Vec<ObservedSource> = names
         .iter()

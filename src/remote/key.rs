@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::focus::FocalPoint;
-use crate::model::{Hash, Shape};
+use crate::model::{Coding, Hash, Shape};
 use crate::variant::{Variant, JPEG_DECODER, PIPELINE_VERSION};
 
 /// The key of the output of `variant` made from a source whose bytes hash
@@ -90,6 +90,10 @@ pub(crate) struct Entry {
     pub source_height: u32,
     /// See `source_width`.
     pub source_jpeg: bool,
+    /// See `source_width`: an animation. Absent (false) in entries written
+    /// before animations were kept, which were of stills or first frames.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_animated: bool,
 }
 
 /// The only layout of [`Entry`] this build reads and writes.
@@ -106,7 +110,8 @@ impl Entry {
             height: made.height,
             source_width: made.shape.width,
             source_height: made.shape.height,
-            source_jpeg: made.shape.jpeg,
+            source_jpeg: made.shape.jpeg(),
+            source_animated: made.shape.coding == Coding::Animation,
         }
     }
 
@@ -134,7 +139,11 @@ impl Entry {
             shape: Shape {
                 width: self.source_width,
                 height: self.source_height,
-                jpeg: self.source_jpeg,
+                coding: match (self.source_jpeg, self.source_animated) {
+                    (true, _) => Coding::Jpeg,
+                    (false, true) => Coding::Animation,
+                    (false, false) => Coding::Whole,
+                },
             },
         }
     }
@@ -249,7 +258,7 @@ mod tests {
             shape: Shape {
                 width: 4000,
                 height: 2667,
-                jpeg: true,
+                coding: crate::model::Coding::Jpeg,
             },
         };
         let digest = *blake3::hash(b"thumb").as_bytes();

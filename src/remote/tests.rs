@@ -37,7 +37,7 @@ fn made() -> Made {
         shape: Shape {
             width: 4000,
             height: 2667,
-            jpeg: true,
+            coding: crate::model::Coding::Jpeg,
         },
     }
 }

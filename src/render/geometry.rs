@@ -168,7 +168,7 @@ const HALF_DECODE_MIN_SIDE: f64 = 1280.0;
 /// its size and [`HALF_DECODE_MIN_SIDE`], full size otherwise.
 fn decode_eighths(shape: Shape, need: f64) -> u8 {
     let half_side = f64::from(shape.width.max(shape.height)) / 2.0;
-    if shape.jpeg && need <= 0.5 && half_side >= HALF_DECODE_MIN_SIDE {
+    if shape.jpeg() && need <= 0.5 && half_side >= HALF_DECODE_MIN_SIDE {
         4
     } else {
         8
@@ -231,7 +231,7 @@ mod tests {
         Shape {
             width,
             height,
-            jpeg: true,
+            coding: crate::model::Coding::Jpeg,
         }
     }
 
@@ -272,7 +272,7 @@ mod tests {
     #[test]
     fn other_formats_decode_whole_and_halve_while_twice_the_output_remains() {
         let png = Shape {
-            jpeg: false,
+            coding: crate::model::Coding::Whole,
             ..jpeg(4000, 3000)
         };
         let at = |size, fit| reduction(png, &sized("v", size, fit));
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(at(256, Fit::Cover), reduced(8, 2));
         // A source smaller than the box is not halved.
         let small = Shape {
-            jpeg: false,
+            coding: crate::model::Coding::Whole,
             ..jpeg(300, 200)
         };
         assert_eq!(
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(preview_reduction(jpeg(800, 600)), reduced(8, 2));
         assert_eq!(preview_reduction(jpeg(200, 60)), reduced(8, 0));
         let png = Shape {
-            jpeg: false,
+            coding: crate::model::Coding::Whole,
             ..jpeg(4000, 3000)
         };
         assert_eq!(preview_reduction(png), reduced(8, 4));
@@ -359,7 +359,7 @@ mod tests {
         let shape = Shape {
             width: 800,
             height: 600,
-            jpeg: true,
+            coding: crate::model::Coding::Jpeg,
         };
         let made: Vec<bool> = [
             (320, None),
@@ -378,7 +378,7 @@ mod tests {
         let tiny = Shape {
             width: 200,
             height: 100,
-            jpeg: false,
+            coding: crate::model::Coding::Whole,
         };
         assert!(
             is_made(tiny, &member(320, None)),

@@ -20,7 +20,7 @@ use image::metadata::Orientation;
 use super::orient::upright_shape;
 use super::pixels::{check_pixels, Px, Source};
 use super::{Leniency, Limits, RenderError};
-use crate::model::Shape;
+use crate::model::{Coding, Shape};
 
 #[repr(C)]
 struct TgJpegInfo {
@@ -281,7 +281,11 @@ pub(super) struct Header {
 impl Header {
     /// The upright size, which decides the decode scale.
     pub(super) fn shape(&self) -> Shape {
-        upright_shape((self.info.width, self.info.height), self.orientation, true)
+        upright_shape(
+            (self.info.width, self.info.height),
+            self.orientation,
+            Coding::Jpeg,
+        )
     }
 }
 

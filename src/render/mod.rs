@@ -21,7 +21,7 @@
 
 use crate::focus::FocalPoint;
 use crate::model::Placeholders;
-use crate::model::{Placeholder, Shape};
+use crate::model::{Coding, Placeholder, Shape};
 use crate::variant::Variant;
 
 mod animation;
@@ -302,6 +302,14 @@ pub fn render(
     let map = wants_map.then(|| smartcrop::Map::of(decodes.preview()));
     let kind = sniff::sniff(source)?;
     let animated = animation::is_animated(source, &kind);
+    // Recorded, so that the manifest can say which outputs are animated.
+    let shape = match animated {
+        true => Shape {
+            coding: Coding::Animation,
+            ..shape
+        },
+        false => shape,
+    };
     let animation = (animated && wanted.iter().any(|&i| all[i].animated))
         .then(|| animation::decode(source, &kind, limits))
         .transpose()?;
@@ -427,7 +435,7 @@ mod tests {
         let shape = Shape {
             width: 96,
             height: 64,
-            jpeg: true,
+            coding: crate::model::Coding::Jpeg,
         };
         assert_eq!(info.shape, shape, "upright size");
     }

@@ -5,7 +5,7 @@
 
 use image::metadata::Orientation;
 
-use crate::model::Shape;
+use crate::model::{Coding, Shape};
 
 /// Whether the orientation turns the image a quarter, so that upright width
 /// is stored height.
@@ -20,7 +20,7 @@ pub(super) fn swaps_axes(o: Orientation) -> bool {
 }
 
 /// The upright shape of a `width`×`height` stored image shown with `o`.
-pub(super) fn upright_shape((width, height): (u32, u32), o: Orientation, jpeg: bool) -> Shape {
+pub(super) fn upright_shape((width, height): (u32, u32), o: Orientation, coding: Coding) -> Shape {
     let (width, height) = if swaps_axes(o) {
         (height, width)
     } else {
@@ -29,7 +29,7 @@ pub(super) fn upright_shape((width, height): (u32, u32), o: Orientation, jpeg: b
     Shape {
         width,
         height,
-        jpeg,
+        coding,
     }
 }
 

@@ -8,7 +8,7 @@ use image::metadata::Orientation;
 
 use super::orient::upright_shape;
 use super::{Leniency, Limits, RenderError};
-use crate::model::Shape;
+use crate::model::{Coding, Shape};
 
 /// The channel layout of decoded pixels, 8 bits each.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,7 +78,12 @@ impl Source {
 
     /// The upright size, as the planner records it.
     pub(super) fn shape(&self) -> Shape {
-        upright_shape(self.full, self.orientation, self.jpeg)
+        let coding = if self.jpeg {
+            Coding::Jpeg
+        } else {
+            Coding::Whole
+        };
+        upright_shape(self.full, self.orientation, coding)
     }
 }
 

@@ -82,7 +82,8 @@ format = "jpeg"
 
 #[test]
 fn keep_writes_every_frame_with_its_timing_and_first_writes_one() {
-    let env = Env::new(KEEP);
+    let manifest = "manifest = \"public/thumbs/manifest.json\"\n";
+    let env = Env::new(&format!("{manifest}{KEEP}"));
     std::fs::write(
         env.src("spin.gif"),
         animated_gif(120, 60, &[40, 80, 120, 200, 60]),
@@ -116,6 +117,23 @@ fn keep_writes_every_frame_with_its_timing_and_first_writes_one() {
         "40 20 1 None 0"
     );
 
+    // The manifest marks the animated outputs, and only them.
+    let animated = |env: &Env| -> Vec<String> {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.out("manifest.json")).unwrap()).unwrap();
+        let mut marked: Vec<String> = manifest["sources"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|s| s["outputs"].as_array().unwrap().clone())
+            .filter(|o| o["animated"] == true)
+            .map(|o| o["path"].as_str().unwrap().to_string())
+            .collect();
+        marked.sort();
+        marked
+    };
+    assert_eq!(animated(&env), ["moving/spin.webp", "moving/wave.webp"]);
+
     // The same bytes again from scratch: frames are encoded deterministically.
     let first = env.outputs();
     let clean = env.fresh_copy();
@@ -127,7 +145,10 @@ fn keep_writes_every_frame_with_its_timing_and_first_writes_one() {
 
     // Back to the first frame: the WebP is rebuilt as a still, and the
     // build says once how to keep the animation.
-    env.set_variants(&KEEP.replace("animated = \"keep\"", ""));
+    env.set_variants(&format!(
+        "{manifest}{}",
+        KEEP.replace("animated = \"keep\"", "")
+    ));
     let flat = env.build(&[], 0);
     let told: Vec<&str> = flat
         .stderr
@@ -137,6 +158,7 @@ fn keep_writes_every_frame_with_its_timing_and_first_writes_one() {
     assert_eq!(told.len(), 1, "said once a run:\n{}", flat.stderr);
     assert!(told[0].contains("animated = \"keep\""), "{}", told[0]);
     assert_eq!(flat.summary()[0], 2, "both WebPs rebuilt:\n{}", flat.stderr);
+    assert!(animated(&env).is_empty(), "no output is animated now");
     let still = pillow(&env.out("moving/spin.webp")).unwrap();
     assert!(still.starts_with("40 40 1 "), "one frame: {still}");
 }

@@ -456,9 +456,9 @@ fn random_edit_sequences_through_a_shared_cache() {
 }
 
 #[test]
-fn random_edit_sequences_with_focal_points_through_a_shared_cache() {
+fn random_edit_sequences_with_focal_points_and_animations_through_a_shared_cache() {
     let shared = tempfile::tempdir().unwrap();
-    check_sequence(12, 14, Some(shared.path()), true, false);
+    check_sequence(12, 14, Some(shared.path()), true, true);
 }
 
 /// Files of the user's at every path thumbgen might touch: in the folders
