@@ -92,6 +92,8 @@ impl FocalPoints {
 
     /// The point of the source at `rel`, if the sidecar gives one.
     pub fn at(&self, rel: &Path) -> Option<FocalPoint> {
+        // Asked for every source of every build: without a sidecar, do
+        // not hash the path at all.
         if self.points.is_empty() {
             return None;
         }

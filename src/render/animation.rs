@@ -9,13 +9,13 @@ use std::io::Cursor;
 use image::codecs::gif::GifDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::metadata::LoopCount;
-use image::AnimationDecoder;
+use image::{AnimationDecoder, ImageFormat};
 use thumbgen_lanczos::{Crop, Pixels, Resizer};
 
 use super::resize::placement;
-use super::sniff::Kind;
 use super::Limits;
 use super::RenderError;
+use crate::model::Coding;
 use crate::variant::Variant;
 
 /// The frames of an animation, decoded, each the whole canvas.
@@ -28,16 +28,22 @@ pub(super) struct Animation {
     loops: u32,
 }
 
-/// Whether `source` (of `kind`) holds more than one frame, read from its
-/// structure without decoding any.
-pub(super) fn is_animated(source: &[u8], kind: &Kind) -> bool {
-    match kind {
-        Kind::Other(image::ImageFormat::Gif) => gif_frames(source) > 1,
+/// How `source`, a file of `format` that is not a JPEG, is coded: an
+/// animation if it holds more than one frame, read from its structure
+/// without decoding any.
+pub(super) fn coding(source: &[u8], format: ImageFormat) -> Coding {
+    let animated = match format {
+        ImageFormat::Gif => gif_frames(source) > 1,
         // VP8X's flags: bit 1 is "animation".
-        Kind::Other(image::ImageFormat::WebP) => {
+        ImageFormat::WebP => {
             source.len() > 20 && &source[12..16] == b"VP8X" && source[20] & 0x02 != 0
         }
         _ => false,
+    };
+    if animated {
+        Coding::Animation
+    } else {
+        Coding::Whole
     }
 }
 
@@ -91,24 +97,21 @@ fn colour_table(packed: u8) -> usize {
     }
 }
 
-/// Decode every frame of the animated GIF or WebP `source`.
-pub(super) fn decode(
-    source: &[u8],
-    kind: &Kind,
-    limits: &Limits,
-) -> Result<Animation, RenderError> {
+/// Decode every frame of the animated GIF or WebP `source` (told apart by
+/// their signatures: [`coding`] found it animated).
+pub(super) fn decode(source: &[u8], limits: &Limits) -> Result<Animation, RenderError> {
     let damaged = |format: &'static str| {
         move |e: image::ImageError| RenderError::Decode {
             format,
             reason: e.to_string(),
         }
     };
-    match kind {
-        Kind::Other(image::ImageFormat::Gif) => {
+    match source.starts_with(b"GIF8") {
+        true => {
             let decoder = GifDecoder::new(Cursor::new(source)).map_err(damaged("GIF"))?;
             frames_of(decoder, limits, "GIF")
         }
-        _ => {
+        false => {
             let decoder = WebPDecoder::new(Cursor::new(source)).map_err(damaged("WebP"))?;
             frames_of(decoder, limits, "WebP")
         }
@@ -297,10 +300,10 @@ impl Drop for Encoder {
 mod tests {
     use super::*;
     use crate::model::Format;
-    use crate::render::test_support::{fixture, LIMITS};
+    use crate::render::test_support::{fixture, render_all, LIMITS};
 
-    fn kind_of(bytes: &[u8]) -> Kind {
-        super::super::sniff::sniff(bytes).unwrap()
+    fn is_animated(bytes: &[u8], format: ImageFormat) -> bool {
+        coding(bytes, format) == Coding::Animation
     }
 
     #[test]
@@ -312,7 +315,11 @@ mod tests {
             ("baseline.jpg", false),
         ] {
             let bytes = fixture(name);
-            assert_eq!(is_animated(&bytes, &kind_of(&bytes)), animated, "{name}");
+            let format = ImageFormat::from_path(name).unwrap();
+            assert_eq!(is_animated(&bytes, format), animated, "{name}");
+            // As the decoders record it.
+            let (_, info) = render_all(&bytes, &[], &[], &LIMITS).unwrap();
+            assert_eq!(info.shape.coding == Coding::Animation, animated, "{name}");
         }
         let still = {
             let mut out = Vec::new();
@@ -322,7 +329,7 @@ mod tests {
             out
         };
         assert_eq!(gif_frames(&still), 1);
-        assert!(!is_animated(&still, &kind_of(&still)));
+        assert!(!is_animated(&still, ImageFormat::Gif));
         // Cut anywhere, the walk stops without reading past the end.
         let whole = fixture("animated.gif");
         for end in 0..whole.len() {
@@ -333,7 +340,7 @@ mod tests {
     #[test]
     fn every_frame_is_resized_and_timed_and_the_bound_holds() {
         let bytes = fixture("animated.gif");
-        let animation = decode(&bytes, &kind_of(&bytes), &LIMITS).unwrap();
+        let animation = decode(&bytes, &LIMITS).unwrap();
         assert_eq!((animation.width, animation.height), (48, 32));
         assert_eq!(animation.frames.len(), 2);
         let mut v = Variant::new("a", 24, 24, Format::Webp);
@@ -357,7 +364,7 @@ mod tests {
             ..LIMITS
         };
         assert!(matches!(
-            decode(&bytes, &kind_of(&bytes), &tight),
+            decode(&bytes, &tight),
             Err(RenderError::TooManyFrames {
                 width: 48,
                 height: 32,

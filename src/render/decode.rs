@@ -17,7 +17,7 @@ use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat};
 use super::orient::upright_shape;
 use super::pixels::{check_pixels, Px, Source};
 use super::{Leniency, Limits, RenderError};
-use crate::model::{Coding, Shape};
+use crate::model::Shape;
 
 fn image_error(format: &'static str, e: image::ImageError) -> RenderError {
     let reason = match e {
@@ -83,6 +83,7 @@ pub(super) fn decode_other(
         format: format_name(format),
         what,
     });
+    decoded.coding = super::animation::coding(source, format);
     Ok(decoded)
 }
 
@@ -132,7 +133,8 @@ pub(super) fn probe_other(source: &[u8], format: ImageFormat) -> Option<Shape> {
     }
     let mut dec = image_decoder(source, format, image::Limits::no_limits()).ok()?;
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
-    Some(upright_shape(dec.dimensions(), orientation, Coding::Whole))
+    let coding = super::animation::coding(source, format);
+    Some(upright_shape(dec.dimensions(), orientation, coding))
 }
 
 /// The `image` crate's decoder for `format`, its header read. Only PNG's

@@ -360,7 +360,7 @@ pub(super) fn decode_at_scale(
         pixels,
         orientation: header.orientation,
         icc: info.icc.clone(),
-        jpeg: true,
+        coding: Coding::Jpeg,
         leniency,
     })
 }

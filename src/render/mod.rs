@@ -300,18 +300,9 @@ pub fn render(
         .any()
         .then(|| Box::new(placeholder::placeholder(decodes.preview(), placeholders)));
     let map = wants_map.then(|| smartcrop::Map::of(decodes.preview()));
-    let kind = sniff::sniff(source)?;
-    let animated = animation::is_animated(source, &kind);
-    // Recorded, so that the manifest can say which outputs are animated.
-    let shape = match animated {
-        true => Shape {
-            coding: Coding::Animation,
-            ..shape
-        },
-        false => shape,
-    };
+    let animated = shape.coding == Coding::Animation;
     let animation = (animated && wanted.iter().any(|&i| all[i].animated))
-        .then(|| animation::decode(source, &kind, limits))
+        .then(|| animation::decode(source, limits))
         .transpose()?;
     let rendered = wanted
         .iter()

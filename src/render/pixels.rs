@@ -41,7 +41,8 @@ pub(super) struct Source {
     pub(super) pixels: Vec<u8>,
     pub(super) orientation: Orientation,
     pub(super) icc: Option<Vec<u8>>,
-    pub(super) jpeg: bool,
+    /// How the file is coded (a JPEG, an animation, or neither).
+    pub(super) coding: Coding,
     /// A flaw read past, as browsers do.
     pub(super) leniency: Option<Leniency>,
 }
@@ -71,19 +72,14 @@ impl Source {
             pixels,
             orientation,
             icc,
-            jpeg: false,
+            coding: Coding::Whole,
             leniency: None,
         }
     }
 
     /// The upright size, as the planner records it.
     pub(super) fn shape(&self) -> Shape {
-        let coding = if self.jpeg {
-            Coding::Jpeg
-        } else {
-            Coding::Whole
-        };
-        upright_shape(self.full, self.orientation, coding)
+        upright_shape(self.full, self.orientation, self.coding)
     }
 }
 

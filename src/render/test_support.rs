@@ -75,7 +75,7 @@ pub(super) fn rgb_source(
         pixels,
         orientation,
         icc: None,
-        jpeg: false,
+        coding: crate::model::Coding::Whole,
         leniency: None,
     }
 }
