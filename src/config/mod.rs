@@ -86,14 +86,15 @@ pub struct Config {
 }
 
 /// A validated `[remote]` table. Credentials are never here: they come
-/// from the standard AWS environment variables or credential chain.
+/// from each cloud's standard environment variables or credential chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteSettings {
     /// The `url` as written, for messages.
     pub url: String,
     /// Where the objects live.
     pub location: RemoteLocation,
-    /// An S3-compatible endpoint (MinIO, R2, Ceph …) instead of AWS.
+    /// An S3-compatible endpoint (MinIO, R2, Ceph …) instead of AWS, or
+    /// an Azure account's blob endpoint.
     pub endpoint: Option<String>,
     /// The S3 region.
     pub region: Option<String>,
@@ -110,7 +111,7 @@ pub struct PublishSettings {
     /// Where the objects go; their keys are the outputs' paths under
     /// `output`, after the prefix.
     pub location: RemoteLocation,
-    /// An S3-compatible endpoint.
+    /// An S3-compatible endpoint, or an Azure account's blob endpoint.
     pub endpoint: Option<String>,
     /// The S3 region.
     pub region: Option<String>,
@@ -137,7 +138,8 @@ pub const DEFAULT_MAX_DELETES: usize = 256;
 pub const DEFAULT_PUBLISH_CONCURRENCY: usize = 16;
 
 /// Sources that are not files in a local folder: objects in a store
-/// (`source = "s3://bucket/prefix"`, or a `file://` folder read through
+/// (`source = "s3://bucket/prefix"`, `gs://`, `az://`, or a `file://`
+/// folder read through
 /// the same store API), or URLs listed in a file (`source_list`).
 /// Credentials follow the rules of `[remote]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +148,8 @@ pub struct StoreSource {
     pub url: String,
     /// Where the sources are.
     pub location: SourceLocation,
-    /// An S3-compatible endpoint (`source_endpoint`, or the environment's
+    /// An S3-compatible endpoint or an Azure account's (`source_endpoint`,
+    /// or the environment's
     /// `AWS_ENDPOINT_URL`).
     pub endpoint: Option<String>,
     /// The S3 region (`source_region`).
@@ -163,6 +166,31 @@ pub struct StoreSource {
 
 /// How long a download may receive nothing, unless `stall_timeout` says.
 pub const DEFAULT_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The object store a bucket's url names by its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// `s3://`: Amazon S3, or a store with its API (MinIO, R2, Ceph).
+    S3,
+    /// `gs://`: Google Cloud Storage.
+    Gcs,
+    /// `az://`: Azure Blob Storage; the url names a container of the
+    /// account the environment names.
+    Azure,
+}
+
+impl Cloud {
+    const ALL: [Cloud; 3] = [Cloud::S3, Cloud::Gcs, Cloud::Azure];
+
+    /// The scheme of its urls, with `://`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Cloud::S3 => "s3://",
+            Cloud::Gcs => "gs://",
+            Cloud::Azure => "az://",
+        }
+    }
+}
 
 /// Where sources that are not in a local folder are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,9 +231,12 @@ pub const DEFAULT_ORIGINALS_MAX_BYTES: u64 = 4 << 30;
 /// The store behind a `[remote] url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteLocation {
-    /// `s3://bucket/prefix`.
-    S3 {
-        /// The bucket.
+    /// `s3://bucket/prefix`, `gs://bucket/prefix` or
+    /// `az://container/prefix`.
+    Bucket {
+        /// Whose store it is.
+        cloud: Cloud,
+        /// The bucket (an Azure container).
         bucket: String,
         /// The key prefix (no leading or trailing `/`; may be empty).
         prefix: String,
@@ -578,7 +609,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config> {
 /// Whether a `source` names a store rather than a folder.
 fn names_store(source: &str) -> bool {
     let source = source.trim();
-    source.starts_with("s3://") || source.starts_with("file://")
+    source.starts_with("file://") || Cloud::ALL.iter().any(|c| source.starts_with(c.scheme()))
 }
 
 /// Settings that are valid but do nothing here: a slip the user should
@@ -758,20 +789,31 @@ impl Ctx<'_> {
             .ok_or_else(|| self.err(value, key, "must be a colour like \"#ffffff\" or \"#fff\""))
     }
 
-    /// The store an `s3://` or `file://` url names (`key` is the key it
-    /// was given for, for errors).
+    /// The store an `s3://`, `gs://`, `az://` or `file://` url names
+    /// (`key` is the key it was given for, for errors).
     fn location(&self, value: &Spanned<String>, key: &str, root: &Path) -> Result<RemoteLocation> {
         let url = value.get_ref().trim();
-        if let Some(rest) = url.strip_prefix("s3://") {
+        let bucket_url = Cloud::ALL
+            .into_iter()
+            .find_map(|cloud| Some((cloud, url.strip_prefix(cloud.scheme())?)));
+        if let Some((cloud, rest)) = bucket_url {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
+                let (scheme, what) = match cloud {
+                    Cloud::Azure => (cloud.scheme(), "CONTAINER"),
+                    _ => (cloud.scheme(), "BUCKET"),
+                };
                 return Err(self.err(
                     value,
                     key,
-                    "names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX",
+                    &format!(
+                        "names no {}: write {scheme}{what} or {scheme}{what}/PREFIX",
+                        what.to_lowercase()
+                    ),
                 ));
             }
-            Ok(RemoteLocation::S3 {
+            Ok(RemoteLocation::Bucket {
+                cloud,
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
             })
@@ -789,21 +831,30 @@ impl Ctx<'_> {
             Err(self.err(
                 value,
                 key,
-                &format!("must start with s3:// or file:// (got \"{url}\")"),
+                &format!("must start with s3://, gs://, az:// or file:// (got \"{url}\")"),
             ))
         }
     }
 
-    /// An S3 endpoint given as `key`, for `location`.
+    /// The endpoint given as `key` for `location`: an S3-compatible
+    /// server's, or an Azure account's. A `gs://` bucket's comes with its
+    /// credentials (a service account's `gcs_base_url`).
     fn endpoint(
         &self,
         value: Option<&Spanned<String>>,
         key: &str,
         location: &RemoteLocation,
     ) -> Result<Option<String>> {
+        let takes_one = matches!(
+            location,
+            RemoteLocation::Bucket {
+                cloud: Cloud::S3 | Cloud::Azure,
+                ..
+            }
+        );
         match value {
-            Some(e) if matches!(location, RemoteLocation::Folder(_)) => {
-                Err(self.err(e, key, "applies only to s3:// urls; remove it"))
+            Some(e) if !takes_one => {
+                Err(self.err(e, key, "applies only to s3:// and az:// urls; remove it"))
             }
             Some(e)
                 if !(e.get_ref().starts_with("http://") || e.get_ref().starts_with("https://")) =>
@@ -822,6 +873,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// The S3 region given as `key`, for `location`.
+    fn region(
+        &self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        location: &RemoteLocation,
+    ) -> Result<Option<String>> {
+        match (value, location) {
+            (
+                Some(r),
+                RemoteLocation::Bucket {
+                    cloud: Cloud::S3, ..
+                },
+            ) => Ok(Some(r.get_ref().clone())),
+            (Some(r), _) => Err(self.err(r, key, "applies only to s3:// urls; remove it")),
+            (None, _) => Ok(None),
+        }
+    }
+
     /// `source` or `source_list`, whichever is given (one must be).
     fn source_key<'r>(&self, raw: &'r RawConfig) -> Result<&'r Spanned<String>> {
         match (&raw.source, &raw.source_list) {
@@ -833,7 +903,7 @@ impl Ctx<'_> {
                 "is given beside `source`; keep one of the two",
             )),
             (None, None) => Err(Error::Config(format!(
-                "{}: no `source`; add source = \"images\" (a folder, or s3://bucket/prefix), or source_list = \"urls.txt\"",
+                "{}: no `source`; add source = \"images\" (a folder, or s3://bucket/prefix, gs://…, az://…), or source_list = \"urls.txt\"",
                 self.file.display()
             ))),
         }
@@ -853,7 +923,7 @@ impl Ctx<'_> {
                 return Err(self.err(
                     e,
                     "source_endpoint",
-                    "applies only to an s3:// `source`; remove it",
+                    "applies only to a `source` in a bucket; remove it",
                 ));
             }
             return Ok(None);
@@ -863,20 +933,25 @@ impl Ctx<'_> {
         } else {
             SourceLocation::Store(self.location(source_key, "source", root)?)
         };
-        let endpoint = match &location {
-            SourceLocation::Store(store) => {
-                self.endpoint(raw.source_endpoint.as_ref(), "source_endpoint", store)?
-            }
-            SourceLocation::List(_) => match &raw.source_endpoint {
-                Some(e) => {
+        let (endpoint, region) = match &location {
+            SourceLocation::Store(store) => (
+                self.endpoint(raw.source_endpoint.as_ref(), "source_endpoint", store)?,
+                self.region(raw.source_region.as_ref(), "source_region", store)?,
+            ),
+            SourceLocation::List(_) => {
+                let bucket_only = [
+                    (&raw.source_endpoint, "source_endpoint"),
+                    (&raw.source_region, "source_region"),
+                ];
+                if let Some((Some(value), key)) = bucket_only.iter().find(|(v, _)| v.is_some()) {
                     return Err(self.err(
-                        e,
-                        "source_endpoint",
-                        "applies only to an s3:// `source`; remove it",
-                    ))
+                        value,
+                        key,
+                        "applies only to a `source` in a bucket; remove it",
+                    ));
                 }
-                None => None,
-            },
+                (None, None)
+            }
         };
         let bytes = |value: &Option<Spanned<i64>>, key: &str, default: u64, least: i64| match value
         {
@@ -887,7 +962,7 @@ impl Ctx<'_> {
         Ok(Some(StoreSource {
             url: url.trim_end_matches('/').to_string(),
             endpoint,
-            region: raw.source_region.as_ref().map(|r| r.get_ref().clone()),
+            region,
             location,
             max_bytes: bytes(&raw.max_bytes, "max_bytes", DEFAULT_MAX_BYTES, 1)?,
             originals_max_bytes: bytes(
@@ -931,6 +1006,7 @@ impl Ctx<'_> {
     fn publish(&self, raw: &RawPublish, root: &Path) -> Result<PublishSettings> {
         let location = self.location(&raw.url, "publish.url", root)?;
         let endpoint = self.endpoint(raw.endpoint.as_ref(), "publish.endpoint", &location)?;
+        let region = self.region(raw.region.as_ref(), "publish.region", &location)?;
         let max_deletes = match &raw.max_deletes {
             Some(n) if *n.get_ref() >= 0 => *n.get_ref() as usize,
             Some(n) => return Err(self.err(n, "publish.max_deletes", "must be 0 or more")),
@@ -945,7 +1021,7 @@ impl Ctx<'_> {
             url: raw.url.get_ref().trim().to_string(),
             location,
             endpoint,
-            region: raw.region.as_ref().map(|r| r.get_ref().clone()),
+            region,
             cache_control: raw
                 .cache_control
                 .clone()
@@ -964,6 +1040,7 @@ impl Ctx<'_> {
         let url = raw.url.get_ref().trim();
         let location = self.location(&raw.url, "remote.url", root)?;
         let endpoint = self.endpoint(raw.endpoint.as_ref(), "remote.endpoint", &location)?;
+        let region = self.region(raw.region.as_ref(), "remote.region", &location)?;
         let mode = match &raw.mode {
             Some(m) => RemoteMode::parse(m.get_ref()).ok_or_else(|| {
                 self.err(
@@ -981,7 +1058,7 @@ impl Ctx<'_> {
             url: url.to_string(),
             location,
             endpoint,
-            region: raw.region.as_ref().map(|r| r.get_ref().clone()),
+            region,
             mode,
         })
     }

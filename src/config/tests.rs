@@ -436,6 +436,71 @@ fn blur_is_a_sigma_of_up_to_fifty_pixels_in_its_recipe() {
 }
 
 #[test]
+fn bucket_urls_name_their_cloud_and_only_fitting_keys_are_taken() {
+    let in_bucket = |source: &str, extra: &str| {
+        parse_at(&GOOD.replace(
+            "source = \"images\"",
+            &format!("source = \"{source}\"\n{extra}"),
+        ))
+    };
+    let location = |source: &str| match in_bucket(source, "").unwrap().store {
+        Some(StoreSource {
+            location: SourceLocation::Store(location),
+            ..
+        }) => location,
+        other => panic!("{source}: {other:?}"),
+    };
+    for (source, cloud, bucket, prefix) in [
+        ("s3://shop/catalogue/", Cloud::S3, "shop", "catalogue"),
+        ("gs://shop", Cloud::Gcs, "shop", ""),
+        ("az://photos/a/b", Cloud::Azure, "photos", "a/b"),
+    ] {
+        assert_eq!(
+            location(source),
+            RemoteLocation::Bucket {
+                cloud,
+                bucket: bucket.into(),
+                prefix: prefix.into()
+            },
+            "{source}"
+        );
+    }
+    // An Azure account's endpoint; a GCS bucket's comes with its
+    // credentials, and only S3 has regions.
+    let azure = in_bucket(
+        "az://photos",
+        "source_endpoint = \"http://127.0.0.1:10000/dev\"",
+    );
+    assert_eq!(
+        azure.unwrap().store.unwrap().endpoint.as_deref(),
+        Some("http://127.0.0.1:10000/dev")
+    );
+    for (source, extra, want) in [
+        (
+            "gs://shop",
+            "source_endpoint = \"http://x\"",
+            "applies only to s3:// and az:// urls",
+        ),
+        (
+            "az://photos",
+            "source_region = \"eu-west-1\"",
+            "applies only to s3:// urls",
+        ),
+        ("az://", "", "names no container: write az://CONTAINER"),
+        ("gs:///x", "", "names no bucket: write gs://BUCKET"),
+    ] {
+        let e = in_bucket(source, extra).unwrap_err().to_string();
+        assert!(e.contains(want), "{source} {extra}: {e}");
+    }
+    let table = "\n[remote]\nurl = \"wasb://c/x\"\n";
+    let e = error_of(&format!("{GOOD}{table}"));
+    assert!(
+        e.contains("must start with s3://, gs://, az:// or file://"),
+        "{e}"
+    );
+}
+
+#[test]
 fn publish_defaults_and_bounds() {
     let table = "\n[publish]\nurl = \"s3://cdn/thumbs\"\n";
     let c = parse_at(&format!("{GOOD}{table}")).unwrap();

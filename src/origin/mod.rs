@@ -56,7 +56,7 @@ enum Backend {
 struct Bucket {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
-    env_credentials: bool,
+    missing_credentials: Option<crate::config::Cloud>,
     /// The url the sources are named by in the shared cache; `None` where
     /// the listing's validators are not known to change with every write
     /// (a `file://` store's are made from the file's stat).
@@ -570,8 +570,9 @@ impl Bucket {
         Ok(Bucket {
             store: opened.store,
             prefix: opened.prefix,
-            env_credentials: opened.env_credentials,
-            strong_url: matches!(location, RemoteLocation::S3 { .. }).then(|| settings.url.clone()),
+            missing_credentials: opened.missing_credentials,
+            strong_url: matches!(location, RemoteLocation::Bucket { .. })
+                .then(|| settings.url.clone()),
         })
     }
 
@@ -632,7 +633,7 @@ impl Bucket {
     fn describe(&self, error: &object_store::Error) -> String {
         match error {
             object_store::Error::NotFound { .. } => "it is no longer in the store".into(),
-            _ => store::describe(error, self.env_credentials),
+            _ => store::describe(error, self.missing_credentials),
         }
     }
 }

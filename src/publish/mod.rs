@@ -290,7 +290,7 @@ fn content_type(format: Format) -> &'static str {
 struct Bucket {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
-    env_credentials: bool,
+    missing_credentials: Option<crate::config::Cloud>,
     /// Whether objects carry headers (a `file://` folder has none: the web
     /// server in front of it decides them).
     headers: bool,
@@ -317,8 +317,8 @@ impl Bucket {
         Ok(Bucket {
             store: opened.store,
             prefix: opened.prefix,
-            env_credentials: opened.env_credentials,
-            headers: matches!(settings.location, RemoteLocation::S3 { .. }),
+            missing_credentials: opened.missing_credentials,
+            headers: matches!(settings.location, RemoteLocation::Bucket { .. }),
             url: settings.url.clone(),
             concurrency: settings.concurrency,
             runtime,
@@ -330,7 +330,7 @@ impl Bucket {
     }
 
     fn describe(&self, error: &object_store::Error) -> String {
-        store::describe(error, self.env_credentials)
+        store::describe(error, self.missing_credentials)
     }
 
     /// The records a publish starts from: the main one, and a shard's own

@@ -101,8 +101,8 @@ struct Health {
     dead: AtomicBool,
     /// Warnings not yet handed to the reporter.
     warnings: Mutex<Vec<Warning>>,
-    /// Whether credentials come from the environment (for the hint).
-    env_credentials: bool,
+    /// The cloud whose credentials the environment lacks (for the hint).
+    missing_credentials: Option<crate::config::Cloud>,
     /// Whether this run may write (and so replaces damaged objects).
     writes: bool,
 }
@@ -126,7 +126,7 @@ impl Health {
     }
 
     fn store_error(&self, error: &object_store::Error) {
-        self.failed(store::describe(error, self.env_credentials));
+        self.failed(store::describe(error, self.missing_credentials));
     }
 
     fn damaged(&self, object: String, problem: &'static str) {
@@ -189,7 +189,7 @@ impl Remote {
             opened.prefix,
             &settings.url,
             mode,
-            opened.env_credentials,
+            opened.missing_credentials,
             runtime,
         ))
     }
@@ -199,7 +199,7 @@ impl Remote {
         prefix: ObjectPath,
         url: &str,
         mode: RemoteMode,
-        env_credentials: bool,
+        missing_credentials: Option<crate::config::Cloud>,
         runtime: tokio::runtime::Runtime,
     ) -> Remote {
         Remote {
@@ -210,7 +210,7 @@ impl Remote {
                 url: url.to_string(),
                 dead: AtomicBool::new(false),
                 warnings: Mutex::new(Vec::new()),
-                env_credentials,
+                missing_credentials,
                 writes: mode == RemoteMode::ReadWrite,
             }),
             counts: Arc::default(),

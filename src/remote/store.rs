@@ -1,18 +1,22 @@
-//! Opening the object store a `[remote]` table (or an `s3://` source)
-//! names, and saying in a few words what went wrong with it. Credentials are never read from the
-//! config: `object_store` takes them from the standard AWS environment
-//! variables or the credential chain (web identity, container, instance
-//! metadata), as every AWS tool does.
+//! Opening the object store a `[remote]` table (or a bucket `source`, or
+//! `[publish]`) names, and saying in a few words what went wrong with it.
+//! Credentials are never read from the config: `object_store` takes them
+//! from each cloud's standard environment variables or credential chain
+//! (web identity, container, instance metadata), as that cloud's own tools
+//! do.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 
-use crate::config::{RemoteLocation, RemoteSettings};
+use crate::config::{Cloud, RemoteLocation, RemoteSettings};
 
 /// How long to wait on a store, and how often to ask again.
 #[derive(Debug, Clone, Copy)]
@@ -70,9 +74,9 @@ pub(crate) fn object_path(prefix: &ObjectPath, name: &str) -> ObjectPath {
 pub(crate) struct Opened {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) prefix: ObjectPath,
-    /// Whether credentials were found in the environment (else they come
-    /// from the instance's role, if any).
-    pub(crate) env_credentials: bool,
+    /// The cloud whose credentials the environment does not hold (they
+    /// may still come from the instance's role), for the hint of an error.
+    pub(crate) missing_credentials: Option<Cloud>,
 }
 
 /// Open the shared cache of `settings`, creating its folder for a
@@ -96,35 +100,50 @@ pub(super) fn open(settings: &RemoteSettings) -> Result<Opened, String> {
     )
 }
 
-/// Open the store at `location` (an S3 bucket through `endpoint` and
-/// `region` if given, else as the environment says; or a folder that
-/// exists); the error is in words.
+/// Open the store at `location` (a bucket through `endpoint` and `region`
+/// if given, else as the environment says; or a folder that exists); the
+/// error is in words.
 pub(crate) fn open_at(
     location: &RemoteLocation,
     endpoint: Option<&str>,
     region: Option<&str>,
     patience: Patience,
 ) -> Result<Opened, String> {
-    match location {
-        RemoteLocation::S3 { bucket, prefix } => {
-            // Set key by key: replacing the client options would drop what
-            // the environment set (`AWS_ALLOW_HTTP`).
-            let seconds = |d: Duration| format!("{}s", d.as_secs());
+    let (cloud, bucket, prefix) = match location {
+        RemoteLocation::Bucket {
+            cloud,
+            bucket,
+            prefix,
+        } => (*cloud, bucket, prefix),
+        RemoteLocation::Folder(folder) => {
+            let store = LocalFileSystem::new_with_prefix(folder).map_err(|e| describe(&e, None))?;
+            return Ok(Opened {
+                store: Arc::new(store),
+                prefix: ObjectPath::default(),
+                missing_credentials: None,
+            });
+        }
+    };
+    // Set key by key: replacing the client options would drop what the
+    // environment set (`AWS_ALLOW_HTTP`).
+    let seconds = |d: Duration| format!("{}s", d.as_secs());
+    let client = [
+        (ClientConfigKey::ConnectTimeout, seconds(patience.connect)),
+        (ClientConfigKey::Timeout, seconds(patience.request)),
+    ];
+    let retry = RetryConfig {
+        max_retries: patience.retries,
+        retry_timeout: patience.retrying,
+        ..RetryConfig::default()
+    };
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match cloud {
+        Cloud::S3 => {
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .with_config(
-                    AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
-                    seconds(patience.connect),
-                )
-                .with_config(
-                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
-                    seconds(patience.request),
-                )
-                .with_retry(RetryConfig {
-                    max_retries: patience.retries,
-                    retry_timeout: patience.retrying,
-                    ..RetryConfig::default()
-                });
+                .with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
+            }
             if let Some(endpoint) = endpoint {
                 builder = builder
                     .with_endpoint(endpoint)
@@ -133,42 +152,87 @@ pub(crate) fn open_at(
             if let Some(region) = region {
                 builder = builder.with_region(region);
             }
-            let store = builder.build().map_err(|e| describe(&e, true))?;
-            Ok(Opened {
-                store: Arc::new(store),
-                prefix: ObjectPath::from(prefix.as_str()),
-                env_credentials: env_credentials(),
-            })
+            builder.build().map(|store| Arc::new(store) as _)
         }
-        RemoteLocation::Folder(folder) => {
-            let store = LocalFileSystem::new_with_prefix(folder).map_err(|e| describe(&e, true))?;
-            Ok(Opened {
-                store: Arc::new(store),
-                prefix: ObjectPath::default(),
-                env_credentials: true,
-            })
+        Cloud::Gcs => {
+            let mut builder = GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(GoogleConfigKey::Client(key), value);
+            }
+            builder.build().map(|store| Arc::new(store) as _)
         }
-    }
+        Cloud::Azure => {
+            let mut builder = MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                .with_retry(retry);
+            for (key, value) in client {
+                builder = builder.with_config(AzureConfigKey::Client(key), value);
+            }
+            if let Some(endpoint) = endpoint {
+                builder = builder
+                    .with_endpoint(endpoint.to_string())
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            builder.build().map(|store| Arc::new(store) as _)
+        }
+    };
+    let missing_credentials = (!env_credentials(cloud)).then_some(cloud);
+    Ok(Opened {
+        store: built.map_err(|e| describe(&e, missing_credentials))?,
+        prefix: ObjectPath::from(prefix.as_str()),
+        missing_credentials,
+    })
 }
 
-/// Whether any of the ways the AWS tools find credentials in the
-/// environment is set up.
-fn env_credentials() -> bool {
-    [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_SKIP_SIGNATURE",
-    ]
-    .iter()
-    .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+/// Whether any of the ways `cloud`'s tools find credentials outside the
+/// instance they run on is set up.
+fn env_credentials(cloud: Cloud) -> bool {
+    let vars: &[&str] = match cloud {
+        Cloud::S3 => &[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_SKIP_SIGNATURE",
+        ],
+        Cloud::Gcs => &[
+            "GOOGLE_SERVICE_ACCOUNT",
+            "GOOGLE_SERVICE_ACCOUNT_PATH",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_SKIP_SIGNATURE",
+        ],
+        Cloud::Azure => &[
+            "AZURE_STORAGE_ACCOUNT_KEY",
+            "AZURE_STORAGE_ACCESS_KEY",
+            "AZURE_STORAGE_MASTER_KEY",
+            "AZURE_STORAGE_SAS_KEY",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "AZURE_STORAGE_TOKEN",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "AZURE_STORAGE_USE_EMULATOR",
+            "AZURE_SKIP_SIGNATURE",
+        ],
+    };
+    let set = |var: &&str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    // gcloud's application default credentials, which the client reads.
+    let gcloud_default = || {
+        std::env::var_os("HOME").is_some_and(|home| {
+            Path::new(&home)
+                .join(".config/gcloud/application_default_credentials.json")
+                .is_file()
+        })
+    };
+    vars.iter().any(set) || (cloud == Cloud::Gcs && gcloud_default())
 }
 
 /// A store error in a few words: the kind of refusal, or the innermost
 /// cause (a refused connection, a timeout, the server's status and S3 error
 /// code), without the request dump.
-pub(crate) fn describe(error: &object_store::Error, env_credentials: bool) -> String {
+pub(crate) fn describe(error: &object_store::Error, missing_credentials: Option<Cloud>) -> String {
     use object_store::Error as E;
     let mut cause: &dyn std::error::Error = error;
     while let Some(inner) = cause.source() {
@@ -181,17 +245,26 @@ pub(crate) fn describe(error: &object_store::Error, env_credentials: bool) -> St
         E::NotImplemented => "the store does not support put-if-absent".into(),
         _ => detail,
     };
-    if !env_credentials {
-        // Without credentials in the environment the client asks the
-        // instance's role, which is what fails off a cloud machine.
-        format!("{text}; no AWS credentials in the environment: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-    } else if matches!(
-        error,
-        E::PermissionDenied { .. } | E::Unauthenticated { .. }
-    ) {
-        format!("{text}; check the AWS credentials")
-    } else {
-        text
+    // Without credentials in the environment the client asks the
+    // instance's role, which is what fails off a cloud machine.
+    match missing_credentials {
+        Some(Cloud::S3) => format!(
+            "{text}; no AWS credentials in the environment: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        ),
+        Some(Cloud::Gcs) => format!(
+            "{text}; no Google Cloud credentials in the environment: set GOOGLE_APPLICATION_CREDENTIALS to a service account's key file"
+        ),
+        Some(Cloud::Azure) => format!(
+            "{text}; no Azure credentials in the environment: set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY)"
+        ),
+        None if matches!(
+            error,
+            E::PermissionDenied { .. } | E::Unauthenticated { .. }
+        ) =>
+        {
+            format!("{text}; check the credentials")
+        }
+        None => text,
     }
 }
 

@@ -25,7 +25,7 @@ fn remote_over(store: Arc<dyn ObjectStore>, mode: RemoteMode) -> Remote {
         ObjectPath::from("team/thumbs"),
         "memory://test",
         mode,
-        true,
+        None,
         runtime(),
     )
 }

@@ -11,6 +11,7 @@ mod browser;
 mod build;
 mod ci;
 mod clean;
+mod clouds;
 mod common;
 mod damaged;
 mod equivalence;

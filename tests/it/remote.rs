@@ -89,17 +89,31 @@ impl S3Server {
     /// One unsigned HTTP/1.0 request (moto does not check signatures
     /// unless told to): status and body.
     fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        self.anonymous(method, path, &[], body)
+    }
+
+    /// One unsigned HTTP/1.0 request with `headers`: status and body.
+    pub(crate) fn anonymous(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\r\n",
+        let mut head = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n",
             self.port,
             body.len()
-        )
-        .unwrap();
+        );
+        for (name, value) in headers {
+            head += &format!("{name}: {value}\r\n");
+        }
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(b"\r\n").unwrap();
         stream.write_all(body).unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).unwrap();
@@ -235,14 +249,14 @@ impl Drop for S3Server {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -297,6 +311,13 @@ pub(crate) fn thumbgen(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::
         "THUMBGEN_REMOTE_MODE",
     ] {
         cmd.env_remove(var);
+    }
+    // Nor those of the other clouds.
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("GOOGLE_") || name.starts_with("AZURE_") {
+            cmd.env_remove(&var);
+        }
     }
     cmd.env(
         "AWS_METADATA_ENDPOINT",
