@@ -139,8 +139,8 @@ pub const DEFAULT_PUBLISH_CONCURRENCY: usize = 16;
 
 /// Sources that are not files in a local folder: objects in a store
 /// (`source = "s3://bucket/prefix"`, `gs://`, `az://`, or a `file://`
-/// folder read through
-/// the same store API), or URLs listed in a file (`source_list`).
+/// folder read through the same store API), or URLs listed in a file
+/// (`source_list`).
 /// Credentials follow the rules of `[remote]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSource {
@@ -149,8 +149,7 @@ pub struct StoreSource {
     /// Where the sources are.
     pub location: SourceLocation,
     /// An S3-compatible endpoint or an Azure account's (`source_endpoint`,
-    /// or the environment's
-    /// `AWS_ENDPOINT_URL`).
+    /// or the environment's `AWS_ENDPOINT_URL`).
     pub endpoint: Option<String>,
     /// The S3 region (`source_region`).
     pub region: Option<String>,
@@ -799,9 +798,11 @@ impl Ctx<'_> {
         if let Some((cloud, rest)) = bucket_url {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                let (scheme, what) = match cloud {
-                    Cloud::Azure => (cloud.scheme(), "CONTAINER"),
-                    _ => (cloud.scheme(), "BUCKET"),
+                let scheme = cloud.scheme();
+                let what = if cloud == Cloud::Azure {
+                    "CONTAINER"
+                } else {
+                    "BUCKET"
                 };
                 return Err(self.err(
                     value,

@@ -1,6 +1,6 @@
 //! Sources that are not files in a local folder: objects in a bucket
-//! (`source = "s3://bucket/prefix"`), or URLs listed in a file
-//! (`source_list`, see [`http`]).
+//! (`source = "s3://bucket/prefix"`, `gs://…`, `az://…`), or URLs listed
+//! in a file (`source_list`, see [`http`]).
 //!
 //! A bucket's listing stands in for the walk of a folder: its size, ETag
 //! and last-modified time are a source's stat, compared by equality as a
