@@ -47,8 +47,6 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> PathError + '_ {
 /// write a temporary file in `staging`, then rename it over `target`.
 /// Returns the stat of the file now at `target`.
 pub(crate) fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Result<Stat, PathError> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(at(parent))?;
     std::fs::create_dir_all(staging).map_err(at(staging))?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp");
@@ -61,12 +59,28 @@ pub(crate) fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Resul
     }
     let mut temp = builder.tempfile_in(staging).map_err(at(staging))?;
     temp.write_all(bytes).map_err(at(target))?;
-    temp.persist(target).map_err(|e| PathError {
-        path: target.to_path_buf(),
-        error: e.error,
-    })?;
+    let mut tries = 0;
+    while let Err(e) = temp.persist(target) {
+        temp = e.file;
+        make_parent_after(tries, target, e.error)?;
+        tries += 1;
+    }
     let meta = std::fs::symlink_metadata(target).map_err(at(target))?;
     Ok(Stat::of(&meta))
+}
+
+/// After the `tries`-th failed move of a file to `target` with `error`:
+/// make `target`'s folder if it was missing, for another try; else the
+/// error. The folder is made here rather than before the first move,
+/// because it can vanish in between: another worker prunes the folders
+/// that its removals emptied, and a folder being written into is empty
+/// until the move.
+fn make_parent_after(tries: u32, target: &Path, error: io::Error) -> Result<(), PathError> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    if error.kind() != io::ErrorKind::NotFound || tries >= 4 || parent.is_dir() {
+        return Err(at(target)(error));
+    }
+    std::fs::create_dir_all(parent).map_err(at(parent))
 }
 
 /// The stat of the file at `path` if it holds exactly `bytes`.
@@ -144,9 +158,11 @@ pub(crate) fn relocate(
         return Ok(None);
     }
     if from != to {
-        let parent = to.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(at(parent))?;
-        std::fs::rename(from, to).map_err(at(to))?;
+        let mut tries = 0;
+        while let Err(error) = std::fs::rename(from, to) {
+            make_parent_after(tries, to, error)?;
+            tries += 1;
+        }
         if let Some(parent) = from.parent() {
             prune_empty_dirs(parent, root);
         }
