@@ -12,6 +12,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::RwLock;
 
 use rayon::prelude::*;
 
@@ -198,6 +199,11 @@ pub(crate) struct Executor<'a> {
     lookups: bool,
     /// Where sources are read when `source` is a bucket.
     store: Option<&'a Store>,
+    /// Held shared while a worker makes a folder and writes into it, and
+    /// exclusively while one removes or moves a file and prunes the folders
+    /// that emptied: a folder being written into is empty until the file's
+    /// move, and a prune must not take it in between.
+    folders: RwLock<()>,
 }
 
 impl<'a> Executor<'a> {
@@ -212,6 +218,7 @@ impl<'a> Executor<'a> {
             config,
             stop,
             failure_context,
+            folders: RwLock::new(()),
             remote: None,
             lookups: false,
             store: None,
@@ -278,7 +285,22 @@ impl<'a> Executor<'a> {
     fn remove_output(&self, output: &OutputRecord) -> Result<bool, PathError> {
         let path = self.config.resolve(&output.path);
         let boundary = self.config.prune_boundary(&path);
+        let _pruning = self.pruning();
         fsutil::remove_if_ours(&path, &output.stat, &output.hash, boundary)
+    }
+
+    /// The right to prune folders (see `folders`).
+    fn pruning(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.folders
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The right to make a folder and write into it (see `folders`).
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.folders
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run `jobs` on the current rayon pool, calling `done` with each
@@ -510,7 +532,11 @@ impl<'a> Executor<'a> {
         let old = self.config.resolve(&from.path);
         let new = self.config.resolve(path);
         let boundary = self.config.prune_boundary(&old);
-        match fsutil::relocate(&old, &new, &from.stat, &from.hash, boundary) {
+        let moved = {
+            let _pruning = self.pruning();
+            fsutil::relocate(&old, &new, &from.stat, &from.hash, boundary)
+        };
+        match moved {
             Ok(Some(stat)) => Some(record::moved(from, path.to_path_buf(), stat)),
             Ok(None) | Err(_) => None,
         }
@@ -756,6 +782,7 @@ impl<'a> Executor<'a> {
                 let placed = self.config.resolve(&done.output.path);
                 let boundary = self.config.prune_boundary(&placed);
                 let (stat, hash) = (&done.output.stat, &done.output.hash);
+                let _pruning = self.pruning();
                 if let Err(e) = fsutil::remove_if_ours(&placed, stat, hash, boundary) {
                     return Placed::Fatal(Error::output("remove", e.path, &e.error));
                 }
@@ -769,6 +796,7 @@ impl<'a> Executor<'a> {
         }
         let target = self.config.resolve(path);
         let folder = self.folder_of(build);
+        let writing = self.writing();
         if !folder.exists() {
             // A variant's folder thumbgen creates is its own.
             if let Err(e) = owned::mark(&folder) {
@@ -778,7 +806,9 @@ impl<'a> Executor<'a> {
         if let Some(stat) = fsutil::same_content(&target, bytes) {
             return Ok((stat, true));
         }
-        match fsutil::atomic_write(&self.staging(), &target, bytes) {
+        let written = fsutil::atomic_write(&self.staging(), &target, bytes);
+        drop(writing);
+        match written {
             Ok(stat) => Ok((stat, false)),
             // A name the file system refuses concerns this source only.
             Err(e) if e.error.kind() == std::io::ErrorKind::InvalidFilename => {
@@ -838,6 +868,7 @@ impl<'a> Executor<'a> {
         if !folder.is_some_and(|f| owned::is_owned(&f)) || !owned::is_output_name(&path) {
             return Ok(false);
         }
+        let _pruning = self.pruning();
         fsutil::remove_and_prune(&path, &self.config.output)
     }
 

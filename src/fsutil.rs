@@ -70,16 +70,17 @@ pub(crate) fn atomic_write(staging: &Path, target: &Path, bytes: &[u8]) -> Resul
 }
 
 /// After the `tries`-th failed move of a file to `target` with `error`:
-/// make `target`'s folder if it was missing, for another try; else the
-/// error. The folder is made here rather than before the first move,
-/// because it can vanish in between: another worker prunes the folders
-/// that its removals emptied, and a folder being written into is empty
-/// until the move.
+/// when something on the way was missing, make `target`'s folder for
+/// another try (another worker may have made it meanwhile: that is no
+/// error); else the error. The folder is made here rather than before the
+/// first move, because it can vanish in between: another worker prunes
+/// the folders that its removals emptied, and a folder being written into
+/// is empty until the move.
 fn make_parent_after(tries: u32, target: &Path, error: io::Error) -> Result<(), PathError> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    if error.kind() != io::ErrorKind::NotFound || tries >= 4 || parent.is_dir() {
+    if error.kind() != io::ErrorKind::NotFound || tries >= 4 {
         return Err(at(target)(error));
     }
+    let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(at(parent))
 }
 
