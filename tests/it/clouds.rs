@@ -20,13 +20,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use object_store::ObjectStore;
 
 use crate::common::{image_bytes, parse_events, Env, Run, TWO_VARIANTS};
-use crate::remote::{free_port, runtime, thumbgen, S3Server, BUCKET};
+use crate::remote::{free_port, runtime, thumbgen, wait_until_listening, S3Server, BUCKET};
 use crate::sources::{random_edits_keep_incremental_equal_to_clean, Catalogue, Objects};
 
 /// Azurite's development account and its published key.
@@ -76,11 +76,7 @@ impl Azurite {
             port,
             _data: data,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Azurite did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_listening(port, Duration::from_secs(60), "Azurite");
         azurite.create_container();
         Some(azurite)
     }

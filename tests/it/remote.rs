@@ -66,11 +66,7 @@ impl S3Server {
             port,
             _recording: None,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_listening(port, Duration::from_secs(30), "moto_server");
         // With authentication on, nothing is accepted, nor needs a bucket.
         if !env
             .iter()
@@ -254,6 +250,16 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Poll until a server accepts connections on loopback `port`, failing
+/// the test after `patience`.
+pub(crate) fn wait_until_listening(port: u16, patience: Duration, what: &str) {
+    let deadline = Instant::now() + patience;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub(crate) fn free_port() -> u16 {
