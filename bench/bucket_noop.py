@@ -2,12 +2,14 @@
 """A no-op build over sources in a bucket against the same no-op over a
 local folder, interleaved.
 
-    python3 bench/bucket_noop.py --thumbgen target/release/thumbgen [--count 10000] [--rounds 5] [--s3s-fs PATH]
+    python3 bench/bucket_noop.py --thumbgen target/release/thumbgen [--count 10000] [--rounds 5]
+        [--server moto | --s3s-fs PATH | --server memory]
 
 Starts `moto_server` (or with `--s3s-fs` the Rust S3 server from
-`cargo install s3s-fs --features binary`: moto scans the whole bucket in
-Python for every listing request, which bounds a listing of thousands of
-keys) on a free loopback port, puts `--count` small JPEGs
+`cargo install s3s-fs --features binary`; or with `--server memory` the
+in-memory listing server of `s3_memory.py`: moto and s3s-fs walk the whole
+bucket for every listing request, which bounds a listing of thousands of
+keys whoever asks) on a free loopback port, puts `--count` small JPEGs
 (the same bytes in a local folder), builds both once (one 64 px variant),
 then times, in rotating order, a no-op build of each: the bucket's is one
 listing and no download; the folder's is a walk. Prints medians, the ratio
@@ -43,21 +45,33 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work", default="/tmp/thumbgen-bench-bucket")
     ap.add_argument("--s3s-fs", help="path of an s3s-fs binary to use instead of moto")
+    ap.add_argument("--server", choices=["moto", "memory"], default="moto",
+                    help="memory: s3_memory.py's listing server (one page in about a "
+                         "millisecond), which leaves thumbgen's own share to measure")
     args = ap.parse_args()
+    if args.s3s_fs:
+        args.server = "s3s-fs"
     import boto3
 
     rmtree(args.work)
     os.makedirs(args.work)
     binary, info = snapshot_binary(args.thumbgen, args.work)
     port = free_port()
-    if args.s3s_fs:
+    memory = None
+    if args.server == "memory":
+        import s3_memory
+        memory = s3_memory.MemoryBucket(BUCKET)
+        stop = s3_memory.serve(memory, port).shutdown
+    elif args.s3s_fs:
         root = os.path.join(args.work, "s3s-root")
         os.makedirs(root)
         command = [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port),
                    "--access-key", "testing", "--secret-key", "testing", root]
     else:
         command = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if memory is None:
+        stop = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL).kill
     try:
         wait_for_port(port)
         endpoint = "http://127.0.0.1:%d" % port
@@ -65,13 +79,17 @@ def main():
                    AWS_REGION="us-east-1")
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
-        s3.create_bucket(Bucket=BUCKET)
+        if memory is None:
+            s3.create_bucket(Bucket=BUCKET)
         local = os.path.join(args.work, "local")
         images = os.path.join(local, "images")
         for i in range(args.count):
             rel = "c%02d/p%05d.jpg" % (i % 50, i)
             data = tiny_jpeg(i)
-            s3.put_object(Bucket=BUCKET, Key="cat/" + rel, Body=data)
+            if memory is None:
+                s3.put_object(Bucket=BUCKET, Key="cat/" + rel, Body=data)
+            else:
+                memory.put("cat/" + rel, data)
             os.makedirs(os.path.dirname(os.path.join(images, rel)), exist_ok=True)
             with open(os.path.join(images, rel), "wb") as f:
                 f.write(data)
@@ -106,10 +124,10 @@ def main():
                 results[name].append((wall, rss))
                 log("round %d %-12s %6.3f s %5.0f MB" % (r + 1, name, wall, rss))
     finally:
-        server.kill()
+        stop()
     med = {n: statistics.median(w for w, _ in v) for n, v in results.items()}
     print("\n%d sources on %s, %d rounds, medians (thumbgen: %s)\n" % (
-        args.count, "s3s-fs" if args.s3s_fs else "moto", args.rounds,
+        args.count, args.server, args.rounds,
         info["version"].splitlines()[0]))
     print("| scenario | wall | peak RSS |")
     print("|---|---|---|")
