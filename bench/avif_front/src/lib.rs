@@ -1,7 +1,39 @@
 //! What both encoders share: the PNG read, its full-range BT.601 YCbCr
 //! (ravif's conversion), and the AVIF file around the AV1 data.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The command line both encoders take:
+/// `IN.png OUT.avif QUALITY SPEED [knob=value ...]`.
+pub struct Args {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub quality: f32,
+    pub speed: u8,
+    pub knobs: Vec<(String, String)>,
+}
+
+/// The arguments of the encoder `name`, or its usage and exit 2.
+pub fn args(name: &str) -> Args {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: {name} IN.png OUT.avif QUALITY SPEED [knob=value ...]");
+        std::process::exit(2);
+    }
+    Args {
+        input: PathBuf::from(&args[1]),
+        output: PathBuf::from(&args[2]),
+        quality: args[3].parse().expect("QUALITY is a number"),
+        speed: args[4].parse().expect("SPEED is 0-10"),
+        knobs: args[5..]
+            .iter()
+            .map(|a| {
+                let (k, v) = a.split_once('=').expect("knobs are name=value");
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+    }
+}
 
 /// Full-range BT.601 planes of a PNG, as f32 so that 8- and 10-bit
 /// samples round from the same values.

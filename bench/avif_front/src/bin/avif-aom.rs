@@ -7,10 +7,9 @@
 //! tune=ssim|psnr, and libaom controls by number value: qm, qm_min, qm_max,
 //! sharpness, deltaq_mode, deltaq_strength, chroma_deltaq, cdef.
 
-use avif_front::{aom_cq_level, read_png, write_avif};
+use avif_front::{aom_cq_level, args, read_png, write_avif, Args};
 use libaom_sys::*;
 use std::mem::zeroed;
-use std::path::Path;
 use std::ptr::{null, null_mut};
 
 fn control(ctx: &mut aom_codec_ctx_t, id: u32, value: i32, name: &str) {
@@ -20,19 +19,20 @@ fn control(ctx: &mut aom_codec_ctx_t, id: u32, value: i32, name: &str) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 5 {
-        eprintln!("usage: avif-aom IN.png OUT.avif QUALITY CPU_USED [knob=value ...]");
-        std::process::exit(2);
-    }
-    let quality: f32 = args[3].parse().expect("QUALITY is a number");
-    let cpu_used: i32 = args[4].parse().expect("CPU_USED is 0-9");
-    let knobs: Vec<(&str, &str)> = args[5..]
-        .iter()
-        .map(|a| a.split_once('=').expect("knobs are name=value"))
-        .collect();
-    let knob = |name: &str| knobs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let planes = read_png(Path::new(&args[1]), 8);
+    let Args {
+        input,
+        output,
+        quality,
+        speed,
+        knobs,
+    } = args("avif-aom");
+    let knob = |name: &str| {
+        knobs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let planes = read_png(&input, 8);
     let (w, h) = (planes.width as u32, planes.height as u32);
     let usage = match knob("usage") {
         Some("good") => AOM_USAGE_GOOD_QUALITY,
@@ -63,7 +63,7 @@ fn main() {
         let mut ctx: aom_codec_ctx_t = zeroed();
         let init = aom_codec_enc_init_ver(&mut ctx, iface, &cfg, 0, AOM_ENCODER_ABI_VERSION as i32);
         assert_eq!(init, AOM_CODEC_OK, "libaom would not start");
-        control(&mut ctx, AOME_SET_CPUUSED, cpu_used, "cpu-used");
+        control(&mut ctx, AOME_SET_CPUUSED, i32::from(speed), "cpu-used");
         control(
             &mut ctx,
             AOME_SET_CQ_LEVEL,
@@ -145,5 +145,5 @@ fn main() {
         aom_codec_destroy(&mut ctx);
         av1
     };
-    write_avif(Path::new(&args[2]), &av1, &planes);
+    write_avif(&output, &av1, &planes);
 }

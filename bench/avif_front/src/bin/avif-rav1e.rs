@@ -9,9 +9,8 @@
 //! `ravif=1` sets every knob as ravif 0.13 does for SPEED and QUALITY
 //! (thumbgen's encode today); knobs after it change that.
 
-use avif_front::{rav1e_quantizer, read_png, write_avif, Planes};
+use avif_front::{args, rav1e_quantizer, read_png, write_avif, Args, Planes};
 use rav1e::prelude::*;
-use std::path::Path;
 
 fn block(size: &str) -> BlockSize {
     match size {
@@ -75,21 +74,20 @@ fn ravif_knobs(speed: u8, quantizer: usize) -> Vec<(String, String)> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 5 {
-        eprintln!("usage: avif-rav1e IN.png OUT.avif QUALITY SPEED [knob=value ...]");
-        std::process::exit(2);
-    }
-    let quality: f32 = args[3].parse().expect("QUALITY is a number");
-    let speed: u8 = args[4].parse().expect("SPEED is 0-10");
+    let Args {
+        input,
+        output,
+        quality,
+        speed,
+        knobs: given,
+    } = args("avif-rav1e");
     let quantizer = rav1e_quantizer(quality);
     let mut knobs = Vec::new();
-    for arg in &args[5..] {
-        let (k, v) = arg.split_once('=').expect("knobs are name=value");
+    for (k, v) in given {
         if k == "ravif" && v == "1" {
             knobs.extend(ravif_knobs(speed, quantizer));
         } else {
-            knobs.push((k.to_string(), v.to_string()));
+            knobs.push((k, v));
         }
     }
     let mut s = SpeedSettings::from_preset(speed);
@@ -127,7 +125,7 @@ fn main() {
             _ => panic!("unknown knob {k}"),
         }
     }
-    let planes = read_png(Path::new(&args[1]), depth);
+    let planes = read_png(&input, depth);
     let config = Config::new()
         .with_encoder_config(EncoderConfig {
             width: planes.width,
@@ -160,7 +158,7 @@ fn main() {
     } else {
         encode::<u16>(&config, &planes, half)
     };
-    write_avif(Path::new(&args[2]), &av1, &planes);
+    write_avif(&output, &av1, &planes);
 }
 
 fn encode<P: Pixel>(config: &Config, planes: &Planes, half: bool) -> Vec<u8> {
