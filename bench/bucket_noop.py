@@ -46,8 +46,8 @@ def main():
     ap.add_argument("--work", default="/tmp/thumbgen-bench-bucket")
     ap.add_argument("--s3s-fs", help="path of an s3s-fs binary to use instead of moto")
     ap.add_argument("--server", choices=["moto", "memory"], default="moto",
-                    help="memory: s3_memory.py's listing server (one page in about a "
-                         "millisecond), which leaves thumbgen's own share to measure")
+                    help="memory: s3_memory.py's in-memory server, which answers listings "
+                         "at once and so leaves thumbgen's own share to measure")
     args = ap.parse_args()
     if args.s3s_fs:
         args.server = "s3s-fs"
@@ -81,15 +81,15 @@ def main():
                           aws_access_key_id="testing", aws_secret_access_key="testing")
         if memory is None:
             s3.create_bucket(Bucket=BUCKET)
+            put = lambda key, data: s3.put_object(Bucket=BUCKET, Key=key, Body=data)  # noqa: E731
+        else:
+            put = memory.put
         local = os.path.join(args.work, "local")
         images = os.path.join(local, "images")
         for i in range(args.count):
             rel = "c%02d/p%05d.jpg" % (i % 50, i)
             data = tiny_jpeg(i)
-            if memory is None:
-                s3.put_object(Bucket=BUCKET, Key="cat/" + rel, Body=data)
-            else:
-                memory.put("cat/" + rel, data)
+            put("cat/" + rel, data)
             os.makedirs(os.path.dirname(os.path.join(images, rel)), exist_ok=True)
             with open(os.path.join(images, rel), "wb") as f:
                 f.write(data)
