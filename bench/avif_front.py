@@ -102,6 +102,7 @@ def main():
             cache.save()
             size = sum(os.path.getsize(o) for o in outs)
             mean = sum(scores) / len(scores)
+            # No wall time: the encoders run side by side, so only CPU is theirs.
             points.append((quality, mean, size, 0.0, cpu))
             log("%s q%g: score %.2f, %d bytes, CPU %.1f s" % (config, quality, mean, size, cpu))
         at = interpolate_equal_score(sorted(points), args.target)
