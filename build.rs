@@ -92,10 +92,16 @@ fn main() {
         versions("webp"),
         versions("libwebp-sys")
     );
+    // With the `aom` feature libaom writes the AV1 data, not rav1e: a
+    // build with it has other AVIF recipes, so switching rebuilds them.
+    let av1_encoder = if std::env::var_os("CARGO_FEATURE_AOM").is_some() {
+        versions("libaom-sys")
+    } else {
+        format!("{}, {}", versions("ravif"), versions("rav1e"))
+    };
     println!(
-        "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}, {}",
-        versions("ravif"),
-        versions("rav1e"),
+        "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}",
+        av1_encoder,
         versions("avif-serialize"),
         // Converts pixels in other RGB spaces to sRGB before the encode.
         versions("moxcms")

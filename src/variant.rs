@@ -53,9 +53,18 @@ pub fn encoder(format: Format) -> &'static str {
         Format::Jpeg => env!("THUMBGEN_CODEC_JPEG"),
         Format::Png => env!("THUMBGEN_CODEC_PNG"),
         Format::Webp => env!("THUMBGEN_CODEC_WEBP"),
-        Format::Avif => env!("THUMBGEN_CODEC_AVIF"),
+        Format::Avif => &AVIF_ENCODER,
     }
 }
+
+/// AVIF's codec identity: the crates, then the settings thumbgen gives
+/// libaom when it is the encoder (rav1e's are ravif's, named by its
+/// version), so that a change of them rebuilds AVIF outputs.
+static AVIF_ENCODER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| match thumbgen_avif::SETTINGS {
+        "" => env!("THUMBGEN_CODEC_AVIF").to_string(),
+        settings => format!("{}, {settings}", env!("THUMBGEN_CODEC_AVIF")),
+    });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -639,6 +648,11 @@ mod recipe_pins {
         "3e526602cbfcdd50 width=100 height=40 fit=contain format=png quality=80 background=#ffffff",
         "429025c14f973985 width=256 height=256 fit=cover format=jpeg quality=80 background=#ffffff position=attention",
         "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
-        "7efa061d8e16b143 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8",
+        if cfg!(feature = "aom") {
+            // libaom's identity and settings, not rav1e's.
+            "a4c7cfc1c86b0858 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+        } else {
+            "7efa061d8e16b143 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+        },
     ];
 }

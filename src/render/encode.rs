@@ -44,7 +44,7 @@ pub(super) fn encode_variant(
         Format::Png => encode_png(src, &pixels, w, h)?,
         Format::Webp => encode_webp(src, pixels, w, h, v)?,
         Format::Avif => {
-            crate::codecs::note_av1_use();
+            crate::codecs::note_av1_encode();
             encode_avif(src, pixels, w, h, v)?
         }
     };
@@ -102,9 +102,9 @@ fn as_image(pixels: Vec<u8>, w: u32, h: u32, px: Px) -> image::DynamicImage {
     .expect("the buffer holds w x h pixels")
 }
 
-/// AVIF through ravif (rav1e), 8-bit 4:4:4 YCbCr as ravif writes it; one
-/// thread per output, since outputs are already encoded in parallel.
-/// ravif tags the colour as sRGB (nclx) and has no way to carry an ICC
+/// AVIF through ravif (rav1e) or libaom (the `aom` feature), 4:4:4 YCbCr;
+/// one thread per output, since outputs are already encoded in parallel.
+/// Either tags the colour as sRGB (nclx) and has no way to carry an ICC
 /// profile, so pixels in another RGB space are converted to sRGB first:
 /// never pixels of one space tagged as another.
 fn encode_avif(

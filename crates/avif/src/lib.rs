@@ -7,6 +7,29 @@
 //! from thumbgen, that was an eighth of its code, compiled twice by
 //! `cargo test --release` (the library and its unit tests); called here,
 //! it is compiled once, beside the rest of the dependencies.
+//!
+//! With the `aom` feature, libaom writes the AV1 data instead (see
+//! [`ENCODER`]).
+
+#[cfg(feature = "aom")]
+mod aom;
+
+/// What thumbgen sets in the AV1 encoder beyond quality and speed, for
+/// codec identities: empty for rav1e, whose settings are ravif's (named by
+/// its version).
+#[cfg(feature = "aom")]
+pub const SETTINGS: &str = aom::SETTINGS;
+/// Empty for rav1e: its settings are ravif's, named by ravif's version.
+#[cfg(not(feature = "aom"))]
+pub const SETTINGS: &str = "";
+
+/// The AV1 encoder of this build: `"libaom"` with the `aom` feature,
+/// `"rav1e"` without.
+pub const ENCODER: &str = if cfg!(feature = "aom") {
+    "libaom"
+} else {
+    "rav1e"
+};
 
 /// How the bytes of a pixel are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +44,23 @@ pub enum Pixels {
 
 /// The AVIF file of the `width`×`height` image `pixels`, at `quality`
 /// (1–100, colour and alpha alike) and `speed` (1–10), on one thread.
-/// Errors are ravif's, in its words.
+/// Errors are the encoder's, in its words.
 pub fn encode(
+    pixels: &[u8],
+    size: (u32, u32),
+    layout: Pixels,
+    quality: u8,
+    speed: u8,
+) -> Result<Vec<u8>, String> {
+    #[cfg(feature = "aom")]
+    return aom::encode(pixels, size, layout, quality, speed);
+    #[cfg(not(feature = "aom"))]
+    return encode_rav1e(pixels, size, layout, quality, speed);
+}
+
+/// [`encode`] through ravif.
+#[cfg_attr(feature = "aom", allow(dead_code))]
+fn encode_rav1e(
     pixels: &[u8],
     (width, height): (u32, u32),
     layout: Pixels,
@@ -69,5 +107,29 @@ mod tests {
             let file = encode(&pixels, (16, 8), layout, 80, 10).unwrap();
             assert_eq!(&file[4..12], b"ftypavif", "{layout:?}");
         }
+    }
+
+    /// An alpha channel that is opaque everywhere is left out (no
+    /// auxiliary alpha item); one with any transparency is kept.
+    #[test]
+    fn alpha_is_kept_only_where_it_is_not_opaque() {
+        let mut rgba: Vec<u8> = (0..32 * 16 * 4).map(|i| (i * 5) as u8).collect();
+        rgba.chunks_exact_mut(4).for_each(|p| p[3] = 255);
+        let has_alpha = |file: &[u8]| file.windows(4).any(|w| w == b"auxC");
+        let opaque = encode(&rgba, (32, 16), Pixels::Rgba, 80, 10).unwrap();
+        assert!(!has_alpha(&opaque));
+        rgba[3] = 0;
+        let transparent = encode(&rgba, (32, 16), Pixels::Rgba, 80, 10).unwrap();
+        assert!(has_alpha(&transparent));
+    }
+
+    /// Higher quality, more bytes, whichever encoder.
+    #[test]
+    fn quality_buys_bytes() {
+        let pixels: Vec<u8> = (0..64 * 64 * 3u32)
+            .map(|i| ((i * 37) ^ (i / 192 * 11)) as u8)
+            .collect();
+        let size = |q| encode(&pixels, (64, 64), Pixels::Rgb, q, 10).unwrap().len();
+        assert!(size(30) < size(60) && size(60) < size(90));
     }
 }

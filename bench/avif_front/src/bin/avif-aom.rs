@@ -4,7 +4,7 @@
 //! "good").
 //!
 //! Knobs: usage=good|intra (default intra, libaom's all-intra mode),
-//! tune=ssim|psnr, and libaom controls by number value: qm, qm_min, qm_max,
+//! tune=ssim|psnr, depth=8|10 (default 8), and libaom controls by number value: qm, qm_min, qm_max,
 //! sharpness, deltaq_mode, deltaq_strength, chroma_deltaq, cdef.
 
 use avif_front::{aom_cq_level, args, read_png, write_avif, Args};
@@ -32,7 +32,8 @@ fn main() {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let planes = read_png(&input, 8);
+    let depth: u8 = knob("depth").map_or(8, |d| d.parse().expect("depth is 8 or 10"));
+    let planes = read_png(&input, depth);
     let (w, h) = (planes.width as u32, planes.height as u32);
     let usage = match knob("usage") {
         Some("good") => AOM_USAGE_GOOD_QUALITY,
@@ -54,14 +55,20 @@ fn main() {
         cfg.g_limit = 1;
         cfg.g_lag_in_frames = 0;
         cfg.g_profile = 1; // 4:4:4
-        cfg.g_bit_depth = AOM_BITS_8;
-        cfg.g_input_bit_depth = 8;
+        cfg.g_bit_depth = if depth == 10 { AOM_BITS_10 } else { AOM_BITS_8 };
+        cfg.g_input_bit_depth = u32::from(depth);
         cfg.rc_end_usage = AOM_Q;
         cfg.rc_min_quantizer = 0;
         cfg.rc_max_quantizer = 63;
         cfg.kf_mode = AOM_KF_DISABLED;
         let mut ctx: aom_codec_ctx_t = zeroed();
-        let init = aom_codec_enc_init_ver(&mut ctx, iface, &cfg, 0, AOM_ENCODER_ABI_VERSION as i32);
+        let flags = if depth == 10 {
+            AOM_CODEC_USE_HIGHBITDEPTH as aom_codec_flags_t
+        } else {
+            0
+        };
+        let init =
+            aom_codec_enc_init_ver(&mut ctx, iface, &cfg, flags, AOM_ENCODER_ABI_VERSION as i32);
         assert_eq!(init, AOM_CODEC_OK, "libaom would not start");
         control(&mut ctx, AOME_SET_CPUUSED, i32::from(speed), "cpu-used");
         control(
@@ -102,7 +109,12 @@ fn main() {
                 control(&mut ctx, id, v.parse().expect("a number"), name);
             }
         }
-        let image = aom_img_alloc(null_mut(), AOM_IMG_FMT_I444, w, h, 16);
+        let format = if depth == 10 {
+            AOM_IMG_FMT_I44416
+        } else {
+            AOM_IMG_FMT_I444
+        };
+        let image = aom_img_alloc(null_mut(), format, w, h, 16);
         assert!(!image.is_null(), "libaom could not allocate the image");
         (*image).range = AOM_CR_FULL_RANGE;
         (*image).mc = AOM_CICP_MC_BT_601;
@@ -111,12 +123,14 @@ fn main() {
         for p in 0..3 {
             let stride = (*image).stride[p] as usize;
             for row in 0..planes.height {
-                let line = std::slice::from_raw_parts_mut(
-                    (*image).planes[p].add(row * stride),
-                    planes.width,
-                );
-                for (col, px) in line.iter_mut().enumerate() {
-                    *px = planes.sample(p, row, col, false) as u8;
+                let start = (*image).planes[p].add(row * stride);
+                for col in 0..planes.width {
+                    let value = planes.sample(p, row, col, false);
+                    if depth == 10 {
+                        start.cast::<u16>().add(col).write_unaligned(value);
+                    } else {
+                        *start.add(col) = value as u8;
+                    }
                 }
             }
         }
