@@ -650,7 +650,7 @@ mod recipe_pins {
         "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
         if cfg!(feature = "aom") {
             // libaom's identity and settings, not rav1e's.
-            "a4c7cfc1c86b0858 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+            "1905cc6f7fda9768 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         } else {
             "7efa061d8e16b143 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         },

@@ -1,9 +1,10 @@
 //! AVIF through libaom (the `aom` feature): its all-intra mode, one
 //! thread, 8-bit full-range BT.601 YCbCr 4:4:4 (ravif's conversion), the
 //! alpha channel as a second, monochrome AV1 image, and the container
-//! written by avif-serialize as ravif writes it. At equal SSIMULACRA2 it
-//! writes 13% fewer bytes than rav1e at speed 10 in about the same time
-//! (README, "Where each encoder setting lands").
+//! written by avif-serialize as ravif writes it. At the same quality (and
+//! so the same SSIMULACRA2) it writes 10–13% fewer bytes than rav1e, in
+//! 1.7× the time of rav1e with its assembly (README, "libaom: the `aom`
+//! feature").
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -16,13 +17,13 @@ use crate::Pixels;
 /// Everything below that decides the bytes, for the codec identity:
 /// change it with any setting or mapping here, so that AVIF outputs
 /// rebuild.
-pub(crate) const SETTINGS: &str =
-    "all-intra, cpu-used = speed - 4, tune ssim, 8-bit BT.601 4:4:4, cq-level knots v1";
+pub(crate) const SETTINGS: &str = "all-intra, cpu-used = speed - 4, tune ssim, \
+     8-bit BT.601 4:4:4, hidden colour flattened, cq-level knots v1";
 
 /// libaom's `cpu-used` for thumbgen's `speed` (1–10): speed 10, the
 /// default, is cpu-used 6, the fastest setting whose bytes at sharp's
 /// score are within 8% of sharp's; each step down is one step of libaom
-/// (9 is cpu-used 5: sharp's bytes, four times the time). 7 and above
+/// (9 is cpu-used 5: 1.01× sharp's bytes, four times the time). 7 and above
 /// are not reached: cpu-used 7 saves a third of the time for 5% more
 /// bytes, and AVIF is chosen for its bytes.
 pub(crate) fn cpu_used(speed: u8) -> i32 {
@@ -47,7 +48,7 @@ pub(crate) fn cq_level(quality: u8) -> u32 {
 /// (quality, cq-level) at equal SSIMULACRA2: at each quality, the mean
 /// score of rav1e's AVIF of 40 shop photos at 640 px, and the cq-level at
 /// which libaom (cpu-used 6) scores the same on the same pixels
-/// (`bench/avif_front.py`, README "AVIF encoders"). The ends are the
+/// (`bench/avif_front.py`; README, "libaom: the `aom` feature"). The ends are the
 /// scales' ends.
 const CQ_KNOTS: [(f32, f32); 8] = [
     (1., 63.),
@@ -84,6 +85,16 @@ pub(crate) fn encode(
         cq_level: cq_level(quality),
         cpu_used: cpu_used(speed),
     };
+    let has_alpha = layout == Pixels::Rgba && pixels.chunks_exact(4).any(|p| p[3] != 255);
+    let flattened;
+    let pixels = if has_alpha {
+        let mut copy = pixels.to_vec();
+        flatten_hidden(&mut copy, width as usize);
+        flattened = copy;
+        &flattened[..]
+    } else {
+        pixels
+    };
     let count = width as usize * height as usize;
     let mut planes = [vec![0u8; count], vec![0u8; count], vec![0u8; count]];
     for (i, px) in pixels.chunks_exact(channels).enumerate() {
@@ -98,21 +109,71 @@ pub(crate) fn encode(
     }
     let color = encode_planes(&planes, (width, height), settings)?;
     // An alpha channel that is opaque everywhere is left out, as ravif does.
-    let alpha = match layout {
-        Pixels::Rgba if pixels.chunks_exact(4).any(|p| p[3] != 255) => {
-            let alpha: Vec<u8> = pixels.chunks_exact(4).map(|p| p[3]).collect();
-            Some(encode_planes(
-                std::slice::from_ref(&alpha),
-                (width, height),
-                settings,
-            )?)
-        }
-        _ => None,
+    let alpha = if has_alpha {
+        let alpha: Vec<u8> = pixels.chunks_exact(4).map(|p| p[3]).collect();
+        Some(encode_planes(
+            std::slice::from_ref(&alpha),
+            (width, height),
+            settings,
+        )?)
+    } else {
+        None
     };
     Ok(avif_serialize::Aviffy::new()
         .matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
         .full_color_range(true)
         .to_vec(&color, alpha.as_deref(), width, height, 8))
+}
+
+/// The colour under fully transparent pixels is never seen, but the
+/// encoder spends bytes on whatever is there (often the photo the cutout
+/// was cut from): each such pixel takes the mean colour of the visible
+/// pixels of its 8×8 block, or, in a block with none, of the whole image,
+/// so that hidden areas are flat and meet the visible ones softly. ravif
+/// blurs them for the same reason; libwebp flattens hidden blocks.
+fn flatten_hidden(rgba: &mut [u8], width: usize) {
+    const BLOCK: usize = 8;
+    let height = rgba.len() / 4 / width;
+    let mean = |sum: [u64; 4]| -> [u8; 3] {
+        let n = sum[3].max(1);
+        [0, 1, 2].map(|c| ((sum[c] + n / 2) / n) as u8)
+    };
+    let mut all = [0u64; 4];
+    for p in rgba.chunks_exact(4).filter(|p| p[3] != 0) {
+        for c in 0..3 {
+            all[c] += u64::from(p[c]);
+        }
+        all[3] += 1;
+    }
+    let everywhere = mean(all);
+    for top in (0..height).step_by(BLOCK) {
+        for left in (0..width).step_by(BLOCK) {
+            let rows = top..(top + BLOCK).min(height);
+            let cols = left..(left + BLOCK).min(width);
+            let at = |y: usize, x: usize| (y * width + x) * 4;
+            let mut sum = [0u64; 4];
+            for y in rows.clone() {
+                for x in cols.clone() {
+                    let p = &rgba[at(y, x)..][..4];
+                    if p[3] != 0 {
+                        for c in 0..3 {
+                            sum[c] += u64::from(p[c]);
+                        }
+                        sum[3] += 1;
+                    }
+                }
+            }
+            let fill = if sum[3] == 0 { everywhere } else { mean(sum) };
+            for y in rows {
+                for x in cols.clone() {
+                    let p = &mut rgba[at(y, x)..][..4];
+                    if p[3] == 0 {
+                        p[..3].copy_from_slice(&fill);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Full-range BT.601 YCbCr of an sRGB pixel, rounded as ravif rounds it.
@@ -333,6 +394,29 @@ mod tests {
         for q in 1..100 {
             assert!(cq_level(q + 1) <= cq_level(q), "{q}");
         }
+    }
+
+    /// Hidden pixels take their block's visible mean (or the image's);
+    /// visible ones, however transparent, keep their colour.
+    #[test]
+    fn hidden_colour_is_flattened_and_visible_colour_kept() {
+        // 16×8: the left block visible red and hidden green, half and half;
+        // the right block hidden blue throughout.
+        let mut rgba = Vec::new();
+        for _y in 0..8 {
+            for x in 0..16 {
+                rgba.extend_from_slice(match x {
+                    0..4 => &[200, 0, 0, 1],
+                    4..8 => &[0, 200, 0, 0],
+                    _ => &[0, 0, 200, 0],
+                });
+            }
+        }
+        flatten_hidden(&mut rgba, 16);
+        let px = |x: usize| &rgba[x * 4..x * 4 + 4];
+        assert_eq!(px(0), [200, 0, 0, 1]);
+        assert_eq!(px(5), [200, 0, 0, 0]);
+        assert_eq!(px(12), [200, 0, 0, 0]);
     }
 
     /// A buffer that is not the size it claims is an error, never a read

@@ -112,7 +112,7 @@ mod tests {
     /// An alpha channel that is opaque everywhere is left out (no
     /// auxiliary alpha item); one with any transparency is kept.
     #[test]
-    fn alpha_is_kept_only_where_it_is_not_opaque() {
+    fn avif_keeps_alpha_only_where_it_is_not_opaque() {
         let mut rgba: Vec<u8> = (0..32 * 16 * 4).map(|i| (i * 5) as u8).collect();
         rgba.chunks_exact_mut(4).for_each(|p| p[3] = 255);
         let has_alpha = |file: &[u8]| file.windows(4).any(|w| w == b"auxC");
@@ -125,7 +125,7 @@ mod tests {
 
     /// Higher quality, more bytes, whichever encoder.
     #[test]
-    fn quality_buys_bytes() {
+    fn avif_quality_buys_bytes() {
         let pixels: Vec<u8> = (0..64 * 64 * 3u32)
             .map(|i| ((i * 37) ^ (i / 192 * 11)) as u8)
             .collect();
