@@ -197,12 +197,14 @@ struct Context(aom_codec_ctx_t);
 
 impl Context {
     fn error(&self, doing: &str) -> String {
-        // SAFETY: the context was initialised; libaom returns static or
-        // context-owned NUL-terminated strings, copied out at once.
         let text = |p: *const std::os::raw::c_char| {
+            // SAFETY: libaom's error strings are NUL-terminated, static or
+            // owned by the context, which outlives this copy.
             (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
         };
+        // SAFETY: the context was initialised (only such are wrapped).
         let message = text(unsafe { aom_codec_error(&self.0) }).unwrap_or_default();
+        // SAFETY: as above.
         match text(unsafe { aom_codec_error_detail(&self.0) }) {
             Some(detail) => format!("libaom {doing}: {message} ({detail})"),
             None => format!("libaom {doing}: {message}"),
