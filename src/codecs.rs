@@ -47,7 +47,7 @@ pub fn note_av1_use() {
 /// Called by the renderer whenever it encodes AV1: rav1e is slow without
 /// its assembly, libaom always has its own.
 pub fn note_av1_encode() {
-    if thumbgen_avif::ENCODER == "rav1e" {
+    if !cfg!(feature = "aom") {
         note_av1_use();
     }
 }

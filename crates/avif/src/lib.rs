@@ -8,8 +8,7 @@
 //! `cargo test --release` (the library and its unit tests); called here,
 //! it is compiled once, beside the rest of the dependencies.
 //!
-//! With the `aom` feature, libaom writes the AV1 data instead (see
-//! [`ENCODER`]).
+//! With the `aom` feature, libaom writes the AV1 data instead (`aom.rs`).
 
 #[cfg(feature = "aom")]
 mod aom;
@@ -22,14 +21,6 @@ pub const SETTINGS: &str = aom::SETTINGS;
 /// Empty for rav1e: its settings are ravif's, named by ravif's version.
 #[cfg(not(feature = "aom"))]
 pub const SETTINGS: &str = "";
-
-/// The AV1 encoder of this build: `"libaom"` with the `aom` feature,
-/// `"rav1e"` without.
-pub const ENCODER: &str = if cfg!(feature = "aom") {
-    "libaom"
-} else {
-    "rav1e"
-};
 
 /// How the bytes of a pixel are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +50,7 @@ pub fn encode(
 }
 
 /// [`encode`] through ravif.
-#[cfg_attr(feature = "aom", allow(dead_code))]
+#[cfg(not(feature = "aom"))]
 fn encode_rav1e(
     pixels: &[u8],
     (width, height): (u32, u32),
