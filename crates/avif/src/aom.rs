@@ -6,6 +6,7 @@
 //! 1.7× the time of rav1e with its assembly (README, "libaom: the `aom`
 //! feature").
 
+use std::borrow::Cow;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::ptr::{null, null_mut};
@@ -61,7 +62,8 @@ const CQ_KNOTS: [(f32, f32); 8] = [
     (100., 0.),
 ];
 
-/// The AVIF file of `pixels` as [`crate::encode`] describes.
+/// The AVIF file of `pixels` as [`crate::encode`] describes (which has
+/// checked the buffer's size).
 pub(crate) fn encode(
     pixels: &[u8],
     (width, height): (u32, u32),
@@ -69,35 +71,21 @@ pub(crate) fn encode(
     quality: u8,
     speed: u8,
 ) -> Result<Vec<u8>, String> {
-    let channels = match layout {
-        Pixels::Gray => 1,
-        Pixels::Rgb => 3,
-        Pixels::Rgba => 4,
-    };
-    let expected = width as usize * height as usize * channels;
-    if pixels.len() != expected || width == 0 || height == 0 {
-        return Err(format!(
-            "{} bytes are not a {width}x{height} image of {channels} channels",
-            pixels.len()
-        ));
-    }
     let settings = Settings {
         cq_level: cq_level(quality),
         cpu_used: cpu_used(speed),
     };
     let has_alpha = layout == Pixels::Rgba && pixels.chunks_exact(4).any(|p| p[3] != 255);
-    let flattened;
-    let pixels = if has_alpha {
+    let pixels: Cow<'_, [u8]> = if has_alpha {
         let mut copy = pixels.to_vec();
         flatten_hidden(&mut copy, width as usize);
-        flattened = copy;
-        &flattened[..]
+        Cow::Owned(copy)
     } else {
-        pixels
+        Cow::Borrowed(pixels)
     };
     let count = width as usize * height as usize;
     let mut planes = [vec![0u8; count], vec![0u8; count], vec![0u8; count]];
-    for (i, px) in pixels.chunks_exact(channels).enumerate() {
+    for (i, px) in pixels.chunks_exact(layout.channels()).enumerate() {
         let rgb = match layout {
             Pixels::Gray => [px[0]; 3],
             Pixels::Rgb | Pixels::Rgba => [px[0], px[1], px[2]],
@@ -134,17 +122,21 @@ pub(crate) fn encode(
 fn flatten_hidden(rgba: &mut [u8], width: usize) {
     const BLOCK: usize = 8;
     let height = rgba.len() / 4 / width;
+    // Sums of red, green and blue, and the count, of visible pixels.
+    let add_visible = |sum: &mut [u64; 4], p: &[u8]| {
+        if p[3] != 0 {
+            for c in 0..3 {
+                sum[c] += u64::from(p[c]);
+            }
+            sum[3] += 1;
+        }
+    };
     let mean = |sum: [u64; 4]| -> [u8; 3] {
         let n = sum[3].max(1);
         [0, 1, 2].map(|c| ((sum[c] + n / 2) / n) as u8)
     };
     let mut all = [0u64; 4];
-    for p in rgba.chunks_exact(4).filter(|p| p[3] != 0) {
-        for c in 0..3 {
-            all[c] += u64::from(p[c]);
-        }
-        all[3] += 1;
-    }
+    rgba.chunks_exact(4).for_each(|p| add_visible(&mut all, p));
     let everywhere = mean(all);
     for top in (0..height).step_by(BLOCK) {
         for left in (0..width).step_by(BLOCK) {
@@ -154,13 +146,7 @@ fn flatten_hidden(rgba: &mut [u8], width: usize) {
             let mut sum = [0u64; 4];
             for y in rows.clone() {
                 for x in cols.clone() {
-                    let p = &rgba[at(y, x)..][..4];
-                    if p[3] != 0 {
-                        for c in 0..3 {
-                            sum[c] += u64::from(p[c]);
-                        }
-                        sum[3] += 1;
-                    }
+                    add_visible(&mut sum, &rgba[at(y, x)..][..4]);
                 }
             }
             let fill = if sum[3] == 0 { everywhere } else { mean(sum) };
@@ -419,13 +405,5 @@ mod tests {
         assert_eq!(px(0), [200, 0, 0, 1]);
         assert_eq!(px(5), [200, 0, 0, 0]);
         assert_eq!(px(12), [200, 0, 0, 0]);
-    }
-
-    /// A buffer that is not the size it claims is an error, never a read
-    /// past its end.
-    #[test]
-    fn a_short_buffer_is_an_error() {
-        let err = encode(&[0; 10], (4, 4), Pixels::Rgb, 80, 10).unwrap_err();
-        assert!(err.contains("not a 4x4 image"), "{err}");
     }
 }

@@ -33,9 +33,21 @@ pub enum Pixels {
     Rgba,
 }
 
+impl Pixels {
+    /// Bytes per pixel.
+    fn channels(self) -> usize {
+        match self {
+            Pixels::Gray => 1,
+            Pixels::Rgb => 3,
+            Pixels::Rgba => 4,
+        }
+    }
+}
+
 /// The AVIF file of the `width`×`height` image `pixels`, at `quality`
 /// (1–100, colour and alpha alike) and `speed` (1–10), on one thread.
-/// Errors are the encoder's, in its words.
+/// A buffer of another size is an error; other errors are the encoder's,
+/// in its words.
 pub fn encode(
     pixels: &[u8],
     size: (u32, u32),
@@ -43,6 +55,14 @@ pub fn encode(
     quality: u8,
     speed: u8,
 ) -> Result<Vec<u8>, String> {
+    let (width, height) = size;
+    let channels = layout.channels();
+    if width == 0 || height == 0 || pixels.len() != width as usize * height as usize * channels {
+        return Err(format!(
+            "{} bytes are not a {width}x{height} image of {channels} channels",
+            pixels.len()
+        ));
+    }
     #[cfg(feature = "aom")]
     return aom::encode(pixels, size, layout, quality, speed);
     #[cfg(not(feature = "aom"))]
@@ -98,6 +118,15 @@ mod tests {
             let file = encode(&pixels, (16, 8), layout, 80, 10).unwrap();
             assert_eq!(&file[4..12], b"ftypavif", "{layout:?}");
         }
+    }
+
+    /// A buffer that is not the size it claims is an error, never a read
+    /// past its end, whichever encoder.
+    #[test]
+    fn avif_of_a_short_buffer_is_an_error() {
+        let err = encode(&[0; 10], (4, 4), Pixels::Rgb, 80, 10).unwrap_err();
+        assert!(err.contains("not a 4x4 image"), "{err}");
+        assert!(encode(&[], (0, 4), Pixels::Gray, 80, 10).is_err());
     }
 
     /// An alpha channel that is opaque everywhere is left out (no
