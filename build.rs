@@ -97,7 +97,7 @@ fn main() {
     let av1_encoder = if std::env::var_os("CARGO_FEATURE_AOM").is_some() {
         versions("libaom-sys")
     } else {
-        format!("{}, {}", versions("ravif"), versions("rav1e"))
+        versions("rav1e")
     };
     println!(
         "cargo:rustc-env=THUMBGEN_CODEC_AVIF={}, {}, {}",

@@ -15,8 +15,9 @@ WORK/thumbgen-png). `--target`: the mean score to compare at (sharp's, as
 `aom`, the latter built with `--features aom`: libaom 3.11 from source,
 needs cmake and nasm), its speed (rav1e's preset; libaom's cpu-used), the
 qualities to encode at (their scores must bracket the target), and the
-knobs that binary takes (see the top of its source; `ravif=1` is thumbgen's
-own encode today). Every PNG is encoded once per quality, one process per
+knobs that binary takes (see the top of its source; `ravif=1` is ravif
+0.13's encode, thumbgen's before it had its own; bench/README.md gives
+thumbgen's speeds as knobs). Every PNG is encoded once per quality, one process per
 core, each encoder on one thread; CPU is the encoders' user + system time.
 Each output is decoded with Pillow (>= 11.3) and scored against its PNG
 with the scorer avif_quality.py finds. Prints per config and quality the

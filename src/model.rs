@@ -80,7 +80,7 @@ pub enum Format {
     Png,
     /// Lossy WebP (libwebp).
     Webp,
-    /// Lossy AVIF (rav1e through ravif). Last, so that records written
+    /// Lossy AVIF (rav1e, or libaom with the `aom` feature). Last, so that records written
     /// before it existed keep their meaning.
     Avif,
 }

@@ -58,13 +58,14 @@ pub fn encoder(format: Format) -> &'static str {
 }
 
 /// AVIF's codec identity: the crates, then the settings thumbgen gives
-/// libaom when it is the encoder (rav1e's are ravif's, named by its
-/// version), so that a change of them rebuilds AVIF outputs.
-static AVIF_ENCODER: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| match thumbgen_avif::SETTINGS {
-        "" => env!("THUMBGEN_CODEC_AVIF").to_string(),
-        settings => format!("{}, {settings}", env!("THUMBGEN_CODEC_AVIF")),
-    });
+/// the AV1 encoder, so that a change of them rebuilds AVIF outputs.
+static AVIF_ENCODER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, {}",
+        env!("THUMBGEN_CODEC_AVIF"),
+        thumbgen_avif::SETTINGS
+    )
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -652,7 +653,7 @@ mod recipe_pins {
             // libaom's identity and settings, not rav1e's.
             "1905cc6f7fda9768 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         } else {
-            "7efa061d8e16b143 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+            "185e630503b4b84c width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         },
     ];
 }

@@ -102,7 +102,7 @@ fn as_image(pixels: Vec<u8>, w: u32, h: u32, px: Px) -> image::DynamicImage {
     .expect("the buffer holds w x h pixels")
 }
 
-/// AVIF through ravif (rav1e) or libaom (the `aom` feature), 4:4:4 YCbCr;
+/// AVIF through rav1e or libaom (the `aom` feature), 4:4:4 YCbCr;
 /// one thread per output, since outputs are already encoded in parallel.
 /// Either tags the colour as sRGB (nclx) and has no way to carry an ICC
 /// profile, so pixels in another RGB space are converted to sRGB first:

@@ -1,19 +1,13 @@
-//! AVIF through libaom (the `aom` feature): its all-intra mode, one
-//! thread, 8-bit full-range BT.601 YCbCr 4:4:4 (ravif's conversion), the
-//! alpha channel as a second, monochrome AV1 image, and the container
-//! written by avif-serialize as ravif writes it. At the same quality (and
-//! so the same SSIMULACRA2) it writes 10–13% fewer bytes than rav1e, in
-//! 1.7× the time of rav1e with its assembly (README, "libaom: the `aom`
-//! feature").
+//! AV1 through libaom (the `aom` feature): its all-intra mode, one
+//! thread. At the same quality (and so the same SSIMULACRA2) it writes
+//! fewer bytes than rav1e at the default speed, in more time (README,
+//! "libaom: the `aom` feature").
 
-use std::borrow::Cow;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::ptr::{null, null_mut};
 
 use libaom_sys::*;
-
-use crate::Pixels;
 
 /// Everything below that decides the bytes, for the codec identity:
 /// change it with any setting or mapping here, so that AVIF outputs
@@ -62,122 +56,6 @@ const CQ_KNOTS: [(f32, f32); 8] = [
     (100., 0.),
 ];
 
-/// The AVIF file of `pixels` as [`crate::encode`] describes (which has
-/// checked the buffer's size).
-pub(crate) fn encode(
-    pixels: &[u8],
-    (width, height): (u32, u32),
-    layout: Pixels,
-    quality: u8,
-    speed: u8,
-) -> Result<Vec<u8>, String> {
-    let settings = Settings {
-        cq_level: cq_level(quality),
-        cpu_used: cpu_used(speed),
-    };
-    let has_alpha = layout == Pixels::Rgba && pixels.chunks_exact(4).any(|p| p[3] != 255);
-    let pixels: Cow<'_, [u8]> = if has_alpha {
-        let mut copy = pixels.to_vec();
-        flatten_hidden(&mut copy, width as usize);
-        Cow::Owned(copy)
-    } else {
-        Cow::Borrowed(pixels)
-    };
-    let count = width as usize * height as usize;
-    let mut planes = [vec![0u8; count], vec![0u8; count], vec![0u8; count]];
-    for (i, px) in pixels.chunks_exact(layout.channels()).enumerate() {
-        let rgb = match layout {
-            Pixels::Gray => [px[0]; 3],
-            Pixels::Rgb | Pixels::Rgba => [px[0], px[1], px[2]],
-        };
-        let [y, cb, cr] = ycbcr(rgb);
-        planes[0][i] = y;
-        planes[1][i] = cb;
-        planes[2][i] = cr;
-    }
-    let color = encode_planes(&planes, (width, height), settings)?;
-    // An alpha channel that is opaque everywhere is left out, as ravif does.
-    let alpha = if has_alpha {
-        let alpha: Vec<u8> = pixels.chunks_exact(4).map(|p| p[3]).collect();
-        Some(encode_planes(
-            std::slice::from_ref(&alpha),
-            (width, height),
-            settings,
-        )?)
-    } else {
-        None
-    };
-    Ok(avif_serialize::Aviffy::new()
-        .matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
-        .full_color_range(true)
-        .to_vec(&color, alpha.as_deref(), width, height, 8))
-}
-
-/// The colour under fully transparent pixels is never seen, but the
-/// encoder spends bytes on whatever is there (often the photo the cutout
-/// was cut from): each such pixel takes the mean colour of the visible
-/// pixels of its 8×8 block, or, in a block with none, of the whole image,
-/// so that hidden areas are flat and meet the visible ones softly. ravif
-/// blurs them for the same reason; libwebp flattens hidden blocks.
-fn flatten_hidden(rgba: &mut [u8], width: usize) {
-    const BLOCK: usize = 8;
-    let height = rgba.len() / 4 / width;
-    // Sums of red, green and blue, and the count, of visible pixels.
-    let add_visible = |sum: &mut [u64; 4], p: &[u8]| {
-        if p[3] != 0 {
-            for c in 0..3 {
-                sum[c] += u64::from(p[c]);
-            }
-            sum[3] += 1;
-        }
-    };
-    let mean = |sum: [u64; 4]| -> [u8; 3] {
-        let n = sum[3].max(1);
-        [0, 1, 2].map(|c| ((sum[c] + n / 2) / n) as u8)
-    };
-    let mut all = [0u64; 4];
-    rgba.chunks_exact(4).for_each(|p| add_visible(&mut all, p));
-    let everywhere = mean(all);
-    for top in (0..height).step_by(BLOCK) {
-        for left in (0..width).step_by(BLOCK) {
-            let rows = top..(top + BLOCK).min(height);
-            let cols = left..(left + BLOCK).min(width);
-            let at = |y: usize, x: usize| (y * width + x) * 4;
-            let mut sum = [0u64; 4];
-            for y in rows.clone() {
-                for x in cols.clone() {
-                    add_visible(&mut sum, &rgba[at(y, x)..][..4]);
-                }
-            }
-            let fill = if sum[3] == 0 { everywhere } else { mean(sum) };
-            for y in rows {
-                for x in cols.clone() {
-                    let p = &mut rgba[at(y, x)..][..4];
-                    if p[3] == 0 {
-                        p[..3].copy_from_slice(&fill);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Full-range BT.601 YCbCr of an sRGB pixel, rounded as ravif rounds it.
-fn ycbcr([r, g, b]: [u8; 3]) -> [u8; 3] {
-    let [kr, kg, kb] = [0.299f32, 0.587, 0.114];
-    let (r, g, b) = (f32::from(r), f32::from(g), f32::from(b));
-    let y = kr * r + kg * g + kb * b;
-    let cb = (b - y).mul_add(0.5 / (1. - kb), 128.);
-    let cr = (r - y).mul_add(0.5 / (1. - kr), 128.);
-    [y, cb, cr].map(|v| v.round().clamp(0., 255.) as u8)
-}
-
-#[derive(Clone, Copy)]
-struct Settings {
-    cq_level: u32,
-    cpu_used: i32,
-}
-
 /// An encoder context that is destroyed however the encode ends.
 struct Context(aom_codec_ctx_t);
 
@@ -224,11 +102,13 @@ impl Drop for Image {
 }
 
 /// One AV1 key frame of three planes (4:4:4 colour) or of one
-/// (monochrome: alpha), full range.
-fn encode_planes(
+/// (monochrome: alpha), full range, at `quality` and `speed` as
+/// [`crate::encode`] takes them.
+pub(crate) fn encode_planes(
     planes: &[Vec<u8>],
     (width, height): (u32, u32),
-    settings: Settings,
+    quality: u8,
+    speed: u8,
 ) -> Result<Vec<u8>, String> {
     let monochrome = planes.len() == 1;
     // SAFETY: the calls follow libaom's simple_encoder example: a config
@@ -269,8 +149,8 @@ fn encode_planes(
             return Err(format!("libaom would not start{detail}"));
         }
         let mut ctx = Context(raw);
-        ctx.control(AOME_SET_CPUUSED, settings.cpu_used, "cpu-used")?;
-        ctx.control(AOME_SET_CQ_LEVEL, settings.cq_level as i32, "cq-level")?;
+        ctx.control(AOME_SET_CPUUSED, cpu_used(speed), "cpu-used")?;
+        ctx.control(AOME_SET_CQ_LEVEL, cq_level(quality) as i32, "cq-level")?;
         // Not quantisation matrices with perceptual and chroma delta-q:
         // 0.4% fewer bytes at equal score for 15% more time (README).
         ctx.control(AOME_SET_TUNING, AOM_TUNE_SSIM as i32, "tune")?;
@@ -382,28 +262,5 @@ mod tests {
         for q in 1..100 {
             assert!(cq_level(q + 1) <= cq_level(q), "{q}");
         }
-    }
-
-    /// Hidden pixels take their block's visible mean (or the image's);
-    /// visible ones, however transparent, keep their colour.
-    #[test]
-    fn hidden_colour_is_flattened_and_visible_colour_kept() {
-        // 16×8: the left block visible red and hidden green, half and half;
-        // the right block hidden blue throughout.
-        let mut rgba = Vec::new();
-        for _y in 0..8 {
-            for x in 0..16 {
-                rgba.extend_from_slice(match x {
-                    0..4 => &[200, 0, 0, 1],
-                    4..8 => &[0, 200, 0, 0],
-                    _ => &[0, 0, 200, 0],
-                });
-            }
-        }
-        flatten_hidden(&mut rgba, 16);
-        let px = |x: usize| &rgba[x * 4..x * 4 + 4];
-        assert_eq!(px(0), [200, 0, 0, 1]);
-        assert_eq!(px(5), [200, 0, 0, 0]);
-        assert_eq!(px(12), [200, 0, 0, 0]);
     }
 }

@@ -1,26 +1,30 @@
-//! thumbgen's AVIF encode: ravif (rav1e's still-image front end) behind one
-//! function that is not generic.
+//! thumbgen's AVIF encode: one function, not generic, over rav1e (or
+//! libaom, with the `aom` feature) and avif-serialize.
 //!
-//! Why a crate of its own: ravif's `encode_rgb`/`encode_rgba` are inlined
-//! and generic over the pixel iterator, so rav1e's whole encoder (for 8-
-//! and 10-bit pixels) was compiled in whichever crate called them. Called
-//! from thumbgen, that was an eighth of its code, compiled twice by
+//! Why a crate of its own: rav1e's encoder is generic over the pixel type,
+//! and it was compiled in whichever crate instantiated it. Called from
+//! thumbgen, that was an eighth of its code, compiled twice by
 //! `cargo test --release` (the library and its unit tests); called here,
 //! it is compiled once, beside the rest of the dependencies.
 //!
-//! With the `aom` feature, libaom writes the AV1 data instead (`aom.rs`).
+//! Both encoders take the same planes (`planes.rs`: 8-bit full-range
+//! BT.601 YCbCr 4:4:4, alpha as a monochrome image of its own) and their
+//! AV1 data goes into the same container.
 
 #[cfg(feature = "aom")]
 mod aom;
+mod planes;
+#[cfg(not(feature = "aom"))]
+mod rav1e_av1;
+
+#[cfg(feature = "aom")]
+use aom as av1;
+#[cfg(not(feature = "aom"))]
+use rav1e_av1 as av1;
 
 /// What thumbgen sets in the AV1 encoder beyond quality and speed, for
-/// codec identities: empty for rav1e, whose settings are ravif's (named by
-/// its version).
-#[cfg(feature = "aom")]
-pub const SETTINGS: &str = aom::SETTINGS;
-/// Empty for rav1e: its settings are ravif's, named by ravif's version.
-#[cfg(not(feature = "aom"))]
-pub const SETTINGS: &str = "";
+/// codec identities: change it with any setting that changes the bytes.
+pub const SETTINGS: &str = av1::SETTINGS;
 
 /// How the bytes of a pixel are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,48 +67,21 @@ pub fn encode(
             pixels.len()
         ));
     }
-    #[cfg(feature = "aom")]
-    return aom::encode(pixels, size, layout, quality, speed);
-    #[cfg(not(feature = "aom"))]
-    return encode_rav1e(pixels, size, layout, quality, speed);
-}
-
-/// [`encode`] through ravif.
-#[cfg(not(feature = "aom"))]
-fn encode_rav1e(
-    pixels: &[u8],
-    (width, height): (u32, u32),
-    layout: Pixels,
-    quality: u8,
-    speed: u8,
-) -> Result<Vec<u8>, String> {
-    let encoder = ravif::Encoder::new()
-        .with_quality(f32::from(quality.clamp(1, 100)))
-        .with_alpha_quality(f32::from(quality.clamp(1, 100)))
-        .with_speed(speed.clamp(1, 10))
-        .with_num_threads(Some(1));
-    let (w, h) = (width as usize, height as usize);
-    let encoded = match layout {
-        Pixels::Rgba => {
-            let rgba: Vec<ravif::RGBA8> = pixels
-                .chunks_exact(4)
-                .map(|p| ravif::RGBA8::new(p[0], p[1], p[2], p[3]))
-                .collect();
-            encoder.encode_rgba(ravif::Img::new(&rgba[..], w, h))
-        }
-        Pixels::Rgb | Pixels::Gray => {
-            let rgb: Vec<ravif::RGB8> = match layout {
-                Pixels::Gray => pixels.iter().map(|&g| ravif::RGB8::new(g, g, g)).collect(),
-                _ => pixels
-                    .chunks_exact(3)
-                    .map(|p| ravif::RGB8::new(p[0], p[1], p[2]))
-                    .collect(),
-            };
-            encoder.encode_rgb(ravif::Img::new(&rgb[..], w, h))
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    Ok(encoded.avif_file)
+    let planes = planes::planes(pixels, width as usize, layout);
+    let color = av1::encode_planes(&planes.color, size, quality, speed)?;
+    let alpha = match &planes.alpha {
+        Some(alpha) => Some(av1::encode_planes(
+            std::slice::from_ref(alpha),
+            size,
+            quality,
+            speed,
+        )?),
+        None => None,
+    };
+    Ok(avif_serialize::Aviffy::new()
+        .matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
+        .full_color_range(true)
+        .to_vec(&color, alpha.as_deref(), width, height, 8))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //!
 //! Knobs: usage=good|intra (default intra, libaom's all-intra mode),
 //! tune=ssim|psnr, depth=8|10 (default 8), and libaom controls by number value: qm, qm_min, qm_max,
-//! sharpness, deltaq_mode, deltaq_strength, chroma_deltaq, cdef.
+//! sharpness, deltaq_mode, deltaq_strength, chroma_deltaq, cdef; and any
+//! other int control by its id in `aom/aomcx.h`, as `cID=value` (`c73=0`:
+//! no rectangular partitions).
 
 use avif_front::{aom_cq_level, args, read_png, write_avif, Args};
 use libaom_sys::*;
@@ -107,6 +109,11 @@ fn main() {
         ] {
             if let Some(v) = knob(name) {
                 control(&mut ctx, id, v.parse().expect("a number"), name);
+            }
+        }
+        for (name, value) in &knobs {
+            if let Some(id) = name.strip_prefix('c').and_then(|id| id.parse::<u32>().ok()) {
+                control(&mut ctx, id, value.parse().expect("a number"), name);
             }
         }
         let format = if depth == 10 {

@@ -7,7 +7,7 @@
 //! tx_domain_rate, tx_domain_distortion, reduced_tx_set, rdo_tx_decision,
 //! fast_deblock, fine_directional_intra, encode_bottomup.
 //! `ravif=1` sets every knob as ravif 0.13 does for SPEED and QUALITY
-//! (thumbgen's encode today); knobs after it change that.
+//! (thumbgen's encode before it had its own); knobs after it change that.
 
 use avif_front::{args, rav1e_quantizer, read_png, write_avif, Args, Planes};
 use rav1e::prelude::*;
