@@ -251,6 +251,8 @@ def outputs(out_dir):
     found = {}
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
+            if name.startswith("."):  # thumbgen's folder-ownership marker
+                continue
             p = os.path.join(dirpath, name)
             found[os.path.splitext(os.path.relpath(p, root))[0]] = p
     return found

@@ -192,12 +192,12 @@ impl Fit {
 /// `quality` when a variant gives none: JPEG and WebP.
 pub const DEFAULT_QUALITY: u8 = 80;
 /// `quality` of AVIF when a variant gives none. Measured on the shop
-/// corpus at 640 px (bench/avif_quality.py, SSIMULACRA2): ravif at 80
-/// scores what libwebp does at 80 (75.3 against 75.1).
+/// corpus at 640 px (bench/avif_quality.py, SSIMULACRA2): AVIF at 80
+/// scores what libwebp does at 80 (73.7 against 73.9).
 pub const DEFAULT_AVIF_QUALITY: u8 = 80;
-/// `speed` of AVIF when a variant gives none: rav1e's fastest. At equal
-/// score it is 15% smaller than WebP for 3.2x WebP's build time; speed 6
-/// is 25% smaller but 22x slower (README, "AVIF").
+/// `speed` of AVIF when a variant gives none: the fastest. At equal score
+/// it is 17% smaller than WebP for 3.4x WebP's build time (with rav1e's
+/// assembly); speed 8 is 26% smaller but 18x slower (README, "AVIF").
 pub const DEFAULT_AVIF_SPEED: u8 = 10;
 /// What transparency is flattened onto when the config names no colour.
 pub const DEFAULT_BACKGROUND: [u8; 3] = [255, 255, 255];
