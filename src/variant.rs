@@ -651,7 +651,7 @@ mod recipe_pins {
         "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
         if cfg!(feature = "aom") {
             // libaom's identity and settings, not rav1e's.
-            "1905cc6f7fda9768 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+            "2ac0e72b8c3e3877 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         } else {
             "185e630503b4b84c width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         },

@@ -12,17 +12,27 @@ use libaom_sys::*;
 /// Everything below that decides the bytes, for the codec identity:
 /// change it with any setting or mapping here, so that AVIF outputs
 /// rebuild.
-pub(crate) const SETTINGS: &str = "all-intra, cpu-used = speed - 4, tune ssim, \
+pub(crate) const SETTINGS: &str = "all-intra, speed table v2, tune ssim, \
      8-bit BT.601 4:4:4, hidden colour flattened, cq-level knots v1";
 
-/// libaom's `cpu-used` for thumbgen's `speed` (1–10): speed 10, the
-/// default, is cpu-used 6, the fastest setting whose bytes at sharp's
-/// score are within 8% of sharp's; each step down is one step of libaom
-/// (9 is cpu-used 5: 1.01× sharp's bytes, four times the time). 7 and above
-/// are not reached: cpu-used 7 saves a third of the time for 5% more
-/// bytes, and AVIF is chosen for its bytes.
-pub(crate) fn cpu_used(speed: u8) -> i32 {
-    (i32::from(speed.clamp(1, 10)) - 4).max(0)
+/// libaom's `cpu-used` for thumbgen's `speed` (1–10), and whether it
+/// searches rectangular partitions. Bytes at sharp's score, as a ratio to
+/// sharp's, and encoder CPU for 40 photos at 640 px (README, "Where each
+/// encoder setting lands"):
+///
+/// - 10 (the default): cpu-used 6, 1.08× in 7.5 s.
+/// - 9: cpu-used 5 without rectangular partitions, 1.04× in 13 s.
+/// - 8: cpu-used 5, 1.01× in 31–37 s (sharp's own effort).
+/// - 7 to 4: cpu-used 4 to 1; 3 and below: cpu-used 0.
+///
+/// cpu-used 7 and above are not reached: 7 saves a third of 6's time for
+/// 5% more bytes, and AVIF is chosen for its bytes.
+pub(crate) fn speed_settings(speed: u8) -> (i32, bool) {
+    match speed.clamp(1, 10) {
+        10 => (6, true),
+        9 => (5, false),
+        speed => ((i32::from(speed) - 3).max(0), true),
+    }
 }
 
 /// libaom's cq-level (0–63) for `quality` (1–100), so that a quality
@@ -149,7 +159,11 @@ pub(crate) fn encode_planes(
             return Err(format!("libaom would not start{detail}"));
         }
         let mut ctx = Context(raw);
-        ctx.control(AOME_SET_CPUUSED, cpu_used(speed), "cpu-used")?;
+        let (cpu_used, rectangular) = speed_settings(speed);
+        ctx.control(AOME_SET_CPUUSED, cpu_used, "cpu-used")?;
+        if !rectangular {
+            ctx.control(AV1E_SET_ENABLE_RECT_PARTITIONS, 0, "rect-partitions")?;
+        }
         ctx.control(AOME_SET_CQ_LEVEL, cq_level(quality) as i32, "cq-level")?;
         // Not quantisation matrices with perceptual and chroma delta-q:
         // 0.4% fewer bytes at equal score for 15% more time (README).
@@ -248,11 +262,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn speed_10_is_cpu_used_6_and_each_step_one_more() {
-        assert_eq!(cpu_used(10), 6);
-        assert_eq!(cpu_used(9), 5);
-        assert_eq!(cpu_used(1), 0);
-        assert_eq!(cpu_used(0), 0);
+    fn speed_10_is_cpu_used_6_and_each_step_down_searches_more() {
+        assert_eq!(speed_settings(10), (6, true));
+        assert_eq!(speed_settings(9), (5, false));
+        assert_eq!(speed_settings(8), (5, true));
+        assert_eq!(speed_settings(7), (4, true));
+        assert_eq!(speed_settings(1), (0, true));
+        assert_eq!(speed_settings(0), (0, true));
     }
 
     #[test]

@@ -69,15 +69,9 @@ pub fn encode(
     }
     let planes = planes::planes(pixels, width as usize, layout);
     let color = av1::encode_planes(&planes.color, size, quality, speed)?;
-    let alpha = match &planes.alpha {
-        Some(alpha) => Some(av1::encode_planes(
-            std::slice::from_ref(alpha),
-            size,
-            quality,
-            speed,
-        )?),
-        None => None,
-    };
+    let alpha = (planes.alpha.as_ref())
+        .map(|alpha| av1::encode_planes(std::slice::from_ref(alpha), size, quality, speed))
+        .transpose()?;
     Ok(avif_serialize::Aviffy::new()
         .matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
         .full_color_range(true)
