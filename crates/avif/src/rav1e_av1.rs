@@ -33,7 +33,8 @@ pub(crate) fn quantizer(quality: u8) -> u8 {
 /// - 9: and the transform decided by rate-distortion: 1.08×, 13.5 s.
 /// - 8: and partitions from 8×8 to 32×32: 1.04×, 25 s.
 /// - 7 and below: rav1e's preset for that speed, with 9's changes and
-///   partitions from 8×8 (4×4 at 1–2) to 64×64.
+///   partitions from 8×8 (4×4 at 1–2) to 64×64 (6: 1.6% fewer bytes than
+///   8 at WebP's score, in 3.4× its time).
 pub(crate) fn speed_settings(speed: u8) -> SpeedSettings {
     let speed = speed.clamp(1, 10);
     let mut s = SpeedSettings::from_preset(speed);
