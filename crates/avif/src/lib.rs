@@ -91,6 +91,19 @@ mod tests {
         }
     }
 
+    /// Tiny and odd sizes, with and without alpha, encode at every speed
+    /// (the encoders pad to their block sizes themselves).
+    #[test]
+    fn tiny_and_odd_sizes_encode_at_every_speed() {
+        for (w, h) in [(1, 1), (1, 7), (17, 3)] {
+            let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 29) as u8).collect();
+            for speed in [1, 8, 9, 10] {
+                let file = encode(&rgba, (w, h), Pixels::Rgba, 80, speed).unwrap();
+                assert_eq!(&file[4..12], b"ftypavif", "{w}x{h} at speed {speed}");
+            }
+        }
+    }
+
     /// A buffer that is not the size it claims is an error, never a read
     /// past its end, whichever encoder.
     #[test]
