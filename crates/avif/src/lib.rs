@@ -94,7 +94,7 @@ mod tests {
     /// Tiny and odd sizes, with and without alpha, encode at every speed
     /// (the encoders pad to their block sizes themselves).
     #[test]
-    fn tiny_and_odd_sizes_encode_at_every_speed() {
+    fn avif_of_tiny_and_odd_sizes_at_every_speed() {
         for (w, h) in [(1, 1), (1, 7), (17, 3)] {
             let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 29) as u8).collect();
             for speed in [1, 8, 9, 10] {
