@@ -24,7 +24,7 @@ pub const AV1_ASM: bool = cfg!(any(
 pub const AV1_SLOWDOWN: &str = if cfg!(feature = "aom") {
     "about 1.8x slower to decode"
 } else {
-    "about 2.8x slower to encode and 1.8x to decode"
+    "about 2.6x slower to encode and 1.8x to decode"
 };
 
 /// How to get the fast AV1 build.

@@ -27,7 +27,7 @@ pub(crate) const SETTINGS: &str = "all-intra, speed table v2, tune ssim, \
 ///
 /// cpu-used 7 and above are not reached: 7 saves a third of 6's time for
 /// 5% more bytes, and AVIF is chosen for its bytes.
-pub(crate) fn speed_settings(speed: u8) -> (i32, bool) {
+fn speed_settings(speed: u8) -> (i32, bool) {
     match speed.clamp(1, 10) {
         10 => (6, true),
         9 => (5, false),
@@ -38,7 +38,7 @@ pub(crate) fn speed_settings(speed: u8) -> (i32, bool) {
 /// libaom's cq-level (0–63) for `quality` (1–100), so that a quality
 /// scores what rav1e's does at it: `quality` keeps one meaning, whichever
 /// encoder a build has. Interpolated between [`CQ_KNOTS`].
-pub(crate) fn cq_level(quality: u8) -> u32 {
+fn cq_level(quality: u8) -> u32 {
     let q = f32::from(quality.clamp(1, 100));
     let upper = CQ_KNOTS
         .iter()

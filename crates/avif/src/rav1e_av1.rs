@@ -11,7 +11,7 @@ pub(crate) const SETTINGS: &str = "8-bit BT.601 4:4:4, hidden colour flattened, 
 
 /// rav1e's quantizer (0–255) for `quality` (1–100): ravif's curve, so that
 /// `quality` means what it meant when ravif wrote thumbgen's AVIF.
-pub(crate) fn quantizer(quality: u8) -> u8 {
+fn quantizer(quality: u8) -> u8 {
     let q = f32::from(quality.clamp(1, 100)) / 100.;
     let x = if q >= 0.82 {
         (1. - q) * 2.6
@@ -35,7 +35,7 @@ pub(crate) fn quantizer(quality: u8) -> u8 {
 /// - 7 and below: rav1e's preset for that speed, with 9's changes and
 ///   partitions from 8×8 (4×4 at 1–2) to 64×64 (6: 1.6% fewer bytes than
 ///   8 at WebP's score, in 3.4× its time).
-pub(crate) fn speed_settings(speed: u8) -> SpeedSettings {
+fn speed_settings(speed: u8) -> SpeedSettings {
     let speed = speed.clamp(1, 10);
     let mut s = SpeedSettings::from_preset(speed);
     // One still frame: nothing to gain from references, lookahead, scene
