@@ -95,7 +95,9 @@ fn main() {
     // With the `aom` feature libaom writes the AV1 data, not rav1e: a
     // build with it has other AVIF recipes, so switching rebuilds them.
     let av1_encoder = if std::env::var_os("CARGO_FEATURE_AOM").is_some() {
-        versions("libaom-sys")
+        // The bindings' version: the libaom linked may be another
+        // (`.ci/libaom`), and thumbgen-avif's settings name that one.
+        format!("{} bindings", versions("libaom-sys"))
     } else {
         versions("rav1e")
     };

@@ -63,7 +63,7 @@ static AVIF_ENCODER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{}, {}",
         env!("THUMBGEN_CODEC_AVIF"),
-        thumbgen_avif::SETTINGS
+        thumbgen_avif::settings()
     )
 });
 
@@ -639,6 +639,13 @@ mod recipe_pins {
                 format!("{hash} {}", settings.join(" "))
             })
             .collect();
+        if cfg!(feature = "aom") {
+            let pinned = format!("libaom {},", thumbgen_avif::PINNED_LIBAOM);
+            assert!(
+                thumbgen_avif::settings().starts_with(&pinned),
+                "the aom build's pins are those of {pinned} build it as .ci/libaom says"
+            );
+        }
         assert_eq!(shown, PINNED);
     }
 
@@ -650,8 +657,9 @@ mod recipe_pins {
         "429025c14f973985 width=256 height=256 fit=cover format=jpeg quality=80 background=#ffffff position=attention",
         "aec036d9a289e270 width=640 height=any fit=contain format=webp quality=80 background=#010203 sharpen=0.5",
         if cfg!(feature = "aom") {
-            // libaom's identity and settings, not rav1e's.
-            "2ac0e72b8c3e3877 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
+            // libaom's identity and settings (libaom 3.12.1, tuned for
+            // image quality), not rav1e's.
+            "5ee5fc31c3530766 width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         } else {
             "185e630503b4b84c width=1280 height=any fit=contain format=avif quality=60 background=#ffffff speed=8"
         },

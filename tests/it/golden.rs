@@ -10,7 +10,8 @@ use std::path::Path;
 use crate::common::{copy_dir, tree, Env, OWNED_MARKER};
 
 /// A build with the `aom` feature writes other AVIF bytes (libaom's, not
-/// rav1e's), pinned in a list of their own.
+/// rav1e's), pinned in a list of their own: those of the libaom that
+/// `.ci/libaom` builds (`thumbgen_avif::PINNED_LIBAOM`).
 const DIGESTS: &str = if cfg!(feature = "aom") {
     "tests/golden/example-aom.digests"
 } else {
@@ -19,8 +20,35 @@ const DIGESTS: &str = if cfg!(feature = "aom") {
 /// Set to 1 to rewrite the list from this build's outputs.
 const BLESS: &str = "THUMBGEN_BLESS_GOLDEN";
 
+/// With the `aom` feature, a build must link the pinned libaom for its
+/// bytes to be pinned: the one libaom-sys vendors (3.11) writes others.
+fn assert_pinned_libaom() {
+    if cfg!(feature = "aom") {
+        let settings = thumbgen_avif::settings();
+        let pinned = format!("libaom {},", thumbgen_avif::PINNED_LIBAOM);
+        assert!(
+            settings.starts_with(&pinned),
+            "this build's AVIF encoder is `{settings}`, but the aom build's \
+             pinned bytes are those of {pinned} build it as .ci/libaom says: \
+             eval \"$(.ci/libaom)\", then cargo test again"
+        );
+    }
+}
+
+#[test]
+fn the_pinned_libaom_is_the_one_ci_builds() {
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/libaom")).unwrap();
+    let version = format!("\nVERSION={}\n", thumbgen_avif::PINNED_LIBAOM);
+    assert!(
+        script.contains(&version),
+        ".ci/libaom does not build {version}"
+    );
+}
+
 #[test]
 fn example_outputs_have_the_pinned_digests() {
+    assert_pinned_libaom();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let env = Env::new("");
     std::fs::copy(

@@ -24,7 +24,16 @@ use rav1e_av1 as av1;
 
 /// What thumbgen sets in the AV1 encoder beyond quality and speed, for
 /// codec identities: change it with any setting that changes the bytes.
-pub const SETTINGS: &str = av1::SETTINGS;
+/// With libaom it also names the library linked, whose version a build
+/// may choose (see `aom.rs`).
+pub fn settings() -> &'static str {
+    &av1::SETTINGS
+}
+
+/// The libaom whose AVIF bytes thumbgen's tests pin, for a build with the
+/// `aom` feature: the one `.ci/libaom` builds, which [`settings`] then
+/// starts with as `libaom 3.12.1,`.
+pub const PINNED_LIBAOM: &str = "3.12.1";
 
 /// How the bytes of a pixel are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

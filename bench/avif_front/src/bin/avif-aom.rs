@@ -4,7 +4,8 @@
 //! "good").
 //!
 //! Knobs: usage=good|intra (default intra, libaom's all-intra mode),
-//! tune=ssim|psnr, depth=8|10 (default 8), and libaom controls by number value: qm, qm_min, qm_max,
+//! tune=ssim|psnr|iq (iq: libaom 3.12 or later, linked as README's "libaom:
+//! the `aom` feature" says), depth=8|10 (default 8), and libaom controls by number value: qm, qm_min, qm_max,
 //! sharpness, deltaq_mode, deltaq_strength, chroma_deltaq, cdef; and any
 //! other int control by its id in `aom/aomcx.h`, as `cID=value` (`c73=0`:
 //! no rectangular partitions).
@@ -79,10 +80,12 @@ fn main() {
             aom_cq_level(quality) as i32,
             "cq-level",
         );
-        let tune = if knob("tune") == Some("psnr") {
-            AOM_TUNE_PSNR
-        } else {
-            AOM_TUNE_SSIM
+        let tune = match knob("tune") {
+            Some("psnr") => AOM_TUNE_PSNR,
+            // Image quality (libaom 3.12 and later; 3.11's bindings do
+            // not name it).
+            Some("iq") => 10,
+            _ => AOM_TUNE_SSIM,
         };
         control(&mut ctx, AOME_SET_TUNING, tune as i32, "tune");
         control(
