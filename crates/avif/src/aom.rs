@@ -30,6 +30,10 @@ pub(crate) static SETTINGS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+pub(crate) fn settings() -> &'static str {
+    &SETTINGS
+}
+
 /// The version of the libaom linked, as (major, minor, patch).
 fn linked_version() -> (u32, u32, u32) {
     // SAFETY: a constant of the library, no arguments.

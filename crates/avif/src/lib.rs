@@ -27,7 +27,7 @@ use rav1e_av1 as av1;
 /// With libaom it also names the library linked, whose version a build
 /// may choose (see `aom.rs`).
 pub fn settings() -> &'static str {
-    &av1::SETTINGS
+    av1::settings()
 }
 
 /// The libaom whose AVIF bytes thumbgen's tests pin, for a build with the

@@ -9,6 +9,10 @@ use rav1e::prelude::*;
 /// change it with any setting here, so that AVIF outputs rebuild.
 pub(crate) const SETTINGS: &str = "8-bit BT.601 4:4:4, hidden colour flattened, speed table v1";
 
+pub(crate) fn settings() -> &'static str {
+    SETTINGS
+}
+
 /// rav1e's quantizer (0–255) for `quality` (1–100): ravif's curve, so that
 /// `quality` means what it meant when ravif wrote thumbgen's AVIF.
 fn quantizer(quality: u8) -> u8 {
