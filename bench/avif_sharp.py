@@ -57,6 +57,25 @@ Promise.all(files.map((rel) => Image(path.join(srcDir, rel), {
 """ % WIDTH
 
 
+def prepare(work, script_name, script_text, corpus, sample, seed):
+    """eleventy-img installed in WORK/node with the Node script
+    `script_text` beside it, and the sample linked into WORK/sample and
+    listed in WORK/sample.txt: (node_dir, script, sample_dir, list_file,
+    chosen)."""
+    node_dir = os.path.join(work, "node")
+    install_peer(node_dir)
+    script = os.path.join(node_dir, script_name)
+    with open(script, "w") as f:
+        f.write(script_text)
+    sample_dir = os.path.join(work, "sample")
+    chosen = make_sample(corpus, sample, seed, sample_dir)
+    list_file = os.path.join(work, "sample.txt")
+    with open(list_file, "w") as f:
+        f.write("\n".join(chosen) + "\n")
+    log("%d photos sampled" % len(chosen))
+    return node_dir, script, sample_dir, list_file, chosen
+
+
 def install_peer(node_dir):
     if os.path.isdir(os.path.join(node_dir, "node_modules", "@11ty", "eleventy-img")):
         return
@@ -119,17 +138,8 @@ def main():
     binary, info = snapshot_binary(args.thumbgen, args.work)
     scorer = find_scorer(args.scorer)
     cache = ScoreCache(os.path.join(args.work, "scores.json"), scorer)
-    node_dir = os.path.join(args.work, "node")
-    install_peer(node_dir)
-    script = os.path.join(node_dir, "eleventy.js")
-    with open(script, "w") as f:
-        f.write(NODE_SCRIPT)
-    sample_dir = os.path.join(args.work, "sample")
-    chosen = make_sample(args.corpus, args.sample, args.seed, sample_dir)
-    list_file = os.path.join(args.work, "sample.txt")
-    with open(list_file, "w") as f:
-        f.write("\n".join(chosen) + "\n")
-    log("%d photos sampled" % len(chosen))
+    node_dir, script, sample_dir, list_file, chosen = prepare(
+        args.work, "eleventy.js", NODE_SCRIPT, args.corpus, args.sample, args.seed)
 
     def peer_command(fmt, out_dir):
         return ["node", script, list_file, sample_dir, out_dir, fmt]

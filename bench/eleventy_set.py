@@ -30,8 +30,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from avif_quality import make_sample  # noqa: E402
-from avif_sharp import install_peer  # noqa: E402
+from avif_sharp import prepare  # noqa: E402
 from benchlib import BenchError, log, rmtree, run_main, snapshot_binary, timed, toml_str  # noqa: E402
 
 WIDTHS = [320, 640, 1280]
@@ -76,17 +75,8 @@ def main():
     if not shutil.which("node") or not shutil.which("npm"):
         raise BenchError("Node.js and npm are needed for eleventy-img")
     os.makedirs(args.work, exist_ok=True)
-    node_dir = os.path.join(args.work, "node")
-    install_peer(node_dir)
-    script = os.path.join(node_dir, "set.js")
-    with open(script, "w") as f:
-        f.write(NODE_SCRIPT)
-    sample_dir = os.path.join(args.work, "sample")
-    chosen = make_sample(args.corpus, args.sample, args.seed, sample_dir)
-    list_file = os.path.join(args.work, "sample.txt")
-    with open(list_file, "w") as f:
-        f.write("\n".join(chosen) + "\n")
-    log("%d photos sampled" % len(chosen))
+    node_dir, script, sample_dir, list_file, chosen = prepare(
+        args.work, "set.js", NODE_SCRIPT, args.corpus, args.sample, args.seed)
 
     tools = [("eleventy-img", None)]
     for i, path in enumerate(args.thumbgen):
