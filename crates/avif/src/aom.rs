@@ -5,7 +5,7 @@
 //!
 //! The libaom linked may be the one libaom-sys vendors (3.11) or a newer
 //! one a build points libaom-sys at (`LIB_AOM_STATIC_LIB_PATH`). From 3.12
-//! libaom has a tuning for still images, `AOM_TUNE_IQ`, which writes 17%
+//! libaom has a tuning for still images, `AOM_TUNE_IQ`, which writes 23%
 //! fewer bytes at the same score; the tuning, and the quality mapping
 //! fitted to it, follow the library linked.
 
@@ -71,8 +71,8 @@ const AOM_TUNE_IQ: u32 = 10;
 
 impl Tuning {
     /// Image quality where the library has it (3.12 and later): at
-    /// sharp's score it writes 0.85× the bytes of SSIM's tuning at
-    /// cpu-used 6, for 10% more time (README, "libaom: the `aom`
+    /// sharp's score it writes 0.77× the bytes of SSIM's tuning at
+    /// cpu-used 6, for 17% more encoder time (README, "libaom: the `aom`
     /// feature"). Not `AOM_TUNE_SSIMULACRA2` (3.13): libaom says its
     /// further gains in that score are not seen by people.
     fn of(version: (u32, u32, u32)) -> Tuning {
