@@ -19,14 +19,12 @@ use libaom_sys::*;
 /// Everything below that decides the bytes, for the codec identity:
 /// the libaom linked (its own version, not the bindings') and the
 /// settings, so that a change of either rebuilds AVIF outputs.
-pub(crate) static SETTINGS: LazyLock<String> = LazyLock::new(|| {
-    let tuning = Tuning::of(linked_version());
+static SETTINGS: LazyLock<String> = LazyLock::new(|| {
+    let (major, minor, patch) = linked_version();
     format!(
-        "libaom {}, all-intra, speed table v2, tune {}, \
+        "libaom {major}.{minor}.{patch}, all-intra, speed table v2, tune {}, \
          8-bit BT.601 4:4:4, hidden colour flattened, cq-level knots {}",
-        linked_version_text(),
-        tuning.name,
-        tuning.knots_version
+        TUNING.name, TUNING.knots_version
     )
 });
 
@@ -34,25 +32,15 @@ pub(crate) fn settings() -> &'static str {
     &SETTINGS
 }
 
+/// The tuning of the libaom linked, chosen once: every encode and the
+/// codec identity use the same.
+static TUNING: LazyLock<Tuning> = LazyLock::new(|| Tuning::of(linked_version()));
+
 /// The version of the libaom linked, as (major, minor, patch).
 fn linked_version() -> (u32, u32, u32) {
     // SAFETY: a constant of the library, no arguments.
     let v = unsafe { aom_codec_version() } as u32;
     ((v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff)
-}
-
-fn linked_version_text() -> String {
-    // SAFETY: libaom returns a static NUL-terminated string.
-    let text = unsafe { aom_codec_version_str() };
-    if text.is_null() {
-        let (major, minor, patch) = linked_version();
-        return format!("{major}.{minor}.{patch}");
-    }
-    // SAFETY: as above.
-    unsafe { CStr::from_ptr(text) }
-        .to_string_lossy()
-        .trim_start_matches('v')
-        .to_string()
 }
 
 /// libaom's tuning, and the quality mapping measured with it.
@@ -258,7 +246,7 @@ pub(crate) fn encode_planes(
         if !rectangular {
             ctx.control(AV1E_SET_ENABLE_RECT_PARTITIONS, 0, "rect-partitions")?;
         }
-        let tuning = Tuning::of(linked_version());
+        let tuning = &*TUNING;
         ctx.control(
             AOME_SET_CQ_LEVEL,
             cq_level(quality, tuning.knots) as i32,
@@ -400,7 +388,7 @@ mod tests {
             *SETTINGS
         );
         assert!(
-            SETTINGS.contains(&format!("tune {},", Tuning::of(linked_version()).name)),
+            SETTINGS.contains(&format!("tune {},", TUNING.name)),
             "{}",
             *SETTINGS
         );
